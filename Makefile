@@ -1,0 +1,43 @@
+# Luna-iEMS developer commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+VENV := .venv
+STAMP := $(VENV)/.synced
+export UV_PYTHON_DOWNLOADS := never
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help run test lint bench clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): uv.lock pyproject.toml agent/pyproject.toml hub/pyproject.toml shared/pyproject.toml
+	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv with pip"; $(PYTHON) -m pip install --quiet uv; }
+	$(UV) sync --locked --all-packages
+	@touch $@
+
+run: $(STAMP) ## start hub (embedded PostgreSQL) and agent on embedded defaults; Ctrl-C stops both
+	@trap 'kill -TERM $$hub $$agent 2>/dev/null; wait $$hub $$agent; exit 0' INT TERM; \
+	luna-hub serve & hub=$$!; \
+	luna-agent run & agent=$$!; \
+	echo "starting: hub (API, /schema for OpenAPI) and agent (status API); Ctrl-C stops"; \
+	wait -n $$hub $$agent; status=$$?; \
+	kill -TERM $$hub $$agent 2>/dev/null; wait $$hub $$agent; exit $$status
+
+test: $(STAMP) lint ## ruff, mypy and the whole test suite against real PostgreSQL, Mosquitto and Modbus
+	@pytest || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests: that is a failure" >&2; exit $$rc; }
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy strict
+	ruff check .
+	ruff format --check .
+	mypy
+
+bench: $(STAMP) ## run the benchmarks in bench/ and rewrite BENCHMARKS.md
+	python -m bench
+
+clean: ## remove the environment, caches and local state (var/)
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

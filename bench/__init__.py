@@ -1,0 +1,1 @@
+"""Benchmarks, run with ``make bench``; each reports ratios against a raw baseline measured in the same run."""

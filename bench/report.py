@@ -1,0 +1,51 @@
+"""Collect benchmark results and write them to ``BENCHMARKS.md``."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Result:
+    """One measurement next to its raw baseline from the same run."""
+
+    group: str
+    name: str
+    value: float
+    unit: str
+    baseline: float
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        """Our throughput as a fraction of the raw baseline's."""
+        return self.value / self.baseline
+
+
+def _machine_line() -> str:
+    when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    return f"Run {when} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}."
+
+
+def write(results: list[Result], path: Path) -> None:
+    """Rewrite the benchmark report."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench`; every row is measured against its raw baseline in the same run",
+        "(ratio = ours / raw; higher is better for throughput).",
+        "",
+        _machine_line(),
+        "",
+        "| group | benchmark | ours | raw baseline | ratio | note |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {r.group} | {r.name} | {r.value:,.0f} {r.unit} | {r.baseline:,.0f} {r.unit} | {r.ratio:.2f} | {r.note} |"
+        for r in results
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,36 @@
+"""``GET /health``: the hub answers 200 once it can reach its database, 503 with a problem body otherwise."""
+
+from __future__ import annotations
+
+import asyncpg
+import msgspec
+from litestar import get
+from litestar.di import NamedDependency
+
+from luna_hub.errors import UnavailableError
+
+__all__ = ["Health", "health"]
+
+
+class Health(msgspec.Struct, frozen=True, kw_only=True):
+    """The hub is up and its database answers."""
+
+    status: str
+    database: str
+
+
+async def check_database(pool: asyncpg.Pool) -> str:
+    """Return the database server's version, or raise :class:`UnavailableError`."""
+    try:
+        async with pool.acquire(timeout=5) as connection:
+            version: str = await connection.fetchval("SHOW server_version")
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        msg = f"database unreachable: {exc}"
+        raise UnavailableError(msg) from exc
+    return f"PostgreSQL {version}"
+
+
+@get("/health", tags=["system"], summary="Readiness of the hub and its database")
+async def health(db_pool: NamedDependency[asyncpg.Pool]) -> Health:
+    """Report readiness; 503 (problem JSON) while the database cannot be reached."""
+    return Health(status="ok", database=await check_database(db_pool))

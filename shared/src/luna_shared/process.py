@@ -1,0 +1,51 @@
+"""What every Luna-iEMS command-line process does the same way: exit codes, signals, serving HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, Final
+
+from luna_shared.errors import ConfigError, LunaError
+
+__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "run_main", "serve_http"]
+
+EXIT_FAILURE: Final = 1
+EXIT_CONFIG: Final = 2
+
+
+def run_main(program: str, body: Callable[[], int]) -> int:
+    """Run a CLI body: Ctrl-C and SIGTERM stop it cleanly (exit 0), errors print one line naming the cause."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return body()
+    except KeyboardInterrupt:
+        return 0
+    except ConfigError as exc:
+        print(f"{program}: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except LunaError as exc:
+        print(f"{program}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+async def serve_http(app: Any, *, host: str, port: int, name: str) -> None:  # noqa: ANN401 - any ASGI app
+    """Serve an ASGI app with uvicorn until a signal stops it; print where it is reachable once ready."""
+    import uvicorn  # noqa: PLC0415 - the 'http' extra; wire-only users of this package lack it
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers no start event
+        await asyncio.sleep(0.05)
+    if server.started:
+        bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
+        print(f"{name} ready at http://{bound_host}:{bound_port}", flush=True)
+    await serving

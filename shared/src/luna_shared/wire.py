@@ -1,0 +1,194 @@
+"""Wire schemas exchanged between agent and hub.
+
+Every top-level message is a tagged struct; the tag names the message type and its major
+version (``readings.v1``). Within a major version the schema evolves by msgspec's rules:
+new fields are appended with defaults, no field changes its type, and unknown fields are
+ignored, so a newer agent can still reach an older hub. A change that breaks those rules
+is a new tag (``readings.v2``), which an older decoder rejects with
+:class:`~luna_shared.errors.UnsupportedVersionError`.
+
+Metric, unit and reason are plain strings on the wire (see :mod:`luna_shared.vocabulary`).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Final
+
+import msgspec
+
+from luna_shared.vocabulary import Quality
+
+__all__ = [
+    "AgentId",
+    "AgentMessage",
+    "AgentStatus",
+    "BatchAck",
+    "DeviceState",
+    "DeviceStatus",
+    "HubMessage",
+    "MeterId",
+    "MetricName",
+    "Reading",
+    "ReadingBatch",
+    "Seq",
+    "SiteId",
+    "UtcTimestamp",
+    "utc_ms",
+]
+
+_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+_ZERO: Final = timedelta(0)
+
+AgentId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_ID_PATTERN)]
+SiteId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_ID_PATTERN)]
+MeterId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_ID_PATTERN)]
+MetricName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+UnitName = Annotated[str, msgspec.Meta(max_length=16)]
+ReasonName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+"""A timezone-aware instant; constructors below require UTC with millisecond precision."""
+
+
+def utc_ms(moment: datetime) -> datetime:
+    """Normalise an aware datetime to UTC, truncated to whole milliseconds."""
+    if moment.tzinfo is None:
+        msg = "naive datetime: a wire timestamp needs a timezone"
+        raise ValueError(msg)
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _check_instant(name: str, moment: datetime | None) -> None:
+    if moment is None:
+        return
+    if moment.utcoffset() != _ZERO:
+        msg = f"{name} must be in UTC, got offset {moment.utcoffset()}"
+        raise ValueError(msg)
+    if moment.microsecond % 1000:
+        msg = f"{name} must have millisecond precision (use utc_ms)"
+        raise ValueError(msg)
+
+
+class Reading(msgspec.Struct, frozen=True, kw_only=True):
+    """One value of one metric of one meter at one instant, as the agent validated it.
+
+    ``value`` is ``None`` only when the device gave nothing usable (NaN, a sentinel);
+    such a reading is ``bad`` and its reasons say why. ``seq`` is the agent's buffer
+    sequence number: unique and gap-free per agent, it is how the hub proves completeness.
+    """
+
+    meter_id: MeterId
+    metric: MetricName
+    ts: UtcTimestamp
+    value: float | None
+    unit: UnitName
+    quality: Quality = Quality.GOOD
+    reasons: tuple[ReasonName, ...] = ()
+    seq: Seq
+
+    def __post_init__(self) -> None:
+        _check_instant("ts", self.ts)
+        if self.value is None:
+            if self.quality is not Quality.BAD:
+                msg = "a reading without a value must have quality 'bad'"
+                raise ValueError(msg)
+        elif not math.isfinite(self.value):
+            msg = "value must be finite; send None with quality 'bad' instead"
+            raise ValueError(msg)
+        if self.quality is not Quality.GOOD and not self.reasons:
+            msg = f"a {self.quality.value} reading needs at least one reason"
+            raise ValueError(msg)
+
+
+class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings.v1", tag_field="type"):
+    """A contiguous run of an agent's readings, ``first_seq`` to ``last_seq`` inclusive, in order."""
+
+    agent_id: AgentId
+    site_id: SiteId
+    first_seq: Seq
+    last_seq: Seq
+    sent_at: UtcTimestamp
+    """The agent's wall clock when it sent the batch; the hub derives the clock offset from it."""
+    readings: tuple[Reading, ...]
+
+    def __post_init__(self) -> None:
+        _check_instant("sent_at", self.sent_at)
+        if self.last_seq < self.first_seq:
+            msg = f"last_seq {self.last_seq} is before first_seq {self.first_seq}"
+            raise ValueError(msg)
+        expected = self.last_seq - self.first_seq + 1
+        if len(self.readings) != expected:
+            msg = f"range {self.first_seq}..{self.last_seq} needs {expected} readings, got {len(self.readings)}"
+            raise ValueError(msg)
+        for offset, reading in enumerate(self.readings):
+            if reading.seq != self.first_seq + offset:
+                msg = f"reading {offset} has seq {reading.seq}, expected {self.first_seq + offset}"
+                raise ValueError(msg)
+
+
+class BatchAck(msgspec.Struct, frozen=True, kw_only=True, tag="ack.v1", tag_field="type"):
+    """The hub's receipt for a batch: the range is durably stored (``stored`` new, ``duplicates`` seen before)."""
+
+    agent_id: AgentId
+    first_seq: Seq
+    last_seq: Seq
+    stored: Count
+    duplicates: Count
+    received_at: UtcTimestamp
+    """The hub's wall clock when it received the batch."""
+
+    def __post_init__(self) -> None:
+        _check_instant("received_at", self.received_at)
+        if self.last_seq < self.first_seq:
+            msg = f"last_seq {self.last_seq} is before first_seq {self.first_seq}"
+            raise ValueError(msg)
+
+
+class DeviceState(enum.StrEnum):
+    """Health of one polled device; adding a state needs a new major version of ``status``."""
+
+    NOT_READY = "not_ready"
+    """The device has never answered since the agent started."""
+    UP = "up"
+    DOWN = "down"
+
+
+class DeviceStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """Health of one device as the agent sees it."""
+
+    device_id: MeterId
+    state: DeviceState
+    last_ok_at: UtcTimestamp | None = None
+    error: str | None = None
+
+
+class AgentStatus(msgspec.Struct, frozen=True, kw_only=True, tag="status.v1", tag_field="type"):
+    """An agent's report about itself: identity, clock, backlog and devices."""
+
+    agent_id: AgentId
+    site_id: SiteId
+    version: str
+    sent_at: UtcTimestamp
+    started_at: UtcTimestamp
+    clock_trusted: bool
+    backlog: Count
+    oldest_unsynced_at: UtcTimestamp | None = None
+    last_acked_seq: Seq | None = None
+    last_ack_at: UtcTimestamp | None = None
+    devices: tuple[DeviceStatus, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("sent_at", "started_at", "oldest_unsynced_at", "last_ack_at"):
+            _check_instant(name, getattr(self, name))
+
+
+AgentMessage = ReadingBatch | AgentStatus
+"""What an agent sends to the hub."""
+
+HubMessage = BatchAck
+"""What the hub sends back to an agent."""

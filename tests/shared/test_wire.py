@@ -1,0 +1,92 @@
+"""Invariants the wire types enforce on construction and on decode."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+
+from luna_shared.vocabulary import Quality
+from luna_shared.wire import BatchAck, Reading, ReadingBatch, utc_ms
+from support.strategies import utc_instants
+
+T0 = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+
+
+def reading(seq: int = 0, **changes: object) -> Reading:
+    fields: dict[str, object] = {
+        "meter_id": "m1",
+        "metric": "energy_import_kwh",
+        "ts": T0,
+        "value": 12.5,
+        "unit": "kWh",
+        "seq": seq,
+    }
+    fields.update(changes)
+    return Reading(**fields)  # type: ignore[arg-type]
+
+
+def test_naive_timestamp_is_rejected() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        utc_ms(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+
+
+def test_utc_ms_converts_offsets_and_truncates_to_milliseconds() -> None:
+    berlin_summer = timezone(timedelta(hours=2))
+    moment = datetime(2026, 7, 1, 12, 0, 0, 123987, tzinfo=berlin_summer)
+    assert utc_ms(moment) == datetime(2026, 7, 1, 10, 0, 0, 123000, tzinfo=UTC)
+
+
+@given(utc_instants)
+def test_utc_ms_is_idempotent(moment: datetime) -> None:
+    assert utc_ms(moment) == moment
+
+
+def test_reading_requires_utc() -> None:
+    with pytest.raises(ValueError, match="UTC"):
+        reading(ts=datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=1))))
+
+
+def test_reading_requires_millisecond_precision() -> None:
+    with pytest.raises(ValueError, match="millisecond"):
+        reading(ts=T0.replace(microsecond=1))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_values_are_rejected(value: float) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        reading(value=value)
+
+
+def test_missing_value_must_be_bad_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="quality 'bad'"):
+        reading(value=None)
+    with pytest.raises(ValueError, match="reason"):
+        reading(value=None, quality=Quality.BAD)
+    assert reading(value=None, quality=Quality.BAD, reasons=("sentinel",)).value is None
+
+
+def test_suspect_reading_needs_a_reason() -> None:
+    with pytest.raises(ValueError, match="suspect reading needs"):
+        reading(quality=Quality.SUSPECT)
+
+
+def test_batch_must_carry_exactly_its_contiguous_range_in_order() -> None:
+    def batch(first: int, last: int, seqs: list[int]) -> ReadingBatch:
+        return ReadingBatch(
+            agent_id="a", site_id="s", first_seq=first, last_seq=last, sent_at=T0, readings=tuple(map(reading, seqs))
+        )
+
+    assert batch(5, 7, [5, 6, 7]).last_seq == 7
+    with pytest.raises(ValueError, match="before first_seq"):
+        batch(7, 5, [])
+    with pytest.raises(ValueError, match="needs 3 readings, got 2"):
+        batch(5, 7, [5, 7])
+    with pytest.raises(ValueError, match="has seq 7, expected 6"):
+        batch(5, 7, [5, 7, 6])
+
+
+def test_ack_range_must_be_ordered() -> None:
+    with pytest.raises(ValueError, match="before first_seq"):
+        BatchAck(agent_id="a", first_seq=3, last_seq=2, stored=0, duplicates=0, received_at=T0)

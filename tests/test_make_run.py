@@ -1,0 +1,43 @@
+"""The README's first command: ``make run`` starts hub and agent, both answer, Ctrl-C stops both cleanly."""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from support.processes import ManagedProcess, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    hub_port, agent_port = free_port(), free_port()
+    system = ManagedProcess(
+        ["make", "--no-print-directory", "run"],
+        log=tmp_path / "run.log",
+        cwd=ROOT,
+        env={
+            "LUNA_DATA_DIR": str(tmp_path / "var"),
+            "LUNA_SERVER__PORT": str(hub_port),
+            "LUNA_STATUS_API__PORT": str(agent_port),
+            "LUNA_LOG__FORMAT": "json",
+        },
+    )
+    urls = system.wait_ready(count=2, timeout=120)
+    assert urls == {"luna-hub": f"http://127.0.0.1:{hub_port}", "luna-agent": f"http://127.0.0.1:{agent_port}"}
+    for url in urls.values():
+        with urllib.request.urlopen(f"{url}/health", timeout=10) as response:  # noqa: S310 - loopback
+            assert json.load(response)["status"] == "ok"
+
+    system.interrupt(signal.SIGINT)  # make itself dies of SIGINT, as in a terminal; what matters is below
+    output = system.output()
+    assert "Traceback" not in output
+    events = [json.loads(line).get("event") for line in output.splitlines() if line.startswith("{")]
+    assert events.count("Application shutdown complete.") == 2, output
+    assert "stopping embedded PostgreSQL" in events
+    assert not (tmp_path / "var" / "pgdata" / "postmaster.pid").exists()
