@@ -109,3 +109,13 @@ async def test_validation_errors_are_400_problems() -> None:
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["detail"].startswith("Validation failed")
     assert response.json()["errors"][0]["key"] == "count"
+
+
+async def test_each_request_gets_a_request_id_in_logs_and_response(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get("/health")
+    fresh = response.headers["x-request-id"]
+    assert len(fresh) == 16
+    kept = await client.get("/health", headers={"X-Request-ID": "edge-7:poll-42"})
+    assert kept.headers["x-request-id"] == "edge-7:poll-42"
+    hostile = await client.get("/health", headers={"X-Request-ID": "x" * 65})
+    assert hostile.headers["x-request-id"] != "x" * 65

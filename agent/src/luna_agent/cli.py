@@ -4,33 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import msgspec
 
 from luna_agent import __version__
 from luna_agent.api import create_app
-from luna_agent.settings import CONFIG_ENV, AgentSettings, load
-from luna_shared.logs import configure_logging, get_logger
-from luna_shared.process import run_main, serve_http
+from luna_agent.settings import AgentSettings, load
+from luna_shared.process import cli_parser, run_main, serve_http, start_logging
 
 __all__ = ["main"]
 
-_log = get_logger(__name__)
-
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="luna-agent", description="Luna-iEMS edge agent: meters to hub.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=os.environ.get(CONFIG_ENV),
-        help=f"settings file (TOML); default: ${CONFIG_ENV}, else built-in defaults plus LUNA_* variables",
-    )
+    parser = cli_parser("luna-agent", "Luna-iEMS edge agent: meters to hub.", __version__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser(
         "run", help="run the agent and its status API", description="Run the agent until Ctrl-C or SIGTERM."
@@ -47,10 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings, ignored = load(args.config)
-    configure_logging(settings.log)
-    if ignored:
-        _log.info("environment variables not used by the agent", names=list(ignored))
+    settings = start_logging(*load(args.config))
     if args.command == "run":
         _serve(settings, host=args.host, port=args.port)
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated
 
 import msgspec
 
@@ -11,10 +11,7 @@ from luna_shared.config import LoadedSettings, load_settings
 from luna_shared.logs import LogSettings
 from luna_shared.wire import AgentId, SiteId
 
-__all__ = ["CONFIG_ENV", "AgentSettings", "StatusApiSettings", "load"]
-
-CONFIG_ENV: Final = "LUNA_CONFIG"
-"""Environment variable naming the settings file when ``--config`` is not given."""
+__all__ = ["AgentSettings", "StatusApiSettings", "load"]
 
 
 class StatusApiSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -38,4 +35,4 @@ class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 def load(path: Path | None) -> LoadedSettings[AgentSettings]:
     """Load the agent's settings from ``path`` (if any) and the ``LUNA_*`` environment."""
-    return load_settings(AgentSettings, path=path, reserved_env=frozenset({CONFIG_ENV}))
+    return load_settings(AgentSettings, path=path)

@@ -17,6 +17,7 @@ from luna_hub.errors import UnavailableError
 from luna_hub.health import health
 from luna_hub.problems import exception_handlers
 from luna_hub.settings import HubSettings
+from luna_shared.asgi import request_id_middleware
 from luna_shared.logs import get_logger
 
 __all__ = ["create_app"]
@@ -49,6 +50,7 @@ def create_app(settings: HubSettings) -> Litestar:
         openapi_config=OpenAPIConfig(title="Luna-iEMS hub", version=__version__, path="/schema"),
         state=State({"settings": settings}),
         logging_config=None,
+        middleware=[request_id_middleware],
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -15,24 +14,14 @@ import msgspec
 from luna_hub import __version__
 from luna_hub.app import create_app
 from luna_hub.database import EmbeddedPostgres
-from luna_hub.settings import CONFIG_ENV, HubSettings, load
-from luna_shared.logs import configure_logging, get_logger
-from luna_shared.process import run_main, serve_http
+from luna_hub.settings import HubSettings, load
+from luna_shared.process import cli_parser, run_main, serve_http, start_logging
 
 __all__ = ["main"]
 
-_log = get_logger(__name__)
-
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="luna-hub", description="Luna-iEMS hub: HTTP API, database, documents.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=os.environ.get(CONFIG_ENV),
-        help=f"settings file (TOML); default: ${CONFIG_ENV}, else built-in defaults plus LUNA_* variables",
-    )
+    parser = cli_parser("luna-hub", "Luna-iEMS hub: HTTP API, database, documents.", __version__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
@@ -51,10 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings, ignored = load(args.config)
-    configure_logging(settings.log)
-    if ignored:
-        _log.info("environment variables not used by the hub", names=list(ignored))
+    settings = start_logging(*load(args.config))
     if args.command == "serve":
         _serve(settings, host=args.host, port=args.port)
     return 0

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated
 
 import msgspec
 
 from luna_shared.config import LoadedSettings, load_settings
 from luna_shared.logs import LogSettings
 
-__all__ = ["CONFIG_ENV", "HubSettings", "ServerSettings", "load"]
-
-CONFIG_ENV: Final = "LUNA_CONFIG"
-"""Environment variable naming the settings file when ``--config`` is not given."""
+__all__ = ["HubSettings", "ServerSettings", "load"]
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 
@@ -39,4 +36,4 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 def load(path: Path | None) -> LoadedSettings[HubSettings]:
     """Load the hub's settings from ``path`` (if any) and the ``LUNA_*`` environment."""
-    return load_settings(HubSettings, path=path, reserved_env=frozenset({CONFIG_ENV}))
+    return load_settings(HubSettings, path=path)

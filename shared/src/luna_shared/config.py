@@ -28,9 +28,11 @@ import msgspec
 
 from luna_shared.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "LoadedSettings", "load_settings"]
+__all__ = ["CONFIG_ENV", "ENV_PREFIX", "LoadedSettings", "load_settings"]
 
 ENV_PREFIX: Final = "LUNA_"
+CONFIG_ENV: Final = "LUNA_CONFIG"
+"""Names the settings file when a CLI gets no ``--config``; never read as a setting."""
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -52,11 +54,10 @@ def load_settings(
     *,
     path: Path | None = None,
     env: Mapping[str, str] | None = None,
-    reserved_env: frozenset[str] = frozenset(),
 ) -> LoadedSettings[S]:
     """Load ``settings_type`` from ``path`` (optional) and ``env`` (default: ``os.environ``).
 
-    ``reserved_env`` names ``LUNA_*`` variables that are not settings (such as ``LUNA_CONFIG``).
+    ``LUNA_CONFIG`` names the file for the CLIs and is never read as a setting.
     """
     environ = os.environ if env is None else env
     data: dict[str, Any] = {}
@@ -72,7 +73,7 @@ def load_settings(
     ignored: list[str] = []
     known = {f.encode_name for f in msgspec.structs.fields(settings_type)}
     for name, raw in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX) or name in reserved_env:
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
             continue
         key_path = tuple(part.lower() for part in name.removeprefix(ENV_PREFIX).split("__"))
         if key_path[0] not in known or not all(key_path):

@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
+from luna_shared.config import CONFIG_ENV
 from luna_shared.errors import ConfigError, LunaError
+from luna_shared.logs import LogSettings, configure_logging, get_logger
 
-__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "run_main", "serve_http"]
+__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "cli_parser", "run_main", "serve_http", "start_logging"]
+
+_log = get_logger(__name__)
+
+
+class _HasLogSettings(Protocol):
+    @property
+    def log(self) -> LogSettings: ...
+
+
+S = TypeVar("S", bound=_HasLogSettings)
+
+
+def cli_parser(program: str, description: str, version: str) -> argparse.ArgumentParser:
+    """Build a parser with the options every Luna-iEMS program has: ``--version`` and ``--config``."""
+    parser = argparse.ArgumentParser(prog=program, description=description)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=os.environ.get(CONFIG_ENV),
+        help=f"settings file (TOML); default: ${CONFIG_ENV}, else built-in defaults plus LUNA_* variables",
+    )
+    return parser
+
+
+def start_logging(settings: S, ignored_env: tuple[str, ...]) -> S:
+    """Configure logging from freshly loaded settings and note the variables left unused; return the settings."""
+    configure_logging(settings.log)
+    if ignored_env:
+        _log.info("environment variables meant for another program", names=list(ignored_env))
+    return settings
+
 
 EXIT_FAILURE: Final = 1
 EXIT_CONFIG: Final = 2

@@ -74,6 +74,12 @@ def _check_instant(name: str, moment: datetime | None) -> None:
         raise ValueError(msg)
 
 
+def _check_range(first: int, last: int) -> None:
+    if last < first:
+        msg = f"last_seq {last} is before first_seq {first}"
+        raise ValueError(msg)
+
+
 class Reading(msgspec.Struct, frozen=True, kw_only=True):
     """One value of one metric of one meter at one instant, as the agent validated it.
 
@@ -118,9 +124,7 @@ class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings.v1",
 
     def __post_init__(self) -> None:
         _check_instant("sent_at", self.sent_at)
-        if self.last_seq < self.first_seq:
-            msg = f"last_seq {self.last_seq} is before first_seq {self.first_seq}"
-            raise ValueError(msg)
+        _check_range(self.first_seq, self.last_seq)
         expected = self.last_seq - self.first_seq + 1
         if len(self.readings) != expected:
             msg = f"range {self.first_seq}..{self.last_seq} needs {expected} readings, got {len(self.readings)}"
@@ -144,9 +148,7 @@ class BatchAck(msgspec.Struct, frozen=True, kw_only=True, tag="ack.v1", tag_fiel
 
     def __post_init__(self) -> None:
         _check_instant("received_at", self.received_at)
-        if self.last_seq < self.first_seq:
-            msg = f"last_seq {self.last_seq} is before first_seq {self.first_seq}"
-            raise ValueError(msg)
+        _check_range(self.first_seq, self.last_seq)
 
 
 class DeviceState(enum.StrEnum):

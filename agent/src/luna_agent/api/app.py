@@ -9,6 +9,7 @@ from litestar.openapi import OpenAPIConfig
 
 from luna_agent import __version__
 from luna_agent.settings import AgentSettings
+from luna_shared.asgi import request_id_middleware
 
 __all__ = ["AgentHealth", "create_app"]
 
@@ -36,4 +37,5 @@ def create_app(settings: AgentSettings) -> Litestar:
         openapi_config=OpenAPIConfig(title="Luna-iEMS agent", version=__version__, path="/schema"),
         state=State({"settings": settings}),
         logging_config=None,
+        middleware=[request_id_middleware],
     )
