@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,19 +13,13 @@ from luna_hub.app import create_app
 from luna_hub.errors import ConflictError, NotFoundError
 from luna_hub.problems import PROBLEM_JSON, exception_handlers
 from luna_hub.settings import HubSettings
+from support.processes import free_port
 
 
 @pytest.fixture
 async def client(pg_dsn: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(create_app(HubSettings(database_url=pg_dsn))) as test_client:
         yield test_client
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 async def test_health_reports_the_database_version(client: AsyncTestClient[Litestar]) -> None:
@@ -38,7 +31,7 @@ async def test_health_reports_the_database_version(client: AsyncTestClient[Lites
 
 
 async def test_health_is_503_problem_while_the_database_is_unreachable() -> None:
-    settings = HubSettings(database_url=f"postgresql://postgres@127.0.0.1:{closed_port()}/postgres")
+    settings = HubSettings(database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
     async with AsyncTestClient(create_app(settings)) as test_client:
         response = await test_client.get("/health")
     assert response.status_code == 503

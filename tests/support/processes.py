@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -19,8 +20,6 @@ _READY: Final = re.compile(r"(luna-\w+) ready at (http://\S+)")
 
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
-    import socket  # noqa: PLC0415
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

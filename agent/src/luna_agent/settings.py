@@ -28,7 +28,6 @@ class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     site_id: SiteId = "site-1"
     data_dir: str = "var/agent"
     """Where the durable buffer and other local state live."""
-    hub_url: str = "http://127.0.0.1:8080"
     status_api: StatusApiSettings = msgspec.field(default_factory=StatusApiSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 

@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from luna_shared.logs import correlation
 
-__all__ = ["REQUEST_ID_HEADER", "RequestIdMiddleware", "request_id_middleware"]
+__all__ = ["REQUEST_ID_HEADER", "request_id_middleware"]
 
 REQUEST_ID_HEADER: Final = b"x-request-id"
 _ACCEPTABLE_ID: Final = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
@@ -16,7 +16,7 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 
 
-class RequestIdMiddleware:
+class _RequestIdMiddleware:
     """Bind a request id to every log line of an HTTP request and echo it in ``X-Request-ID``.
 
     A well-formed id sent by the client (or a proxy) is kept so one request can be followed
@@ -45,5 +45,5 @@ class RequestIdMiddleware:
 
 
 def request_id_middleware(app: Any) -> Any:  # noqa: ANN401 - Litestar's middleware factory signature
-    """Wrap ``app`` in :class:`RequestIdMiddleware` (Litestar applies it to every routed request)."""
-    return RequestIdMiddleware(app)
+    """Wrap ``app`` so each HTTP request gets a request id (Litestar applies it to every routed request)."""
+    return _RequestIdMiddleware(app)
