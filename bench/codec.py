@@ -11,7 +11,7 @@ import msgspec
 
 from bench.report import Result
 from luna_shared.codec import WireFormat, decode_agent_message, encode
-from luna_shared.wire import Reading, ReadingBatch
+from luna_shared.wire import Reading, ReadingBatch, make_batch
 
 Encoder = msgspec.msgpack.Encoder | msgspec.json.Encoder
 Decoder = msgspec.msgpack.Decoder[object] | msgspec.json.Decoder[object]
@@ -32,9 +32,7 @@ def _batch() -> ReadingBatch:
         )
         for i in range(READINGS)
     )
-    return ReadingBatch(
-        agent_id="a1", site_id="s1", first_seq=0, last_seq=READINGS - 1, sent_at=start, readings=readings
-    )
+    return make_batch("a1", "s1", readings, start)
 
 
 def _best(work: Callable[[], object]) -> float:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from luna_shared.codec import WireFormat, decode_agent_message, decode_hub_message, encode
 from luna_shared.errors import MalformedMessageError, UnsupportedVersionError
 from luna_shared.vocabulary import Quality
-from luna_shared.wire import AgentStatus, BatchAck, Reading, ReadingBatch
+from luna_shared.wire import AgentStatus, BatchAck, Reading, ReadingBatch, make_batch
 from support.strategies import agent_statuses, batch_acks, reading_batches
 
 formats = st.sampled_from(WireFormat)
@@ -54,19 +54,20 @@ class NewerReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings
     last_seq: int
     sent_at: datetime
     readings: tuple[NewerReading, ...]
-    content_hash: str = ""
-    compression: str | None = None
+    content_hash: str
+    priority: int = 0
 
 
-def _newer(batch: ReadingBatch, content_hash: str, source: str) -> NewerReadingBatch:
+def _newer(batch: ReadingBatch, source: str) -> NewerReadingBatch:
     fields = msgspec.structs.asdict(batch)
     fields["readings"] = tuple(NewerReading(**msgspec.structs.asdict(r), source=source) for r in batch.readings)
-    return NewerReadingBatch(**fields, content_hash=content_hash, compression="zstd")
+    return NewerReadingBatch(**fields, priority=3)
 
 
 @given(batch=reading_batches(max_size=5), fmt=formats, extra=st.text(max_size=20))
 def test_old_decoder_accepts_newer_message_with_extra_fields(batch: ReadingBatch, fmt: WireFormat, extra: str) -> None:
-    newer = _newer(batch, content_hash=extra, source=extra or "mqtt")
+    # The content hash covers the v1 fields only, so the extra fields do not break it.
+    newer = _newer(batch, source=extra or "mqtt")
     data = msgspec.json.encode(newer) if fmt is WireFormat.JSON else msgspec.msgpack.encode(newer)
     assert decode_agent_message(data, fmt) == batch
 
@@ -79,7 +80,7 @@ def test_newer_decoder_reads_old_message_with_defaults(batch: ReadingBatch, fmt:
         if fmt is WireFormat.JSON
         else msgspec.msgpack.decode(data, type=NewerReadingBatch)
     )
-    assert decoded.content_hash == ""
+    assert decoded.priority == 0
     assert all(r.source == "modbus" for r in decoded.readings)
     assert [r.value for r in decoded.readings] == [r.value for r in batch.readings]
 
@@ -87,7 +88,7 @@ def test_newer_decoder_reads_old_message_with_defaults(batch: ReadingBatch, fmt:
 def _batch() -> ReadingBatch:
     ts = datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
     reading = Reading(meter_id="sdm630-1", metric="power_w", ts=ts, value=1234.5, unit="W", seq=7)
-    return ReadingBatch(agent_id="a1", site_id="s1", first_seq=7, last_seq=7, sent_at=ts, readings=(reading,))
+    return make_batch("a1", "s1", [reading], ts)
 
 
 @pytest.mark.parametrize("fmt", list(WireFormat))
@@ -121,6 +122,12 @@ def test_malformed_bytes_raise_malformed_message(data: bytes, fmt: WireFormat) -
 def test_broken_invariant_in_received_batch_is_malformed() -> None:
     data = encode(_batch(), WireFormat.JSON).replace(b'"last_seq":7', b'"last_seq":9')
     with pytest.raises(MalformedMessageError, match="needs 3 readings, got 1"):
+        decode_agent_message(data, WireFormat.JSON)
+
+
+def test_batch_altered_in_transit_is_malformed() -> None:
+    data = encode(_batch(), WireFormat.JSON).replace(b'"value":1234.5', b'"value":1234.6')
+    with pytest.raises(MalformedMessageError, match="content_hash does not match"):
         decode_agent_message(data, WireFormat.JSON)
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 
 from luna_shared.vocabulary import Quality
-from luna_shared.wire import BatchAck, Reading, ReadingBatch, utc_ms
+from luna_shared.wire import BatchAck, Reading, ReadingBatch, make_batch, readings_hash, utc_ms
 from support.strategies import utc_instants
 
 T0 = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
@@ -74,8 +74,15 @@ def test_suspect_reading_needs_a_reason() -> None:
 
 def test_batch_must_carry_exactly_its_contiguous_range_in_order() -> None:
     def batch(first: int, last: int, seqs: list[int]) -> ReadingBatch:
+        readings = tuple(map(reading, seqs))
         return ReadingBatch(
-            agent_id="a", site_id="s", first_seq=first, last_seq=last, sent_at=T0, readings=tuple(map(reading, seqs))
+            agent_id="a",
+            site_id="s",
+            first_seq=first,
+            last_seq=last,
+            sent_at=T0,
+            readings=readings,
+            content_hash=readings_hash(readings),
         )
 
     assert batch(5, 7, [5, 6, 7]).last_seq == 7
@@ -85,6 +92,45 @@ def test_batch_must_carry_exactly_its_contiguous_range_in_order() -> None:
         batch(5, 7, [5, 7])
     with pytest.raises(ValueError, match="has seq 7, expected 6"):
         batch(5, 7, [5, 7, 6])
+
+
+def test_batch_content_hash_must_match_its_readings() -> None:
+    original = make_batch("a", "s", [reading(5), reading(6)], T0)
+    assert original.content_hash.startswith("sha256:")
+    altered = (original.readings[0], reading(6, value=99.0))
+    with pytest.raises(ValueError, match="content_hash does not match"):
+        ReadingBatch(
+            agent_id="a",
+            site_id="s",
+            first_seq=5,
+            last_seq=6,
+            sent_at=T0,
+            readings=altered,
+            content_hash=original.content_hash,
+        )
+
+
+def test_content_hash_covers_every_field_of_a_reading() -> None:
+    base = reading(1)
+    variants = [
+        reading(1, meter_id="m2"),
+        reading(1, metric="energy_export_kwh"),
+        reading(1, ts=T0 + timedelta(milliseconds=1)),
+        reading(1, value=12.500001),
+        reading(1, value=None, quality=Quality.BAD, reasons=("sentinel",)),
+        reading(1, unit="Wh"),
+        reading(1, quality=Quality.SUSPECT, reasons=("spike",)),
+        reading(2),
+    ]
+    hashes = {readings_hash([base])} | {readings_hash([v]) for v in variants}
+    assert len(hashes) == len(variants) + 1
+
+
+def test_make_batch_takes_range_from_readings_and_refuses_empty() -> None:
+    batch = make_batch("a", "s", [reading(3), reading(4)], T0)
+    assert (batch.first_seq, batch.last_seq) == (3, 4)
+    with pytest.raises(ValueError, match="at least one reading"):
+        make_batch("a", "s", [], T0)
 
 
 def test_ack_range_must_be_ordered() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import strategies as st
 
 from luna_shared.vocabulary import METRICS, Flag, Quality
-from luna_shared.wire import AgentStatus, BatchAck, DeviceState, DeviceStatus, Reading, ReadingBatch, utc_ms
+from luna_shared.wire import AgentStatus, BatchAck, DeviceState, DeviceStatus, Reading, ReadingBatch, make_batch, utc_ms
 
 __all__ = ["agent_statuses", "batch_acks", "identifiers", "reading_batches", "readings", "utc_instants"]
 
@@ -45,14 +45,8 @@ def reading_batches(draw: st.DrawFn, max_size: int = 20) -> ReadingBatch:
     """A valid batch: a contiguous, ordered run of sequence numbers."""
     first = draw(st.integers(0, 2**40))
     count = draw(st.integers(1, max_size))
-    return ReadingBatch(
-        agent_id=draw(identifiers),
-        site_id=draw(identifiers),
-        first_seq=first,
-        last_seq=first + count - 1,
-        sent_at=draw(utc_instants),
-        readings=tuple(draw(readings(seq=first + i)) for i in range(count)),
-    )
+    run = [draw(readings(seq=first + i)) for i in range(count)]
+    return make_batch(draw(identifiers), draw(identifiers), run, draw(utc_instants))
 
 
 @st.composite

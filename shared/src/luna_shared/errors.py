@@ -6,6 +6,7 @@
     ├── ConfigError                a settings file or environment variable is wrong
     └── WireError                  a message cannot be decoded
         ├── MalformedMessageError  not valid msgpack/JSON, or fields of the wrong type or range
+        ├── MessageTooLargeError   a body beyond the receiver's size limit (also once decompressed)
         └── UnsupportedVersionError a message type or major version this side does not speak
 """
 
@@ -15,6 +16,7 @@ __all__ = [
     "ConfigError",
     "LunaError",
     "MalformedMessageError",
+    "MessageTooLargeError",
     "UnsupportedVersionError",
     "WireError",
 ]
@@ -42,6 +44,14 @@ class WireError(LunaError):
 
 class MalformedMessageError(WireError):
     """The bytes are not a valid message: bad encoding, wrong field type, broken invariant."""
+
+
+class MessageTooLargeError(WireError):
+    """The body is larger than the receiver accepts, compressed or once decompressed."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        super().__init__(f"message exceeds the limit of {max_size} bytes")
 
 
 class UnsupportedVersionError(WireError):

@@ -13,7 +13,9 @@ Metric, unit and reason are plain strings on the wire (see :mod:`luna_shared.voc
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
 
@@ -26,6 +28,7 @@ __all__ = [
     "AgentMessage",
     "AgentStatus",
     "BatchAck",
+    "ContentHash",
     "DeviceState",
     "DeviceStatus",
     "HubMessage",
@@ -36,13 +39,18 @@ __all__ = [
     "Seq",
     "SiteId",
     "UtcTimestamp",
+    "make_batch",
+    "readings_hash",
     "utc_ms",
 ]
 
 _ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 _ZERO: Final = timedelta(0)
+_HASH_PREFIX: Final = "sha256:"
+_hash_encoder: Final = msgspec.msgpack.Encoder()
 
 AgentId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_ID_PATTERN)]
+ContentHash = Annotated[str, msgspec.Meta(pattern=r"^sha256:[0-9a-f]{64}$")]
 SiteId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_ID_PATTERN)]
 MeterId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_ID_PATTERN)]
 MetricName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -111,6 +119,17 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError(msg)
 
 
+def readings_hash(readings: Sequence[Reading]) -> str:
+    """Hash a run of readings: SHA-256 over the msgpack of their ``readings.v1`` fields.
+
+    It covers exactly the fields this major version defines, so a newer minor version's extra
+    fields (which an older hub drops on decode) do not change it. The hub compares it when the
+    same range arrives twice: equal means a replay, different means the agent rewrote history.
+    """
+    rows = [(r.meter_id, r.metric, r.ts, r.value, r.unit, r.quality, r.reasons, r.seq) for r in readings]
+    return _HASH_PREFIX + hashlib.sha256(_hash_encoder.encode(rows)).hexdigest()
+
+
 class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings.v1", tag_field="type"):
     """A contiguous run of an agent's readings, ``first_seq`` to ``last_seq`` inclusive, in order."""
 
@@ -121,6 +140,8 @@ class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings.v1",
     sent_at: UtcTimestamp
     """The agent's wall clock when it sent the batch; the hub derives the clock offset from it."""
     readings: tuple[Reading, ...]
+    content_hash: ContentHash
+    """:func:`readings_hash` of ``readings``; checked on construction and on decode."""
 
     def __post_init__(self) -> None:
         _check_instant("sent_at", self.sent_at)
@@ -133,6 +154,25 @@ class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings.v1",
             if reading.seq != self.first_seq + offset:
                 msg = f"reading {offset} has seq {reading.seq}, expected {self.first_seq + offset}"
                 raise ValueError(msg)
+        if readings_hash(self.readings) != self.content_hash:
+            msg = "content_hash does not match the readings (corrupted or altered in transit)"
+            raise ValueError(msg)
+
+
+def make_batch(agent_id: str, site_id: str, readings: Sequence[Reading], sent_at: datetime) -> ReadingBatch:
+    """Build a batch from a non-empty, contiguous, ordered run of readings, computing range and hash."""
+    if not readings:
+        msg = "a batch needs at least one reading"
+        raise ValueError(msg)
+    return ReadingBatch(
+        agent_id=agent_id,
+        site_id=site_id,
+        first_seq=readings[0].seq,
+        last_seq=readings[-1].seq,
+        sent_at=utc_ms(sent_at),
+        readings=tuple(readings),
+        content_hash=readings_hash(readings),
+    )
 
 
 class BatchAck(msgspec.Struct, frozen=True, kw_only=True, tag="ack.v1", tag_field="type"):
