@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""Back up and restore the hub's PostgreSQL database, with a manifest that proves the restore.
+
+    luna_pg_backup.py backup  --dsn DSN --dir DIR [--keep N]
+    luna_pg_backup.py verify  BACKUP
+    luna_pg_backup.py restore BACKUP --dsn TARGET_DSN [--create]
+
+A backup is a directory ``DIR/<UTC time>`` holding ``db.dump`` (``pg_dump --format=custom``)
+and ``manifest.json``: the SHA-256 and size of every file and the exact row count of every
+table, counted in the same snapshot that ``pg_dump`` reads (an exported snapshot), so the
+counts describe the dump even while the hub keeps writing. It is written as ``<id>.partial``
+and renamed when complete: a crash never leaves something that looks like a backup.
+``restore`` checks every checksum, restores in one transaction, then counts the rows again and
+fails, naming the table, unless each count matches the manifest.
+
+Standard library only (it runs on hosts with nothing but Python and the PostgreSQL client).
+``--pg-bin`` points at the client binaries when they are not on PATH; their major version must be
+at least the server's. ``--exec`` runs them through a prefix instead, e.g. inside the database
+container of the compose stack: ``--exec "docker compose -f compose.hub.yaml exec -T db"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import urllib.parse
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+FORMAT = "luna-backup/1"
+DUMP = "db.dump"
+MANIFEST = "manifest.json"
+END = "__luna_end__"
+
+# Exact row counts of every user table (hypertable chunks are counted through their parent).
+COUNT_ROWS = r"""
+SELECT format('%s.%s', table_schema, table_name),
+       (xpath('/row/n/text()',
+              query_to_xml(format('SELECT count(*) AS n FROM ONLY %I.%I', table_schema, table_name),
+                           false, true, '')))[1]::text
+FROM information_schema.tables
+WHERE table_type = 'BASE TABLE'
+  AND table_schema NOT IN ('pg_catalog', 'information_schema')
+  AND table_schema NOT LIKE '\_timescaledb%'
+  AND table_schema NOT LIKE 'timescaledb\_%'
+ORDER BY 1;
+"""
+
+
+class BackupError(Exception):
+    """A backup or restore cannot go on; the message says why."""
+
+
+@dataclass(frozen=True)
+class Tools:
+    """The PostgreSQL client binaries to use, directly or through a command prefix."""
+
+    bin_dir: str | None
+    prefix: tuple[str, ...] = ()
+
+    def command(self, name: str, *args: str) -> list[str]:
+        """Build the argv that runs one client binary with its arguments."""
+        if self.prefix:
+            return [*self.prefix, name, *args]
+        found = shutil.which(name, path=self.bin_dir) if self.bin_dir else shutil.which(name)
+        if found is None:
+            msg = f"{name} not found" + (f" in {self.bin_dir}" if self.bin_dir else " on PATH")
+            raise BackupError(msg)
+        return [found, *args]
+
+
+def _log(message: str) -> None:
+    print(f"luna-backup: {message}", file=sys.stderr, flush=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _redact(dsn: str) -> str:
+    parts = urllib.parse.urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+class _Session:
+    """An interactive psql session: send SQL, read its rows up to a marker."""
+
+    def __init__(self, tools: Tools, dsn: str) -> None:
+        self._process = subprocess.Popen(  # noqa: S603 - fixed binary, arguments not from a shell
+            tools.command("psql", "--no-psqlrc", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", dsn),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def rows(self, sql: str) -> list[list[str]]:
+        stdin, stdout = self._pipes()
+        stdin.write(f"{sql}\n\\echo {END}\n")
+        stdin.flush()
+        rows: list[list[str]] = []
+        for line in stdout:
+            if line.rstrip("\n") == END:
+                return rows
+            if line.strip():
+                rows.append(line.rstrip("\n").split("\t"))
+        msg = f"psql ended early (exit {self._process.wait()})"
+        raise BackupError(msg)
+
+    def close(self) -> None:
+        stdin, _ = self._pipes()
+        stdin.close()
+        if self._process.wait(timeout=60) != 0:
+            msg = f"psql failed (exit {self._process.returncode})"
+            raise BackupError(msg)
+
+    def _pipes(self) -> tuple[IO[str], IO[str]]:
+        assert self._process.stdin is not None  # noqa: S101 - set by Popen above
+        assert self._process.stdout is not None  # noqa: S101
+        return self._process.stdin, self._process.stdout
+
+
+def backup(dsn: str, root: Path, *, keep: int, tools: Tools) -> Path:
+    """Write one verified backup under ``root`` and prune all but the newest ``keep``."""
+    backup_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    partial = root / f"{backup_id}.partial"
+    partial.mkdir(parents=True)
+    session = _Session(tools, dsn)
+    session.rows("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;")
+    snapshot = session.rows("SELECT pg_export_snapshot();")[0][0]
+    server_version = session.rows("SHOW server_version;")[0][0]
+    tables = {name: int(count) for name, count in session.rows(COUNT_ROWS)}
+    _log(f"dumping {len(tables)} tables ({sum(tables.values())} rows) of {_redact(dsn)}")
+    with (partial / DUMP).open("wb") as out:  # through stdout, so a containerised pg_dump writes here
+        dump_command = tools.command("pg_dump", "--format=custom", f"--snapshot={snapshot}", dsn)
+        subprocess.run(dump_command, stdout=out, check=True)  # noqa: S603 - fixed binary
+    session.rows("COMMIT;")
+    session.close()
+    dump = partial / DUMP
+    manifest = {
+        "format": FORMAT,
+        "id": backup_id,
+        "created_at": datetime.now(UTC).isoformat(),
+        "database": _redact(dsn),
+        "server_version": server_version,
+        "files": [{"name": DUMP, "bytes": dump.stat().st_size, "sha256": _sha256(dump)}],
+        "tables": tables,
+    }
+    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    for path in (dump, partial / MANIFEST):
+        with path.open("rb") as stream:
+            os.fsync(stream.fileno())
+    final = root / backup_id
+    partial.rename(final)
+    _log(f"backup {final} complete")
+    _prune(root, keep)
+    return final
+
+
+def _prune(root: Path, keep: int) -> None:
+    complete = sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).is_file() and "." not in p.name)
+    for old in complete[:-keep] if keep > 0 else []:
+        shutil.rmtree(old)
+        _log(f"removed old backup {old.name} (keeping {keep})")
+    newest = complete[-1].name if complete else ""
+    for stale in root.glob("*.partial"):
+        if stale.name.removesuffix(".partial") < newest:
+            shutil.rmtree(stale)
+            _log(f"removed interrupted backup {stale.name}")
+
+
+def verify(backup_dir: Path) -> dict[str, object]:
+    """Check a backup's manifest and every file's checksum; return the manifest."""
+    try:
+        manifest = json.loads((backup_dir / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        msg = f"{backup_dir}: no {MANIFEST} (not a backup, or an interrupted one)"
+        raise BackupError(msg) from exc
+    except json.JSONDecodeError as exc:
+        msg = f"{backup_dir / MANIFEST}: line {exc.lineno}: not valid JSON"
+        raise BackupError(msg) from exc
+    if manifest.get("format") != FORMAT:
+        msg = f"{backup_dir / MANIFEST}: format {manifest.get('format')!r}, expected {FORMAT!r}"
+        raise BackupError(msg)
+    for entry in manifest["files"]:
+        path = backup_dir / entry["name"]
+        if not path.is_file():
+            msg = f"{path}: missing"
+            raise BackupError(msg)
+        if path.stat().st_size != entry["bytes"] or _sha256(path) != entry["sha256"]:
+            msg = f"{path}: checksum mismatch (the file is damaged)"
+            raise BackupError(msg)
+    return dict(manifest)
+
+
+def restore(backup_dir: Path, dsn: str, *, create: bool, tools: Tools) -> None:
+    """Restore a verified backup into ``dsn`` and prove every table has its rows back."""
+    manifest = verify(backup_dir)
+    if create:
+        _create_database(dsn, tools)
+    _log(f"restoring {backup_dir.name} into {_redact(dsn)}")
+    with (backup_dir / DUMP).open("rb") as dump:  # through stdin, for the same reason
+        flags = ("--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction")
+        subprocess.run(tools.command("pg_restore", *flags, f"--dbname={dsn}"), stdin=dump, check=True)  # noqa: S603
+    session = _Session(tools, dsn)
+    restored = {name: int(count) for name, count in session.rows(COUNT_ROWS)}
+    session.close()
+    expected = manifest["tables"]
+    assert isinstance(expected, dict)  # noqa: S101 - checked by the format above
+    wrong = {name: (rows, restored.get(name)) for name, rows in expected.items() if restored.get(name) != rows}
+    if wrong:
+        details = ", ".join(f"{name}: expected {want} rows, found {got}" for name, (want, got) in sorted(wrong.items()))
+        msg = f"restore incomplete: {details}"
+        raise BackupError(msg)
+    _log(f"restore verified: {len(expected)} tables, {sum(expected.values())} rows")
+
+
+def _create_database(dsn: str, tools: Tools) -> None:
+    parts = urllib.parse.urlsplit(dsn)
+    name = parts.path.lstrip("/")
+    if not name:
+        msg = f"{_redact(dsn)}: the DSN names no database"
+        raise BackupError(msg)
+    maintenance = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+    session = _Session(tools, maintenance)
+    literal = "'" + name.replace("'", "''") + "'"  # a quoted literal: psql here takes no bind parameters
+    exists = session.rows(f"SELECT 1 FROM pg_database WHERE datname = {literal};")  # noqa: S608
+    if exists:
+        session.close()
+        msg = f"database {name!r} already exists; restore into a new database"
+        raise BackupError(msg)
+    session.rows(f'CREATE DATABASE "{name.replace(chr(34), chr(34) * 2)}";')
+    session.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="luna_pg_backup.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg-bin", help="directory of psql, pg_dump and pg_restore (default: PATH)")
+    parser.add_argument("--exec", dest="prefix", default="", help="command prefix that runs the client binaries")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    make = commands.add_parser("backup", help="write a new backup", description="Write a backup, prune old ones.")
+    make.add_argument("--dsn", required=True, help="postgresql:// URL of the database to back up")
+    make.add_argument("--dir", required=True, type=Path, help="directory that holds the backups")
+    make.add_argument("--keep", type=int, default=7, help="number of backups to keep (default 7)")
+    check = commands.add_parser("verify", help="check a backup's checksums", description="Check a backup.")
+    check.add_argument("backup", type=Path, help="the backup's directory")
+    put = commands.add_parser("restore", help="restore a backup", description="Restore a backup and verify it.")
+    put.add_argument("backup", type=Path, help="the backup's directory")
+    put.add_argument("--dsn", required=True, help="postgresql:// URL of the target database")
+    put.add_argument("--create", action="store_true", help="create the target database first (it must not exist)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; print the error and exit 1 when it fails."""
+    args = _parser().parse_args(argv)
+    tools = Tools(args.pg_bin, tuple(shlex.split(args.prefix)))
+    try:
+        if args.command == "backup":
+            print(backup(args.dsn, args.dir, keep=args.keep, tools=tools))
+        elif args.command == "verify":
+            verify(args.backup)
+            _log(f"{args.backup}: all checksums match")
+        else:
+            restore(args.backup, args.dsn, create=args.create, tools=tools)
+    except BackupError as exc:
+        _log(f"error: {exc}")
+        return 1
+    except subprocess.CalledProcessError as exc:
+        _log(f"error: {Path(str(exc.cmd[0])).name} failed with exit code {exc.returncode}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""The Ansible roles and playbooks, run for real against localhost (``-c local``) into scratch directories.
+
+Lint runs offline with the production profile; the edge_agent role installs the agent from freshly
+built wheels twice and the second run must change nothing; backup.yml backs up a real PostgreSQL
+database and restore.yml restores it into a new one, which must hold every row. Systemd is not
+running here, so the roles are told not to manage services; everything else is real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSIBLE = ROOT / "ansible"
+BIN = Path(sys.executable).parent
+RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+
+pytestmark = pytest.mark.slow
+
+
+def _inventory(tmp_path: Path, group: str) -> Path:
+    path = tmp_path / f"{group}.yml"
+    host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    path.write_text(yaml.safe_dump({"all": {"children": {group: {"hosts": {"localhost": host}}}}}), encoding="utf-8")
+    return path
+
+
+def _playbook(
+    playbook: str, inventory: Path, extra: dict[str, object], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    extra_file = tmp_path / f"vars-{uuid.uuid4().hex[:6]}.json"
+    extra_file.write_text(json.dumps(extra), encoding="utf-8")
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), "-e", f"@{extra_file}", str(ANSIBLE / playbook)],
+        cwd=ANSIBLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def _recap(result: subprocess.CompletedProcess[str]) -> tuple[int, int, int, int]:
+    found = RECAP.search(result.stdout)
+    assert found, result.stdout + result.stderr
+    ok, changed, unreachable, failed = map(int, found.groups())
+    return ok, changed, unreachable, failed
+
+
+def test_ansible_lint_passes_the_production_profile_offline() -> None:
+    result = subprocess.run(
+        [str(BIN / "ansible-lint"), "--offline", "--profile", "production", "--nocolor"],
+        cwd=ANSIBLE,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp_path: Path) -> None:
+    wheels = tmp_path / "dist"
+    for package in ("luna-shared", "luna-agent"):
+        subprocess.run(
+            [str(BIN / "uv"), "build", "--package", package, "--wheel", "--out-dir", str(wheels)],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=300,
+            check=True,
+        )
+    root = tmp_path / "root"
+    extra = {
+        "edge_agent_root": str(root),
+        "edge_agent_wheel_dir": str(wheels),
+        "edge_agent_python": sys.executable,
+        "edge_agent_create_user": False,
+        "edge_agent_manage_service": False,
+        "edge_agent_id": "muenster-1",
+        "edge_agent_site_id": "muenster",
+        "edge_agent_status_port": 8099,
+    }
+    inventory = _inventory(tmp_path, "edge")
+
+    first = _playbook("site.yml", inventory, extra, tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert _recap(first)[1] > 0
+
+    second = _playbook("site.yml", inventory, extra, tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert _recap(second)[1:] == (0, 0, 0), second.stdout
+
+    agent = root / "opt" / "luna-agent" / "venv" / "bin" / "luna-agent"
+    config = root / "etc" / "luna" / "agent.toml"
+    loaded = subprocess.run(
+        [
+            str(agent.with_name("python")),
+            "-c",
+            f"import pathlib, luna_agent.settings as s; print(s.load(pathlib.Path({str(config)!r})))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "agent_id='muenster-1'" in loaded.stdout
+    assert "port=8099" in loaded.stdout
+    unit = (root / "etc" / "systemd" / "system" / "luna-agent.service").read_text(encoding="utf-8")
+    assert f"ExecStart={agent} run" in unit
+    assert f"LUNA_CONFIG={config}" in unit
+
+
+@pytest.fixture
+def databases(pg_admin_dsn: str) -> Iterator[tuple[str, str]]:
+    """A source database with data in it and the name of a target database that does not exist yet."""
+    suffix = uuid.uuid4().hex[:8]
+    source, target = (_dsn(pg_admin_dsn, f"luna_backup_{role}_{suffix}") for role in ("src", "dst"))
+    _psql(pg_admin_dsn, f"CREATE DATABASE {_name(source)}")
+    _psql(source, SOURCE_DATA)
+    yield source, target
+    for dsn in (source, target):
+        _psql(pg_admin_dsn, f"DROP DATABASE IF EXISTS {_name(dsn)} WITH (FORCE)")
+
+
+SOURCE_DATA = """
+CREATE TABLE readings (meter_id text, metric text, ts timestamptz, value float8, reasons text[],
+                       PRIMARY KEY (meter_id, metric, ts));
+INSERT INTO readings
+SELECT 'm' || (g % 7), 'power_w', '2026-03-29 00:00+00'::timestamptz + g * interval '1 minute',
+       CASE WHEN g % 97 = 0 THEN NULL ELSE g * 0.25 END,
+       CASE WHEN g % 13 = 0 THEN ARRAY['spike', 'outlier'] ELSE '{}' END
+FROM generate_series(1, 20000) g;
+CREATE SCHEMA market;
+CREATE TABLE market.prices (market text, ts timestamptz, eur_mwh numeric(10, 2), meta jsonb);
+INSERT INTO market.prices
+SELECT 'DE-LU', '2026-01-01'::timestamptz + g * interval '15 minutes', (g % 400) - 100.5, jsonb_build_object('n', g)
+FROM generate_series(1, 5000) g;
+CREATE TABLE empty_table (id int);
+"""
+
+
+def _dsn(admin: str, name: str) -> str:
+    return urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
+
+
+def _name(dsn: str) -> str:
+    return urlsplit(dsn).path.lstrip("/")
+
+
+def _psql(dsn: str, sql: str) -> str:
+    result = subprocess.run(
+        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", dsn],
+        input=sql,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def _fingerprint(dsn: str) -> dict[str, str]:
+    tables = ["public.readings", "market.prices", "public.empty_table"]
+    return {
+        table: _psql(
+            dsn,
+            f"SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t",  # noqa: S608 - fixed names
+        )
+        for table in tables
+    }
+
+
+def test_backup_playbook_then_restore_playbook_bring_every_row_back(databases: tuple[str, str], tmp_path: Path) -> None:
+    source, target = databases
+    inventory = _inventory(tmp_path, "hub")
+    common = {"backup_root": str(tmp_path / "root"), "backup_manage_timer": False}
+
+    made = _playbook("backup.yml", inventory, {**common, "backup_dsn": source, "backup_keep": 2}, tmp_path)
+    assert made.returncode == 0, made.stdout + made.stderr
+    backups = sorted((tmp_path / "root" / "var" / "backups" / "luna").iterdir())
+    assert len(backups) == 1
+    manifest = json.loads((backups[0] / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["tables"] == {"market.prices": 5000, "public.empty_table": 0, "public.readings": 20000}
+
+    expected = _fingerprint(source)
+    _psql(source, "DELETE FROM readings WHERE meter_id = 'm3'")  # written after the backup: not in it
+
+    restored = _playbook(
+        "restore.yml", inventory, {**common, "restore_backup": str(backups[0]), "restore_dsn": target}, tmp_path
+    )
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert _fingerprint(target) == expected
+    assert _fingerprint(source) != expected
+
+
+def test_restore_refuses_a_damaged_backup_and_creates_nothing(databases: tuple[str, str], tmp_path: Path) -> None:
+    source, target = databases
+    inventory = _inventory(tmp_path, "hub")
+    common = {"backup_root": str(tmp_path / "root"), "backup_manage_timer": False}
+    made = _playbook("backup.yml", inventory, {**common, "backup_dsn": source}, tmp_path)
+    assert made.returncode == 0, made.stdout + made.stderr
+    (backup,) = (tmp_path / "root" / "var" / "backups" / "luna").iterdir()
+    with (backup / "db.dump").open("r+b") as dump:
+        dump.seek(100)
+        dump.write(b"\xff\xff")
+
+    restored = _playbook(
+        "restore.yml", inventory, {**common, "restore_backup": str(backup), "restore_dsn": target}, tmp_path
+    )
+    assert restored.returncode != 0
+    assert "checksum mismatch" in restored.stdout + restored.stderr
+    exists = _psql(_dsn(source, "postgres"), f"SELECT count(*) FROM pg_database WHERE datname = '{_name(target)}'")  # noqa: S608
+    assert exists == "0"
