@@ -9,7 +9,7 @@
         ├── DeviceError             talking to a device failed
         │   ├── DeviceUnreachable   no connection, timeout, broken frame: retry later with back-off
         │   └── DeviceRejected      the device answered with a Modbus exception code for a request
-        └── BufferError             the durable buffer cannot be opened or written
+        └── StorageError            the durable buffer cannot be opened or written
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from luna_shared.errors import LunaError
 
 __all__ = [
     "AgentError",
-    "BufferError",
+    "StorageError",
     "DecodeError",
     "DeviceError",
     "DeviceRejected",
@@ -55,5 +55,5 @@ class DeviceRejected(DeviceError):  # noqa: N818
         super().__init__(f"{message}: Modbus exception {exception_code:#04x}")
 
 
-class BufferError(AgentError):  # noqa: A001 - scoped to this package, exported by name
+class StorageError(AgentError):
     """The durable buffer failed."""
