@@ -18,12 +18,12 @@ from luna_shared.errors import LunaError
 
 __all__ = [
     "AgentError",
-    "StorageError",
     "DecodeError",
     "DeviceError",
     "DeviceRejected",
     "DeviceUnreachable",
     "ProfileError",
+    "StorageError",
 ]
 
 
