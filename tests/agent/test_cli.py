@@ -72,8 +72,10 @@ def test_check_config_accepts_the_shipped_examples() -> None:
             ":3: key 'devices[0].profle': Object contains unknown",
         ),
         (
-            '[[devices]]\nid = "a"\nprofile = "sdm630"\nhost = "h"\n\n'
-            '[[devices]]\nid = "b"\nprofile = "sdm999"\nhost = "h"\n',
+            (
+                '[[devices]]\nid = "a"\nprofile = "sdm630"\nhost = "h"\n\n'
+                '[[devices]]\nid = "b"\nprofile = "sdm999"\nhost = "h"\n'
+            ),
             ":6: key 'devices[1]': unknown profile 'sdm999'",
         ),
         ('[[devices]]\nid = "a"\nprofile = "sdm630"\n', "needs exactly one of host, serial_port or simulator"),
