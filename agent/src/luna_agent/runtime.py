@@ -52,6 +52,7 @@ class Agent:
         self.latest: dict[tuple[str, str], Sample] = {}
         self.metrics = AgentMetrics()
         self._scheduler: Any = None
+        self.mqtt: Any = None
         self.last_sync_at: datetime | None = None
 
     async def start(self) -> None:
@@ -81,6 +82,11 @@ class Agent:
                 next_run_time=datetime.now(UTC),  # first poll now: readiness is known at once
             )
         self._scheduler.start()
+        if self.settings.mqtt is not None:
+            from luna_agent.sources.mqtt import MqttSource  # noqa: PLC0415 - paho only when configured
+
+            self.mqtt = MqttSource(self.settings.mqtt, self.ingest)
+            self.mqtt.start()
         _log.info("agent started", devices=len(self.devices), buffer=str(self.buffer.path))
 
     def _on_missed(self, event: Any) -> None:  # noqa: ANN401 - APScheduler's event classes are untyped
@@ -123,6 +129,8 @@ class Agent:
 
     async def stop(self) -> None:
         """Stop polling, close connections and the buffer."""
+        if self.mqtt is not None:
+            self.mqtt.stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         for device in self.devices.values():
