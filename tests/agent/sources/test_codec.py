@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from luna_agent.errors import DecodeError
-from luna_agent.sources.modbus.codec import ByteOrder, DataType, decode, encode, register_count
+from luna_agent.sources.modbus.codec import ByteOrder, DataType, compile_run_decoder, decode, encode, register_count
 from luna_agent.sources.modbus.points import Decoded, PointSpec, decode_point, pdu_address
 from luna_shared.vocabulary import Flag
 from support.modbus import encode_registers
@@ -146,3 +146,13 @@ def test_sunspec_scale_factor_and_its_not_implemented_value() -> None:
     assert decode_point(point, {("holding", 100): 1234, ("holding", 104): 0xFFFF}) == Decoded(123.4)
     assert decode_point(point, {("holding", 100): 1234, ("holding", 104): 0x8000}) == (None, Flag.SENTINEL)
     assert decode_point(point, {("holding", 100): 0x8000, ("holding", 104): 0}) == (None, Flag.SENTINEL)
+
+
+@given(st.sampled_from(list(DataType)), st.lists(st.integers(0, 0xFFFF), min_size=4, max_size=64))
+def test_run_decoder_equals_decoding_one_by_one(data_type: DataType, words: list[int]) -> None:
+    width = register_count(data_type)
+    count = len(words) // width
+    words = words[: count * width]
+    one_by_one = [decode(words[i * width : (i + 1) * width], data_type) for i in range(count)]
+    together = compile_run_decoder(data_type, count)(words)
+    assert [struct.pack(">d", float(v)) for v in together] == [struct.pack(">d", float(v)) for v in one_by_one]

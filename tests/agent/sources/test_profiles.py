@@ -68,7 +68,7 @@ async def test_golden_profile_decodes_exactly(name: str, modbus_server: StartMod
         decoded = await reader.read(transport)
     finally:
         transport.close()
-    got = {point.metric: value.value for point, value in decoded.items()}
+    got = {point.metric: value.value for point, value in decoded}
     assert got.keys() == expected.keys()
     for metric, value in expected.items():
         assert got[metric] is not None
@@ -139,7 +139,7 @@ async def test_sunspec_discovery_and_golden_model_203(base: int, modbus_server: 
         profile = load_profile("sunspec")
         assert isinstance(profile, SunSpecProfile)
         reader = BlockReader(profile.points_at(model_start), device_id=1, max_registers=125, max_gap=8)
-        decoded = {p.metric: v for p, v in (await reader.read(transport)).items()}
+        decoded = {p.metric: v for p, v in await reader.read(transport)}
     finally:
         transport.close()
     assert decoded["current_sum_a"].value == pytest.approx(5.23)

@@ -80,6 +80,7 @@ class ModbusDevice:
         self._profile = load_profile(settings.profile) if settings.profile else None
         self._reader: BlockReader | None = None
         self.rollover_at: dict[str, float] = {}
+        self._units: dict[int, str] = {}
 
     def _max_registers(self) -> int:
         if self.settings.max_registers is not None:
@@ -98,6 +99,7 @@ class ModbusDevice:
             for p in points
             if p.data_type in _UNSIGNED and (spec := metric_spec(p.metric)) and spec.kind is MetricKind.COUNTER
         }
+        self._units = {id(p): p.resolved_unit for p in points}
         return BlockReader(
             points, device_id=self.settings.unit, max_registers=self._max_registers(), max_gap=self.settings.max_gap
         )
@@ -130,23 +132,26 @@ class ModbusDevice:
         except AgentError as exc:  # DeviceError, DecodeError: the device is not usable now
             self._failed(str(exc))
             return []
-        self._succeeded(self._monotonic() - started)
+        self._succeeded(self._monotonic() - started, ts)
         samples = []
-        for point, (value, flag) in decoded.items():
-            sample = Sample(meter_id=self.id, metric=point.metric, ts=ts, value=value, unit=point.resolved_unit)
+        units = self._units
+        for point, (value, flag) in decoded:
+            sample = Sample(meter_id=self.id, metric=point.metric, ts=ts, value=value, unit=units[id(point)])
             samples.append(sample if flag is None else sample.flagged(Quality.BAD, flag, clear=True))
         self.health.readings += len(samples)
         return samples
 
-    def _succeeded(self, latency: float) -> None:
+    def _succeeded(self, latency: float, at: datetime) -> None:
         health = self.health
-        if health.state is DeviceState.DOWN:
+        if health.state is DeviceState.UP:
+            pass  # the common case first: nothing to log
+        elif health.state is DeviceState.DOWN:
             _log.info("device recovered", device=self.id, after_failures=health.consecutive_failures)
-        elif health.state is DeviceState.NOT_READY:
+        else:
             _log.info("device ready", device=self.id, latency_s=round(latency, 4))
         health.state = DeviceState.UP
         health.consecutive_failures = 0
-        health.last_ok_at = utc_ms(datetime.now(UTC))
+        health.last_ok_at = at
         health.last_latency_s = latency
         self._retry_at = 0.0
 

@@ -5,17 +5,16 @@ Pure functions only; the connection lives in :mod:`luna_agent.sources.modbus.tra
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal, NamedTuple
 
 import msgspec
 
-from luna_agent.sources.modbus.codec import ByteOrder, DataType, decode, register_count
+from luna_agent.sources.modbus.codec import ByteOrder, DataType, compile_decoder, decode, register_count
 from luna_shared.vocabulary import Flag, metric_spec
 from luna_shared.wire import MetricName
 
-__all__ = ["Decoded", "PointSpec", "RegisterImage", "RegisterType", "decode_point", "pdu_address"]
+__all__ = ["CompiledPoint", "Decoded", "PointSpec", "RegisterImage", "RegisterType", "decode_point", "pdu_address"]
 
 RegisterType = Literal["holding", "input", "coil", "discrete"]
 RegisterImage = Mapping[tuple[str, int], int]
@@ -98,28 +97,60 @@ class Decoded(NamedTuple):
 
 
 _SF_NOT_IMPLEMENTED = -32768
+_BITS = frozenset({"coil", "discrete"})
 
 
-def decode_point(point: PointSpec, image: RegisterImage) -> Decoded | None:  # noqa: PLR0911 - one exit per outcome
-    """Decode ``point`` from the registers read in a poll; ``None`` if they were not all read."""
-    try:
-        words = [image[point.register_type, point.pdu + i] for i in range(point.count)]
-    except KeyError:
-        return None
-    if point.register_type in {"coil", "discrete"}:
-        return Decoded(float(bool(words[0])))
-    raw = decode(words, point.data_type, point.order)
-    if isinstance(raw, float) and not math.isfinite(raw):
-        return Decoded(None, Flag.NOT_A_NUMBER)
-    if raw in point.sentinels:
-        return Decoded(None, Flag.SENTINEL)
-    scale = point.scale
-    if point.sf_address is not None:
-        sf_word = image.get((point.register_type, point.sf_address))
-        if sf_word is None:
+class CompiledPoint:
+    """A point with its addresses and decoder worked out once; :meth:`decode` runs on every poll."""
+
+    __slots__ = ("addresses", "bits", "decoder", "offset", "plain", "point", "scale", "sentinels", "sf_key", "unit")
+
+    def __init__(self, point: PointSpec) -> None:
+        self.point = point
+        self.addresses = [(point.register_type, point.pdu + i) for i in range(point.count)]
+        self.bits = point.register_type in _BITS
+        self.decoder = compile_decoder(point.data_type, point.order)
+        self.sf_key = None if point.sf_address is None else (point.register_type, point.sf_address)
+        self.unit = point.resolved_unit
+        self.scale = point.scale
+        self.offset = point.offset
+        self.sentinels = frozenset(point.sentinels)
+        self.plain = not self.sentinels and self.scale == 1 and self.offset == 0 and self.sf_key is None
+
+    def decode(self, image: RegisterImage) -> Decoded | None:
+        """Decode from the registers read in a poll; ``None`` if they were not all read."""
+        try:
+            words = [image[key] for key in self.addresses]
+        except KeyError:
             return None
-        sf = decode([sf_word], DataType.INT16)
-        if sf == _SF_NOT_IMPLEMENTED:
+        sf_word = None
+        if self.sf_key is not None:
+            sf_word = image.get(self.sf_key)
+            if sf_word is None:
+                return None
+        return self.from_words(words, sf_word)
+
+    def from_words(self, words: Sequence[int], sf_word: int | None = None) -> Decoded:
+        """Decode the point's own registers (and its SunSpec scale factor, if it has one)."""
+        if self.bits:
+            return Decoded(float(bool(words[0])))
+        return self.from_raw(self.decoder(words), sf_word)
+
+    def from_raw(self, raw: float, sf_word: int | None = None) -> Decoded:
+        """Apply sentinels, NaN check, scale factor, scale and offset to a decoded raw number."""
+        if raw - raw != 0:  # NaN or infinity (for ints this is always 0); cheaper than math.isfinite
+            return Decoded(None, Flag.NOT_A_NUMBER)
+        if self.sentinels and raw in self.sentinels:
             return Decoded(None, Flag.SENTINEL)
-        scale *= 10.0**sf
-    return Decoded(raw * scale + point.offset)
+        scale = self.scale
+        if sf_word is not None:
+            sf = decode([sf_word], DataType.INT16)
+            if sf == _SF_NOT_IMPLEMENTED:
+                return Decoded(None, Flag.SENTINEL)
+            scale *= 10.0**sf
+        return Decoded(raw * scale + self.offset)
+
+
+def decode_point(point: PointSpec, image: RegisterImage) -> Decoded | None:
+    """Decode ``point`` from the registers read in a poll; ``None`` if they were not all read."""
+    return CompiledPoint(point).decode(image)

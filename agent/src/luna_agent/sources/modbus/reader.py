@@ -7,12 +7,18 @@ from typing import Protocol
 
 from luna_agent.errors import DeviceRejected
 from luna_agent.sources.modbus.blocks import Block, plan_blocks, point_spans, split_block
-from luna_agent.sources.modbus.points import Decoded, PointSpec, decode_point
+from luna_agent.sources.modbus.codec import ByteOrder, compile_run_decoder
+from luna_agent.sources.modbus.points import CompiledPoint, Decoded, PointSpec
 from luna_shared.logs import get_logger
 
 __all__ = ["BlockReader", "RegisterSource"]
 
 _log = get_logger(__name__)
+
+
+def _vectorisable(compiled: CompiledPoint) -> bool:
+    point = compiled.point
+    return not compiled.bits and point.sf_address is None and point.order is ByteOrder.ABCD
 
 
 class RegisterSource(Protocol):
@@ -28,21 +34,24 @@ class BlockReader:
 
     def __init__(self, points: Sequence[PointSpec], *, device_id: int, max_registers: int, max_gap: int) -> None:
         self.points = tuple(points)
+        self._compiled = [CompiledPoint(point) for point in self.points]
         self.device_id = device_id
         self.blocks = plan_blocks(self.points, max_registers=max_registers, max_gap=max_gap)
         self._spans = point_spans(self.points)
         self.unsupported: list[Block] = []
         self.rejections = 0
+        self._locations: list[tuple[CompiledPoint, int, int, int, int] | None] | None = None
+        self._run_cache: tuple[object, list[tuple[int, int, list[CompiledPoint]]]] | None = None
 
-    async def read(self, source: RegisterSource) -> dict[PointSpec, Decoded]:
-        """Read every block once; return the decoded value of each point whose registers were read.
+    async def read(self, source: RegisterSource) -> list[tuple[PointSpec, Decoded]]:
+        """Read every block once; return (point, decoded value) for each point whose registers were read.
 
         A rejected block is split and its halves read in the same poll; a single rejected span
         is dropped from the plan (logged once). Connection errors propagate: the device is down.
         """
-        image: dict[tuple[str, int], int] = {}
         queue = list(self.blocks)
         plan: list[Block] = []
+        reads: list[list[int]] = []
         while queue:
             block = queue.pop(0)
             try:
@@ -56,11 +65,77 @@ class BlockReader:
                 queue[:0] = parts
                 continue
             plan.append(block)
-            image.update({(block.register_type, block.start + i): word for i, word in enumerate(words)})
-        self.blocks = plan
-        decoded: dict[PointSpec, Decoded] = {}
-        for point in self.points:
-            value = decode_point(point, image)
-            if value is not None:
-                decoded[point] = value
+            reads.append(words)
+        if plan != self.blocks or self._locations is None:
+            self.blocks = plan
+            self._locations = self._locate(plan)
+        return self._decode(reads, self._locations)
+
+    def _runs(
+        self, locations: list[tuple[CompiledPoint, int, int, int, int] | None]
+    ) -> list[tuple[int, int, list[CompiledPoint]]]:
+        """Group adjacent big-endian points of one type (no scale factor) to decode each group in one pass."""
+        if self._run_cache is not None and self._run_cache[0] is locations:
+            return self._run_cache[1]
+        runs: list[tuple[int, int, list[CompiledPoint]]] = []
+        usable = [loc for loc in locations if loc is not None and _vectorisable(loc[0])]
+        for compiled, block, offset, _, _ in sorted(usable, key=lambda loc: (loc[1], loc[2])):
+            if runs:
+                last_block, last_offset, members = runs[-1]
+                width = len(members[0].addresses)
+                same_type = members[0].point.data_type == compiled.point.data_type
+                if same_type and last_block == block and offset == last_offset + width * len(members):
+                    members.append(compiled)
+                    continue
+            runs.append((block, offset, [compiled]))
+        self._run_cache = (locations, runs)
+        return runs
+
+    def _locate(self, plan: list[Block]) -> list[tuple[CompiledPoint, int, int, int, int] | None]:
+        """Where each point's registers (and scale factor) are in the blocks of the plan: (block, offset) pairs."""
+
+        def find(table: str, start: int, count: int) -> tuple[int, int] | None:
+            for index, block in enumerate(plan):
+                if block.register_type == table and block.start <= start and start + count <= block.end:
+                    return index, start - block.start
+            return None
+
+        locations: list[tuple[CompiledPoint, int, int, int, int] | None] = []
+        for compiled in self._compiled:
+            point = compiled.point
+            where = find(point.register_type, point.pdu, point.count)
+            sf_where = (-1, -1) if point.sf_address is None else find(point.register_type, point.sf_address, 1)
+            if where is None or sf_where is None:
+                locations.append(None)
+            else:
+                locations.append((compiled, *where, *sf_where))
+        return locations
+
+    def _decode(
+        self, reads: list[list[int]], locations: list[tuple[CompiledPoint, int, int, int, int] | None]
+    ) -> list[tuple[PointSpec, Decoded]]:
+        decoded: list[tuple[PointSpec, Decoded]] = []
+        done: set[int] = set()  # ids of compiled points: hashing a PointSpec per poll would cost more
+        for run in self._runs(locations):
+            block, offset, points = run
+            count = len(points[0].addresses) * len(points)
+            words = reads[block][offset : offset + count]
+            if len(words) < count:
+                continue
+            raws = compile_run_decoder(points[0].point.data_type, len(points))(words)
+            for compiled, raw in zip(points, raws, strict=True):
+                if compiled.plain and raw - raw == 0:  # finite, no sentinel, no scaling: the hot path
+                    decoded.append((compiled.point, Decoded(raw)))
+                else:
+                    decoded.append((compiled.point, compiled.from_raw(raw)))
+                done.add(id(compiled))
+        for location in locations:
+            if location is None or id(location[0]) in done:
+                continue
+            compiled, block, offset, sf_block, sf_offset = location
+            words = reads[block][offset : offset + len(compiled.addresses)]
+            if len(words) < len(compiled.addresses):
+                continue  # a short answer: treat the point as not read
+            sf_word = reads[sf_block][sf_offset] if sf_block >= 0 else None
+            decoded.append((compiled.point, compiled.from_words(words, sf_word)))
         return decoded

@@ -47,6 +47,13 @@ class ModbusTransport:
                 host or "127.0.0.1", port=port, framer=framer, timeout=timeout, retries=retries, reconnect_delay=0
             )
         self._timeout = timeout
+        client = self._client
+        self._calls = {
+            "holding": client.read_holding_registers,
+            "input": client.read_input_registers,
+            "coil": client.read_coils,
+            "discrete": client.read_discrete_inputs,
+        }
 
     async def _ensure_connected(self) -> None:
         if self._client.connected:
@@ -60,20 +67,14 @@ class ModbusTransport:
 
     async def read(self, register_type: str, start: int, count: int, device_id: int) -> list[int]:
         """Read ``count`` registers (or bits, as 0/1) from ``start``; raise a :class:`DeviceError` on failure."""
-        await self._ensure_connected()
-        client = self._client
-        calls = {
-            "holding": client.read_holding_registers,
-            "input": client.read_input_registers,
-            "coil": client.read_coils,
-            "discrete": client.read_discrete_inputs,
-        }
+        if not self._client.connected:
+            await self._ensure_connected()
         try:
-            response = await calls[register_type](start, count=count, device_id=device_id)
+            response = await self._calls[register_type](start, count=count, device_id=device_id)
         except ModbusException as exc:
             self._client.close()  # a late answer must not be taken for the next request's
             raise DeviceUnreachable(f"{self.target}: {register_type} {start}+{count}: {exc}") from exc
-        if isinstance(response, ExceptionResponse) or response.isError():
+        if response.isError() or isinstance(response, ExceptionResponse):
             code = getattr(response, "exception_code", 0)
             raise DeviceRejected(f"{self.target}: {register_type} {start}+{count}", exception_code=code)
         if register_type in {"coil", "discrete"}:
