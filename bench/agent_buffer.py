@@ -19,6 +19,10 @@ _RAW_SCHEMA = (
     " unit TEXT, quality TEXT, reasons TEXT, synced INTEGER NOT NULL DEFAULT 0)"
 )
 
+_RAW_INSERT = (
+    "INSERT INTO readings (seq, meter_id, metric, ts_ms, value, unit, quality, reasons) VALUES (?,?,?,?,?,?,?,?)"
+)
+
 
 def _batches() -> list[list[Sample]]:
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -63,10 +67,7 @@ def _raw(folder: Path) -> float:
     started = time.perf_counter()
     for batch in rows:
         db.execute("BEGIN")
-        db.executemany(
-            "INSERT INTO readings (seq, meter_id, metric, ts_ms, value, unit, quality, reasons) VALUES (?,?,?,?,?,?,?,?)",
-            batch,
-        )
+        db.executemany(_RAW_INSERT, batch)
         db.execute("COMMIT")
     elapsed = time.perf_counter() - started
     db.close()

@@ -37,8 +37,9 @@ async def _ours(port: int, metrics: tuple[str, ...]) -> tuple[float, int, int]:
         ModbusDeviceSettings(id="bench", profile="sdm630", host="127.0.0.1", port=port, metrics=metrics)
     )
     await device.poll()  # connect and learn the plan
-    assert device._reader is not None
-    (block,) = device._reader.blocks
+    reader = device._reader  # noqa: SLF001 - the benchmark reads the same block the coordinator planned
+    assert reader is not None
+    (block,) = reader.blocks
     started = time.perf_counter()
     for _ in range(READS):
         samples = await device.poll()
