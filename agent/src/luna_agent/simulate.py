@@ -17,7 +17,7 @@ from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
 from luna_agent.errors import ProfileError
-from luna_agent.sources.modbus.codec import DataType, encode
+from luna_agent.sources.modbus.codec import encode, integer_range
 from luna_agent.sources.modbus.points import PointSpec
 from luna_agent.sources.modbus.profiles import MeterProfile, load_profile
 
@@ -25,14 +25,6 @@ __all__ = ["MeterSimulator", "simulated_values"]
 
 _PLACEHOLDER = 65535
 _FILLED_GAP = 16
-_LIMITS = {
-    DataType.INT16: (-(2**15), 2**15 - 1),
-    DataType.UINT16: (0, 2**16 - 1),
-    DataType.INT32: (-(2**31), 2**31 - 1),
-    DataType.UINT32: (0, 2**32 - 1),
-    DataType.INT64: (-(2**63), 2**63 - 1),
-    DataType.UINT64: (0, 2**64 - 1),
-}
 
 
 def simulated_values(elapsed_s: float, energy_kwh: float) -> dict[str, float]:
@@ -84,9 +76,9 @@ def simulated_values(elapsed_s: float, energy_kwh: float) -> dict[str, float]:
 
 def _encode_point(point: PointSpec, value: float) -> list[int]:
     raw = (value - point.offset) / point.scale
-    if point.data_type in _LIMITS:
-        low, high = _LIMITS[point.data_type]
-        raw = min(max(round(raw), low), high)
+    limits = integer_range(point.data_type)
+    if limits is not None:
+        raw = min(max(round(raw), limits[0]), limits[1])
     return encode(raw, point.data_type, point.order)
 
 

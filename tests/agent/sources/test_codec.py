@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from luna_agent.errors import DecodeError
-from luna_agent.sources.modbus.codec import ByteOrder, DataType, compile_run_decoder, decode, encode, register_count
+from luna_agent.sources.modbus.codec import (
+    ByteOrder,
+    DataType,
+    compile_run_decoder,
+    decode,
+    encode,
+    integer_range,
+    register_count,
+)
 from luna_agent.sources.modbus.points import Decoded, PointSpec, decode_point, pdu_address
 from luna_shared.vocabulary import Flag
 from support.modbus import encode_registers
@@ -44,6 +52,12 @@ def test_byte_orders_name_the_bytes_on_the_wire(order: ByteOrder, words: list[in
     assert encode(0x01020304, DataType.UINT32, order) == words
 
 
+def test_integer_ranges() -> None:
+    assert integer_range(DataType.INT16) == (-32768, 32767)
+    assert integer_range(DataType.UINT64) == (0, 2**64 - 1)
+    assert integer_range(DataType.FLOAT32) is None
+
+
 def test_64_bit_word_swap_reverses_all_four_words() -> None:
     assert decode([4, 3, 2, 1], DataType.UINT64, ByteOrder.CDAB) == 0x0001_0002_0003_0004
 
@@ -59,16 +73,6 @@ def test_words_must_be_16_bit() -> None:
         decode([0x1_0000], DataType.UINT16)
 
 
-_INT_RANGES = {
-    DataType.INT16: (-(2**15), 2**15 - 1),
-    DataType.UINT16: (0, 2**16 - 1),
-    DataType.INT32: (-(2**31), 2**31 - 1),
-    DataType.UINT32: (0, 2**32 - 1),
-    DataType.INT64: (-(2**63), 2**63 - 1),
-    DataType.UINT64: (0, 2**64 - 1),
-}
-
-
 @st.composite
 def typed_values(draw: st.DrawFn) -> tuple[DataType, int | float]:
     data_type = draw(st.sampled_from(list(DataType)))
@@ -76,8 +80,9 @@ def typed_values(draw: st.DrawFn) -> tuple[DataType, int | float]:
         return data_type, draw(st.floats(width=32, allow_nan=False))
     if data_type == DataType.FLOAT64:
         return data_type, draw(st.floats(allow_nan=False))
-    low, high = _INT_RANGES[data_type]
-    return data_type, draw(st.integers(low, high))
+    limits = integer_range(data_type)
+    assert limits is not None
+    return data_type, draw(st.integers(*limits))
 
 
 @given(typed_values(), st.sampled_from(list(ByteOrder)))

@@ -26,6 +26,7 @@ __all__ = [
     "compile_run_decoder",
     "decode",
     "encode",
+    "integer_range",
     "register_count",
 ]
 
@@ -64,6 +65,16 @@ _FORMATS: Final = {
 }
 _WORD_SWAPPED: Final = frozenset({ByteOrder.CDAB, ByteOrder.DCBA})
 _BYTE_SWAPPED: Final = frozenset({ByteOrder.BADC, ByteOrder.DCBA})
+
+
+def integer_range(data_type: DataType) -> tuple[int, int] | None:
+    """Return the smallest and largest value an integer type holds; ``None`` for floats."""
+    if data_type in {DataType.FLOAT32, DataType.FLOAT64}:
+        return None
+    bits = 16 * register_count(data_type)
+    if data_type.value.startswith("u"):
+        return 0, 2**bits - 1
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
 def register_count(data_type: DataType) -> int:
