@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 if TYPE_CHECKING:
     from luna_agent.buffer import ReadingBuffer
     from luna_agent.sources.modbus.coordinator import ModbusDevice
+    from luna_agent.sources.mqtt.client import MqttStats
 
 __all__ = ["AgentMetrics"]
 
@@ -41,6 +42,9 @@ class AgentMetrics:
         self.buffer_dropped = Gauge(
             "luna_agent_buffer_dropped", "Readings dropped by the overflow policy", ["kind"], registry=self.registry
         )
+        self.mqtt_messages = Gauge(
+            "luna_agent_mqtt_messages", "MQTT messages by outcome", ["outcome"], registry=self.registry
+        )
         self._errors_seen: dict[str, int] = {}
 
     def observe_poll(self, device: ModbusDevice) -> None:
@@ -62,6 +66,11 @@ class AgentMetrics:
         self.buffer_bytes.set(stats.bytes)
         self.buffer_dropped.labels(kind="synced").set(stats.dropped_synced)
         self.buffer_dropped.labels(kind="unsynced").set(stats.dropped_unsynced)
+
+    def observe_mqtt(self, stats: MqttStats) -> None:
+        """Update the MQTT source's series (received, stored readings, malformed, unmatched)."""
+        for outcome in ("received", "stored", "malformed", "unmatched"):
+            self.mqtt_messages.labels(outcome=outcome).set(getattr(stats, outcome))
 
     def render(self) -> bytes:
         """Render the text exposition format."""

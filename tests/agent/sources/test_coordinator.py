@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from pymodbus.server import ModbusSerialServer
+from pymodbus import FramerType
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 from structlog.testing import capture_logs
@@ -228,6 +229,25 @@ async def test_rtu_over_a_serial_line(pty_pair: tuple[str, str]) -> None:
             id="rtu", serial_port=client_end, baudrate=19200, unit=5, points=(VOLTS, POWER), timeout_s=1
         )
     )
+    try:
+        samples = await meter.poll()
+    finally:
+        meter.close()
+        await server.shutdown()  # type: ignore[no-untyped-call]
+    assert {s.metric: s.value for s in samples} == pytest.approx({"voltage_l1_v": 230.2, "power_w": 1500.0})
+
+
+async def test_rtu_frames_over_tcp_through_a_serial_gateway() -> None:
+    registers = meter_map().input
+    runs = [
+        SimData(address, values=[value], datatype=SimType.REGISTERS) for address, value in sorted(registers.items())
+    ]
+    placeholder = [SimData(65535, values=[False], datatype=SimType.BITS)]
+    sim = SimDevice(9, simdata=(placeholder, placeholder, [SimData(65535, datatype=SimType.INVALID)], runs))
+    server = ModbusTcpServer(sim, address=("127.0.0.1", 0), framer=FramerType.RTU)
+    await server.serve_forever(background=True)
+    port = server.transport.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+    meter = ModbusDevice(device(port, framing="rtu", unit=9, points=(VOLTS, POWER)))
     try:
         samples = await meter.poll()
     finally:

@@ -8,8 +8,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from litestar.testing import AsyncTestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
+from luna_agent.api import create_app
 from luna_agent.runtime import Agent
 from luna_agent.sample import Sample
 from luna_agent.settings import AgentSettings, MqttMapping, MqttSettings
@@ -102,3 +104,30 @@ async def test_malformed_payloads_are_counted_and_nothing_wrong_is_stored(
     assert by_metric["plug2", "power_w"].value is None
     assert by_metric["plug2", "power_w"].reasons == ("wrong_type",)
     assert len(stored) == 3
+
+
+async def test_the_running_agent_reports_mqtt_in_status_and_latest(
+    mqtt_broker: MqttBroker, mqtt_topic: str, tmp_path: Path
+) -> None:
+    mqtt_settings = settings_for(mqtt_broker, mqtt_topic, f"luna-test-{uuid.uuid4().hex[:10]}")
+    settings = AgentSettings(data_dir=str(tmp_path), mqtt=mqtt_settings)
+    agent = Agent(settings)
+    async with AsyncTestClient(create_app(settings, agent)) as client:
+        await wait_for(lambda: agent.mqtt is not None and agent.mqtt.stats.subscribed.is_set())
+        publish(
+            mqtt_broker,
+            [
+                (f"{mqtt_topic}/tele/pow7/SENSOR", b'{"ENERGY":{"Power":12,"Total":1.5}}'),
+                (f"{mqtt_topic}/tele/pow7/SENSOR", b"{"),
+            ],
+        )
+        await wait_for(lambda: agent.mqtt.stats.received == 2)
+        status = (await client.get("/status")).json()
+        latest = (await client.get("/readings/latest")).json()
+        metrics = (await client.get("/metrics")).text
+    assert status["mqtt"] == {"connected": True, "received": 2, "stored": 2, "malformed": 1, "unmatched": 0}
+    assert {(r["meter_id"], r["metric"], r["value"]) for r in latest} == {
+        ("pow7", "energy_import_kwh", 1.5),
+        ("pow7", "power_w", 12.0),
+    }
+    assert 'luna_agent_mqtt_messages{outcome="malformed"} 1.0' in metrics

@@ -18,7 +18,7 @@ from luna_agent.settings import AgentSettings
 from luna_shared.asgi import request_id_middleware
 from luna_shared.wire import DeviceState
 
-__all__ = ["AgentHealth", "AgentStatusView", "BufferView", "DeviceView", "create_app"]
+__all__ = ["AgentHealth", "AgentStatusView", "BufferView", "DeviceView", "MqttView", "create_app"]
 
 
 class AgentHealth(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,6 +60,16 @@ class BufferView(msgspec.Struct, frozen=True, kw_only=True):
     dropped_unsynced: int
 
 
+class MqttView(msgspec.Struct, frozen=True, kw_only=True):
+    """The MQTT source's counters."""
+
+    connected: bool
+    received: int
+    stored: int
+    malformed: int
+    unmatched: int
+
+
 class AgentStatusView(msgspec.Struct, frozen=True, kw_only=True):
     """``GET /status``: devices, buffer, last sync."""
 
@@ -70,6 +80,7 @@ class AgentStatusView(msgspec.Struct, frozen=True, kw_only=True):
     devices: list[DeviceView]
     buffer: BufferView
     last_sync_at: datetime | None
+    mqtt: MqttView | None = None
 
 
 @get("/health", tags=["system"], summary="Liveness of the agent")
@@ -120,6 +131,20 @@ async def status(state: State) -> AgentStatusView:
             dropped_unsynced=stats.dropped_unsynced,
         ),
         last_sync_at=agent.last_sync_at,
+        mqtt=_mqtt_view(agent),
+    )
+
+
+def _mqtt_view(agent: Agent) -> MqttView | None:
+    if agent.mqtt is None:
+        return None
+    stats = agent.mqtt.stats
+    return MqttView(
+        connected=stats.connected.is_set(),
+        received=stats.received,
+        stored=stats.stored,
+        malformed=stats.malformed,
+        unmatched=stats.unmatched,
     )
 
 
@@ -135,6 +160,8 @@ async def prometheus_metrics(state: State) -> Response[bytes]:
     """Expose polls, errors, readings by quality, buffer depth and drops in the Prometheus text format."""
     agent: Agent = state.agent
     agent.metrics.observe_buffer(agent.buffer)
+    if agent.mqtt is not None:
+        agent.metrics.observe_mqtt(agent.mqtt.stats)
     return Response(agent.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
