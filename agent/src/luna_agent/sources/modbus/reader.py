@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, Protocol
 
 from luna_agent.errors import DeviceRejected
 from luna_agent.sources.modbus.blocks import Block, plan_blocks, point_spans, split_block
@@ -14,6 +14,21 @@ from luna_shared.logs import get_logger
 __all__ = ["BlockReader", "RegisterSource"]
 
 _log = get_logger(__name__)
+
+
+Location = tuple[CompiledPoint, int, int, int, int]
+"""A point, the block and offset of its registers, and of its scale factor (-1, -1 if none)."""
+
+
+class _RunStep(NamedTuple):
+    block: int
+    offset: int
+    width: int
+    decoder: Callable[[Sequence[int]], tuple[int | float, ...]]
+    points: list[CompiledPoint]
+
+
+Program = tuple[list[_RunStep], list[Location]]
 
 
 def _vectorisable(compiled: CompiledPoint) -> bool:
@@ -40,8 +55,7 @@ class BlockReader:
         self._spans = point_spans(self.points)
         self.unsupported: list[Block] = []
         self.rejections = 0
-        self._locations: list[tuple[CompiledPoint, int, int, int, int] | None] | None = None
-        self._run_cache: tuple[object, list[tuple[int, int, list[CompiledPoint]]]] | None = None
+        self._program_cache: Program | None = None
 
     async def read(self, source: RegisterSource) -> list[tuple[PointSpec, Decoded]]:
         """Read every block once; return (point, decoded value) for each point whose registers were read.
@@ -66,17 +80,14 @@ class BlockReader:
                 continue
             plan.append(block)
             reads.append(words)
-        if plan != self.blocks or self._locations is None:
+        if plan != self.blocks or self._program_cache is None:
             self.blocks = plan
-            self._locations = self._locate(plan)
-        return self._decode(reads, self._locations)
+            self._program_cache = self._program(self._locate(plan))
+        return self._decode(reads, self._program_cache)
 
-    def _runs(
-        self, locations: list[tuple[CompiledPoint, int, int, int, int] | None]
-    ) -> list[tuple[int, int, list[CompiledPoint]]]:
-        """Group adjacent big-endian points of one type (no scale factor) to decode each group in one pass."""
-        if self._run_cache is not None and self._run_cache[0] is locations:
-            return self._run_cache[1]
+    @staticmethod
+    def _program(locations: list[Location | None]) -> Program:
+        """Turn point locations into decode steps: runs of adjacent big-endian points of one type, then the rest."""
         runs: list[tuple[int, int, list[CompiledPoint]]] = []
         usable = [loc for loc in locations if loc is not None and _vectorisable(loc[0])]
         for compiled, block, offset, _, _ in sorted(usable, key=lambda loc: (loc[1], loc[2])):
@@ -88,10 +99,21 @@ class BlockReader:
                     members.append(compiled)
                     continue
             runs.append((block, offset, [compiled]))
-        self._run_cache = (locations, runs)
-        return runs
+        steps = [
+            _RunStep(
+                block,
+                offset,
+                len(members[0].addresses) * len(members),
+                compile_run_decoder(members[0].point.data_type, len(members)),
+                members,
+            )
+            for block, offset, members in runs
+        ]
+        in_runs = {id(loc[0]) for loc in usable}
+        singles = [loc for loc in locations if loc is not None and id(loc[0]) not in in_runs]
+        return steps, singles
 
-    def _locate(self, plan: list[Block]) -> list[tuple[CompiledPoint, int, int, int, int] | None]:
+    def _locate(self, plan: list[Block]) -> list[Location | None]:
         """Where each point's registers (and scale factor) are in the blocks of the plan: (block, offset) pairs."""
 
         def find(table: str, start: int, count: int) -> tuple[int, int] | None:
@@ -100,7 +122,7 @@ class BlockReader:
                     return index, start - block.start
             return None
 
-        locations: list[tuple[CompiledPoint, int, int, int, int] | None] = []
+        locations: list[Location | None] = []
         for compiled in self._compiled:
             point = compiled.point
             where = find(point.register_type, point.pdu, point.count)
@@ -111,31 +133,23 @@ class BlockReader:
                 locations.append((compiled, *where, *sf_where))
         return locations
 
-    def _decode(
-        self, reads: list[list[int]], locations: list[tuple[CompiledPoint, int, int, int, int] | None]
-    ) -> list[tuple[PointSpec, Decoded]]:
+    def _decode(self, reads: list[list[int]], program: Program) -> list[tuple[PointSpec, Decoded]]:
         decoded: list[tuple[PointSpec, Decoded]] = []
-        done: set[int] = set()  # ids of compiled points: hashing a PointSpec per poll would cost more
-        for run in self._runs(locations):
-            block, offset, points = run
-            count = len(points[0].addresses) * len(points)
-            words = reads[block][offset : offset + count]
-            if len(words) < count:
-                continue
-            raws = compile_run_decoder(points[0].point.data_type, len(points))(words)
-            for compiled, raw in zip(points, raws, strict=True):
+        append = decoded.append
+        steps, singles = program
+        for step in steps:
+            words = reads[step.block][step.offset : step.offset + step.width]
+            if len(words) < step.width:
+                continue  # a short answer: treat the points as not read
+            for compiled, raw in zip(step.points, step.decoder(words), strict=True):
                 if compiled.plain and raw - raw == 0:  # finite, no sentinel, no scaling: the hot path
-                    decoded.append((compiled.point, Decoded(raw)))
+                    append((compiled.point, Decoded(raw)))
                 else:
-                    decoded.append((compiled.point, compiled.from_raw(raw)))
-                done.add(id(compiled))
-        for location in locations:
-            if location is None or id(location[0]) in done:
-                continue
-            compiled, block, offset, sf_block, sf_offset = location
+                    append((compiled.point, compiled.from_raw(raw)))
+        for compiled, block, offset, sf_block, sf_offset in singles:
             words = reads[block][offset : offset + len(compiled.addresses)]
             if len(words) < len(compiled.addresses):
-                continue  # a short answer: treat the point as not read
+                continue
             sf_word = reads[sf_block][sf_offset] if sf_block >= 0 else None
-            decoded.append((compiled.point, compiled.from_words(words, sf_word)))
+            append((compiled.point, compiled.from_words(words, sf_word)))
         return decoded
