@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import codec
+from bench import agent_buffer, agent_footprint, agent_modbus, codec
 from bench.report import write
 
-SUITES = {"codec": codec.run}
+SUITES = {
+    "codec": codec.run,
+    "agent_buffer": agent_buffer.run,
+    "agent_modbus": agent_modbus.run,
+    "agent_footprint": agent_footprint.run,
+}
 
 
 def main() -> None:

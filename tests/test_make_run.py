@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 import urllib.request
 from pathlib import Path
 
@@ -12,6 +13,19 @@ import pytest
 from support.processes import ManagedProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _wait_for_readings(agent_url: str, timeout: float = 30) -> list[dict[str, object]]:
+    """The agent polls its simulated SDM630 every 2 s; wait until readings show up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{agent_url}/readings/latest", timeout=10) as response:  # noqa: S310 - loopback
+            latest: list[dict[str, object]] = json.load(response)
+        if latest:
+            return latest
+        time.sleep(0.2)
+    msg = f"no readings at {agent_url}/readings/latest after {timeout}s"
+    raise AssertionError(msg)
 
 
 @pytest.mark.slow
@@ -33,6 +47,10 @@ def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     for url in urls.values():
         with urllib.request.urlopen(f"{url}/health", timeout=10) as response:  # noqa: S310 - loopback
             assert json.load(response)["status"] == "ok"
+    latest = _wait_for_readings(urls["luna-agent"])
+    volts = next(r for r in latest if r["metric"] == "voltage_l1_v")
+    assert (volts["meter_id"], volts["quality"]) == ("main-meter", "good")
+    assert 200 < float(volts["value"]) < 260  # type: ignore[arg-type]
 
     system.interrupt(signal.SIGINT)  # make itself dies of SIGINT, as in a terminal; what matters is below
     output = system.output()

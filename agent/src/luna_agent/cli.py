@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import msgspec
 
 from luna_agent import __version__
-from luna_agent.api import create_app
 from luna_agent.settings import AgentSettings, load
+from luna_shared.errors import ConfigError
 from luna_shared.process import cli_parser, run_main, serve_http, start_logging
 
 __all__ = ["main"]
+
+_ARRAY_KEY = re.compile(r"^(?P<table>[a-z_]+)\[(?P<index>\d+)\](?:\.(?P<rest>[A-Za-z0-9_.]+))?")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,25 +27,128 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="run the agent and its status API", description="Run the agent until Ctrl-C or SIGTERM."
     )
+    run.add_argument("-c", dest="run_config", type=Path, metavar="FILE", help="settings file (same as --config)")
     run.add_argument("--host", help="interface of the status API (default: status_api.host)")
     run.add_argument("--port", type=int, help="TCP port of the status API, 0 for any (default: status_api.port)")
+    check = commands.add_parser(
+        "check-config", help="validate a settings file", description="Check FILE; errors name file, line, key, reason."
+    )
+    check.add_argument("file", type=Path, metavar="FILE")
+    probe = commands.add_parser(
+        "probe",
+        help="find the profile, byte order and address base of a device",
+        description="Try the shipped profiles, byte orders and address shifts; list decodes with plausible "
+        "values (230 V +-10 %%, 50 Hz +-1 %%).",
+    )
+    probe.add_argument("target", metavar="HOST[:PORT]")
+    probe.add_argument("--unit", type=int, default=1, help="Modbus unit id (default 1)")
+    probe.add_argument("--timeout", type=float, default=1.0, help="seconds per request (default 1)")
+    simulate = commands.add_parser(
+        "simulate", help="serve a simulated meter", description="Serve a realistic simulated meter over Modbus TCP."
+    )
+    simulate.add_argument("--profile", default="sdm630", help="shipped profile to simulate (default sdm630)")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=5020, help="TCP port, 0 for any (default 5020)")
+    simulate.add_argument("--unit", type=int, default=1)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``luna-agent`` script."""
     args = _parser().parse_args(argv)
-    return run_main("luna-agent", lambda: _run(args))
+    return run_main("luna-agent", lambda: _dispatch(args))
 
 
-def _run(args: argparse.Namespace) -> int:
-    settings = start_logging(*load(args.config))
-    if args.command == "run":
-        _serve(settings, host=args.host, port=args.port)
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check-config":
+        return _check_config(args.file)
+    if args.command == "probe":
+        return asyncio.run(_probe(args.target, args.unit, args.timeout))
+    if args.command == "simulate":
+        asyncio.run(_simulate(args.profile, args.host, args.port, args.unit))
+        return 0
+    path = args.run_config or args.config
+    settings = start_logging(*_load(path))
+    _serve(settings, host=args.host, port=args.port)
     return 0
 
 
+def _load(path: Path | None) -> tuple[AgentSettings, tuple[str, ...]]:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        raise _with_line(exc, path) from exc
+
+
+def _with_line(exc: ConfigError, path: Path | None) -> ConfigError:
+    """Add the line of a key inside an array of tables (``[[devices]]``), which the shared loader leaves out."""
+    if exc.line is not None or path is None or exc.key is None or not path.exists():
+        return exc
+    match = _ARRAY_KEY.match(exc.key)
+    if match is None:
+        return exc
+    header = f"[[{match['table']}]]"
+    wanted = int(match["index"])
+    seen = -1
+    start = None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped == header:
+            seen += 1
+            if seen == wanted:
+                start = number
+        elif start is not None and stripped.startswith("["):
+            break
+        elif start is not None and match["rest"] and stripped.split("=")[0].strip() == match["rest"].split(".")[0]:
+            return ConfigError(exc.source, exc.key, exc.problem, line=number)
+    return ConfigError(exc.source, exc.key, exc.problem, line=start)
+
+
+def _check_config(path: Path) -> int:
+    settings, ignored = _load(path)
+    print(
+        f"{path}: OK ({len(settings.devices)} device(s), {len(settings.simulators)} simulator(s), "
+        f"mqtt {'on' if settings.mqtt else 'off'})"
+    )
+    if ignored:
+        print(f"ignored environment variables: {', '.join(ignored)}")
+    return 0
+
+
+async def _probe(target: str, unit: int, request_timeout: float) -> int:
+    from luna_agent.probe import probe_device  # noqa: PLC0415 - only this command needs it
+    from luna_agent.sources.modbus.transport import ModbusTransport  # noqa: PLC0415
+
+    host, _, port = target.partition(":")
+    transport = ModbusTransport(host=host, port=int(port or 502), timeout=request_timeout, retries=0)
+    try:
+        results = await probe_device(transport, unit)
+    finally:
+        transport.close()
+    if not results:
+        print(f"{target} unit {unit}: no shipped profile gives plausible values (or the device does not answer)")
+        return 1
+    for result in results:
+        values = ", ".join(f"{k}={v}" for k, v in result.values.items())
+        print(f"plausible: profile={result.profile} order={result.order} shift={result.address_shift:+d}  {values}")
+    return 0
+
+
+async def _simulate(profile: str, host: str, port: int, unit: int) -> None:
+    from luna_agent.simulate import MeterSimulator  # noqa: PLC0415
+
+    simulator = await MeterSimulator(profile, host=host, port=port, unit=unit).start()
+    print(f"luna-agent simulating {profile} at modbus://{host}:{simulator.port} unit {unit}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await simulator.stop()
+
+
 def _serve(settings: AgentSettings, *, host: str | None, port: int | None) -> None:
+    from luna_agent.api import create_app  # noqa: PLC0415 - keeps check-config and probe light
+
     api = msgspec.structs.replace(
         settings.status_api,
         host=host or settings.status_api.host,

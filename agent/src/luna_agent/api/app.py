@@ -1,17 +1,24 @@
-"""The agent's Litestar application, assembled in one place."""
+"""The agent's Litestar application, assembled in one place; the running :class:`Agent` lives in its lifespan."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
 import msgspec
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from luna_agent import __version__
+from luna_agent.runtime import Agent
+from luna_agent.sample import Sample
 from luna_agent.settings import AgentSettings
 from luna_shared.asgi import request_id_middleware
+from luna_shared.wire import DeviceState
 
-__all__ = ["AgentHealth", "create_app"]
+__all__ = ["AgentHealth", "AgentStatusView", "BufferView", "DeviceView", "MqttView", "create_app"]
 
 
 class AgentHealth(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,6 +30,59 @@ class AgentHealth(msgspec.Struct, frozen=True, kw_only=True):
     version: str
 
 
+class DeviceView(msgspec.Struct, frozen=True, kw_only=True):
+    """One device's health as the operator sees it."""
+
+    device_id: str
+    state: DeviceState
+    last_ok_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    polls: int
+    errors: int
+    consecutive_failures: int
+    missed_runs: int
+    skipped_backoff: int
+    poll_latency_s: float | None
+    readings: int
+
+
+class BufferView(msgspec.Struct, frozen=True, kw_only=True):
+    """Backlog of the durable buffer."""
+
+    depth: int
+    rows: int
+    bytes: int
+    oldest_unsynced_at: datetime | None
+    oldest_unsynced_age_s: float | None
+    next_seq: int
+    dropped_synced: int
+    dropped_unsynced: int
+
+
+class MqttView(msgspec.Struct, frozen=True, kw_only=True):
+    """The MQTT source's counters."""
+
+    connected: bool
+    received: int
+    stored: int
+    malformed: int
+    unmatched: int
+
+
+class AgentStatusView(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /status``: devices, buffer, last sync."""
+
+    agent_id: str
+    site_id: str
+    version: str
+    started_at: datetime
+    devices: list[DeviceView]
+    buffer: BufferView
+    last_sync_at: datetime | None
+    mqtt: MqttView | None = None
+
+
 @get("/health", tags=["system"], summary="Liveness of the agent")
 async def health(state: State) -> AgentHealth:
     """Report that the agent runs, with its identity."""
@@ -30,12 +90,100 @@ async def health(state: State) -> AgentHealth:
     return AgentHealth(status="ok", agent_id=settings.agent_id, site_id=settings.site_id, version=__version__)
 
 
-def create_app(settings: AgentSettings) -> Litestar:
-    """Build the status API for ``settings``."""
+@get("/status", tags=["system"], summary="Devices, buffer backlog and sync state")
+async def status(state: State) -> AgentStatusView:
+    """Report each device's health and the buffer's backlog."""
+    agent: Agent = state.agent
+    stats = agent.buffer.stats()
+    now = datetime.now(UTC)
+    devices = [
+        DeviceView(
+            device_id=device.id,
+            state=device.health.state,
+            last_ok_at=device.health.last_ok_at,
+            last_error=device.health.last_error,
+            last_error_at=device.health.last_error_at,
+            polls=device.health.polls,
+            errors=device.health.errors,
+            consecutive_failures=device.health.consecutive_failures,
+            missed_runs=device.health.missed_runs,
+            skipped_backoff=device.health.skipped_backoff,
+            poll_latency_s=device.health.last_latency_s,
+            readings=device.health.readings,
+        )
+        for device in agent.devices.values()
+    ]
+    oldest = stats.oldest_unsynced_at
+    return AgentStatusView(
+        agent_id=agent.settings.agent_id,
+        site_id=agent.settings.site_id,
+        version=__version__,
+        started_at=agent.started_at,
+        devices=devices,
+        buffer=BufferView(
+            depth=stats.depth,
+            rows=stats.rows,
+            bytes=stats.bytes,
+            oldest_unsynced_at=oldest,
+            oldest_unsynced_age_s=(now - oldest).total_seconds() if oldest else None,
+            next_seq=stats.next_seq,
+            dropped_synced=stats.dropped_synced,
+            dropped_unsynced=stats.dropped_unsynced,
+        ),
+        last_sync_at=agent.last_sync_at,
+        mqtt=_mqtt_view(agent),
+    )
+
+
+def _mqtt_view(agent: Agent) -> MqttView | None:
+    if agent.mqtt is None:
+        return None
+    stats = agent.mqtt.stats
+    return MqttView(
+        connected=stats.connected.is_set(),
+        received=stats.received,
+        stored=stats.stored,
+        malformed=stats.malformed,
+        unmatched=stats.unmatched,
+    )
+
+
+@get("/readings/latest", tags=["readings"], summary="The latest validated reading of every meter and metric")
+async def latest_readings(state: State) -> list[Sample]:
+    """Return the newest sample per (meter, metric), with quality and reasons, sorted by meter and metric."""
+    agent: Agent = state.agent
+    return [agent.latest[key] for key in sorted(agent.latest)]
+
+
+@get("/metrics", tags=["system"], summary="Prometheus metrics", media_type="text/plain; version=0.0.4")
+async def prometheus_metrics(state: State) -> Response[bytes]:
+    """Expose polls, errors, readings by quality, buffer depth and drops in the Prometheus text format."""
+    agent: Agent = state.agent
+    agent.metrics.observe_buffer(agent.buffer)
+    if agent.mqtt is not None:
+        agent.metrics.observe_mqtt(agent.mqtt.stats)
+    return Response(agent.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def create_app(settings: AgentSettings, agent: Agent | None = None) -> Litestar:
+    """Build the status API for ``settings``; the agent (built from them unless given) runs in the lifespan."""
+    state = State({"settings": settings})
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        running = agent or Agent(settings)
+        app.state.agent = running
+        await running.start()
+        try:
+            yield
+        finally:
+            await running.stop()
+
     return Litestar(
-        route_handlers=[health],
+        route_handlers=[health, status, latest_readings, prometheus_metrics],
         openapi_config=OpenAPIConfig(title="Luna-iEMS agent", version=__version__, path="/schema"),
-        state=State({"settings": settings}),
+        state=state,
+        lifespan=[lifespan],
         logging_config=None,
         middleware=[request_id_middleware],
     )

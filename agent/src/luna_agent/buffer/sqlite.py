@@ -1,0 +1,287 @@
+"""The durable reading buffer: SQLite in WAL mode, one row per reading, numbered gap-free.
+
+Readings stay until the uploader acknowledges them (``ack``) and after that as long as
+the bounds allow. When a bound (rows or bytes) is exceeded, the oldest *synced* rows go
+first, then the oldest *unsynced* ones; both are counted (persistently) and logged. A
+reading is never altered once stored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final, Literal, NamedTuple
+
+import msgspec
+
+from luna_agent.errors import StorageError
+from luna_agent.sample import Sample
+from luna_shared.logs import get_logger
+from luna_shared.vocabulary import Quality
+from luna_shared.wire import Reading
+
+__all__ = ["BufferStats", "BufferedEvent", "ReadingBuffer", "SeqRange", "Synchronous"]
+
+Synchronous = Literal["off", "normal", "full", "extra"]
+_log = get_logger(__name__)
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS readings (
+    seq INTEGER PRIMARY KEY,
+    meter_id TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    value REAL,
+    unit TEXT NOT NULL,
+    quality TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    synced INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS readings_unsynced ON readings (seq) WHERE synced = 0;
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    ts_ms INTEGER NOT NULL,
+    meter_id TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0), ('dropped_synced', 0), ('dropped_unsynced', 0);
+"""
+_INSERT: Final = (
+    "INSERT INTO readings (seq, meter_id, metric, ts_ms, value, unit, quality, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_BYTE_ROUNDS: Final = 8
+_QUALITY_TEXT: Final = {quality: str(quality.value) for quality in Quality}
+_COLUMNS: Final = "seq, meter_id, metric, ts_ms, value, unit, quality, reasons"
+
+
+class SeqRange(NamedTuple):
+    """The sequence numbers an append assigned, inclusive; empty when ``last < first``."""
+
+    first: int
+    last: int
+
+
+class BufferStats(msgspec.Struct, frozen=True, kw_only=True):
+    """How full the buffer is and what it had to drop."""
+
+    rows: int
+    depth: int
+    """Readings not yet acknowledged by the hub."""
+    bytes: int
+    oldest_unsynced_at: datetime | None
+    next_seq: int
+    dropped_synced: int
+    dropped_unsynced: int
+
+
+class BufferedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A counter reset or rollover seen by validation, kept for the hub's events domain."""
+
+    id: int
+    ts: datetime
+    meter_id: str
+    metric: str
+    kind: str
+    detail: dict[str, float | str | None]
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MS: Final = timedelta(milliseconds=1)
+
+
+def _ms(moment: datetime) -> int:
+    """Whole milliseconds since the epoch, exactly (no float rounding)."""
+    return (moment - _EPOCH) // _MS
+
+
+def _from_ms(value: int) -> datetime:
+    return _EPOCH + value * _MS
+
+
+class ReadingBuffer:
+    """A SQLite file of readings; use from one thread (the agent's event loop)."""
+
+    def __init__(
+        self, path: Path, *, synchronous: Synchronous = "full", max_rows: int = 1_000_000, max_bytes: int = 512 << 20
+    ) -> None:
+        self.path = path
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self._db.executescript(_SCHEMA)
+            self._next_seq = self._meta("next_seq")
+            self._rows = self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+            self._depth = self._db.execute("SELECT COUNT(*) FROM readings WHERE synced = 0").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StorageError(f"{path}: cannot open the buffer: {exc}") from exc
+
+    def _meta(self, key: str) -> int:
+        value: int = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+        return value
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: {exc}") from exc
+
+    def append(self, samples: Sequence[Sample]) -> SeqRange:
+        """Store ``samples`` in one transaction, numbered from the next sequence number on."""
+        first = self._next_seq
+        if not samples:
+            return SeqRange(first, first - 1)
+        quality_text = _QUALITY_TEXT  # plain str: sqlite3 binds it faster than the enum, and .value is slow
+        rows = [
+            (
+                first + i,
+                s.meter_id,
+                s.metric,
+                _ms(s.ts),
+                s.value,
+                s.unit,
+                quality_text[s.quality],
+                ",".join(s.reasons),
+            )
+            for i, s in enumerate(samples)
+        ]
+        last = first + len(rows) - 1
+        with self._transaction() as db:
+            db.executemany(_INSERT, rows)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (last + 1,))
+        self._next_seq = last + 1
+        self._rows += len(rows)
+        self._depth += len(rows)
+        self._enforce_bounds()
+        return SeqRange(first, last)
+
+    def pending(self, limit: int, *, newest_first: bool = False) -> list[Reading]:
+        """Up to ``limit`` unacknowledged readings, oldest first (or newest first)."""
+        order = "DESC" if newest_first else "ASC"
+        cursor = self._db.execute(
+            f"SELECT {_COLUMNS} FROM readings WHERE synced = 0 ORDER BY seq {order} LIMIT ?",  # noqa: S608 - fixed text
+            (limit,),
+        )
+        return [_reading(row) for row in cursor]
+
+    def read(self, first_seq: int, last_seq: int) -> list[Reading]:
+        """Every stored reading with ``first_seq <= seq <= last_seq``, synced or not, in order."""
+        cursor = self._db.execute(
+            f"SELECT {_COLUMNS} FROM readings WHERE seq BETWEEN ? AND ? ORDER BY seq",  # noqa: S608 - fixed text
+            (first_seq, last_seq),
+        )
+        return [_reading(row) for row in cursor]
+
+    def ack(self, first_seq: int, last_seq: int) -> int:
+        """Mark a range as stored by the hub; return how many readings were newly acknowledged."""
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE readings SET synced = 1 WHERE seq BETWEEN ? AND ? AND synced = 0", (first_seq, last_seq)
+            ).rowcount
+        self._depth -= changed
+        return changed
+
+    def add_event(
+        self, ts: datetime, meter_id: str, metric: str, kind: str, detail: dict[str, float | str | None]
+    ) -> None:
+        """Record a counter event (reset, rollover) for the hub's events domain."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO events (ts_ms, meter_id, metric, kind, detail) VALUES (?, ?, ?, ?, ?)",
+                (_ms(ts), meter_id, metric, kind, json.dumps(detail)),
+            )
+
+    def events(self, limit: int = 100) -> list[BufferedEvent]:
+        """Return the most recent events, newest first."""
+        cursor = self._db.execute(
+            "SELECT id, ts_ms, meter_id, metric, kind, detail FROM events ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [
+            BufferedEvent(id=i, ts=_from_ms(ts), meter_id=m, metric=k, kind=kind, detail=json.loads(d))
+            for i, ts, m, k, kind, d in cursor
+        ]
+
+    def used_bytes(self) -> int:
+        """Bytes of the database file in use (pages not on the free list)."""
+        pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+        free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+        size: int = self._db.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+
+    def stats(self) -> BufferStats:
+        """Depth, size, oldest unsynced reading and drop counters."""
+        oldest = self._db.execute("SELECT ts_ms FROM readings WHERE synced = 0 ORDER BY seq LIMIT 1").fetchone()
+        return BufferStats(
+            rows=self._rows,
+            depth=self._depth,
+            bytes=self.used_bytes(),
+            oldest_unsynced_at=_from_ms(oldest[0]) if oldest else None,
+            next_seq=self._next_seq,
+            dropped_synced=self._meta("dropped_synced"),
+            dropped_unsynced=self._meta("dropped_unsynced"),
+        )
+
+    def _enforce_bounds(self) -> None:
+        if self._rows > self.max_rows:
+            self._drop(self._rows - self.max_rows)
+        # Freed rows release whole pages only: estimate, drop, measure again (a few rounds at most).
+        for _ in range(_BYTE_ROUNDS):
+            used = self.used_bytes()
+            if used <= self.max_bytes or not self._rows:
+                return
+            self._drop(max(1, math.ceil(self._rows * (used - self.max_bytes) / used * 1.05)))
+
+    def _drop(self, count: int) -> None:
+        with self._transaction() as db:
+            synced = db.execute(
+                "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE synced = 1 ORDER BY seq LIMIT ?)",
+                (count,),
+            ).rowcount
+            unsynced = db.execute(
+                "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE synced = 0 ORDER BY seq LIMIT ?)",
+                (count - synced,),
+            ).rowcount
+            db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped_synced'", (synced,))
+            db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped_unsynced'", (unsynced,))
+        self._rows -= synced + unsynced
+        self._depth -= unsynced
+        if synced:
+            _log.info("buffer full: dropped oldest synced readings", dropped=synced)
+        if unsynced:
+            _log.warning("buffer full: dropped oldest UNSYNCED readings", dropped=unsynced, depth=self._depth)
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        self._db.close()
+
+
+def _reading(row: tuple[int, str, str, int, float | None, str, str, str]) -> Reading:
+    seq, meter_id, metric, ts_ms, value, unit, quality, reasons = row
+    return Reading(
+        meter_id=meter_id,
+        metric=metric,
+        ts=_from_ms(ts_ms),
+        value=value,
+        unit=unit,
+        quality=Quality(quality),
+        reasons=tuple(reasons.split(",")) if reasons else (),
+        seq=seq,
+    )

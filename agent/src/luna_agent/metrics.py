@@ -1,0 +1,77 @@
+"""Prometheus metrics of one agent, in their own registry (tests create many agents in one process)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+if TYPE_CHECKING:
+    from luna_agent.buffer import ReadingBuffer
+    from luna_agent.sources.modbus.coordinator import ModbusDevice
+    from luna_agent.sources.mqtt.client import MqttStats
+
+__all__ = ["AgentMetrics"]
+
+
+class AgentMetrics:
+    """Polls, errors, readings by quality, buffer depth and drops."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.polls = Counter("luna_agent_polls", "Device polls attempted", ["device"], registry=self.registry)
+        self.poll_errors = Counter(
+            "luna_agent_poll_errors", "Device polls that failed", ["device"], registry=self.registry
+        )
+        self.missed_runs = Counter(
+            "luna_agent_missed_runs", "Scheduled polls missed or skipped (overlap)", ["device"], registry=self.registry
+        )
+        self.readings = Counter(
+            "luna_agent_readings", "Readings stored, by quality", ["quality"], registry=self.registry
+        )
+        self.device_up = Gauge(
+            "luna_agent_device_up", "1 if the device answered its last poll", ["device"], registry=self.registry
+        )
+        self.poll_latency = Gauge(
+            "luna_agent_poll_latency_seconds", "Duration of the last good poll", ["device"], registry=self.registry
+        )
+        self.buffer_depth = Gauge(
+            "luna_agent_buffer_depth", "Readings not yet acknowledged by the hub", registry=self.registry
+        )
+        self.buffer_bytes = Gauge("luna_agent_buffer_bytes", "Bytes used by the buffer", registry=self.registry)
+        self.buffer_dropped = Gauge(
+            "luna_agent_buffer_dropped", "Readings dropped by the overflow policy", ["kind"], registry=self.registry
+        )
+        self.mqtt_messages = Gauge(
+            "luna_agent_mqtt_messages", "MQTT messages by outcome", ["outcome"], registry=self.registry
+        )
+        self._errors_seen: dict[str, int] = {}
+
+    def observe_poll(self, device: ModbusDevice) -> None:
+        """Update the device's series after a poll."""
+        health = device.health
+        self.polls.labels(device=device.id).inc()
+        new_errors = health.errors - self._errors_seen.get(device.id, 0)
+        if new_errors:
+            self.poll_errors.labels(device=device.id).inc(new_errors)
+        self._errors_seen[device.id] = health.errors
+        self.device_up.labels(device=device.id).set(1 if health.state == "up" else 0)
+        if health.last_latency_s is not None:
+            self.poll_latency.labels(device=device.id).set(health.last_latency_s)
+
+    def observe_buffer(self, buffer: ReadingBuffer) -> None:
+        """Update the buffer's series."""
+        stats = buffer.stats()
+        self.buffer_depth.set(stats.depth)
+        self.buffer_bytes.set(stats.bytes)
+        self.buffer_dropped.labels(kind="synced").set(stats.dropped_synced)
+        self.buffer_dropped.labels(kind="unsynced").set(stats.dropped_unsynced)
+
+    def observe_mqtt(self, stats: MqttStats) -> None:
+        """Update the MQTT source's series (received, stored readings, malformed, unmatched)."""
+        for outcome in ("received", "stored", "malformed", "unmatched"):
+            self.mqtt_messages.labels(outcome=outcome).set(getattr(stats, outcome))
+
+    def render(self) -> bytes:
+        """Render the text exposition format."""
+        return generate_latest(self.registry)

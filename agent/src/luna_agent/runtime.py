@@ -1,0 +1,141 @@
+"""The running agent: sources -> validation -> buffer, scheduled with APScheduler, observed by the status API.
+
+Each device is one APScheduler job on an interval aligned to wall-clock boundaries
+(a 10 s device polls at :00, :10, ...), with ``max_instances=1`` so one device never
+overlaps itself and ``coalesce`` so a late scheduler runs a missed poll once; missed and
+overlapping runs are counted per device.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from luna_agent.buffer import ReadingBuffer
+from luna_agent.metrics import AgentMetrics
+from luna_agent.sample import Sample
+from luna_agent.settings import AgentSettings
+from luna_agent.simulate import MeterSimulator
+from luna_agent.sources.modbus.coordinator import ModbusDevice
+from luna_agent.validation import Pipeline
+from luna_shared.logs import correlation, get_logger
+
+__all__ = ["Agent"]
+
+_log = get_logger(__name__)
+
+
+def aligned_start(interval_s: float, now: float | None = None) -> datetime:
+    """Return the last wall-clock boundary that is a multiple of ``interval_s`` (the trigger's first fire time)."""
+    now = time.time() if now is None else now
+    return datetime.fromtimestamp(math.floor(now / interval_s) * interval_s, UTC)
+
+
+class Agent:
+    """Owns the buffer, the pipeline, the device coordinators, the simulators and the scheduler."""
+
+    def __init__(self, settings: AgentSettings) -> None:
+        self.settings = settings
+        self.started_at = datetime.now(UTC)
+        self.buffer = ReadingBuffer(
+            settings.buffer_path,
+            synchronous=settings.buffer.synchronous,
+            max_rows=settings.buffer.max_rows,
+            max_bytes=settings.buffer.max_bytes,
+        )
+        self.pipeline = Pipeline(settings.validation, meter_ranges={d.id: d.ranges for d in settings.devices})
+        self.devices: dict[str, ModbusDevice] = {}
+        self.simulators: dict[str, MeterSimulator] = {}
+        self.latest: dict[tuple[str, str], Sample] = {}
+        self.metrics = AgentMetrics()
+        self._scheduler: Any = None
+        self.mqtt: Any = None
+        self.last_sync_at: datetime | None = None
+
+    async def start(self) -> None:
+        """Start the simulators, then one scheduled job per device."""
+        from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED  # noqa: PLC0415 - import on start
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: PLC0415
+        from apscheduler.triggers.interval import IntervalTrigger  # noqa: PLC0415
+
+        for sim in self.settings.simulators:
+            simulator = MeterSimulator(sim.profile, host=sim.host, port=sim.port, unit=sim.unit)
+            self.simulators[sim.name] = await simulator.start()
+            _log.info("simulator serving", name=sim.name, profile=sim.profile, port=simulator.port)
+        for config in self.settings.devices:
+            port = self.simulators[config.simulator].port if config.simulator else None
+            self.devices[config.id] = ModbusDevice(config, port=port)
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        for config in self.settings.devices:
+            self._scheduler.add_job(
+                self.poll_device,
+                IntervalTrigger(seconds=config.interval_s, start_date=aligned_start(config.interval_s), timezone=UTC),
+                args=[config.id],
+                id=config.id,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(1, int(config.interval_s)),
+                next_run_time=datetime.now(UTC),  # first poll now: readiness is known at once
+            )
+        self._scheduler.start()
+        if self.settings.mqtt is not None:
+            from luna_agent.sources.mqtt import MqttSource  # noqa: PLC0415 - paho only when configured
+
+            self.mqtt = MqttSource(self.settings.mqtt, self.ingest)
+            self.mqtt.start()
+        _log.info("agent started", devices=len(self.devices), buffer=str(self.buffer.path))
+
+    def _on_missed(self, event: Any) -> None:  # noqa: ANN401 - APScheduler's event classes are untyped
+        device = self.devices.get(event.job_id)
+        if device is not None:
+            device.health.missed_runs += 1
+            self.metrics.missed_runs.labels(device=device.id).inc()
+
+    async def poll_device(self, device_id: str) -> int:
+        """Poll one device and push its samples through validation into the buffer; return how many were stored."""
+        device = self.devices[device_id]
+        with correlation("poll_id"):
+            samples = await device.poll()
+            self.metrics.observe_poll(device)
+            return self.ingest(samples, rollover_at=device.rollover_at)
+
+    def ingest(self, samples: Sequence[Sample], *, rollover_at: dict[str, float] | None = None) -> int:
+        """Validate and store samples from any source; the one path into the buffer."""
+        if not samples:
+            return 0
+        checked = self.pipeline.check(samples, rollover_at)
+        self.buffer.append(checked.samples)
+        for event in checked.events:
+            _log.warning(
+                "counter event",
+                kind=event.kind,
+                meter=event.meter_id,
+                metric=event.metric,
+                previous=event.previous,
+                value=event.value,
+            )
+            self.buffer.add_event(
+                event.ts, event.meter_id, event.metric, event.kind, {"previous": event.previous, "value": event.value}
+            )
+        for sample in checked.samples:
+            self.latest[sample.meter_id, sample.metric] = sample
+            self.metrics.readings.labels(quality=sample.quality.value).inc()
+        self.metrics.observe_buffer(self.buffer)
+        return len(checked.samples)
+
+    async def stop(self) -> None:
+        """Stop polling, close connections and the buffer."""
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        for device in self.devices.values():
+            device.close()
+        for simulator in self.simulators.values():
+            await simulator.stop()
+        self.buffer.close()
+        _log.info("agent stopped")

@@ -1,0 +1,159 @@
+"""MQTT payload mappings over real captured payloads (fixtures copied from shared/data/mqtt)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from luna_agent.settings import MqttMapping
+from luna_agent.sources.mqtt.mappings import MalformedPayload, meter_id_for, parse_message, topic_matches
+from luna_shared.vocabulary import METRICS
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mqtt"
+Format = Literal["tasmota", "shelly_gen2", "plain", "json"]
+
+
+def records(name: str) -> list[dict[str, Any]]:
+    lines = (FIXTURES / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def mapping(fmt: Format, **extra: Any) -> MqttMapping:
+    return MqttMapping(topic="#", format=fmt, **extra)
+
+
+def test_tasmota_energy_payload_with_its_own_time() -> None:
+    payload = records("tasmota_energy")[0]["payload"].encode()
+    samples = parse_message(
+        mapping("tasmota"), "tele/pow1/SENSOR", payload, datetime(2018, 2, 15, 17, 37, 20, tzinfo=UTC)
+    )
+    values = {s.metric: s.value for s in samples}
+    assert values == {
+        "power_w": 2635.0,
+        "voltage_l1_v": 227.0,
+        "current_l1_a": 11.661,
+        "apparent_power_va": 2650.0,
+        "reactive_power_var": 282.0,
+        "power_factor": 0.99,
+        "energy_import_kwh": 6.294,
+    }
+    assert {s.meter_id for s in samples} == {"pow1"}
+    assert {s.ts for s in samples} == {datetime(2018, 2, 15, 17, 37, 10, tzinfo=UTC)}
+    assert all(s.reasons == () for s in samples)
+
+
+def test_tasmota_three_phase_arrays_become_phase_metrics() -> None:
+    three_phase = next(r for r in records("tasmota_energy") if '"Power":[' in r["payload"])
+    samples = parse_message(
+        mapping("tasmota"), three_phase["topic"], three_phase["payload"].encode(), datetime.now(UTC)
+    )
+    metrics = {s.metric for s in samples}
+    assert {"power_l1_w", "power_l2_w", "power_l3_w", "voltage_l3_v", "frequency_hz"} <= metrics
+
+
+def test_device_clock_far_off_uses_receive_time_and_flags_it() -> None:
+    now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    payload = b'{"Time":"1970-06-11T05:35:26","ENERGY":{"Power":12}}'
+    (sample,) = parse_message(mapping("tasmota"), "tele/plug/SENSOR", payload, now)
+    assert (sample.ts, sample.quality.value, sample.reasons) == (now, "suspect", ("timestamp_corrected",))
+
+
+def test_shelly_pro_3em_and_notify_status() -> None:
+    em, emdata, _em1, _switch, notify, _status = records("shelly_gen2")
+    now = datetime(2026, 9, 9, 11, 14, 52, tzinfo=UTC)
+    phases = {
+        s.metric: s.value for s in parse_message(mapping("shelly_gen2"), em["topic"], em["payload"].encode(), now)
+    }
+    assert phases["voltage_l1_v"] == 230.8
+    assert phases["power_w"] == 594.006
+    assert "current_n_a" not in phases  # null without a neutral CT: no reading, not a zero
+    energy = {
+        s.metric: s.value
+        for s in parse_message(mapping("shelly_gen2"), "x/status/emdata:0", emdata["payload"].encode(), now)
+    }
+    assert energy["energy_import_kwh"] == pytest.approx(345.62803)  # Wh on the wire
+    samples = parse_message(mapping("shelly_gen2"), notify["topic"], notify["payload"].encode(), now)
+    assert {s.metric: s.value for s in samples} == {"power_w": 11.5, "current_l1_a": 0.071}
+    assert samples[0].ts == datetime.fromtimestamp(1788945292.88, UTC).replace(microsecond=880000)
+
+
+def test_meter_ids_from_odd_topic_prefixes_are_valid() -> None:
+    assert meter_id_for("{topic[0]}", "ShellyPro3EM-Garten, OutdoorKüche, BackupBox/status/em1:0") == (
+        "ShellyPro3EM-Garten_OutdoorK_che_BackupBox"
+    )
+
+
+def test_plain_and_generic_json() -> None:
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    (plain,) = parse_message(
+        mapping("plain", metric="energy_import_kwh", scale={"energy_import_kwh": 0.001}),
+        "shellies/em3/emeter/0/total",
+        b"21831.1",
+        now,
+    )
+    assert plain.value == pytest.approx(21.8311)
+    (word,) = parse_message(mapping("plain", metric="power_w"), "shellies/x/relay/0", b"off", now)
+    assert (word.value, word.quality.value, word.reasons) == (None, "bad", ("wrong_type",))
+    generic = mapping("json", fields={"power_w": "$.data.power", "energy_import_kwh": "eto"}, timestamp_path="$.t")
+    samples = parse_message(generic, "go-e/1/status", b'{"eto":"72152","data":{"power":1.5},"t":1777600000}', now)
+    assert {s.metric: s.value for s in samples} == {"power_w": 1.5, "energy_import_kwh": 72152.0}
+
+
+def test_tasmota_nan_literal_is_kept_as_a_flaggable_nan() -> None:
+    payload = b'{"Time":"2026-05-01T00:00:00","ENERGY":{"Power":nan,"Voltage":230}}'
+    samples = parse_message(mapping("tasmota"), "tele/p/SENSOR", payload, datetime(2026, 5, 1, tzinfo=UTC))
+    power = next(s for s in samples if s.metric == "power_w")
+    assert power.value is not None
+    assert math.isnan(power.value)  # the pipeline turns it into a bad, value-less reading
+
+
+@pytest.mark.parametrize(
+    "record", [r for r in records("malformed") if r["payload_is_valid_json"] is False], ids=lambda r: r["problem"]
+)
+def test_broken_json_from_the_field_is_rejected_clearly(record: dict[str, Any]) -> None:
+    with pytest.raises(MalformedPayload) as caught:
+        parse_message(mapping("tasmota"), "tele/x/SENSOR", record["payload"].encode(), datetime.now(UTC))
+    assert str(caught.value).startswith(("not valid JSON", "no ENERGY object"))
+
+
+def test_every_captured_payload_either_maps_to_known_metrics_or_is_rejected() -> None:
+    now = datetime.now(UTC)
+    for name, fmt in (("tasmota_energy", "tasmota"), ("shelly_gen2", "shelly_gen2"), ("malformed", "tasmota")):
+        for record in records(name):
+            try:
+                samples = parse_message(mapping(fmt), record["topic"] or "a/b/c", record["payload"].encode(), now)  # type: ignore[arg-type]
+            except MalformedPayload:
+                continue
+            assert samples
+            assert all(s.metric in METRICS for s in samples)
+
+
+@given(st.binary(max_size=300), st.sampled_from(["tasmota", "shelly_gen2", "json", "plain"]))
+def test_arbitrary_bytes_never_crash_the_mapping(payload: bytes, fmt: Format) -> None:
+    extra: dict[str, Any] = {"metric": "power_w"} if fmt == "plain" else {"fields": {"power_w": "a.b"}}
+    try:
+        samples = parse_message(mapping(fmt, **extra), "a/b", payload, datetime.now(UTC))
+    except MalformedPayload:
+        return
+    assert all(s.value is None or isinstance(s.value, float) for s in samples)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "topic", "matches"),
+    [
+        ("tele/+/SENSOR", "tele/pow1/SENSOR", True),
+        ("tele/+/SENSOR", "tele/pow1/STATE", False),
+        ("shellies/#", "shellies/a/b/c", True),
+        ("a/+", "a/b/c", False),
+        ("a/b/c", "a/b", False),
+    ],
+)
+def test_topic_patterns(pattern: str, topic: str, matches: bool) -> None:
+    assert topic_matches(pattern, topic) is matches
