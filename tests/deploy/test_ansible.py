@@ -112,19 +112,13 @@ def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp
 
     agent = root / "opt" / "luna-agent" / "venv" / "bin" / "luna-agent"
     config = root / "etc" / "luna" / "agent.toml"
-    loaded = subprocess.run(
-        [
-            str(agent.with_name("python")),
-            "-c",
-            f"import pathlib, luna_agent.settings as s; print(s.load(pathlib.Path({str(config)!r})))",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    checked = subprocess.run(
+        [str(agent), "check-config", str(config)], capture_output=True, text=True, timeout=60, check=False
     )
-    assert "agent_id='muenster-1'" in loaded.stdout
-    assert "port=8099" in loaded.stdout
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    text = config.read_text(encoding="utf-8")
+    assert 'agent_id = "muenster-1"' in text
+    assert "port = 8099" in text
     unit = (root / "etc" / "systemd" / "system" / "luna-agent.service").read_text(encoding="utf-8")
     assert f"ExecStart={agent} run" in unit
     assert f"LUNA_CONFIG={config}" in unit
