@@ -13,12 +13,13 @@ from luna_hub.app import create_app
 from luna_hub.errors import ConflictError, NotFoundError
 from luna_hub.problems import PROBLEM_JSON, exception_handlers
 from luna_hub.settings import HubSettings
+from support.hub import ready_client
 from support.processes import free_port
 
 
 @pytest.fixture
-async def client(pg_dsn: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(create_app(HubSettings(database_url=pg_dsn))) as test_client:
+async def client(hub_dsn: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with ready_client(HubSettings(database_url=hub_dsn)) as test_client:
         yield test_client
 
 

@@ -37,7 +37,7 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 def _classify(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
     if isinstance(exc, HubError):
-        return exc.status, exc.title, str(exc) or exc.title, {}
+        return exc.status, exc.title, str(exc) or exc.title, exc.problem_extra()
     if isinstance(exc, ValidationException):
         return 400, "Bad request", str(exc.detail), {"errors": exc.extra or []}
     if isinstance(exc, HTTPException):

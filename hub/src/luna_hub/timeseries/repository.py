@@ -1,0 +1,214 @@
+"""SQL of the time-series domain: one aggregation over any source, rollup refresh, raw pages.
+
+Every source (raw readings, a rollup table, market prices) is read as rows of the same shape,
+"sub-buckets": count, sum, min, max, first and last reading, and the counter increase inside.
+One query combines sub-buckets into output buckets, so rollups and raw data go through the
+same arithmetic, and a rollup row is just a stored result of that query. A counter's increase
+between two consecutive readings belongs to the bucket of the earlier one (the energy "from
+this reading to the next"); a decrease is a reset and the new value counts as the increase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Final, Literal
+
+import asyncpg
+
+__all__ = [
+    "BUCKET_SQL",
+    "ROLLUP_TABLES",
+    "Source",
+    "aggregate",
+    "last_refresh_ranges",
+    "raw_page",
+    "refresh_dirty",
+]
+
+Source = Literal["raw", "rollup_15m", "rollup_1h", "rollup_1d", "prices"]
+ROLLUP_TABLES: Final = ("rollup_15m", "rollup_1h", "rollup_1d")
+_COLUMNS: Final = "n, total, vmin, vmax, first_ts, first_value, last_ts, last_value, intra_delta"
+
+_SOURCE_SQL: Final[dict[str, str]] = {
+    "raw": (
+        "SELECT meter_id, metric, ts AS sub_ts, 1::bigint AS n, value AS total, value AS vmin, value AS vmax,"
+        " ts AS first_ts, value AS first_value, ts AS last_ts, value AS last_value, 0::float8 AS intra_delta"
+        " FROM smart_meter_readings WHERE value IS NOT NULL AND quality = ANY($5::text[]) AND $6::interval IS NULL"
+    ),
+    "prices": (
+        "SELECT market AS meter_id, 'price'::text AS metric, ts AS sub_ts, 1::bigint AS n, price AS total,"
+        " price AS vmin, price AS vmax, ts AS first_ts, price AS first_value, ts AS last_ts, price AS last_value,"
+        " 0::float8 AS intra_delta FROM market_prices WHERE resolution = $6::interval AND $5::text[] IS NOT NULL"
+    ),
+    **{
+        table: f"SELECT meter_id, metric, bucket AS sub_ts, {_COLUMNS} FROM {table}"  # noqa: S608 - fixed names
+        " WHERE $5::text[] IS NOT NULL AND $6::interval IS NULL"
+        for table in ROLLUP_TABLES
+    },
+}
+
+BUCKET_SQL: Final[dict[str, str]] = {
+    # $7 is the origin of the bucket grid (a local midnight) for the fixed-length buckets, the zone otherwise.
+    "15m": "date_bin('15 minutes', sub_ts, $7::timestamptz)",
+    "1h": "date_bin('1 hour', sub_ts, $7::timestamptz)",
+    "1d": "date_trunc('day', sub_ts, $7::text)",
+    "1w": "date_trunc('week', sub_ts, $7::text)",
+    "1mo": "date_trunc('month', sub_ts, $7::text)",
+}
+
+_NEXT_READING: Final = """
+    SELECT m AS meter_id, NULL::timestamptz AS bucket, r.ts AS sub_ts, 0::bigint, 0::float8, NULL::float8,
+           NULL::float8, r.ts, r.value, r.ts, r.value, 0::float8
+    FROM unnest($1::text[]) AS m, LATERAL (
+        SELECT ts, value FROM smart_meter_readings
+        WHERE meter_id = m AND metric = $2 AND ts >= $4 AND value IS NOT NULL AND quality = ANY($5::text[])
+        ORDER BY ts LIMIT 1) AS r
+"""
+
+
+def _combine_sql(source: Source, bucket: str, *, with_next: bool) -> str:
+    following = f"UNION ALL {_NEXT_READING}" if with_next else ""
+    return f"""
+    WITH sub AS (
+        SELECT s.meter_id, {BUCKET_SQL[bucket]} AS bucket, s.sub_ts, s.n, s.total, s.vmin, s.vmax,
+               s.first_ts, s.first_value, s.last_ts, s.last_value, s.intra_delta
+        FROM ({_SOURCE_SQL[source]}) AS s
+        WHERE s.meter_id = ANY($1::text[]) AND s.metric = $2 AND s.sub_ts >= $3 AND s.sub_ts < $4
+        {following}
+    ), edged AS (
+        SELECT sub.*, lead(first_value) OVER w AS next_first, lead(bucket) OVER w AS next_bucket
+        FROM sub WINDOW w AS (PARTITION BY meter_id ORDER BY sub_ts)
+    ), stepped AS (
+        SELECT edged.*, CASE WHEN next_first IS NULL THEN NULL
+                             WHEN next_first >= last_value THEN next_first - last_value
+                             ELSE next_first END AS step
+        FROM edged
+    )
+    SELECT meter_id, bucket, sum(n)::bigint AS n, sum(total) AS total, min(vmin) AS vmin, max(vmax) AS vmax,
+           min(first_ts) AS first_ts, (array_agg(first_value ORDER BY first_ts))[1] AS first_value,
+           max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
+           sum(intra_delta + CASE WHEN next_bucket = bucket THEN step ELSE 0 END) AS intra_delta,
+           sum(intra_delta + coalesce(step, 0)) AS delta
+    FROM stepped WHERE bucket IS NOT NULL
+    GROUP BY meter_id, bucket ORDER BY meter_id, bucket
+    """  # noqa: S608 - assembled from fixed fragments only
+
+
+async def aggregate(  # noqa: PLR0913 - one parameter per query dimension
+    connection: asyncpg.Connection,
+    *,
+    source: Source,
+    bucket: str,
+    series: Sequence[str],
+    metric: str,
+    start: datetime,
+    end: datetime,
+    qualities: Sequence[str],
+    grid: datetime | str,
+    resolution: object = None,
+) -> list[asyncpg.Record]:
+    """Combine ``source`` rows of the series into ``bucket`` buckets over [start, end)."""
+    sql = _combine_sql(source, bucket, with_next=source != "prices")
+    return list(await connection.fetch(sql, list(series), metric, start, end, list(qualities), resolution, grid))
+
+
+async def refresh_dirty(connection: asyncpg.Connection, *, timezone: str) -> int:
+    """Recompute the rollup buckets of every range written since the last refresh; return series refreshed."""
+    async with connection.transaction():
+        # One refresher at a time; another caller finds the queue empty afterwards.
+        await connection.execute("SELECT pg_advisory_xact_lock(1280658754)")
+        ranges = await connection.fetch(
+            "WITH taken AS (DELETE FROM rollup_dirty RETURNING meter_id, metric, from_ts, to_ts)"
+            " SELECT meter_id, metric, min(from_ts) AS from_ts, max(to_ts) AS to_ts FROM taken"
+            " GROUP BY meter_id, metric"
+        )
+        for row in ranges:
+            span = (row["from_ts"], row["to_ts"])
+            await _refresh_series(connection, row["meter_id"], row["metric"], span, timezone)
+    return len(ranges)
+
+
+async def last_refresh_ranges(connection: asyncpg.Connection) -> int:
+    """How many written ranges still wait for a rollup refresh."""
+    count: int = await connection.fetchval("SELECT count(*) FROM rollup_dirty")
+    return count
+
+
+async def _refresh_series(
+    connection: asyncpg.Connection, meter_id: str, metric: str, span: tuple[datetime, datetime], timezone: str
+) -> None:
+    first, last = span
+    utc_origin = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
+    levels: list[tuple[str, Source, str, datetime | str, timedelta | None]] = [
+        ("rollup_15m", "raw", "15m", utc_origin, timedelta(minutes=15)),
+        ("rollup_1h", "rollup_15m", "1h", utc_origin, timedelta(hours=1)),
+        ("rollup_1d", "rollup_15m", "1d", timezone, None),
+    ]
+    for table, source, bucket, grid, step in levels:
+        if step is not None:
+            bounds = await connection.fetchrow(
+                "SELECT date_bin($1::interval, $2::timestamptz, $4::timestamptz) AS lo,"
+                " date_bin($1::interval, $3::timestamptz, $4::timestamptz) + $1::interval AS hi",
+                step,
+                first,
+                last,
+                grid,
+            )
+        else:
+            bounds = await connection.fetchrow(
+                "SELECT date_trunc('day', $1::timestamptz, $3) AS lo,"
+                " date_trunc('day', date_trunc('day', $2::timestamptz, $3) + interval '26 hours', $3) AS hi",
+                first,
+                last,
+                grid,
+            )
+        lo, hi = bounds["lo"], bounds["hi"]
+        await connection.execute(
+            f"DELETE FROM {table} WHERE meter_id = $1 AND metric = $2 AND bucket >= $3 AND bucket < $4",  # noqa: S608
+            meter_id,
+            metric,
+            lo,
+            hi,
+        )
+        await connection.execute(
+            f"INSERT INTO {table} (meter_id, metric, bucket, {_COLUMNS})"  # noqa: S608 - fixed names
+            f" SELECT meter_id, $2, bucket, {_COLUMNS} FROM ({_combine_sql(source, bucket, with_next=False)}) AS q",
+            [meter_id],
+            metric,
+            lo,
+            hi,
+            ["good", "suspect"],
+            None,
+            grid,
+        )
+
+
+async def raw_page(  # noqa: PLR0913
+    connection: asyncpg.Connection,
+    *,
+    series: Sequence[str],
+    metric: str,
+    start: datetime,
+    end: datetime,
+    qualities: Sequence[str],
+    after: tuple[str, datetime] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Raw readings ordered by (meter, time), after the cursor ``after``, at most ``limit``."""
+    after_meter, after_ts = after or (None, None)
+    return list(
+        await connection.fetch(
+            "SELECT meter_id, ts, value, unit, quality, reasons FROM smart_meter_readings"
+            " WHERE meter_id = ANY($1::text[]) AND metric = $2 AND ts >= $3 AND ts < $4 AND quality = ANY($5::text[])"
+            " AND ($6::text IS NULL OR (meter_id, ts) > ($6::text, $7::timestamptz)) ORDER BY meter_id, ts LIMIT $8",
+            list(series),
+            metric,
+            start,
+            end,
+            list(qualities),
+            after_meter,
+            after_ts,
+            limit,
+        )
+    )
