@@ -10,11 +10,14 @@ __all__ = ["CompletenessDay", "CompletenessReport", "MeterCompleteness", "Point"
 
 
 class Point(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One bucket (or one raw reading) of a series; ``ts`` is the bucket start in the requested zone."""
+    """One bucket (or one raw reading) of a series; ``ts`` is the bucket start in the requested zone.
+
+    ``quality`` and ``reasons`` exist only on raw readings; aggregated points leave them out.
+    """
 
     ts: datetime
     value: float | None
-    count: int = 0
+    count: int
     quality: str | None = None
     reasons: list[str] | None = None
 
