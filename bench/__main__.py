@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import codec
+from bench import codec, hub_timeseries
 from bench.report import write
 
-SUITES = {"codec": codec.run}
+SUITES = {"codec": codec.run, "hub_timeseries": hub_timeseries.run}
 
 
 def main() -> None:

@@ -38,15 +38,8 @@ DEFAULT_QUALITIES: Final = ("good", "suspect")
 _MAX_BUCKETS: Final = 200_000
 _QUARTER: Final = timedelta(minutes=15)
 _HOUR: Final = timedelta(hours=1)
-_COLUMN: Final = {
-    "avg": None,
-    "min": "vmin",
-    "max": "vmax",
-    "sum": "total",
-    "first": "first_value",
-    "last": "last_value",
-    "delta": "delta",
-}
+_IDENTITY: Final = {"rollup_15m": "15m", "rollup_1h": "1h", "rollup_1d": "1d"}
+"""The bucket each rollup already is (a chosen source is on the query's grid, see ``_source``)."""
 
 
 class SeriesQuery(NamedTuple):
@@ -94,6 +87,8 @@ async def run_query(pool: asyncpg.Pool, query: SeriesQuery, *, rollup_timezone: 
             end=end,
             qualities=query.qualities,
             grid=_grid(query.bucket, tz),
+            aggregate_name=query.aggregate,
+            identity=_IDENTITY.get(source) == query.bucket,
         )
         units = dict(
             await connection.fetch(
@@ -137,14 +132,6 @@ def _source(query: SeriesQuery, tz: ZoneInfo, rollup_timezone: str, edges: list[
     return "rollup_1d" if tz.key == rollup_timezone else fine
 
 
-def _value(row: asyncpg.Record, aggregate_name: str) -> float | None:
-    column = _COLUMN[aggregate_name]
-    if column is None:
-        return float(row["total"]) / row["n"] if row["n"] else None
-    value = row[column]
-    return None if value is None else float(value)
-
-
 def _series(  # noqa: PLR0913 - the query and its resolved range
     rows: Sequence[asyncpg.Record],
     *,
@@ -157,7 +144,7 @@ def _series(  # noqa: PLR0913 - the query and its resolved range
     by_series: dict[str, list[Point]] = {meter: [] for meter in query.meters}
     for row in rows:
         by_series.setdefault(row["meter_id"], []).append(
-            Point(ts=row["bucket"].astimezone(tz), value=_value(row, query.aggregate), count=row["n"])
+            Point(ts=row["bucket"].astimezone(tz), value=row["value"], count=row["n"])
         )
     if query.fill != "none":
         by_series = {key: _filled(points, query, tz, start, end) for key, points in by_series.items()}
