@@ -258,6 +258,7 @@ async def _market(connection: asyncpg.Connection, query: SeriesQuery, tz: ZoneIn
             qualities=query.qualities,
             grid=_grid(bucket, tz),
             resolution=resolution,
+            aggregate_name=query.aggregate,
         )
     )
     priced = query._replace(meters=(market,), metric="price", bucket=bucket)
