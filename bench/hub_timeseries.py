@@ -112,7 +112,7 @@ async def _write_hundred_meters(pool: asyncpg.Pool) -> float:
                 await writer.open()
                 await writer.add(batch)
                 await writer.finish()
-        await refresh_dirty(connection, timezone=TZ)
+        await refresh_dirty(connection)
     return time.perf_counter() - started
 
 

@@ -13,6 +13,9 @@ from litestar.testing import AsyncTestClient
 from luna_hub.settings import HubSettings
 from support.databases import database_for_session
 from support.hub import ready_client
+from support.timescale import timescale_dsn
+
+__all__ = ["hub", "hub_dsn", "timescale_dsn", "unique"]
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -51,7 +51,7 @@ async def write(pool: asyncpg.Pool, meter: str, metric: str, points: list[tuple[
             await writer.open()
             await writer.add(rows)
             await writer.finish()
-        await refresh_dirty(connection, timezone="Europe/Berlin")
+        await refresh_dirty(connection)
 
 
 def oracle(
@@ -85,8 +85,8 @@ def oracle(
 
 
 async def both_sources(pool: asyncpg.Pool, query: SeriesQuery) -> tuple[Any, Any]:
-    auto = await run_query(pool, query, rollup_timezone="Europe/Berlin")
-    raw = await run_query(pool, query._replace(source="raw"), rollup_timezone="Europe/Berlin")
+    auto = await run_query(pool, query)
+    raw = await run_query(pool, query._replace(source="raw"))
     return auto, raw
 
 
@@ -169,7 +169,7 @@ async def test_source_is_the_rollup_of_the_bucket(pool: asyncpg.Pool) -> None:
             tz=zone,
             bucket=bucket,
         )
-        result = await run_query(pool, query, rollup_timezone="Europe/Berlin")
+        result = await run_query(pool, query)
         assert result.source == source, (bucket, zone)
     bad_too = SeriesQuery(
         meters=(meter,),
@@ -180,7 +180,7 @@ async def test_source_is_the_rollup_of_the_bucket(pool: asyncpg.Pool) -> None:
         tz="UTC",
         qualities=("bad", "good", "suspect"),
     )
-    assert (await run_query(pool, bad_too, rollup_timezone="Europe/Berlin")).source == "raw"
+    assert (await run_query(pool, bad_too)).source == "raw"
 
 
 async def test_delta_handles_a_counter_reset(hub: Client, unique: str) -> None:

@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from luna_hub.app import create_app
+from luna_hub.database import close_pool, create_pool
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.settings import HubSettings
 
@@ -32,12 +33,14 @@ async def ready_client(settings: HubSettings) -> AsyncIterator[AsyncTestClient[L
 
 
 @asynccontextmanager
-async def migrated_pool(dsn: str, *, max_size: int = 2) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on ``dsn`` after applying the hub's migrations (idempotent)."""
-    pool = await asyncpg.create_pool(dsn, min_size=0, max_size=max_size)
+async def migrated_pool(
+    dsn: str, *, max_size: int = 2, statement_cache_size: int = 100, search_path: str | None = None
+) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on ``dsn`` (made as the hub makes it) after applying the hub's migrations (idempotent)."""
+    pool = await create_pool(dsn, max_size=max_size, statement_cache_size=statement_cache_size, search_path=search_path)
     try:
         async with pool.acquire() as connection:
             await apply_migrations(connection, timezone="Europe/Berlin")
         yield pool
     finally:
-        await pool.close()
+        await close_pool(pool)

@@ -14,7 +14,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from luna_hub import __version__
-from luna_hub.database import create_pool, describe_dsn
+from luna_hub.database import close_pool, create_pool, describe_dsn
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.errors import UnavailableError
 from luna_hub.health import health
@@ -40,7 +40,12 @@ def create_app(settings: HubSettings) -> Litestar:
 
     @asynccontextmanager
     async def database_pool(app: Litestar) -> AsyncIterator[None]:
-        pool = await create_pool(dsn, max_size=settings.database_pool_size)
+        pool = await create_pool(
+            dsn,
+            max_size=settings.database_pool_size,
+            statement_cache_size=settings.database_statement_cache_size,
+            search_path=settings.database_search_path,
+        )
         app.state.db_pool = pool
         _log.info("database pool ready", database=describe_dsn(dsn))
         app.state.migrated = False
@@ -51,7 +56,7 @@ def create_app(settings: HubSettings) -> Litestar:
             upkeep.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep
-            await pool.close()
+            await close_pool(pool)
 
     return Litestar(
         route_handlers=[health, IngestController, TimeseriesController],
@@ -74,7 +79,7 @@ async def _upkeep(state: State, pool: asyncpg.Pool, settings: HubSettings) -> No
                 if not migrated:
                     await apply_migrations(connection, timezone=settings.rollup_timezone)
                     migrated = state.migrated = True
-                await refresh_dirty(connection, timezone=settings.rollup_timezone)
+                await refresh_dirty(connection)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             _log.warning("database upkeep failed; retrying", error=str(exc), migrated=migrated)
         await asyncio.sleep(settings.rollup_refresh_seconds if migrated else 1.0)

@@ -20,7 +20,7 @@ import msgspec
 from luna_hub import __version__
 from luna_hub.app import create_app
 from luna_hub.auth.services import create_api_key, create_user
-from luna_hub.database import EmbeddedPostgres, create_pool
+from luna_hub.database import EmbeddedPostgres, close_pool, create_pool
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.demo import load_demo_data
 from luna_hub.errors import HubError
@@ -109,13 +109,18 @@ def _database(settings: HubSettings) -> Iterator[HubSettings]:
 
 def _with_pool(settings: HubSettings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
     async def body() -> T:
-        pool = await create_pool(settings.database_url or "", max_size=2)
+        pool = await create_pool(
+            settings.database_url or "",
+            max_size=2,
+            statement_cache_size=settings.database_statement_cache_size,
+            search_path=settings.database_search_path,
+        )
         try:
             async with pool.acquire() as connection:
                 await apply_migrations(connection, timezone=settings.rollup_timezone)
             return await work(pool)
         finally:
-            await pool.close()
+            await close_pool(pool)
 
     return asyncio.run(body())
 
@@ -146,7 +151,10 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
     async def work(pool: asyncpg.Pool) -> LoadReport:
         with path.open("rb") as binary:
             return await load_file(
-                pool, binary, options, method=settings.bulk_insert, rollup_timezone=settings.rollup_timezone
+                pool,
+                binary,
+                options,
+                method=settings.bulk_insert,
             )
 
     try:

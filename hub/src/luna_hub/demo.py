@@ -49,7 +49,6 @@ async def load_demo_data(pool: asyncpg.Pool, folder: Path, settings: HubSettings
                 binary,
                 options._replace(name=relative, sha256=digest),
                 method=settings.bulk_insert,
-                rollup_timezone=settings.rollup_timezone,
             )
         loaded += 1
     return loaded

@@ -30,6 +30,10 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     data_dir: str = "var/hub"
     """Where the embedded database and other local state live."""
     database_pool_size: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    database_statement_cache_size: Annotated[int, msgspec.Meta(ge=0)] = 100
+    """Prepared statements cached per connection; 0 behind PgBouncer (transaction mode) or a shared-session server."""
+    database_search_path: str | None = None
+    """Schema search path set on every acquired connection; for servers whose sessions share state (PGlite)."""
     bulk_insert: Literal["copy", "unnest"] = "copy"
     """How readings and prices are bulk-written: COPY (fast), or INSERT from arrays for servers without COPY."""
     rollup_timezone: str = "Europe/Berlin"

@@ -3,10 +3,16 @@
 Each file ``NNNN_name.sql`` runs once, in its own transaction, and is recorded in
 ``schema_migrations``. A session-level advisory lock serialises concurrent migrators (two hub
 processes starting together): the second waits, then finds nothing left to do.
+
+A file ``NNNN_name.timescaledb.sql`` runs only where the server offers TimescaleDB
+(``pg_available_extensions``), decided when that version is migrated; elsewhere it is recorded
+as skipped and the plain-PostgreSQL schema serves the same API. ``{rollup_timezone}`` in a file
+is replaced by the hub's rollup zone.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Final
@@ -18,6 +24,7 @@ from luna_shared.logs import get_logger
 
 __all__ = ["Migration", "MigrationError", "apply_migrations", "available_migrations", "timescaledb_available"]
 
+_ZONE: Final = re.compile(r"^[A-Za-z0-9_+/-]{1,64}$")
 _LOCK_KEY: Final = 0x4C554E41  # "LUNA": one advisory lock key for all hub migrators
 _log = get_logger(__name__)
 
@@ -33,6 +40,7 @@ class Migration:
     version: int
     name: str
     sql: str
+    needs_timescaledb: bool = False
 
 
 def available_migrations() -> list[Migration]:
@@ -42,7 +50,11 @@ def available_migrations() -> list[Migration]:
         if not entry.name.endswith(".sql"):
             continue
         number, _, rest = entry.name.partition("_")
-        found.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text(encoding="utf-8")))
+        name = rest.removesuffix(".sql")
+        timescale = name.endswith(".timescaledb")
+        found.append(
+            Migration(int(number), name.removesuffix(".timescaledb"), entry.read_text(encoding="utf-8"), timescale)
+        )
     found.sort(key=lambda migration: migration.version)
     versions = [migration.version for migration in found]
     if len(set(versions)) != len(versions):
@@ -59,7 +71,10 @@ async def timescaledb_available(connection: asyncpg.Connection) -> bool:
 
 
 async def apply_migrations(connection: asyncpg.Connection, *, timezone: str) -> list[int]:
-    """Apply the pending migrations under the advisory lock; return the versions applied now."""
+    """Apply the pending migrations under the advisory lock; return the versions applied (or skipped) now."""
+    if not _ZONE.fullmatch(timezone):
+        msg = f"not a time zone name: {timezone!r}"
+        raise MigrationError(msg)
     await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await connection.execute(
@@ -71,22 +86,23 @@ async def apply_migrations(connection: asyncpg.Connection, *, timezone: str) -> 
         for migration in available_migrations():
             if migration.version in done:
                 continue
-            _log.info("applying migration", version=migration.version, name=migration.name)
+            skip = migration.needs_timescaledb and not await timescaledb_available(connection)
+            _log.info(
+                "skipping migration" if skip else "applying migration", version=migration.version, name=migration.name
+            )
             try:
                 async with connection.transaction():
-                    await connection.execute(migration.sql)
+                    if not skip:
+                        await connection.execute(migration.sql.replace("{rollup_timezone}", timezone))
                     await connection.execute(
                         "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                         migration.version,
-                        migration.name,
+                        f"{migration.name} (skipped: no TimescaleDB)" if skip else migration.name,
                     )
             except asyncpg.PostgresError as exc:
                 msg = f"migration {migration.version:04d}_{migration.name}.sql failed: {exc}"
                 raise MigrationError(msg) from exc
             applied.append(migration.version)
-        await connection.execute(
-            "INSERT INTO rollup_settings (timezone) VALUES ($1) ON CONFLICT (singleton) DO NOTHING", timezone
-        )
     finally:
         await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return applied

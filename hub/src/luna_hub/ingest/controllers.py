@@ -71,5 +71,4 @@ class IngestController(Controller):
                 cast("BinaryIO", spool),
                 options,
                 method=settings.bulk_insert,
-                rollup_timezone=settings.rollup_timezone,
             )

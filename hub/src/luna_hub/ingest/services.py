@@ -98,7 +98,6 @@ async def load_file(
     options: LoadOptions,
     *,
     method: BulkMethod = "copy",
-    rollup_timezone: str = "Europe/Berlin",
 ) -> LoadReport:
     """Load ``binary`` (CSV or JSON, detected) in one transaction; a malformed file stores nothing."""
     records = _records(binary, options)
@@ -137,7 +136,7 @@ async def load_file(
                     options.name,
                     msgspec.json.encode(_report(options.name, tally, stored=0, duplicates=0)).decode(),
                 )
-        refreshed = await refresh_dirty(connection, timezone=rollup_timezone)
+        refreshed = await refresh_dirty(connection)
     stored = sum(result.stored for result in written)
     duplicates = sum(result.duplicates for result in written)
     _log.info(

@@ -87,7 +87,7 @@ class TimeseriesController(Controller):
             cursor=cursor,
             resolution_minutes=resolution_minutes,
         )
-        result: QueryResult = await run_query(db_pool, request, rollup_timezone=settings.rollup_timezone)
+        result: QueryResult = await run_query(db_pool, request)
         if format == "csv":
             return Response(render_csv(result).encode(), media_type="text/csv; charset=utf-8")
         return Response(msgspec.json.encode(result), media_type="application/json")

@@ -29,6 +29,9 @@ __all__ = [
 
 Source = Literal["raw", "rollup_15m", "rollup_1h", "rollup_1d", "prices"]
 ROLLUP_TABLES: Final = ("rollup_15m", "rollup_1h", "rollup_1d")
+CONTINUOUS_AGGREGATES: Final = {"rollup_15m": "readings_15m", "rollup_1h": "readings_1h", "rollup_1d": "readings_1d"}
+"""On TimescaleDB the rollups are these continuous aggregates (no intra_delta: delta reads raw readings)."""
+Engine = Literal["plain", "timescaledb"]
 _COLUMNS: Final = "n, total, vmin, vmax, first_ts, first_value, last_ts, last_value, intra_delta"
 
 _SOURCE_SQL: Final[dict[str, str]] = {
@@ -47,6 +50,13 @@ _SOURCE_SQL: Final[dict[str, str]] = {
         " WHERE $5::text[] IS NOT NULL AND $6::interval IS NULL"
         for table in ROLLUP_TABLES
     },
+}
+_CAGG_SQL: Final[dict[str, str]] = {
+    rollup: (
+        "SELECT meter_id, metric, bucket AS sub_ts, n, total, vmin, vmax, first_ts, first_value, last_ts,"  # noqa: S608
+        f" last_value, NULL::float8 AS intra_delta FROM {view} WHERE $5::text[] IS NOT NULL AND $6::interval IS NULL"
+    )
+    for rollup, view in CONTINUOUS_AGGREGATES.items()
 }
 
 BUCKET_SQL: Final[dict[str, str]] = {
@@ -78,13 +88,19 @@ _NEXT_READING: Final = """
 """
 
 
-def _combine_sql(source: Source, bucket: str, *, with_next: bool) -> str:
+def _source_sql(source: Source, engine: Engine) -> str:
+    if engine == "timescaledb" and source in _CAGG_SQL:
+        return _CAGG_SQL[source]
+    return _SOURCE_SQL[source]
+
+
+def _combine_sql(source: Source, bucket: str, *, with_next: bool, engine: Engine = "plain") -> str:
     following = f"UNION ALL {_NEXT_READING}" if with_next else ""
     return f"""
     WITH sub AS (
         SELECT s.meter_id, {BUCKET_SQL[bucket]} AS bucket, s.sub_ts, s.n, s.total, s.vmin, s.vmax,
                s.first_ts, s.first_value, s.last_ts, s.last_value, s.intra_delta
-        FROM ({_SOURCE_SQL[source]}) AS s
+        FROM ({_source_sql(source, engine)}) AS s
         WHERE s.meter_id = ANY($1::text[]) AND s.metric = $2 AND s.sub_ts >= $3 AND s.sub_ts < $4
         {following}
     ), edged AS (
@@ -106,13 +122,13 @@ def _combine_sql(source: Source, bucket: str, *, with_next: bool) -> str:
     """  # noqa: S608 - assembled from fixed fragments only
 
 
-def _identity_sql(source: Source) -> str:
+def _identity_sql(source: Source, engine: Engine) -> str:
     """Read rollup rows that already are the requested buckets: only the border increases are added."""
     return f"""
     WITH sub AS (
         SELECT s.meter_id, s.sub_ts AS bucket, s.sub_ts, s.n, s.total, s.vmin, s.vmax,
                s.first_ts, s.first_value, s.last_ts, s.last_value, s.intra_delta
-        FROM ({_SOURCE_SQL[source]}) AS s
+        FROM ({_source_sql(source, engine)}) AS s
         WHERE s.meter_id = ANY($1::text[]) AND s.metric = $2 AND s.sub_ts >= $3 AND s.sub_ts < $4
         UNION ALL {_NEXT_READING}
     ), edged AS (
@@ -140,6 +156,7 @@ async def aggregate(  # noqa: PLR0913 - one parameter per query dimension
     resolution: object = None,
     aggregate_name: str = "avg",
     identity: bool = False,
+    engine: Engine = "plain",
 ) -> list[asyncpg.Record]:
     """Combine ``source`` rows into ``bucket`` buckets over [start, end); rows of meter_id, bucket, n, value.
 
@@ -147,9 +164,9 @@ async def aggregate(  # noqa: PLR0913 - one parameter per query dimension
     """
     arguments = [list(series), metric, start, end, list(qualities), resolution]
     if identity:
-        sql = _identity_sql(source)
+        sql = _identity_sql(source, engine)
     else:
-        sql = _combine_sql(source, bucket, with_next=source != "prices")
+        sql = _combine_sql(source, bucket, with_next=source != "prices", engine=engine)
         arguments.append(grid)
     # Only the chosen aggregate leaves the server: decoding rows is a good part of a query's time.
     value = AGGREGATE_SQL[aggregate_name]
@@ -161,20 +178,59 @@ async def aggregate(  # noqa: PLR0913 - one parameter per query dimension
     )
 
 
-async def refresh_dirty(connection: asyncpg.Connection, *, timezone: str) -> int:
+async def rollup_config(connection: asyncpg.Connection) -> tuple[str, Engine]:
+    """Return the rollup zone and the engine fixed by the migrations."""
+    row = await connection.fetchrow("SELECT timezone, engine FROM rollup_settings")
+    return row["timezone"], row["engine"]
+
+
+async def refresh_dirty(connection: asyncpg.Connection) -> int:
     """Recompute the rollup buckets of every range written since the last refresh; return series refreshed."""
+    timezone, engine = await rollup_config(connection)
+    if engine == "timescaledb":
+        return await _refresh_continuous_aggregates(connection)
     async with connection.transaction():
         # One refresher at a time; another caller finds the queue empty afterwards.
         await connection.execute("SELECT pg_advisory_xact_lock(1280658754)")
-        ranges = await connection.fetch(
-            "WITH taken AS (DELETE FROM rollup_dirty RETURNING meter_id, metric, from_ts, to_ts)"
-            " SELECT meter_id, metric, min(from_ts) AS from_ts, max(to_ts) AS to_ts FROM taken"
-            " GROUP BY meter_id, metric"
-        )
+        ranges = await connection.fetch(_TAKE_DIRTY)
         for row in ranges:
             span = (row["from_ts"], row["to_ts"])
             await _refresh_series(connection, row["meter_id"], row["metric"], span, timezone)
     return len(ranges)
+
+
+_TAKE_DIRTY: Final = (
+    "WITH taken AS (DELETE FROM rollup_dirty RETURNING meter_id, metric, from_ts, to_ts)"
+    " SELECT meter_id, metric, min(from_ts) AS from_ts, max(to_ts) AS to_ts FROM taken GROUP BY meter_id, metric"
+)
+
+
+async def _refresh_continuous_aggregates(connection: asyncpg.Connection) -> int:
+    # refresh_continuous_aggregate cannot run inside a transaction, so the queue is taken first; a
+    # crash in between leaves the range to the refresh policies (they look back 35 days).
+    ranges = await connection.fetch(_TAKE_DIRTY)
+    if not ranges:
+        return 0
+    first, last = min(row["from_ts"] for row in ranges), max(row["to_ts"] for row in ranges)
+    day = timedelta(days=1)
+    windows = {  # whole buckets around the written range: a refresh leaves partial buckets out
+        "readings_15m": (
+            _floor(first, timedelta(minutes=15)),
+            _floor(last, timedelta(minutes=15)) + timedelta(minutes=15),
+        ),
+        "readings_1h": (_floor(first, timedelta(hours=1)), _floor(last, timedelta(hours=1)) + timedelta(hours=1)),
+        "readings_1d": (_floor(first, day) - day, _floor(last, day) + 2 * day),  # local days: a day either side
+    }
+    for view, (low, high) in windows.items():
+        await connection.execute(
+            f"CALL refresh_continuous_aggregate('{view}', $1::timestamptz, $2::timestamptz)", low, high
+        )
+    return len(ranges)
+
+
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    epoch = datetime(2000, 1, 1, tzinfo=moment.tzinfo)
+    return epoch + ((moment - epoch) // step) * step
 
 
 async def last_refresh_ranges(connection: asyncpg.Connection) -> int:

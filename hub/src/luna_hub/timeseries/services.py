@@ -27,7 +27,7 @@ import asyncpg
 from luna_hub.errors import BadRequestError
 from luna_hub.ingest.fields import zone
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next, grid_origin, offset_multiple
-from luna_hub.timeseries.repository import Source, aggregate, raw_page, refresh_dirty
+from luna_hub.timeseries.repository import Source, aggregate, raw_page, refresh_dirty, rollup_config
 from luna_hub.timeseries.schemas import Point, QueryResult, Series
 
 __all__ = ["Aggregate", "Fill", "SeriesQuery", "render_csv", "run_query"]
@@ -61,7 +61,7 @@ class SeriesQuery(NamedTuple):
     resolution_minutes: int | None = None
 
 
-async def run_query(pool: asyncpg.Pool, query: SeriesQuery, *, rollup_timezone: str) -> QueryResult:
+async def run_query(pool: asyncpg.Pool, query: SeriesQuery) -> QueryResult:
     """Run ``query`` and return its series."""
     tz = zone(query.tz)
     if query.end <= query.start:
@@ -73,10 +73,13 @@ async def run_query(pool: asyncpg.Pool, query: SeriesQuery, *, rollup_timezone: 
         if query.bucket == "raw":
             return await _raw(connection, query, tz)
         start, end = bucket_floor(query.start, query.bucket, tz), _ceil(query.end, query.bucket, tz)
+        rollup_timezone, engine = await rollup_config(connection)
         source = _source(query, tz, rollup_timezone, [start, end])
+        if engine == "timescaledb" and query.aggregate == "delta":
+            source = "raw"  # continuous aggregates cannot hold a counter's increase (see migration 0003)
         if source != "raw":
             # Readings from other paths than a file load wait in rollup_dirty: fold them in first.
-            await refresh_dirty(connection, timezone=rollup_timezone)
+            await refresh_dirty(connection)
         rows = await aggregate(
             connection,
             source=source,
@@ -89,6 +92,7 @@ async def run_query(pool: asyncpg.Pool, query: SeriesQuery, *, rollup_timezone: 
             grid=_grid(query.bucket, tz),
             aggregate_name=query.aggregate,
             identity=_IDENTITY.get(source) == query.bucket,
+            engine=engine,
         )
         units = dict(
             await connection.fetch(

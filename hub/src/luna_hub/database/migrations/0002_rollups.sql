@@ -10,8 +10,12 @@
 
 CREATE TABLE rollup_settings (
     singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    timezone   text NOT NULL
+    timezone   text NOT NULL,
+    engine     text NOT NULL DEFAULT 'plain' CHECK (engine IN ('plain', 'timescaledb'))
 );
+
+-- The zone comes from the hub's settings (rollup_timezone) at the first migration.
+INSERT INTO rollup_settings (timezone) VALUES ('{rollup_timezone}');
 
 CREATE TABLE rollup_15m (
     meter_id text NOT NULL, metric text NOT NULL, bucket timestamptz NOT NULL,
