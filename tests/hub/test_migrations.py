@@ -105,3 +105,13 @@ async def test_readings_are_keyed_by_meter_metric_and_time(db: asyncpg.Connectio
             "INSERT INTO smart_meter_readings (meter_id, metric, ts, value, unit, quality)"
             " VALUES ('key-m1', 'power_w', now(), 1, 'W', 'great')"
         )
+
+
+async def test_timescaledb_migration_is_recorded_as_skipped_on_plain_postgres(db: asyncpg.Connection) -> None:
+    available = await db.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'")
+    if available:
+        pytest.skip("this PostgreSQL offers TimescaleDB; tests/hub/test_timescale.py covers that path")
+    names = dict(await db.fetch("SELECT version, name FROM schema_migrations"))
+    assert names[3] == "timescaledb (skipped: no TimescaleDB)"
+    assert await db.fetchval("SELECT engine FROM rollup_settings") == "plain"
+    assert await db.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'") == 0

@@ -172,6 +172,8 @@ def _decoding(text: io.TextIOWrapper, options: FileOptions) -> Iterator[Record]:
     except UnicodeDecodeError as exc:
         msg = f"not UTF-8 text: {exc}"
         raise MalformedFileError(msg) from exc
+    finally:
+        text.detach()  # the caller owns the binary file: the wrapper must not close it
 
 
 def _validated(records: Iterator[Record], tally: _Tally) -> Iterator[ReadingRow | PriceRow]:
