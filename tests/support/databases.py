@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+from support.services import _admin, _run  # the same private-loop admin helpers pg_dsn uses
 
 __all__ = ["database_for_session", "fresh_database"]
 
@@ -32,24 +33,8 @@ async def fresh_database(admin_dsn: str) -> AsyncIterator[str]:
 def database_for_session(admin_dsn: str, prefix: str) -> Iterator[str]:
     """Like :func:`fresh_database`, for synchronous session fixtures (runs on a private event loop)."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    _on_private_loop(_admin(admin_dsn, f'CREATE DATABASE "{name}"'))
+    _run(_admin(admin_dsn, f'CREATE DATABASE "{name}"'))
     try:
         yield urlunsplit(urlsplit(admin_dsn)._replace(path=f"/{name}"))
     finally:
-        _on_private_loop(_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _on_private_loop(work: Coroutine[None, None, None]) -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(work)
-    finally:
-        loop.close()
-
-
-async def _admin(dsn: str, statement: str) -> None:
-    connection = await asyncpg.connect(dsn, timeout=10)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
+        _run(_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -19,7 +19,7 @@ becomes a :class:`Rejected` with its line number and reason, and the rest goes o
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import NamedTuple, TextIO
 
@@ -229,51 +229,53 @@ def _wide(names: list[str], rows: Iterator[list[str]], options: FileOptions, *, 
                 yield ReadingRecord(line, names[index], metric, ts, value, unit)
 
 
-def _long_readings(
-    names: list[str], rows: Iterator[list[str]], options: FileOptions, *, german: bool
+def _long(
+    names: list[str], rows: Iterator[list[str]], parse: Callable[[int, dict[str, str]], Record | None]
 ) -> Iterator[Record]:
-    at = {name: i for i, name in enumerate(names)}
+    """Rows of a long file (one value per row, columns by name): blank rows skipped, a bad one rejected."""
     for row in rows:
         line = _line(rows)
         if not any(cell.strip() for cell in row):
             continue
+        if len(row) != len(names):
+            yield Rejected(line, f"{len(row)} fields, expected {len(names)}")
+            continue
         try:
-            if len(row) != len(names):
-                _fail(f"{len(row)} fields, expected {len(names)}")
-            meter_id = row[at["meter_id"]].strip() or _fail("empty meter_id")
-            metric = row[at["metric"]].strip() or _fail("empty metric")
-            ts = parse_instant(row[at["ts"]], options.clock)
-            value = parse_number(row[at["value"]], decimal_comma=german)
-            unit = row[at["unit"]].strip() if "unit" in at else options.unit or default_unit(metric)
-            quality = row[at["quality"]].strip() or None if "quality" in at else None
-        except FieldError as exc:
+            record = parse(line, dict(zip(names, row, strict=True)))
+        except (FieldError, ValueError) as exc:
             yield Rejected(line, str(exc))
             continue
-        yield ReadingRecord(line, meter_id, metric, ts, value, unit, quality)
+        if record is not None:
+            yield record
+
+
+def _long_readings(
+    names: list[str], rows: Iterator[list[str]], options: FileOptions, *, german: bool
+) -> Iterator[Record]:
+    def parse(line: int, cells: dict[str, str]) -> Record:
+        meter_id = cells.get("meter_id", "").strip() or _fail("empty meter_id")
+        metric = cells.get("metric", "").strip() or _fail("empty metric")
+        ts = parse_instant(cells.get("ts", ""), options.clock)
+        value = parse_number(cells.get("value", ""), decimal_comma=german)
+        unit = cells.get("unit", "").strip() or options.unit or default_unit(metric)
+        quality = cells.get("quality", "").strip() or None
+        return ReadingRecord(line, meter_id, metric, ts, value, unit, quality)
+
+    return _long(names, rows, parse)
 
 
 def _long_prices(
     names: list[str], rows: Iterator[list[str]], options: FileOptions, *, german: bool
 ) -> Iterator[Record]:
-    at = {name: i for i, name in enumerate(names)}
-    for row in rows:
-        line = _line(rows)
-        if not any(cell.strip() for cell in row):
-            continue
-        try:
-            if len(row) != len(names):
-                _fail(f"{len(row)} fields, expected {len(names)}")
-            market = (row[at["market"]].strip() if "market" in at else options.market) or _fail("no market")
-            ts = parse_instant(row[at["ts"]], options.clock)
-            price = parse_number(row[at["price"]], decimal_comma=german)
-            resolution = options.resolution
-            if "resolution_minutes" in at:
-                resolution = timedelta(minutes=int(row[at["resolution_minutes"]]))
-        except (FieldError, ValueError) as exc:
-            yield Rejected(line, str(exc))
-            continue
-        if price is not None:
-            yield PriceRecord(line, market, ts, price, resolution)
+    def parse(line: int, cells: dict[str, str]) -> Record | None:
+        market = cells.get("market", "").strip() or options.market or _fail("no market")
+        ts = parse_instant(cells.get("ts", ""), options.clock)
+        price = parse_number(cells.get("price", ""), decimal_comma=german)
+        minutes = cells.get("resolution_minutes", "").strip()
+        resolution = timedelta(minutes=int(minutes)) if minutes else options.resolution
+        return None if price is None else PriceRecord(line, market, ts, price, resolution)
+
+    return _long(names, rows, parse)
 
 
 def default_unit(metric: str) -> str:
