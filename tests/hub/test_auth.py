@@ -51,5 +51,13 @@ async def test_guard_enforces_keys_on_data_endpoints_when_required(
         assert bearer.status_code == 200
         header = await client.post("/data/load", content=b"", headers={"X-API-Key": key})
         assert header.status_code == 400  # past the guard: an empty file is malformed
+        body = f"meter_id,metric,ts,value\n{unique},power_w,2024-01-01T00:00:00Z,1\n".encode()
+        loaded = await client.post("/data/load", content=body, params={"name": unique}, headers={"X-API-Key": key})
+        assert loaded.json()["stored"] == 1
+    entry = await db.fetchrow(
+        "SELECT actor, action, details FROM audit_log WHERE target = $1 AND action = 'data.load'", unique
+    )
+    assert (entry["actor"], entry["action"]) == (unique, "data.load")  # the key's user is the actor
+    assert '"stored": 1' in entry["details"]
     async with ready_client(HubSettings(database_url=hub_dsn)) as client:
         assert (await client.get("/data/query", params=query)).status_code == 200  # default: keys optional

@@ -94,6 +94,15 @@ async def test_users_and_keys_store_only_a_hash(cli_dsn: str) -> None:
         await connection.close()
     assert [row["key_hash"] for row in rows] == [hash_key(key)]
     assert all(key not in str(dict(row)) for row in rows)
+    connection = await asyncpg.connect(cli_dsn)
+    try:
+        entries = await connection.fetch("SELECT actor, action, target FROM audit_log WHERE target = 'carol'")
+    finally:
+        await connection.close()
+    assert [(e["actor"].split(":")[0], e["action"]) for e in entries] == [
+        ("cli", "user.create"),
+        ("cli", "api_key.create"),
+    ]
     nobody = hub(cli_dsn, "create-api-key", "dave")
     assert nobody.returncode == 1
     assert "no user 'dave'" in nobody.stderr

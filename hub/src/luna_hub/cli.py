@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -146,6 +147,7 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
         unit=args.unit,
         resolution_minutes=args.resolution_minutes,
         strict=args.strict,
+        actor=f"cli:{getpass.getuser()}",
     )
 
     async def work(pool: asyncpg.Pool) -> LoadReport:

@@ -17,6 +17,7 @@ from typing import Final
 import asyncpg
 import msgspec
 
+from luna_hub import audit
 from luna_hub.auth import repository
 from luna_hub.errors import BadRequestError, ConflictError, NotFoundError
 
@@ -48,27 +49,36 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create_user(connection: asyncpg.Connection, username: str, display_name: str = "") -> int:
-    """Create a user; 409 when the name exists."""
+async def create_user(
+    connection: asyncpg.Connection, username: str, display_name: str = "", *, actor: str = "cli"
+) -> int:
+    """Create a user (and its audit entry); 409 when the name exists."""
     if not _USERNAME.fullmatch(username):
         msg = f"invalid username {username!r}: use 1-64 of A-Z a-z 0-9 . _ @ -"
         raise BadRequestError(msg)
-    new_id = await repository.insert_user(connection, username, display_name)
-    if new_id is None:
-        msg = f"user {username!r} exists already"
-        raise ConflictError(msg)
+    async with connection.transaction():
+        new_id = await repository.insert_user(connection, username, display_name)
+        if new_id is None:
+            msg = f"user {username!r} exists already"
+            raise ConflictError(msg)
+        await audit.record(connection, actor=actor, action="user.create", target=username)
     return new_id
 
 
-async def create_api_key(connection: asyncpg.Connection, username: str, name: str) -> ApiKeyCreated:
-    """Create a key for ``username``; return it (the only time it is visible)."""
+async def create_api_key(
+    connection: asyncpg.Connection, username: str, name: str, *, actor: str = "cli"
+) -> ApiKeyCreated:
+    """Create a key for ``username`` (and its audit entry); return it (the only time it is visible)."""
     owner = await repository.user_id(connection, username)
     if owner is None:
         msg = f"no user {username!r}: create it first (luna-hub create-user)"
         raise NotFoundError(msg)
     prefix = secrets.token_hex(4)
     key = f"luna_{prefix}_{secrets.token_urlsafe(32)}"
-    key_id = await repository.insert_key(connection, owner, name, prefix, hash_key(key))
+    async with connection.transaction():
+        key_id = await repository.insert_key(connection, owner, name, prefix, hash_key(key))
+        details = {"key_id": key_id, "name": name, "prefix": prefix}
+        await audit.record(connection, actor=actor, action="api_key.create", target=username, details=details)
     return ApiKeyCreated(key_id=key_id, username=username, name=name, key=key)
 
 

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from luna_hub.auth.guards import api_key_guard
+from luna_hub.auth.services import Principal
 from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
 from luna_hub.settings import HubSettings
@@ -65,6 +66,7 @@ class IngestController(Controller):
                 resolution_minutes=resolution_minutes,
                 strict=strict,
                 sha256=digest.hexdigest(),
+                actor=_actor(request),
             )
             return await load_file(
                 db_pool,
@@ -72,3 +74,8 @@ class IngestController(Controller):
                 options,
                 method=settings.bulk_insert,
             )
+
+
+def _actor(request: Request[Any, Any, Any]) -> str:
+    principal = request.scope.get("user")
+    return principal.username if isinstance(principal, Principal) else "anonymous"

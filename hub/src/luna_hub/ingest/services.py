@@ -10,6 +10,7 @@ from typing import Any, BinaryIO, Final, NamedTuple
 import asyncpg
 import msgspec
 
+from luna_hub import audit
 from luna_hub.errors import BadRequestError
 from luna_hub.ingest.fields import LocalClock, zone
 from luna_hub.ingest.formats import (
@@ -67,6 +68,8 @@ class LoadOptions(NamedTuple):
     """Any rejected row aborts the whole load (nothing stored)."""
     sha256: str | None = None
     """Content hash; when given, the load is recorded in ``loaded_files``."""
+    actor: str = "system"
+    """Who loads the file, for the audit log (the API key's user, ``anonymous``, ``cli:<login>``)."""
 
 
 class _Tally:
@@ -128,17 +131,11 @@ async def load_file(
                 msg += f"{tally.rejections[0].line}: {tally.rejections[0].reasons[0]})"
                 raise LoadRejectedError(msg, report)
             written = [await readings.finish(), await prices.finish()]
-            if options.sha256 is not None:
-                await connection.execute(
-                    "INSERT INTO loaded_files (sha256, name, report) VALUES ($1, $2, $3::jsonb)"
-                    " ON CONFLICT (sha256) DO NOTHING",
-                    options.sha256,
-                    options.name,
-                    msgspec.json.encode(_report(options.name, tally, stored=0, duplicates=0)).decode(),
-                )
+            stored = sum(result.stored for result in written)
+            duplicates = sum(result.duplicates for result in written)
+            report = _report(options.name, tally, stored=stored, duplicates=duplicates)
+            await _record_load(connection, options, report)
         refreshed = await refresh_dirty(connection)
-    stored = sum(result.stored for result in written)
-    duplicates = sum(result.duplicates for result in written)
     _log.info(
         "file loaded",
         file=options.name,
@@ -148,7 +145,26 @@ async def load_file(
         flagged=tally.flagged,
         rollups_refreshed=refreshed,
     )
-    return _report(options.name, tally, stored=stored, duplicates=duplicates)
+    return report
+
+
+async def _record_load(connection: asyncpg.Connection, options: LoadOptions, report: LoadReport) -> None:
+    counts = {
+        "stored": report.stored,
+        "duplicates": report.duplicates,
+        "rejected": report.rejected,
+        "flagged": report.flagged,
+        "sha256": options.sha256,
+    }
+    await audit.record(connection, actor=options.actor, action="data.load", target=options.name, details=counts)
+    if options.sha256 is not None:
+        await connection.execute(
+            "INSERT INTO loaded_files (sha256, name, report) VALUES ($1, $2, $3::jsonb)"
+            " ON CONFLICT (sha256) DO NOTHING",
+            options.sha256,
+            options.name,
+            msgspec.json.encode(report).decode(),
+        )
 
 
 _PRICE_ROW_LENGTH: Final = 6

@@ -186,6 +186,8 @@ async def rollup_config(connection: asyncpg.Connection) -> tuple[str, Engine]:
 
 async def refresh_dirty(connection: asyncpg.Connection) -> int:
     """Recompute the rollup buckets of every range written since the last refresh; return series refreshed."""
+    if not await connection.fetchval("SELECT EXISTS (SELECT 1 FROM rollup_dirty)"):
+        return 0  # the common case on every query: one cheap look, no transaction, no lock
     timezone, engine = await rollup_config(connection)
     if engine == "timescaledb":
         return await _refresh_continuous_aggregates(connection)
