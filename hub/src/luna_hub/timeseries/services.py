@@ -146,10 +146,14 @@ def _series(  # noqa: PLR0913 - the query and its resolved range
     units: dict[str, str],
 ) -> list[Series]:
     by_series: dict[str, list[Point]] = {meter: [] for meter in query.meters}
+    local: dict[datetime, datetime] = {}  # series share their buckets: convert each instant once
     for row in rows:
-        by_series.setdefault(row["meter_id"], []).append(
-            Point(ts=row["bucket"].astimezone(tz), value=row["value"], count=row["n"])
-        )
+        points = by_series.setdefault(row["meter_id"], [])
+        for bucket, count, value in zip(row["buckets"], row["counts"], row["vals"], strict=True):
+            moment = local.get(bucket)
+            if moment is None:
+                moment = local[bucket] = bucket.astimezone(tz)
+            points.append(Point(ts=moment, value=value, count=count))
     if query.fill != "none":
         by_series = {key: _filled(points, query, tz, start, end) for key, points in by_series.items()}
     return [
