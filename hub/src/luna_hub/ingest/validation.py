@@ -98,6 +98,9 @@ class SeriesCheck:
             if self._centre is None or self._since_centre >= _MIN_WINDOW:
                 median = statistics.median(self._window)
                 spread = statistics.median(abs(x - median) for x in self._window) * _MAD_TO_SIGMA
+                # A flat window has no spread: then a deviation of a tenth of its level stands out (a
+                # window of zeros, like a PV counter at night, flags nothing: any sunrise would look odd).
+                spread = max(spread, abs(median) * 0.01)
                 self._centre, self._since_centre = (median, spread), 0
             self._since_centre += 1
             median, spread = self._centre
