@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from luna_hub.ingest.repository import BulkMethod, ReadingRow, write_readings
 from luna_hub.problems import PROBLEM_JSON
+from support.hub import migrated_pool
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 Client = AsyncTestClient[Litestar]
@@ -184,3 +187,27 @@ async def test_json_document_and_json_lines(hub: Client, unique: str) -> None:
     assert prices["stored"] == 3
     points = await daily(hub, unique, "2024-05-01T00:00Z", "2024-05-01T03:00Z", aggregate="sum")
     assert points[0]["value"] == pytest.approx(0.5 + 1.5 + 2.5)
+
+
+async def test_the_bulk_writer_counts_redeliveries_as_duplicates(hub_dsn: str, unique: str) -> None:
+    start = datetime(2024, 7, 1, tzinfo=UTC)
+    rows: list[ReadingRow] = [
+        (unique, "power_w", start + timedelta(minutes=m), float(m), "W", "good", ["spike"] if m == 3 else [], "a1", m)
+        for m in range(10)
+    ]
+    async with migrated_pool(hub_dsn) as pool, pool.acquire() as connection:
+        methods: tuple[BulkMethod, ...] = ("copy", "unnest")
+        for method in methods:
+            async with connection.transaction():  # two batches in one transaction: savepoints
+                first = await write_readings(connection, rows[:6], method=method)
+                second = await write_readings(connection, rows, method=method)
+            if method == "copy":
+                assert (first.stored, first.duplicates, second.stored, second.duplicates) == (6, 0, 4, 6)
+            else:
+                assert (first.stored, second.stored, second.duplicates) == (0, 0, 10)
+        stored = await connection.fetch(
+            "SELECT reasons, agent_id, seq FROM smart_meter_readings WHERE meter_id = $1 ORDER BY ts", unique
+        )
+        dirty = await connection.fetchval("SELECT count(*) FROM rollup_dirty WHERE meter_id = $1", unique)
+    assert [(list(r["reasons"]), r["agent_id"], r["seq"]) for r in stored][2:4] == [([], "a1", 2), (["spike"], "a1", 3)]
+    assert dirty >= 1  # the next refresh folds them into the rollups

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from luna_hub.ingest.repository import ReadingRow, ReadingWriter
+from luna_hub.ingest.repository import ReadingRow, write_readings
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.services import SeriesQuery, run_query
@@ -46,11 +46,7 @@ async def pool(hub_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 async def write(pool: asyncpg.Pool, meter: str, metric: str, points: list[tuple[datetime, float]]) -> None:
     rows: list[ReadingRow] = [(meter, metric, ts, value, "kWh", "good", [], None, None) for ts, value in points]
     async with pool.acquire() as connection:
-        async with connection.transaction():
-            writer = ReadingWriter(connection)
-            await writer.open()
-            await writer.add(rows)
-            await writer.finish()
+        await write_readings(connection, rows)
         await refresh_dirty(connection)
 
 

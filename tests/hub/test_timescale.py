@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from luna_hub.ingest.repository import ReadingRow, ReadingWriter
+from luna_hub.ingest.repository import ReadingRow, write_readings
 from luna_hub.settings import HubSettings
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.services import SeriesQuery, run_query
@@ -98,11 +98,7 @@ async def test_real_price_file_with_dst_days_loads_and_queries(hub: AsyncTestCli
 async def write(pool: asyncpg.Pool, meter: str, points: list[tuple[datetime, float]]) -> None:
     rows: list[ReadingRow] = [(meter, "energy_import_kwh", ts, v, "kWh", "good", [], None, None) for ts, v in points]
     async with pool.acquire() as connection:
-        async with connection.transaction():
-            writer = ReadingWriter(connection, "unnest")
-            await writer.open()
-            await writer.add(rows)
-            await writer.finish()
+        await write_readings(connection, rows, method="unnest")
         await refresh_dirty(connection)
 
 

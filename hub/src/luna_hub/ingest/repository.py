@@ -27,6 +27,7 @@ __all__ = [
     "ReadingRow",
     "ReadingWriter",
     "WriteResult",
+    "write_readings",
 ]
 
 BulkMethod = Literal["copy", "unnest"]
@@ -64,6 +65,8 @@ class _StagedWriter:
     async def open(self) -> None:
         """Create the staging table (dropped at commit); call inside a transaction."""
         columns = ", ".join(self.columns)
+        # Dropped first: a second batch in the same transaction (a savepoint) gets a fresh one.
+        await self._connection.execute(f"DROP TABLE IF EXISTS pg_temp.{self._stage}")
         await self._connection.execute(
             f"CREATE TEMP TABLE {self._stage} ON COMMIT DROP AS SELECT {columns} FROM {self.table} WITH NO DATA"  # noqa: S608 - fixed names
         )
@@ -175,3 +178,18 @@ def _kind(metric: str) -> str:
 def _text_array(reasons: Sequence[str]) -> str:
     """Render ``reasons`` as a PostgreSQL array literal (vocabulary words: no quotes or commas inside)."""
     return "{" + ",".join(f'"{reason}"' for reason in reasons) + "}"
+
+
+async def write_readings(
+    connection: asyncpg.Connection, rows: Sequence[ReadingRow], *, method: BulkMethod = "copy"
+) -> WriteResult:
+    """Write one batch of readings atomically (a savepoint inside the caller's transaction, if any).
+
+    Re-delivered rows count as duplicates; the touched ranges wait in ``rollup_dirty`` for the
+    next rollup refresh (the app's upkeep task, or :func:`luna_hub.timeseries.repository.refresh_dirty`).
+    """
+    async with connection.transaction():
+        writer = ReadingWriter(connection, method)
+        await writer.open()
+        await writer.add(rows)
+        return await writer.finish()
