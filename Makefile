@@ -19,9 +19,9 @@ $(STAMP): uv.lock pyproject.toml agent/pyproject.toml hub/pyproject.toml shared/
 	$(UV) sync --locked --all-packages
 	@touch $@
 
-run: $(STAMP) ## start hub (embedded PostgreSQL) and an agent polling a simulated SDM630; Ctrl-C stops both
+run: $(STAMP) ## start hub (embedded PostgreSQL, demo prices and load profiles) and an agent polling a simulated SDM630; Ctrl-C stops both
 	@trap 'kill -TERM $$hub $$agent 2>/dev/null; wait $$hub $$agent; exit 0' INT TERM; \
-	luna-hub serve & hub=$$!; \
+	luna-hub serve --demo-data "$(CURDIR)/../shared/data" & hub=$$!; \
 	luna-agent run -c agent/examples/demo.toml & agent=$$!; \
 	echo "starting: hub (API, /schema for OpenAPI) and agent (status API); Ctrl-C stops"; \
 	wait -n $$hub $$agent; status=$$?; \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import agent_buffer, agent_footprint, agent_modbus, codec
+from bench import agent_buffer, agent_footprint, agent_modbus, codec, hub_timeseries
 from bench.report import write
 
 SUITES = {
@@ -12,6 +12,7 @@ SUITES = {
     "agent_buffer": agent_buffer.run,
     "agent_modbus": agent_modbus.run,
     "agent_footprint": agent_footprint.run,
+    "hub_timeseries": hub_timeseries.run,
 }
 
 

@@ -51,6 +51,14 @@ def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     volts = next(r for r in latest if r["metric"] == "voltage_l1_v")
     assert (volts["meter_id"], volts["quality"]) == ("main-meter", "good")
     assert 200 < float(volts["value"]) < 260  # type: ignore[arg-type]
+    if (ROOT.parent / "shared" / "data" / "prices").is_dir():  # the demo data sits next to the repository
+        # The README's example: the DE-LU day-ahead prices of the 25-hour day 2024-10-27 (SMARD).
+        query = "/data/query?market=DE-LU&start=2024-10-27&end=2024-10-28&bucket=1d&aggregate=avg"
+        with urllib.request.urlopen(urls["luna-hub"] + query, timeout=10) as response:  # noqa: S310 - loopback
+            day = json.load(response)["series"][0]["points"]
+        assert len(day) == 1
+        assert day[0]["count"] == 25
+        assert round(day[0]["value"], 3) == 90.334
 
     system.interrupt(signal.SIGINT)  # make itself dies of SIGINT, as in a terminal; what matters is below
     output = system.output()

@@ -13,12 +13,13 @@ from luna_hub.app import create_app
 from luna_hub.errors import ConflictError, NotFoundError
 from luna_hub.problems import PROBLEM_JSON, exception_handlers
 from luna_hub.settings import HubSettings
+from support.hub import ready_client
 from support.processes import free_port
 
 
 @pytest.fixture
-async def client(pg_dsn: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(create_app(HubSettings(database_url=pg_dsn))) as test_client:
+async def client(hub_dsn: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with ready_client(HubSettings(database_url=hub_dsn)) as test_client:
         yield test_client
 
 
@@ -53,7 +54,7 @@ async def test_unknown_route_is_a_404_problem(client: AsyncTestClient[Litestar])
 async def test_openapi_schema_is_served(client: AsyncTestClient[Litestar]) -> None:
     response = await client.get("/schema/openapi.json")
     assert response.status_code == 200
-    assert "/health" in response.json()["paths"]
+    assert {"/health", "/data/load", "/data/query", "/data/completeness"} <= set(response.json()["paths"])
 
 
 @get("/missing")

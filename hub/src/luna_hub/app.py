@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,11 +14,15 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from luna_hub import __version__
-from luna_hub.database import create_pool, describe_dsn
+from luna_hub.database import close_pool, create_pool, describe_dsn
+from luna_hub.database.migrate import apply_migrations
 from luna_hub.errors import UnavailableError
 from luna_hub.health import health
+from luna_hub.ingest.controllers import IngestController
 from luna_hub.problems import exception_handlers
 from luna_hub.settings import HubSettings
+from luna_hub.timeseries.controllers import TimeseriesController
+from luna_hub.timeseries.repository import refresh_dirty
 from luna_shared.asgi import request_id_middleware
 from luna_shared.logs import get_logger
 
@@ -34,16 +40,26 @@ def create_app(settings: HubSettings) -> Litestar:
 
     @asynccontextmanager
     async def database_pool(app: Litestar) -> AsyncIterator[None]:
-        pool = await create_pool(dsn, max_size=settings.database_pool_size)
+        pool = await create_pool(
+            dsn,
+            max_size=settings.database_pool_size,
+            statement_cache_size=settings.database_statement_cache_size,
+            search_path=settings.database_search_path,
+        )
         app.state.db_pool = pool
         _log.info("database pool ready", database=describe_dsn(dsn))
+        app.state.migrated = False
+        upkeep = asyncio.create_task(_upkeep(app.state, pool, settings), name="luna-hub upkeep")
         try:
             yield
         finally:
-            await pool.close()
+            upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
+            await close_pool(pool)
 
     return Litestar(
-        route_handlers=[health],
+        route_handlers=[health, IngestController, TimeseriesController],
         lifespan=[database_pool],
         dependencies={"db_pool": Provide(_db_pool, sync_to_thread=False)},
         exception_handlers=exception_handlers,
@@ -52,6 +68,21 @@ def create_app(settings: HubSettings) -> Litestar:
         logging_config=None,
         middleware=[request_id_middleware],
     )
+
+
+async def _upkeep(state: State, pool: asyncpg.Pool, settings: HubSettings) -> None:
+    """Migrate once the database answers, then keep rollups current (readings from other paths)."""
+    migrated = False
+    while True:
+        try:
+            async with pool.acquire(timeout=10) as connection:
+                if not migrated:
+                    await apply_migrations(connection, timezone=settings.rollup_timezone)
+                    migrated = state.migrated = True
+                await refresh_dirty(connection)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            _log.warning("database upkeep failed; retrying", error=str(exc), migrated=migrated)
+        await asyncio.sleep(settings.rollup_refresh_seconds if migrated else 1.0)
 
 
 def _db_pool(state: State) -> asyncpg.Pool:

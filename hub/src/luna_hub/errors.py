@@ -5,6 +5,7 @@
     LunaError (luna_shared)
     └── HubError                  500 unless a subclass says otherwise
         ├── BadRequestError       400 the request is malformed or fails validation
+        ├── UnauthorizedError     401 no valid API key where one is required
         ├── NotFoundError         404 the named resource does not exist
         ├── ConflictError         409 the request contradicts stored state
         └── UnavailableError      503 a backing service (database, ...) cannot be reached
@@ -12,11 +13,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from luna_shared.errors import LunaError
 
-__all__ = ["BadRequestError", "ConflictError", "HubError", "NotFoundError", "UnavailableError"]
+__all__ = ["BadRequestError", "ConflictError", "HubError", "NotFoundError", "UnauthorizedError", "UnavailableError"]
 
 
 class HubError(LunaError):
@@ -25,12 +26,23 @@ class HubError(LunaError):
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
 
+    def problem_extra(self) -> dict[str, Any]:
+        """Return extra members for the problem body (RFC 9457 extensions); none by default."""
+        return {}
+
 
 class BadRequestError(HubError):
     """The request is malformed or fails validation."""
 
     status = 400
     title = "Bad request"
+
+
+class UnauthorizedError(HubError):
+    """No valid API key was presented where one is required."""
+
+    status = 401
+    title = "Unauthorized"
 
 
 class NotFoundError(HubError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 import msgspec
 from litestar import get
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from luna_hub.errors import UnavailableError
@@ -31,6 +32,10 @@ async def check_database(pool: asyncpg.Pool) -> str:
 
 
 @get("/health", tags=["system"], summary="Readiness of the hub and its database")
-async def health(db_pool: NamedDependency[asyncpg.Pool]) -> Health:
-    """Report readiness; 503 (problem JSON) while the database cannot be reached."""
-    return Health(status="ok", database=await check_database(db_pool))
+async def health(db_pool: NamedDependency[asyncpg.Pool], state: State) -> Health:
+    """Report readiness; 503 (problem JSON) while the database cannot be reached or is not migrated yet."""
+    database = await check_database(db_pool)
+    if not state.get("migrated", False):
+        msg = "database schema is being migrated"
+        raise UnavailableError(msg)
+    return Health(status="ok", database=database)

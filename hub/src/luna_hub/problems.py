@@ -9,7 +9,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from luna_hub.errors import HubError
+from luna_hub.errors import HubError, UnavailableError
 from luna_shared.logs import get_logger
 
 __all__ = ["PROBLEM_JSON", "exception_handlers", "problem_response"]
@@ -20,9 +20,12 @@ _log = get_logger(__name__)
 
 
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    """Render any exception as problem JSON; only server errors log a traceback."""
+    """Render any exception as problem JSON; only unexpected server errors log a traceback."""
     status, title, detail, extra = _classify(exc)
-    if status >= _SERVER_ERROR:
+    if isinstance(exc, UnavailableError):
+        # Expected while a backing service starts or is down: the message says it all.
+        _log.warning("request failed", path=request.url.path, status=status, detail=detail)
+    elif status >= _SERVER_ERROR:
         _log.error("request failed", path=request.url.path, status=status, exc_info=exc)
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -37,7 +40,7 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 def _classify(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
     if isinstance(exc, HubError):
-        return exc.status, exc.title, str(exc) or exc.title, {}
+        return exc.status, exc.title, str(exc) or exc.title, exc.problem_extra()
     if isinstance(exc, ValidationException):
         return 400, "Bad request", str(exc.detail), {"errors": exc.extra or []}
     if isinstance(exc, HTTPException):

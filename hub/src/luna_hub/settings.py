@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -30,6 +30,20 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     data_dir: str = "var/hub"
     """Where the embedded database and other local state live."""
     database_pool_size: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    database_statement_cache_size: Annotated[int, msgspec.Meta(ge=0)] = 100
+    """Prepared statements cached per connection; 0 behind PgBouncer (transaction mode) or a shared-session server."""
+    database_search_path: str | None = None
+    """Schema search path set on every acquired connection; for servers whose sessions share state (PGlite)."""
+    bulk_insert: Literal["copy", "unnest"] = "copy"
+    """How readings and prices are bulk-written: COPY (fast), or INSERT from arrays for servers without COPY."""
+    rollup_timezone: str = "Europe/Berlin"
+    """Local days of this zone are pre-aggregated; fixed at the first migration (see rollup_settings)."""
+    rollup_refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    """How often the app refreshes rollups of readings written by other paths than a file load."""
+    require_api_key: bool = False
+    """Whether the /data endpoints need an API key (see luna_hub.auth.guards)."""
+    demo_data: str | None = None
+    """A folder of real data files (``../shared/data``) that ``serve`` loads at start when set."""
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 

@@ -1,0 +1,54 @@
+"""Demo data for ``luna-hub serve --demo-data DIR``: real prices and load profiles from ``../shared/data``.
+
+Each file is loaded once: its SHA-256 is recorded in ``loaded_files``, so a restart skips it in
+milliseconds instead of re-reading it (re-reading would store nothing new either).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Final
+
+import asyncpg
+
+from luna_hub.ingest.services import LoadOptions, load_file
+from luna_hub.settings import HubSettings
+from luna_shared.logs import get_logger
+
+__all__ = ["DEMO_FILES", "load_demo_data"]
+
+DEMO_FILES: Final = (
+    # EPEX SPOT day-ahead DE-LU, hourly, 2023-2024 (SMARD CSV, CRLF): market "DE-LU"
+    ("prices/smard/Gro_handelspreise_202301010000_202501010000_Stunde.csv", LoadOptions()),
+    # A household in Konstanz: cumulative kWh counters per appliance, hourly, 2015-2017 (OPSD)
+    ("load/opsd_household_data/household_data_60min_singleindex.csv", LoadOptions()),
+    # A year of 30-minute house load and PV power (EMHASS sample), metric power_w
+    ("load/emhass/long_train_data_30min.csv", LoadOptions(metric="power_w")),
+)
+_log = get_logger(__name__)
+
+
+async def load_demo_data(pool: asyncpg.Pool, folder: Path, settings: HubSettings) -> int:
+    """Load the demo files found in ``folder`` that are not loaded yet; return how many were loaded."""
+    loaded = 0
+    for relative, options in DEMO_FILES:
+        path = folder / relative
+        if not path.is_file():
+            _log.warning("demo file missing, skipped", path=str(path))
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        async with pool.acquire() as connection:
+            done = await connection.fetchval("SELECT EXISTS (SELECT 1 FROM loaded_files WHERE sha256 = $1)", digest)
+        if done:
+            continue
+        _log.info("loading demo file", path=str(path))
+        with path.open("rb") as binary:
+            await load_file(
+                pool,
+                binary,
+                options._replace(name=relative, sha256=digest),
+                method=settings.bulk_insert,
+            )
+        loaded += 1
+    return loaded

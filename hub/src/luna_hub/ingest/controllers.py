@@ -1,0 +1,81 @@
+"""``POST /data/load``: load a CSV or JSON file of readings or market prices sent as the request body."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from typing import Annotated, Any, BinaryIO, cast
+
+import asyncpg
+from litestar import Controller, Request, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from luna_hub.auth.guards import api_key_guard
+from luna_hub.auth.services import Principal
+from luna_hub.ingest.schemas import LoadReport
+from luna_hub.ingest.services import LoadOptions, load_file
+from luna_hub.settings import HubSettings
+
+__all__ = ["IngestController"]
+
+_SPOOL_IN_MEMORY = 1 << 20  # bigger uploads go to a temporary file, not to memory
+
+
+class IngestController(Controller):
+    """Loading files."""
+
+    path = "/data"
+    tags = ["ingest"]  # noqa: RUF012 - Litestar's declared type
+    guards = [api_key_guard]  # noqa: RUF012
+
+    @post("/load", status_code=200, summary="Load a CSV/JSON file of meter readings or market prices")
+    async def load(  # noqa: PLR0913, PLR0917 - one parameter per option of the endpoint
+        self,
+        request: Request[Any, Any, Any],
+        db_pool: NamedDependency[asyncpg.Pool],
+        state: State,
+        strict: Annotated[bool, QueryParameter(description="any rejected row aborts the load")] = False,
+        tz: Annotated[str, QueryParameter(description="zone of timestamps without offset")] = "Europe/Berlin",
+        market: Annotated[str | None, QueryParameter(description="market of a price file, e.g. DE-LU")] = None,
+        metric: Annotated[str | None, QueryParameter(description="metric of a wide file (default power_w)")] = None,
+        unit: Annotated[str | None, QueryParameter(description="unit when the file does not say")] = None,
+        resolution_minutes: Annotated[int | None, QueryParameter(ge=1, le=1440)] = None,
+        name: Annotated[str, QueryParameter(description="file name for the report")] = "upload",
+    ) -> LoadReport:
+        """Load the body (CSV: SMARD, ENTSO-E, OPSD, wide or long; JSON document or JSON Lines).
+
+        Rows are validated one by one: rejected rows are listed with their line and reason and the
+        rest is stored, unless ``strict=true`` (then 422 and nothing is stored). A file that
+        cannot be read at all is a 400 and stores nothing. Loading the same file again stores nothing new.
+        """
+        settings: HubSettings = state.settings
+        digest = hashlib.sha256()
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+            async for chunk in request.stream():
+                digest.update(chunk)
+                spool.write(chunk)
+            spool.seek(0)
+            options = LoadOptions(
+                name=name,
+                timezone=tz,
+                market=market,
+                metric=metric,
+                unit=unit,
+                resolution_minutes=resolution_minutes,
+                strict=strict,
+                sha256=digest.hexdigest(),
+                actor=_actor(request),
+            )
+            return await load_file(
+                db_pool,
+                cast("BinaryIO", spool),
+                options,
+                method=settings.bulk_insert,
+            )
+
+
+def _actor(request: Request[Any, Any, Any]) -> str:
+    principal = request.scope.get("user")
+    return principal.username if isinstance(principal, Principal) else "anonymous"

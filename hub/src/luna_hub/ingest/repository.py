@@ -1,0 +1,195 @@
+"""Bulk writers for readings and market prices, reusable by every ingest path.
+
+Rows are staged in a temporary table (COPY, or ``INSERT ... SELECT FROM unnest(...)`` for
+servers where COPY is not available) and moved into the real table by one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING``: re-delivered rows are counted as duplicates
+and change nothing. Readings also record the touched time range per meter/metric in
+``rollup_dirty`` so their rollups get refreshed. The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Final, Literal
+
+import asyncpg
+import msgspec
+
+from luna_shared.vocabulary import metric_spec
+
+__all__ = [
+    "PRICE_COLUMNS",
+    "READING_COLUMNS",
+    "BulkMethod",
+    "PriceRow",
+    "PriceWriter",
+    "ReadingRow",
+    "ReadingWriter",
+    "WriteResult",
+    "write_readings",
+]
+
+BulkMethod = Literal["copy", "unnest"]
+ReadingRow = tuple[str, str, datetime, float | None, str, str, list[str], str | None, int | None]
+"""meter_id, metric, ts, value, unit, quality, reasons, agent_id, seq."""
+PriceRow = tuple[str, datetime, timedelta, float, str, str]
+"""market, ts, resolution, price, unit, source."""
+
+READING_COLUMNS: Final = ("meter_id", "metric", "ts", "value", "unit", "quality", "reasons", "agent_id", "seq")
+_READING_TYPES: Final = ("text", "text", "timestamptz", "float8", "text", "text", "text", "text", "int8")
+PRICE_COLUMNS: Final = ("market", "ts", "resolution", "price", "unit", "source")
+_PRICE_TYPES: Final = ("text", "timestamptz", "interval", "float8", "text", "text")
+
+
+class WriteResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What one bulk write did: rows newly stored and rows that were already there."""
+
+    stored: int
+    duplicates: int
+
+
+class _StagedWriter:
+    """Stage rows in a temp table, then move them with one INSERT ... ON CONFLICT DO NOTHING."""
+
+    table: str
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+
+    def __init__(self, connection: asyncpg.Connection, method: BulkMethod = "copy") -> None:
+        self._connection = connection
+        self._method = method
+        self._stage = f"stage_{self.table}"
+        self.staged = 0
+
+    async def open(self) -> None:
+        """Create the staging table (dropped at commit); call inside a transaction."""
+        columns = ", ".join(self.columns)
+        # Dropped first: a second batch in the same transaction (a savepoint) gets a fresh one.
+        await self._connection.execute(f"DROP TABLE IF EXISTS pg_temp.{self._stage}")
+        await self._connection.execute(
+            f"CREATE TEMP TABLE {self._stage} ON COMMIT DROP AS SELECT {columns} FROM {self.table} WITH NO DATA"  # noqa: S608 - fixed names
+        )
+
+    async def add(self, rows: Sequence[tuple[object, ...]]) -> None:
+        """Stage one batch of rows."""
+        if not rows:
+            return
+        if self._method == "copy":
+            await self._connection.copy_records_to_table(self._stage, records=rows, columns=self.columns)
+        else:
+            await self._insert_from_arrays(rows)
+        self.staged += len(rows)
+
+    async def _insert_from_arrays(self, rows: Sequence[tuple[object, ...]]) -> None:
+        # One statement, one round trip, no COPY and no pipelined executemany (the TimescaleDB
+        # engine used in tests supports neither). reasons is text[]: unnest would flatten a 2-D
+        # array, so each row's reasons travel as one array literal and are cast back.
+        arrays: list[list[object]] = [list(column) for column in zip(*rows, strict=True)]
+        params, selected = [], []
+        for index, (column, pg_type) in enumerate(zip(self.columns, self.types, strict=True), start=1):
+            if column == "reasons":
+                arrays[index - 1] = [_text_array(value) for value in arrays[index - 1]]  # type: ignore[arg-type]
+                params.append(f"${index}::text[]")
+                selected.append("t.reasons::text[]")
+            else:
+                params.append(f"${index}::{pg_type}[]")
+                selected.append(f"t.{column}")
+        await self._connection.execute(
+            f"INSERT INTO {self._stage} ({', '.join(self.columns)}) "  # noqa: S608 - fixed names
+            f"SELECT {', '.join(selected)} FROM unnest({', '.join(params)}) AS t({', '.join(self.columns)})",
+            *arrays,
+        )
+
+
+class ReadingWriter(_StagedWriter):
+    """Bulk writer for ``smart_meter_readings``; also registers meters and marks rollups dirty."""
+
+    table = "smart_meter_readings"
+    columns = READING_COLUMNS
+    types = _READING_TYPES
+
+    async def finish(self) -> WriteResult:
+        """Move the staged rows into the table; return how many were new."""
+        if self.staged == 0:
+            return WriteResult(stored=0, duplicates=0)
+        await self._register_meters()
+        stored: int = await self._connection.fetchval(
+            f"""
+            WITH stored AS (
+                INSERT INTO smart_meter_readings ({", ".join(self.columns)})
+                SELECT {", ".join(self.columns)} FROM {self._stage}
+                ON CONFLICT DO NOTHING
+                RETURNING meter_id, metric, ts
+            ), dirty AS (
+                INSERT INTO rollup_dirty (meter_id, metric, from_ts, to_ts)
+                SELECT meter_id, metric, min(ts), max(ts) FROM stored GROUP BY meter_id, metric
+            )
+            SELECT count(*) FROM stored
+            """  # noqa: S608 - fixed names
+        )
+        return WriteResult(stored=stored, duplicates=self.staged - stored)
+
+    async def _register_meters(self) -> None:
+        pairs = await self._connection.fetch(
+            f"SELECT DISTINCT ON (meter_id, metric) meter_id, metric, unit FROM {self._stage}"  # noqa: S608
+        )
+        meters = [row["meter_id"] for row in pairs]
+        metrics = [row["metric"] for row in pairs]
+        units = [row["unit"] for row in pairs]
+        kinds = [_kind(row["metric"]) for row in pairs]
+        await self._connection.execute(
+            "INSERT INTO meters (meter_id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING", meters
+        )
+        await self._connection.execute(
+            "INSERT INTO meter_metrics (meter_id, metric, unit, kind)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
+            meters,
+            metrics,
+            units,
+            kinds,
+        )
+
+
+class PriceWriter(_StagedWriter):
+    """Bulk writer for ``market_prices``."""
+
+    table = "market_prices"
+    columns = PRICE_COLUMNS
+    types = _PRICE_TYPES
+
+    async def finish(self) -> WriteResult:
+        """Move the staged rows into the table; return how many were new."""
+        if self.staged == 0:
+            return WriteResult(stored=0, duplicates=0)
+        result: str = await self._connection.execute(
+            f"INSERT INTO market_prices ({', '.join(self.columns)}) "  # noqa: S608 - fixed names
+            f"SELECT {', '.join(self.columns)} FROM {self._stage} ON CONFLICT DO NOTHING"
+        )
+        stored = int(result.rsplit(" ", 1)[1])
+        return WriteResult(stored=stored, duplicates=self.staged - stored)
+
+
+def _kind(metric: str) -> str:
+    spec = metric_spec(metric)
+    return str(spec.kind) if spec else "gauge"
+
+
+def _text_array(reasons: Sequence[str]) -> str:
+    """Render ``reasons`` as a PostgreSQL array literal (vocabulary words: no quotes or commas inside)."""
+    return "{" + ",".join(f'"{reason}"' for reason in reasons) + "}"
+
+
+async def write_readings(
+    connection: asyncpg.Connection, rows: Sequence[ReadingRow], *, method: BulkMethod = "copy"
+) -> WriteResult:
+    """Write one batch of readings atomically (a savepoint inside the caller's transaction, if any).
+
+    Re-delivered rows count as duplicates; the touched ranges wait in ``rollup_dirty`` for the
+    next rollup refresh (the app's upkeep task, or :func:`luna_hub.timeseries.repository.refresh_dirty`).
+    """
+    async with connection.transaction():
+        writer = ReadingWriter(connection, method)
+        await writer.open()
+        await writer.add(rows)
+        return await writer.finish()

@@ -1,0 +1,278 @@
+"""Load a readings or prices file: parse, validate, bulk-write in one transaction, refresh rollups."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any, BinaryIO, Final, NamedTuple
+
+import asyncpg
+import msgspec
+
+from luna_hub import audit
+from luna_hub.errors import BadRequestError
+from luna_hub.ingest.fields import LocalClock, zone
+from luna_hub.ingest.formats import (
+    FileOptions,
+    MalformedFileError,
+    PriceRecord,
+    ReadingRecord,
+    Record,
+    Rejected,
+    csv_records,
+)
+from luna_hub.ingest.jsonfile import json_records
+from luna_hub.ingest.repository import BulkMethod, PriceRow, PriceWriter, ReadingRow, ReadingWriter
+from luna_hub.ingest.schemas import Gap, LoadReport, RowIssue
+from luna_hub.ingest.validation import SeriesCheck, unit_problem
+from luna_hub.timeseries.repository import refresh_dirty
+from luna_shared.logs import get_logger
+
+__all__ = ["LoadOptions", "LoadRejectedError", "load_file"]
+
+_BATCH: Final = 10_000
+_LISTED: Final = 100
+_RESOLUTIONS: Final = frozenset(timedelta(minutes=m) for m in (5, 15, 30, 60))
+_QUALITIES: Final = frozenset({"good", "suspect", "bad"})
+_log = get_logger(__name__)
+
+
+class LoadRejectedError(BadRequestError):
+    """``strict=true`` and some rows were rejected: nothing was stored."""
+
+    status = 422
+    title = "Rows rejected"
+
+    def __init__(self, message: str, report: LoadReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def problem_extra(self) -> dict[str, Any]:
+        """Return the load report, so the client sees every rejected row and why."""
+        return {"report": msgspec.to_builtins(self.report)}
+
+
+class LoadOptions(NamedTuple):
+    """How to read and store one file."""
+
+    name: str = "upload"
+    timezone: str = "Europe/Berlin"
+    """Zone of timestamps written without an offset (German CSV files)."""
+    market: str | None = None
+    meter_id: str | None = None
+    metric: str | None = None
+    unit: str | None = None
+    resolution_minutes: int | None = None
+    strict: bool = False
+    """Any rejected row aborts the whole load (nothing stored)."""
+    sha256: str | None = None
+    """Content hash; when given, the load is recorded in ``loaded_files``."""
+    actor: str = "system"
+    """Who loads the file, for the audit log (the API key's user, ``anonymous``, ``cli:<login>``)."""
+
+
+class _Tally:
+    """Counts and the first few issues of one load."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.rejected = 0
+        self.flagged = 0
+        self.rejections: list[RowIssue] = []
+        self.flags: list[RowIssue] = []
+        self.gaps: list[Gap] = []
+        self.series: set[str] = set()
+
+    def reject(self, line: int, reason: str) -> None:
+        self.rejected += 1
+        if len(self.rejections) < _LISTED:
+            self.rejections.append(RowIssue(line=line, reasons=[reason]))
+
+    def flag(self, line: int, reasons: list[str]) -> None:
+        self.flagged += 1
+        if len(self.flags) < _LISTED:
+            self.flags.append(RowIssue(line=line, reasons=reasons))
+
+
+async def load_file(
+    pool: asyncpg.Pool,
+    binary: BinaryIO,
+    options: LoadOptions,
+    *,
+    method: BulkMethod = "copy",
+) -> LoadReport:
+    """Load ``binary`` (CSV or JSON, detected) in one transaction; a malformed file stores nothing."""
+    records = _records(binary, options)
+    tally = _Tally()
+    async with pool.acquire() as connection:
+        async with connection.transaction():
+            readings, prices = ReadingWriter(connection, method), PriceWriter(connection, method)
+            await readings.open()
+            await prices.open()
+            reading_rows: list[ReadingRow] = []
+            price_rows: list[PriceRow] = []
+            for row in _validated(records, tally):
+                if len(row) == _PRICE_ROW_LENGTH:
+                    price_rows.append(row)
+                else:
+                    reading_rows.append(row)
+                if len(reading_rows) >= _BATCH:
+                    await readings.add(reading_rows)
+                    reading_rows = []
+                if len(price_rows) >= _BATCH:
+                    await prices.add(price_rows)
+                    price_rows = []
+            await readings.add(reading_rows)
+            await prices.add(price_rows)
+            report = _report(options.name, tally, stored=0, duplicates=0)
+            if options.strict and tally.rejected:
+                msg = f"{tally.rejected} rows rejected and strict=true: nothing stored (first: line "
+                msg += f"{tally.rejections[0].line}: {tally.rejections[0].reasons[0]})"
+                raise LoadRejectedError(msg, report)
+            written = [await readings.finish(), await prices.finish()]
+            stored = sum(result.stored for result in written)
+            duplicates = sum(result.duplicates for result in written)
+            report = _report(options.name, tally, stored=stored, duplicates=duplicates)
+            await _record_load(connection, options, report)
+        refreshed = await refresh_dirty(connection)
+    _log.info(
+        "file loaded",
+        file=options.name,
+        stored=stored,
+        duplicates=duplicates,
+        rejected=tally.rejected,
+        flagged=tally.flagged,
+        rollups_refreshed=refreshed,
+    )
+    return report
+
+
+async def _record_load(connection: asyncpg.Connection, options: LoadOptions, report: LoadReport) -> None:
+    counts = {
+        "stored": report.stored,
+        "duplicates": report.duplicates,
+        "rejected": report.rejected,
+        "flagged": report.flagged,
+        "sha256": options.sha256,
+    }
+    await audit.record(connection, actor=options.actor, action="data.load", target=options.name, details=counts)
+    if options.sha256 is not None:
+        await connection.execute(
+            "INSERT INTO loaded_files (sha256, name, report) VALUES ($1, $2, $3::jsonb)"
+            " ON CONFLICT (sha256) DO NOTHING",
+            options.sha256,
+            options.name,
+            msgspec.json.encode(report).decode(),
+        )
+
+
+_PRICE_ROW_LENGTH: Final = 6
+
+
+def _records(binary: BinaryIO, options: LoadOptions) -> Iterator[Record]:
+    clock = LocalClock(zone(options.timezone))
+    resolution = timedelta(minutes=options.resolution_minutes) if options.resolution_minutes else None
+    file_options = FileOptions(clock, options.market, options.meter_id, options.metric, options.unit, resolution)
+    start = binary.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    binary.seek(0)  # uploads are spooled to a file, and the CLI opens one: both seek
+    if start[:1] in {b"{", b"["}:
+        return json_records(binary, file_options)
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    return _decoding(text, file_options)
+
+
+def _decoding(text: io.TextIOWrapper, options: FileOptions) -> Iterator[Record]:
+    try:
+        yield from csv_records(text, options)
+    except UnicodeDecodeError as exc:
+        msg = f"not UTF-8 text: {exc}"
+        raise MalformedFileError(msg) from exc
+    finally:
+        text.detach()  # the caller owns the binary file: the wrapper must not close it
+
+
+def _validated(records: Iterator[Record], tally: _Tally) -> Iterator[ReadingRow | PriceRow]:
+    checks: dict[tuple[str, str], SeriesCheck] = {}
+    pending: dict[str, PriceRecord] = {}  # first price of a market until its resolution is known
+    for record in records:
+        if isinstance(record, Rejected):
+            tally.reject(record.line, record.reason)
+        elif isinstance(record, ReadingRecord):
+            row = _reading_row(record, checks, tally)
+            if row is not None:
+                yield row
+        else:
+            yield from _price_rows(record, checks, pending, tally)
+    for record in pending.values():  # a one-row file: fall back to hourly
+        yield from _price_rows(record._replace(resolution=timedelta(hours=1)), checks, {}, tally)
+
+
+def _reading_row(record: ReadingRecord, checks: dict[tuple[str, str], SeriesCheck], tally: _Tally) -> ReadingRow | None:
+    problem = unit_problem(record.metric, record.unit)
+    if problem is None and record.quality is not None and record.quality not in _QUALITIES:
+        problem = f"quality must be good, suspect or bad, not {record.quality!r}"
+    if problem is not None:
+        tally.reject(record.line, problem)
+        return None
+    key = (record.meter_id, record.metric)
+    check = checks.get(key)
+    if check is None:
+        check = checks[key] = SeriesCheck.for_metric(record.metric)
+    outcome = check.check(record.ts, record.value)
+    quality = record.quality or "good"
+    if outcome.reasons:
+        tally.flag(record.line, outcome.reasons)
+        quality = "bad" if quality == "bad" else "suspect"
+    if outcome.gap is not None and len(tally.gaps) < _LISTED:
+        tally.gaps.append(Gap(series=f"{record.meter_id}/{record.metric}", after=outcome.gap[0], before=outcome.gap[1]))
+    tally.accepted += 1
+    tally.series.add(f"{record.meter_id}/{record.metric}")
+    return (record.meter_id, record.metric, record.ts, record.value, record.unit, quality, outcome.reasons, None, None)
+
+
+def _price_rows(
+    record: PriceRecord, checks: dict[tuple[str, str], SeriesCheck], pending: dict[str, PriceRecord], tally: _Tally
+) -> Iterator[PriceRow]:
+    if record.resolution is None:
+        known = checks.get((record.market, "price"))
+        if known is not None and known.step is not None:
+            record = record._replace(resolution=known.step)
+        else:
+            first = pending.pop(record.market, None)
+            if first is None:
+                pending[record.market] = record
+                return
+            # The first step between valued rows decides (SMARD's quarter-hour grid holds hourly DE-LU prices).
+            step = record.ts - first.ts
+            resolution = step if step in _RESOLUTIONS else timedelta(hours=1)
+            yield from _price_rows(first._replace(resolution=resolution), checks, pending, tally)
+            record = record._replace(resolution=resolution)
+    resolution = record.resolution or timedelta(hours=1)
+    key = (record.market, "price")
+    check = checks.get(key)
+    if check is None:
+        check = checks[key] = SeriesCheck(counter=False, step=resolution)
+    outcome = check.check(record.ts, record.price)
+    if outcome.reasons:
+        tally.flag(record.line, outcome.reasons)
+    if outcome.gap is not None and len(tally.gaps) < _LISTED:
+        tally.gaps.append(Gap(series=f"market {record.market}", after=outcome.gap[0], before=outcome.gap[1]))
+    tally.accepted += 1
+    tally.series.add(f"market {record.market}")
+    yield (record.market, record.ts, resolution, record.price, "EUR/MWh", "file")
+
+
+def _report(name: str, tally: _Tally, *, stored: int, duplicates: int) -> LoadReport:
+    return LoadReport(
+        file=name,
+        accepted=tally.accepted,
+        stored=stored,
+        duplicates=duplicates,
+        rejected=tally.rejected,
+        flagged=tally.flagged,
+        series=sorted(tally.series),
+        rejections=tally.rejections,
+        flags=tally.flags,
+        gaps=tally.gaps,
+    )

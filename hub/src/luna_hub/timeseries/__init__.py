@@ -1,0 +1,3 @@
+"""Querying readings and prices: buckets, aggregates, rollups, completeness."""
+
+__all__: list[str] = []

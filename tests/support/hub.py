@@ -1,0 +1,46 @@
+"""The hub application against a real database, ready to use: migrated, and a client that waits for it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from luna_hub.app import create_app
+from luna_hub.database import close_pool, create_pool
+from luna_hub.database.migrate import apply_migrations
+from luna_hub.settings import HubSettings
+
+__all__ = ["migrated_pool", "ready_client"]
+
+
+@asynccontextmanager
+async def ready_client(settings: HubSettings) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """An in-process client of ``create_app(settings)`` once ``/health`` says the schema is migrated."""
+    async with AsyncTestClient(create_app(settings)) as client:
+        for _ in range(300):
+            if (await client.get("/health")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            msg = "hub not ready after 30 s"
+            raise AssertionError(msg)
+        yield client
+
+
+@asynccontextmanager
+async def migrated_pool(
+    dsn: str, *, max_size: int = 2, statement_cache_size: int = 100, search_path: str | None = None
+) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on ``dsn`` (made as the hub makes it) after applying the hub's migrations (idempotent)."""
+    pool = await create_pool(dsn, max_size=max_size, statement_cache_size=statement_cache_size, search_path=search_path)
+    try:
+        async with pool.acquire() as connection:
+            await apply_migrations(connection, timezone="Europe/Berlin")
+        yield pool
+    finally:
+        await close_pool(pool)
