@@ -29,14 +29,14 @@ def _wait_for_readings(agent_url: str, timeout: float = 30) -> list[dict[str, ob
 
 
 @pytest.mark.slow
-def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path, service_dir: Path) -> None:
     hub_port, agent_port = free_port(), free_port()
     system = ManagedProcess(
         ["make", "--no-print-directory", "run"],
         log=tmp_path / "run.log",
         cwd=ROOT,
         env={
-            "LUNA_DATA_DIR": str(tmp_path / "var"),
+            "LUNA_DATA_DIR": str(service_dir / "var"),
             "LUNA_SERVER__PORT": str(hub_port),
             "LUNA_STATUS_API__PORT": str(agent_port),
             "LUNA_LOG__FORMAT": "json",
@@ -66,4 +66,4 @@ def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     events = [json.loads(line).get("event") for line in output.splitlines() if line.startswith("{")]
     assert events.count("Application shutdown complete.") == 2, output
     assert "stopping embedded PostgreSQL" in events
-    assert not (tmp_path / "var" / "pgdata" / "postmaster.pid").exists()
+    assert not (service_dir / "var" / "pgdata" / "postmaster.pid").exists()

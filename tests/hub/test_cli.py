@@ -37,12 +37,12 @@ def test_bad_config_file_exits_2_naming_file_line_and_key(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_serve_on_embedded_postgres_answers_health_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_serve_on_embedded_postgres_answers_health_and_stops_on_ctrl_c(tmp_path: Path, service_dir: Path) -> None:
     port = free_port()
     hub = ManagedProcess(
         [str(BIN / "luna-hub"), "serve", "--port", str(port)],
         log=tmp_path / "hub.log",
-        env={"LUNA_DATA_DIR": str(tmp_path / "hub"), "LUNA_LOG__FORMAT": "json"},
+        env={"LUNA_DATA_DIR": str(service_dir / "hub"), "LUNA_LOG__FORMAT": "json"},
     )
     urls = hub.wait_ready()
     assert urls == {"luna-hub": f"http://127.0.0.1:{port}"}
@@ -53,4 +53,4 @@ def test_serve_on_embedded_postgres_answers_health_and_stops_on_ctrl_c(tmp_path:
     assert "Traceback" not in output
     events = [json.loads(line)["event"] for line in output.splitlines() if line.startswith("{")]
     assert "stopping embedded PostgreSQL" in events
-    assert not (tmp_path / "hub" / "pgdata" / "postmaster.pid").exists()
+    assert not (service_dir / "hub" / "pgdata" / "postmaster.pid").exists()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +21,7 @@ __all__ = [
     "no_leaked_threads",
     "pg_admin_dsn",
     "pg_dsn",
+    "service_dir",
 ]
 
 StartModbusServer = Callable[..., Awaitable[ModbusTestServer]]
@@ -36,3 +40,16 @@ async def modbus_server() -> AsyncIterator[StartModbusServer]:
     yield start
     for server in running:
         await server.stop()
+
+
+@pytest.fixture
+def service_dir() -> Iterator[Path]:
+    """A data directory that other system users can traverse, for the embedded PostgreSQL.
+
+    Run as root, the embedded server runs as its own system user, which cannot enter pytest's
+    ``tmp_path`` (under a 0700 directory that concurrent pytest sessions re-create).
+    """
+    path = Path(tempfile.mkdtemp(prefix="luna-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
