@@ -16,7 +16,7 @@ help: ## list the targets
 
 $(STAMP): uv.lock pyproject.toml agent/pyproject.toml hub/pyproject.toml shared/pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv with pip"; $(PYTHON) -m pip install --quiet uv; }
-	$(UV) sync --locked --all-packages
+	$(UV) sync --locked --all-packages --all-extras
 	@touch $@
 
 run: $(STAMP) ## start hub (embedded PostgreSQL, demo prices and load profiles) and an agent polling a simulated SDM630; Ctrl-C stops both

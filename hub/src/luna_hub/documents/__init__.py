@@ -1,0 +1,3 @@
+"""Documents: upload, object storage, text extraction and structure-aware chunking."""
+
+__all__: list[str] = []
