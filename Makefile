@@ -8,10 +8,13 @@ VENV := .venv
 STAMP := $(VENV)/.synced
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Container stacks: STACK=hub (default) or STACK=edge selects compose.$(STACK).yaml.
+STACK ?= hub
+COMPOSE = docker compose -f compose.$(STACK).yaml --env-file .env
 
-.PHONY: help run test lint bench clean
+.PHONY: help run test lint bench clean build up down reset
 
-help: ## list the targets
+help: ## list the targets (STACK=hub|edge for build, up, down, reset)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): uv.lock pyproject.toml agent/pyproject.toml hub/pyproject.toml shared/pyproject.toml
@@ -41,3 +44,19 @@ bench: $(STAMP) ## run the benchmarks in bench/ and rewrite BENCHMARKS.md
 clean: ## remove the environment, caches and local state (var/)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.env:
+	@echo "no .env: copy .env.example to .env and set the passwords (see README, Deploy)" >&2; exit 1
+
+build: .env ## build the images of STACK (hub or edge; compose.$(STACK).yaml)
+	$(COMPOSE) build
+
+up: .env ## start STACK in the background and wait until every service is healthy
+	$(COMPOSE) up -d --wait
+
+down: .env ## stop STACK, keeping its volumes (data survives)
+	$(COMPOSE) down
+
+reset: .env ## stop STACK and DELETE its volumes (database, vectors, documents); asks unless CONFIRM=yes
+	@[ "$(CONFIRM)" = yes ] || { read -r -p "delete every volume of compose.$(STACK).yaml? [y/N] " answer; [ "$$answer" = y ]; }
+	$(COMPOSE) down --volumes --remove-orphans

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,13 +26,74 @@ def test_compose_file_matches_the_compose_spec(name: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _services(name: str) -> dict[str, dict[str, object]]:
+    services: dict[str, dict[str, object]] = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))["services"]
+    return services
+
+
+def _one_shots(services: dict[str, dict[str, object]]) -> set[str]:
+    """Init jobs: run once to completion (restart "no"), so others wait for success, not health."""
+    return {name for name, service in services.items() if service.get("restart") == "no"}
+
+
 @pytest.mark.parametrize("name", FILES)
 def test_every_service_has_a_healthcheck_and_a_pinned_image(name: str) -> None:
-    services = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))["services"]
+    services = _services(name)
+    one_shots = _one_shots(services)
     for service_name, service in services.items():
-        assert "healthcheck" in service, service_name
         image = service["image"]
+        assert isinstance(image, str)
         assert ":" in image, image
         assert not image.endswith(":latest"), image
-        for dependency in service.get("depends_on", {}).values():
-            assert dependency["condition"] == "service_healthy", service_name
+        if service_name not in one_shots:
+            assert "healthcheck" in service, service_name
+        depends_on = service.get("depends_on", {})
+        assert isinstance(depends_on, dict)
+        for dependency_name, dependency in depends_on.items():
+            expected = "service_completed_successfully" if dependency_name in one_shots else "service_healthy"
+            assert dependency["condition"] == expected, f"{service_name} -> {dependency_name}"
+
+
+def test_the_hub_stack_has_its_backing_services_on_separate_internal_networks() -> None:
+    document = yaml.safe_load((ROOT / "compose.hub.yaml").read_text(encoding="utf-8"))
+    services = document["services"]
+    for backing, network in {"db": "db", "qdrant": "vector", "minio": "object", "ollama": "llm"}.items():
+        assert services[backing]["networks"] == [network], backing
+        assert network in services["hub"]["networks"]
+    for network in ("db", "vector", "object"):
+        assert document["networks"][network]["internal"] is True, network
+    assert {"db", "logs", "vector", "cache", "data"} <= set(document["volumes"])
+
+
+def test_env_example_documents_exactly_the_variables_the_compose_files_read() -> None:
+    used: set[str] = set()
+    for name in FILES:
+        # $${X} and $$X are escapes for the container's shell, not compose variables
+        text = re.sub(r"\$\$\{?\w+", "", (ROOT / name).read_text(encoding="utf-8"))
+        used |= set(re.findall(r"\$\{(\w+)", text))
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^(\w+)=", example, flags=re.MULTILINE))
+    assert used == documented
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("build", "docker compose -f compose.hub.yaml --env-file .env build"),
+        ("up", "docker compose -f compose.hub.yaml --env-file .env up -d --wait"),
+        ("down STACK=edge", "docker compose -f compose.edge.yaml --env-file .env down"),
+        ("reset CONFIRM=yes", "docker compose -f compose.hub.yaml --env-file .env down --volumes --remove-orphans"),
+    ],
+)
+def test_make_targets_drive_compose(target: str, expected: str, tmp_path: Path) -> None:
+    """A dry run (no engine here): the recipe make would run, with STACK selecting the file."""
+    (tmp_path / ".env").write_text("", encoding="utf-8")
+    result = subprocess.run(
+        ["make", "-n", "-f", str(ROOT / "Makefile"), *target.split()],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=True,
+    )
+    assert expected in result.stdout
