@@ -184,6 +184,55 @@ def _fingerprint(dsn: str) -> dict[str, str]:
     }
 
 
+def _hub_role_playbook(tmp_path: Path) -> Path:
+    playbook = tmp_path / "hub-only.yml"
+    roles = str(ANSIBLE / "roles" / "hub")
+    playbook.write_text(
+        yaml.safe_dump([{"name": "Hub role only", "hosts": "hub", "gather_facts": False, "roles": [{"role": roles}]}]),
+        encoding="utf-8",
+    )
+    return playbook
+
+
+def test_hub_role_renders_every_variable_the_compose_file_reads(tmp_path: Path) -> None:
+    """The stack itself is not started (no Docker engine here): the role's files and .env are checked."""
+    root = tmp_path / "root"
+    # the real compose file, and small stand-ins for the source trees the role copies beside it
+    # (copying the real trees file by file takes minutes and tests nothing about the role)
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "compose.hub.yaml").write_bytes((ANSIBLE.parent / "compose.hub.yaml").read_bytes())
+    for name in ("pyproject.toml", "uv.lock", ".python-version"):
+        (source / name).write_text("", encoding="utf-8")
+    for name in ("shared", "hub", "agent"):
+        (source / name).mkdir()
+        (source / name / "pyproject.toml").write_text("", encoding="utf-8")
+    secrets = {
+        "hub_postgres_password": "pg-secret-123456",
+        "hub_qdrant_api_key": "qdrant-secret-123456",
+        "hub_minio_root_password": "minio-secret-123456",
+    }
+    extra = {"hub_root": str(root), "hub_source_dir": str(source), "hub_manage_stack": False, **secrets}
+    result = _playbook(str(_hub_role_playbook(tmp_path)), _inventory(tmp_path, "hub"), extra, tmp_path)
+    assert _recap(result)[3] == 0, result.stdout
+    rendered = (root / "opt/luna-hub/.env").read_text(encoding="utf-8")
+    values = dict(line.split("=", 1) for line in rendered.splitlines() if line and not line.startswith("#"))
+    compose = (ANSIBLE.parent / "compose.hub.yaml").read_text(encoding="utf-8")
+    read = set(re.findall(r"(?<!\$)\$\{(\w+)", compose))
+    assert read <= set(values), read - set(values)
+    assert all(values[name] for name in read)
+    assert values["QDRANT_API_KEY"] == secrets["hub_qdrant_api_key"]
+    assert (root / "opt/luna-hub/compose.hub.yaml").is_file()
+
+
+def test_hub_role_refuses_to_run_without_its_secrets(tmp_path: Path) -> None:
+    extra = {"hub_root": str(tmp_path / "root"), "hub_manage_stack": False, "hub_postgres_password": "pg-secret-123456"}
+    result = _playbook(str(_hub_role_playbook(tmp_path)), _inventory(tmp_path, "hub"), extra, tmp_path)
+    assert _recap(result)[3] == 1
+    assert "set hub_qdrant_api_key" in result.stdout
+    assert not (tmp_path / "root").exists()
+
+
 def test_backup_playbook_then_restore_playbook_bring_every_row_back(databases: tuple[str, str], tmp_path: Path) -> None:
     source, target = databases
     inventory = _inventory(tmp_path, "hub")
