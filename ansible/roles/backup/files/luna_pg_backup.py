@@ -22,22 +22,20 @@ container of the compose stack: ``--exec "docker compose -f compose.hub.yaml exe
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
 import shlex
 import shutil
 import subprocess
 import sys
 import urllib.parse
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from luna_backup_store import BackupError, log, new_backup, prune, verify
+
+TOOL = "luna-backup"
 FORMAT = "luna-backup/1"
 DUMP = "db.dump"
-MANIFEST = "manifest.json"
 END = "__luna_end__"
 
 # Exact row counts of every user table (hypertable chunks are counted through their parent).
@@ -53,10 +51,6 @@ WHERE table_type = 'BASE TABLE'
   AND table_schema NOT LIKE 'timescaledb\_%'
 ORDER BY 1;
 """
-
-
-class BackupError(Exception):
-    """A backup or restore cannot go on; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -78,15 +72,7 @@ class Tools:
 
 
 def _log(message: str) -> None:
-    print(f"luna-backup: {message}", file=sys.stderr, flush=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    log(TOOL, message)
 
 
 def _redact(dsn: str) -> str:
@@ -136,80 +122,29 @@ class _Session:
 
 def backup(dsn: str, root: Path, *, keep: int, tools: Tools) -> Path:
     """Write one verified backup under ``root`` and prune all but the newest ``keep``."""
-    backup_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    partial = root / f"{backup_id}.partial"
-    partial.mkdir(parents=True)
-    session = _Session(tools, dsn)
-    session.rows("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;")
-    snapshot = session.rows("SELECT pg_export_snapshot();")[0][0]
-    server_version = session.rows("SHOW server_version;")[0][0]
-    tables = {name: int(count) for name, count in session.rows(COUNT_ROWS)}
-    _log(f"dumping {len(tables)} tables ({sum(tables.values())} rows) of {_redact(dsn)}")
-    with (partial / DUMP).open("wb") as out:  # through stdout, so a containerised pg_dump writes here
-        dump_command = tools.command("pg_dump", "--format=custom", f"--snapshot={snapshot}", dsn)
-        subprocess.run(dump_command, stdout=out, check=True)  # noqa: S603 - fixed binary
-    session.rows("COMMIT;")
-    session.close()
-    dump = partial / DUMP
-    manifest = {
-        "format": FORMAT,
-        "id": backup_id,
-        "created_at": datetime.now(UTC).isoformat(),
-        "database": _redact(dsn),
-        "server_version": server_version,
-        "files": [{"name": DUMP, "bytes": dump.stat().st_size, "sha256": _sha256(dump)}],
-        "tables": tables,
-    }
-    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    for path in (dump, partial / MANIFEST):
-        with path.open("rb") as stream:
-            os.fsync(stream.fileno())
-    final = root / backup_id
-    partial.rename(final)
+    manifest: dict[str, Any] = {"format": FORMAT, "database": _redact(dsn)}
+    with new_backup(root, manifest) as partial:
+        session = _Session(tools, dsn)
+        session.rows("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;")
+        snapshot = session.rows("SELECT pg_export_snapshot();")[0][0]
+        manifest["server_version"] = session.rows("SHOW server_version;")[0][0]
+        tables = {name: int(count) for name, count in session.rows(COUNT_ROWS)}
+        manifest["tables"] = tables
+        _log(f"dumping {len(tables)} tables ({sum(tables.values())} rows) of {_redact(dsn)}")
+        with (partial / DUMP).open("wb") as out:  # through stdout, so a containerised pg_dump writes here
+            dump_command = tools.command("pg_dump", "--format=custom", f"--snapshot={snapshot}", dsn)
+            subprocess.run(dump_command, stdout=out, check=True)  # noqa: S603 - fixed binary
+        session.rows("COMMIT;")
+        session.close()
+    final = root / str(manifest["id"])
     _log(f"backup {final} complete")
-    _prune(root, keep)
+    prune(TOOL, root, keep)
     return final
-
-
-def _prune(root: Path, keep: int) -> None:
-    complete = sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).is_file() and "." not in p.name)
-    for old in complete[:-keep] if keep > 0 else []:
-        shutil.rmtree(old)
-        _log(f"removed old backup {old.name} (keeping {keep})")
-    newest = complete[-1].name if complete else ""
-    for stale in root.glob("*.partial"):
-        if stale.name.removesuffix(".partial") < newest:
-            shutil.rmtree(stale)
-            _log(f"removed interrupted backup {stale.name}")
-
-
-def verify(backup_dir: Path) -> dict[str, object]:
-    """Check a backup's manifest and every file's checksum; return the manifest."""
-    try:
-        manifest = json.loads((backup_dir / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        msg = f"{backup_dir}: no {MANIFEST} (not a backup, or an interrupted one)"
-        raise BackupError(msg) from exc
-    except json.JSONDecodeError as exc:
-        msg = f"{backup_dir / MANIFEST}: line {exc.lineno}: not valid JSON"
-        raise BackupError(msg) from exc
-    if manifest.get("format") != FORMAT:
-        msg = f"{backup_dir / MANIFEST}: format {manifest.get('format')!r}, expected {FORMAT!r}"
-        raise BackupError(msg)
-    for entry in manifest["files"]:
-        path = backup_dir / entry["name"]
-        if not path.is_file():
-            msg = f"{path}: missing"
-            raise BackupError(msg)
-        if path.stat().st_size != entry["bytes"] or _sha256(path) != entry["sha256"]:
-            msg = f"{path}: checksum mismatch (the file is damaged)"
-            raise BackupError(msg)
-    return dict(manifest)
 
 
 def restore(backup_dir: Path, dsn: str, *, create: bool, tools: Tools) -> None:
     """Restore a verified backup into ``dsn`` and prove every table has its rows back."""
-    manifest = verify(backup_dir)
+    manifest = verify(backup_dir, FORMAT)
     if create:
         _create_database(dsn, tools)
     _log(f"restoring {backup_dir.name} into {_redact(dsn)}")
@@ -273,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "backup":
             print(backup(args.dsn, args.dir, keep=args.keep, tools=tools))
         elif args.command == "verify":
-            verify(args.backup)
+            verify(args.backup, FORMAT)
             _log(f"{args.backup}: all checksums match")
         else:
             restore(args.backup, args.dsn, create=args.create, tools=tools)
