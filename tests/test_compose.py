@@ -58,8 +58,13 @@ def test_the_hub_stack_has_its_backing_services_on_separate_internal_networks() 
     document = yaml.safe_load((ROOT / "compose.hub.yaml").read_text(encoding="utf-8"))
     services = document["services"]
     for backing, network in {"db": "db", "qdrant": "vector", "minio": "object", "ollama": "llm"}.items():
-        assert services[backing]["networks"] == [network], backing
+        assert network in services[backing]["networks"], backing
+        assert set(services[backing]["networks"]) <= {network, "backup"}, backing
         assert network in services["hub"]["networks"]
+        for other in ("db", "qdrant", "minio", "ollama"):
+            assert other == backing or network not in services[other]["networks"], (other, network)
+    for backing in ("qdrant", "minio"):  # reachable from the host for backups, but on loopback only
+        assert all(port.startswith("127.0.0.1:") for port in services[backing]["ports"]), backing
     for network in ("db", "vector", "object"):
         assert document["networks"][network]["internal"] is True, network
     assert {"db", "logs", "vector", "cache", "data"} <= set(document["volumes"])

@@ -233,6 +233,23 @@ def test_hub_role_refuses_to_run_without_its_secrets(tmp_path: Path) -> None:
     assert not (tmp_path / "root").exists()
 
 
+def _check_installed_tools(root: Path) -> None:
+    """The timer's unit runs all three tools; each runs from where the role put it (minio in its venv)."""
+    unit = (root / "etc/systemd/system/luna-backup.service").read_text(encoding="utf-8")
+    exec_lines = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
+    assert len(exec_lines) == 3, unit
+    assert "luna_vector_backup.py backup --url http://127.0.0.1:6333" in exec_lines[1]
+    assert "luna_object_backup.py backup --endpoint 127.0.0.1:9000 --bucket luna-documents" in exec_lines[2]
+    env_file = root / "etc/luna/backup.env"
+    assert f"EnvironmentFile={env_file}" in unit
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    tools = root / "usr/local/lib/luna-backup"
+    python = root / "opt/luna-backup/venv/bin/python"
+    for tool, interpreter in (("luna_vector_backup.py", sys.executable), ("luna_object_backup.py", str(python))):
+        shown = subprocess.run([interpreter, str(tools / tool), "--help"], capture_output=True, text=True, check=False)
+        assert shown.returncode == 0, shown.stderr
+
+
 def test_backup_playbook_then_restore_playbook_bring_every_row_back(databases: tuple[str, str], tmp_path: Path) -> None:
     source, target = databases
     inventory = _inventory(tmp_path, "hub")
@@ -244,6 +261,8 @@ def test_backup_playbook_then_restore_playbook_bring_every_row_back(databases: t
     assert len(backups) == 1
     manifest = json.loads((backups[0] / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["tables"] == {"market.prices": 5000, "public.empty_table": 0, "public.readings": 20000}
+
+    _check_installed_tools(tmp_path / "root")
 
     expected = _fingerprint(source)
     _psql(source, "DELETE FROM readings WHERE meter_id = 'm3'")  # written after the backup: not in it
