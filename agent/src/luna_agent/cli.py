@@ -123,7 +123,7 @@ def _check_config(path: Path) -> int:
     settings, ignored = _load(path)
     print(
         f"{path}: OK ({len(settings.devices)} device(s), {len(settings.simulators)} simulator(s), "
-        f"mqtt {'on' if settings.mqtt else 'off'})"
+        f"mqtt {'on' if settings.mqtt else 'off'}, sync {'to ' + settings.sync.hub_url if settings.sync else 'off'})"
     )
     if ignored:
         print(f"ignored environment variables: {', '.join(ignored)}")
