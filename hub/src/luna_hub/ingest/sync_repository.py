@@ -18,7 +18,7 @@ __all__ = [
     "ledger_entry",
     "lock_agent",
     "record_batch",
-    "touch_agent",
+    "record_replay",
 ]
 
 
@@ -132,13 +132,14 @@ async def record_batch(  # noqa: PLR0913 - one column each
     )
 
 
-async def touch_agent(
-    connection: asyncpg.Connection, agent_id: str, received_at: datetime, clock_offset_ms: int
+async def record_replay(
+    connection: asyncpg.Connection, agent_id: str, received_at: datetime, clock_offset_ms: int, duplicates: int
 ) -> None:
-    """Note a contact that stored nothing (a replayed batch)."""
+    """Note a replayed batch: the contact, the clock, and its readings as duplicates."""
     await connection.execute(
-        "UPDATE agents SET last_seen_at = $2, clock_offset_ms = $3 WHERE agent_id = $1",
+        "UPDATE agents SET last_seen_at = $2, clock_offset_ms = $3, duplicates = duplicates + $4 WHERE agent_id = $1",
         agent_id,
         received_at,
         clock_offset_ms,
+        duplicates,
     )

@@ -165,7 +165,7 @@ async def store_batch(
                     f" this batch has {batch.content_hash}: the agent rewrote history"
                 )
                 raise ConflictError(msg)
-            await repository.touch_agent(connection, batch.agent_id, received_at, offset_ms)
+            await repository.record_replay(connection, batch.agent_id, received_at, offset_ms, size)
             return _ack(batch, received_at, stored=0, duplicates=size)
         if agent.last_acked_seq is not None and batch.first_seq > agent.last_acked_seq + 1:
             _log.warning(
