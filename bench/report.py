@@ -31,21 +31,36 @@ def _machine_line() -> str:
     return f"Run {when} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}."
 
 
-def write(results: list[Result], path: Path) -> None:
-    """Rewrite the benchmark report."""
+def _row(r: Result) -> str:
+    return f"| {r.group} | {r.name} | {r.value:,.0f} {r.unit} | {r.baseline:,.0f} {r.unit} | {r.ratio:.2f} | {r.note} |"
+
+
+def merge(path: Path, results: list[Result]) -> list[Result | str]:
+    """Rows of the report at ``path`` with those of ``results`` replaced (same group and name) or appended."""
+    fresh = {(r.group, r.name): r for r in results}
+    rows: list[Result | str] = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            if not line.startswith("| ") or len(cells) < 2 or cells[0] == "group":
+                continue
+            rows.append(fresh.pop((cells[0], cells[1]), line))
+    return rows + list(fresh.values())
+
+
+def write(results: list[Result] | list[Result | str], path: Path) -> None:
+    """Rewrite the benchmark report; a row given as text is kept as it was (measured in an earlier run)."""
+    partial = any(isinstance(r, str) for r in results)
     lines = [
         "# Benchmarks",
         "",
         "Written by `make bench`; every row is measured against its raw baseline in the same run",
         "(ratio = ours / raw; higher is better for throughput).",
         "",
-        _machine_line(),
+        _machine_line() + (" Rows not re-measured in this run are kept from the previous one." if partial else ""),
         "",
         "| group | benchmark | ours | raw baseline | ratio | note |",
         "|---|---|---:|---:|---:|---|",
     ]
-    lines += [
-        f"| {r.group} | {r.name} | {r.value:,.0f} {r.unit} | {r.baseline:,.0f} {r.unit} | {r.ratio:.2f} | {r.note} |"
-        for r in results
-    ]
+    lines += [r if isinstance(r, str) else _row(r) for r in results]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

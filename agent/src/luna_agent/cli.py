@@ -13,6 +13,7 @@ import msgspec
 
 from luna_agent import __version__
 from luna_agent.settings import AgentSettings, load
+from luna_agent.sync.keyfile import read_key
 from luna_shared.errors import ConfigError
 from luna_shared.process import cli_parser, run_main, serve_http, start_logging
 
@@ -43,6 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("target", metavar="HOST[:PORT]")
     probe.add_argument("--unit", type=int, default=1, help="Modbus unit id (default 1)")
     probe.add_argument("--timeout", type=float, default=1.0, help="seconds per request (default 1)")
+    sync = commands.add_parser(
+        "sync",
+        help="forward the buffer's backlog to the hub now",
+        description="Send every unacknowledged reading in the buffer to the hub ([sync] settings), then print a "
+        "summary. Exit 0 when the hub acknowledged all of them, 1 otherwise. Safe next to a running agent: the "
+        "hub recognises a batch sent twice.",
+    )
+    sync.add_argument("--once", action="store_true", required=True, help="drain once and exit (the only mode)")
+    sync.add_argument("-c", dest="run_config", type=Path, metavar="FILE", help="settings file (same as --config)")
     simulate = commands.add_parser(
         "simulate", help="serve a simulated meter", description="Serve a realistic simulated meter over Modbus TCP."
     )
@@ -69,6 +79,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     path = args.run_config or args.config
     settings = start_logging(*_load(path))
+    if args.command == "sync":
+        return asyncio.run(_sync_once(settings, path))
+    if settings.sync is not None:
+        read_key(Path(settings.sync.key_file))  # empty or unreadable: stop now, naming the file
     _serve(settings, host=args.host, port=args.port)
     return 0
 
@@ -109,7 +123,7 @@ def _check_config(path: Path) -> int:
     settings, ignored = _load(path)
     print(
         f"{path}: OK ({len(settings.devices)} device(s), {len(settings.simulators)} simulator(s), "
-        f"mqtt {'on' if settings.mqtt else 'off'})"
+        f"mqtt {'on' if settings.mqtt else 'off'}, sync {'to ' + settings.sync.hub_url if settings.sync else 'off'})"
     )
     if ignored:
         print(f"ignored environment variables: {', '.join(ignored)}")
@@ -133,6 +147,37 @@ async def _probe(target: str, unit: int, request_timeout: float) -> int:
         values = ", ".join(f"{k}={v}" for k, v in result.values.items())
         print(f"plausible: profile={result.profile} order={result.order} shift={result.address_shift:+d}  {values}")
     return 0
+
+
+async def _sync_once(settings: AgentSettings, path: Path | None) -> int:
+    from luna_agent.buffer import ReadingBuffer  # noqa: PLC0415 - only this command needs it
+    from luna_agent.sync import SyncState, Uploader  # noqa: PLC0415
+
+    if settings.sync is None:
+        raise ConfigError(str(path) if path else "settings", "sync", "no [sync] section: no hub to send to")
+    buffer = ReadingBuffer(
+        settings.buffer_path,
+        synchronous=settings.buffer.synchronous,
+        max_rows=settings.buffer.max_rows,
+        max_bytes=settings.buffer.max_bytes,
+    )
+    try:
+        uploader = Uploader(settings.sync, buffer, agent_id=settings.agent_id, site_id=settings.site_id)
+        try:
+            summary = await uploader.drain()
+        finally:
+            await uploader.aclose()
+    finally:
+        buffer.close()
+    print(
+        f"sync: {summary.readings} reading(s) in {summary.batches} batch(es) acknowledged by {settings.sync.hub_url}; "
+        f"backlog {summary.backlog}; state {summary.state.value}"
+    )
+    if summary.state is SyncState.WAITING_FOR_KEY:
+        print(f"sync: no agent key yet: {settings.sync.key_file} does not exist")
+    elif summary.last_error and summary.backlog:
+        print(f"sync: last error: {summary.last_error}")
+    return 0 if summary.backlog == 0 else 1
 
 
 async def _simulate(profile: str, host: str, port: int, unit: int) -> None:

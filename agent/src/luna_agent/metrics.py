@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -10,12 +11,13 @@ if TYPE_CHECKING:
     from luna_agent.buffer import ReadingBuffer
     from luna_agent.sources.modbus.coordinator import ModbusDevice
     from luna_agent.sources.mqtt.client import MqttStats
+    from luna_agent.sync import SyncProgress
 
 __all__ = ["AgentMetrics"]
 
 
 class AgentMetrics:
-    """Polls, errors, readings by quality, buffer depth and drops."""
+    """Polls, errors, readings by quality, buffer depth and drops, sync backlog and batches."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -45,6 +47,28 @@ class AgentMetrics:
         self.mqtt_messages = Gauge(
             "luna_agent_mqtt_messages", "MQTT messages by outcome", ["outcome"], registry=self.registry
         )
+        self.sync_backlog = Gauge(
+            "luna_agent_sync_backlog", "Readings waiting for the hub's acknowledgement", registry=self.registry
+        )
+        self.sync_oldest_unsynced_age = Gauge(
+            "luna_agent_sync_oldest_unsynced_age_seconds",
+            "Age of the oldest reading not yet acknowledged (0 when none)",
+            registry=self.registry,
+        )
+        self.sync_readings_sent = Counter(
+            "luna_agent_sync_readings_sent", "Readings acknowledged by the hub", registry=self.registry
+        )
+        self.sync_batches = Counter(
+            "luna_agent_sync_batches",
+            "Batch attempts by result (acked, network, server_error, rejected, too_large, unsupported_encoding)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.sync_last_ack = Gauge(
+            "luna_agent_sync_last_ack_timestamp_seconds",
+            "Unix time of the last acknowledgement (0 before the first)",
+            registry=self.registry,
+        )
         self._errors_seen: dict[str, int] = {}
 
     def observe_poll(self, device: ModbusDevice) -> None:
@@ -66,6 +90,15 @@ class AgentMetrics:
         self.buffer_bytes.set(stats.bytes)
         self.buffer_dropped.labels(kind="synced").set(stats.dropped_synced)
         self.buffer_dropped.labels(kind="unsynced").set(stats.dropped_unsynced)
+
+    def observe_sync(self, buffer: ReadingBuffer, progress: SyncProgress | None) -> None:
+        """Update the sync series: backlog and its age from the buffer, last ack from the uploader."""
+        stats = buffer.stats()
+        self.sync_backlog.set(stats.depth)
+        oldest = stats.oldest_unsynced_at
+        self.sync_oldest_unsynced_age.set(max(0.0, time.time() - oldest.timestamp()) if oldest else 0.0)
+        if progress is not None and progress.last_ack_at is not None:
+            self.sync_last_ack.set(progress.last_ack_at.timestamp())
 
     def observe_mqtt(self, stats: MqttStats) -> None:
         """Update the MQTT source's series (received, stored readings, malformed, unmatched)."""

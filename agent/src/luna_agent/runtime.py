@@ -1,18 +1,23 @@
-"""The running agent: sources -> validation -> buffer, scheduled with APScheduler, observed by the status API.
+"""The running agent: sources -> validation -> buffer -> sync, scheduled with APScheduler, observed by the status API.
 
 Each device is one APScheduler job on an interval aligned to wall-clock boundaries
 (a 10 s device polls at :00, :10, ...), with ``max_instances=1`` so one device never
 overlaps itself and ``coalesce`` so a late scheduler runs a missed poll once; missed and
-overlapping runs are counted per device.
+overlapping runs are counted per device. The uploader (when ``[sync]`` is set) is one asyncio
+task on the same loop as the buffer's writers; on stop it finishes the batch in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+import httpx
 
 from luna_agent.buffer import ReadingBuffer
 from luna_agent.metrics import AgentMetrics
@@ -20,8 +25,10 @@ from luna_agent.sample import Sample
 from luna_agent.settings import AgentSettings
 from luna_agent.simulate import MeterSimulator
 from luna_agent.sources.modbus.coordinator import ModbusDevice
+from luna_agent.sync import Uploader
 from luna_agent.validation import Pipeline
 from luna_shared.logs import correlation, get_logger
+from luna_shared.wire import DeviceStatus, utc_ms
 
 __all__ = ["Agent"]
 
@@ -35,9 +42,13 @@ def aligned_start(interval_s: float, now: float | None = None) -> datetime:
 
 
 class Agent:
-    """Owns the buffer, the pipeline, the device coordinators, the simulators and the scheduler."""
+    """Owns the buffer, the pipeline, the device coordinators, the simulators, the scheduler and the uploader."""
 
-    def __init__(self, settings: AgentSettings) -> None:
+    def __init__(self, settings: AgentSettings, *, hub_transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """Open the buffer and, with ``[sync]``, the uploader (an empty or unreadable key file raises here).
+
+        ``hub_transport`` replaces the uploader's HTTP transport (tests).
+        """
         self.settings = settings
         self.started_at = datetime.now(UTC)
         self.buffer = ReadingBuffer(
@@ -53,7 +64,20 @@ class Agent:
         self.metrics = AgentMetrics()
         self._scheduler: Any = None
         self.mqtt: Any = None
-        self.last_sync_at: datetime | None = None
+        self.uploader = (
+            Uploader(
+                settings.sync,
+                self.buffer,
+                agent_id=settings.agent_id,
+                site_id=settings.site_id,
+                transport=hub_transport,
+                metrics=self.metrics,
+                describe=self.describe,
+            )
+            if settings.sync is not None
+            else None
+        )
+        self._sync_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start the simulators, then one scheduled job per device."""
@@ -87,7 +111,31 @@ class Agent:
 
             self.mqtt = MqttSource(self.settings.mqtt, self.ingest)
             self.mqtt.start()
-        _log.info("agent started", devices=len(self.devices), buffer=str(self.buffer.path))
+        if self.uploader is not None:
+            self._sync_task = asyncio.create_task(self.uploader.run(), name="luna-agent-sync")
+        _log.info(
+            "agent started",
+            devices=len(self.devices),
+            buffer=str(self.buffer.path),
+            hub=self.settings.sync.hub_url if self.settings.sync else None,
+        )
+
+    @property
+    def last_sync_at(self) -> datetime | None:
+        """When the hub last acknowledged a batch."""
+        return self.uploader.last_ack_at if self.uploader is not None else None
+
+    def describe(self) -> tuple[bool, tuple[DeviceStatus, ...]]:
+        """Whether the clock is trusted and each device's health, for the agent's status report to the hub."""
+        return self.pipeline.clock_trusted, tuple(
+            DeviceStatus(
+                device_id=device.id,
+                state=device.health.state,
+                last_ok_at=utc_ms(device.health.last_ok_at) if device.health.last_ok_at else None,
+                error=device.health.last_error,
+            )
+            for device in self.devices.values()
+        )
 
     def _on_missed(self, event: Any) -> None:  # noqa: ANN401 - APScheduler's event classes are untyped
         device = self.devices.get(event.job_id)
@@ -128,14 +176,28 @@ class Agent:
         return len(checked.samples)
 
     async def stop(self) -> None:
-        """Stop polling, close connections and the buffer."""
+        """Stop polling and uploading (the batch in flight finishes or times out), close connections and the buffer."""
         if self.mqtt is not None:
             self.mqtt.stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+        if self.uploader is not None:
+            self.uploader.stop()
+            if self._sync_task is not None:
+                await self._finish_sync(self._sync_task, self.uploader.settings.timeout_s + 1.0)
+            await self.uploader.aclose()
         for device in self.devices.values():
             device.close()
         for simulator in self.simulators.values():
             await simulator.stop()
         self.buffer.close()
         _log.info("agent stopped")
+
+    @staticmethod
+    async def _finish_sync(task: asyncio.Task[None], grace_s: float) -> None:
+        """Let the uploader finish its batch; cancel it past ``grace_s`` (an unacked batch is simply sent again)."""
+        done, _ = await asyncio.wait({task}, timeout=grace_s)
+        if not done:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -10,6 +10,7 @@ import msgspec
 from luna_agent.buffer import Synchronous
 from luna_agent.sources.modbus.points import PointSpec
 from luna_agent.sources.modbus.profiles import profile_names
+from luna_agent.sync.settings import SyncSettings
 from luna_agent.validation.settings import Range, ValidationSettings
 from luna_shared.config import LoadedSettings, load_settings
 from luna_shared.logs import LogSettings
@@ -23,6 +24,7 @@ __all__ = [
     "MqttSettings",
     "SimulatorSettings",
     "StatusApiSettings",
+    "SyncSettings",
     "load",
 ]
 
@@ -138,6 +140,8 @@ class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     buffer: BufferSettings = msgspec.field(default_factory=BufferSettings)
     validation: ValidationSettings = msgspec.field(default_factory=ValidationSettings)
     mqtt: MqttSettings | None = None
+    sync: SyncSettings | None = None
+    """Forwarding to the hub; absent: readings stay in the buffer."""
 
     def __post_init__(self) -> None:
         ids = [device.id for device in self.devices]

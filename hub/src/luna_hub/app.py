@@ -14,11 +14,13 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from luna_hub import __version__
+from luna_hub.agents.controllers import AgentsController
 from luna_hub.database import close_pool, create_pool, describe_dsn
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.errors import UnavailableError
 from luna_hub.health import health
 from luna_hub.ingest.controllers import IngestController
+from luna_hub.ingest.sync_controllers import AgentIngestController
 from luna_hub.problems import exception_handlers
 from luna_hub.settings import HubSettings
 from luna_hub.timeseries.controllers import TimeseriesController
@@ -59,7 +61,7 @@ def create_app(settings: HubSettings) -> Litestar:
             await close_pool(pool)
 
     return Litestar(
-        route_handlers=[health, IngestController, TimeseriesController],
+        route_handlers=[health, IngestController, AgentIngestController, AgentsController, TimeseriesController],
         lifespan=[database_pool],
         dependencies={"db_pool": Provide(_db_pool, sync_to_thread=False)},
         exception_handlers=exception_handlers,

@@ -12,6 +12,7 @@ import getpass
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,6 +20,8 @@ import asyncpg
 import msgspec
 
 from luna_hub import __version__
+from luna_hub.agents.keyfile import write_key_file
+from luna_hub.agents.services import create_agent
 from luna_hub.app import create_app
 from luna_hub.auth.services import create_api_key, create_user
 from luna_hub.database import EmbeddedPostgres, close_pool, create_pool
@@ -69,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     key.add_argument("username")
     key.add_argument("--name", default="default", help="what the key is for, e.g. 'agent site-1'")
+    agent = commands.add_parser(
+        "create-agent",
+        help="create an agent (and its site) with a key for POST /api/v1/ingest (printed once)",
+        description="Create AGENT at SITE when missing and issue a new key for it; the key is printed once"
+        " (or written to --key-file, mode 0600) and stored only as a SHA-256.",
+    )
+    agent.add_argument("agent_id", metavar="AGENT")
+    agent.add_argument("--site", required=True, help="the site the agent belongs to (created when missing)")
+    agent.add_argument("--key-file", type=Path, help="write the key to this file (mode 0600) instead of printing it")
     return parser
 
 
@@ -90,6 +102,8 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "load":
             return _load(settings, args)
+        if args.command == "create-agent":
+            return _create_agent(settings, args)
         if args.command == "create-user":
             user_id = _with_pool(settings, lambda pool: _in(pool, create_user, args.username, args.display_name))
             print(f"created user {args.username!r} (id {user_id})")
@@ -135,6 +149,19 @@ async def _schema_version(pool: asyncpg.Pool) -> int:
 async def _in(pool: asyncpg.Pool, action: Callable[..., Awaitable[T]], *args: str) -> T:
     async with pool.acquire() as connection:
         return await action(connection, *args)
+
+
+def _create_agent(settings: HubSettings, args: argparse.Namespace) -> int:
+    actor = f"cli:{getpass.getuser()}"
+    created = _with_pool(settings, lambda pool: _in(pool, partial(create_agent, actor=actor), args.agent_id, args.site))
+    if args.key_file is None:
+        print(f"agent {created.agent_id!r} at site {created.site_id!r}; its key (shown once, store it now):")
+        print(created.key)
+        return 0
+    path: Path = args.key_file
+    write_key_file(path, created.key)
+    print(f"agent {created.agent_id!r} at site {created.site_id!r}; key written to {path}")
+    return 0
 
 
 def _load(settings: HubSettings, args: argparse.Namespace) -> int:

@@ -6,18 +6,38 @@
     └── HubError                  500 unless a subclass says otherwise
         ├── BadRequestError       400 the request is malformed or fails validation
         ├── UnauthorizedError     401 no valid API key where one is required
+        ├── ForbiddenError        403 the key is valid but may not do this
         ├── NotFoundError         404 the named resource does not exist
         ├── ConflictError         409 the request contradicts stored state
+        ├── PayloadTooLargeError  413 the body is beyond a size limit (also once decompressed)
+        ├── UnsupportedMediaError 415 a Content-Type or Content-Encoding the hub does not read
+        ├── UnprocessableError    422 well-formed, but the hub cannot accept it
+        │   └── UnsupportedVersionHubError  a message type or major version the hub does not speak
         └── UnavailableError      503 a backing service (database, ...) cannot be reached
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from luna_shared.errors import LunaError
 
-__all__ = ["BadRequestError", "ConflictError", "HubError", "NotFoundError", "UnauthorizedError", "UnavailableError"]
+__all__ = [
+    "BadRequestError",
+    "ConflictError",
+    "ForbiddenError",
+    "HubError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "UnauthorizedError",
+    "UnavailableError",
+    "UnprocessableError",
+    "UnsupportedMediaError",
+    "UnsupportedVersionHubError",
+]
+
+PROBLEM_TYPE_BASE: Final = "urn:luna-iems:problem:"
+"""Problem types other than ``about:blank`` are this prefix plus a name (RFC 9457 ``type``, a URI)."""
 
 
 class HubError(LunaError):
@@ -25,9 +45,14 @@ class HubError(LunaError):
 
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
+    problem_type: ClassVar[str] = "about:blank"
 
     def problem_extra(self) -> dict[str, Any]:
         """Return extra members for the problem body (RFC 9457 extensions); none by default."""
+        return {}
+
+    def problem_headers(self) -> dict[str, str]:
+        """Return extra response headers; none by default."""
         return {}
 
 
@@ -45,6 +70,13 @@ class UnauthorizedError(HubError):
     title = "Unauthorized"
 
 
+class ForbiddenError(HubError):
+    """The presented key is valid but does not allow this request."""
+
+    status = 403
+    title = "Forbidden"
+
+
 class NotFoundError(HubError):
     """The named resource does not exist."""
 
@@ -57,6 +89,42 @@ class ConflictError(HubError):
 
     status = 409
     title = "Conflict"
+
+
+class PayloadTooLargeError(HubError):
+    """The body is larger than the hub accepts, as sent or once decompressed."""
+
+    status = 413
+    title = "Content too large"
+
+
+class UnsupportedMediaError(HubError):
+    """The body's Content-Type or Content-Encoding is one the hub does not read."""
+
+    status = 415
+    title = "Unsupported media type"
+
+    def __init__(self, message: str, *, accept_encoding: str) -> None:
+        super().__init__(message)
+        self.accept_encoding = accept_encoding
+
+    def problem_headers(self) -> dict[str, str]:
+        """Tell the client which encodings would work (RFC 7694)."""
+        return {"Accept-Encoding": self.accept_encoding}
+
+
+class UnprocessableError(HubError):
+    """The request is well-formed, but its content cannot be accepted."""
+
+    status = 422
+    title = "Unprocessable content"
+
+
+class UnsupportedVersionHubError(UnprocessableError):
+    """A message type or major version this hub does not speak."""
+
+    title = "Unsupported message version"
+    problem_type = PROBLEM_TYPE_BASE + "unsupported-version"
 
 
 class UnavailableError(HubError):

@@ -22,20 +22,22 @@ _log = get_logger(__name__)
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Render any exception as problem JSON; only unexpected server errors log a traceback."""
     status, title, detail, extra = _classify(exc)
+    problem_type = exc.problem_type if isinstance(exc, HubError) else "about:blank"
+    headers = exc.problem_headers() if isinstance(exc, HubError) else {}
     if isinstance(exc, UnavailableError):
         # Expected while a backing service starts or is down: the message says it all.
         _log.warning("request failed", path=request.url.path, status=status, detail=detail)
     elif status >= _SERVER_ERROR:
         _log.error("request failed", path=request.url.path, status=status, exc_info=exc)
     body: dict[str, Any] = {
-        "type": "about:blank",
+        "type": problem_type,
         "title": title,
         "status": status,
         "detail": detail,
         "instance": request.url.path,
         **extra,
     }
-    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _classify(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:

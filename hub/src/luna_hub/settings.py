@@ -10,7 +10,7 @@ import msgspec
 from luna_shared.config import LoadedSettings, load_settings
 from luna_shared.logs import LogSettings
 
-__all__ = ["HubSettings", "ServerSettings", "load"]
+__all__ = ["HubSettings", "IngestSettings", "ServerSettings", "load"]
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 
@@ -20,6 +20,21 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     host: str = "127.0.0.1"
     port: Port = 8080
+
+
+class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Limits and clock handling of ``POST /api/v1/ingest``, where agents deliver batches (``[ingest]``)."""
+
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 16 * 1024 * 1024
+    """Largest request body as sent (compressed); beyond it 413."""
+    max_decompressed_bytes: Annotated[int, msgspec.Meta(ge=1)] = 64 * 1024 * 1024
+    """Largest body once decompressed; beyond it 413 (checked before inflating where the format allows)."""
+    future_tolerance_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
+    """Readings later than the hub's clock plus this are refused (422)."""
+    clock_tolerance_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+    """An agent whose send clock is further off than this gets its readings flagged ``clock_skew``."""
+    correct_untrusted_clock: bool = True
+    """Shift readings flagged ``clock_untrusted`` / ``clock_jump`` by the agent's measured clock offset."""
 
 
 class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -45,6 +60,7 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     demo_data: str | None = None
     """A folder of real data files (``../shared/data``) that ``serve`` loads at start when set."""
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 

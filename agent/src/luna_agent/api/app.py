@@ -15,10 +15,11 @@ from luna_agent import __version__
 from luna_agent.runtime import Agent
 from luna_agent.sample import Sample
 from luna_agent.settings import AgentSettings
+from luna_agent.sync import SyncState
 from luna_shared.asgi import request_id_middleware
 from luna_shared.wire import DeviceState
 
-__all__ = ["AgentHealth", "AgentStatusView", "BufferView", "DeviceView", "MqttView", "create_app"]
+__all__ = ["AgentHealth", "AgentStatusView", "BufferView", "DeviceView", "MqttView", "SyncView", "create_app"]
 
 
 class AgentHealth(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,8 +71,29 @@ class MqttView(msgspec.Struct, frozen=True, kw_only=True):
     unmatched: int
 
 
+class SyncView(msgspec.Struct, frozen=True, kw_only=True):
+    """Forwarding to the hub: state, backlog, last acknowledgement, throughput, the hub's clock."""
+
+    state: SyncState
+    hub_url: str | None
+    backlog: int
+    oldest_unsynced_age_s: float | None
+    last_ack_at: datetime | None
+    last_acked_seq: int | None
+    last_error: str | None
+    throughput: float
+    """Readings acknowledged per second over the last minute."""
+    hub_clock_offset_s: float | None
+    """Hub clock minus agent clock as seen in the last ack."""
+    readings_sent: int
+    batches_sent: int
+    batch_limit: int | None
+    encoding: str | None
+    retry_in_s: float | None
+
+
 class AgentStatusView(msgspec.Struct, frozen=True, kw_only=True):
-    """``GET /status``: devices, buffer, last sync."""
+    """``GET /status``: devices, buffer, sync."""
 
     agent_id: str
     site_id: str
@@ -80,6 +102,7 @@ class AgentStatusView(msgspec.Struct, frozen=True, kw_only=True):
     devices: list[DeviceView]
     buffer: BufferView
     last_sync_at: datetime | None
+    sync: SyncView
     mqtt: MqttView | None = None
 
 
@@ -114,6 +137,7 @@ async def status(state: State) -> AgentStatusView:
         for device in agent.devices.values()
     ]
     oldest = stats.oldest_unsynced_at
+    oldest_age_s = (now - oldest).total_seconds() if oldest else None
     return AgentStatusView(
         agent_id=agent.settings.agent_id,
         site_id=agent.settings.site_id,
@@ -125,13 +149,51 @@ async def status(state: State) -> AgentStatusView:
             rows=stats.rows,
             bytes=stats.bytes,
             oldest_unsynced_at=oldest,
-            oldest_unsynced_age_s=(now - oldest).total_seconds() if oldest else None,
+            oldest_unsynced_age_s=oldest_age_s,
             next_seq=stats.next_seq,
             dropped_synced=stats.dropped_synced,
             dropped_unsynced=stats.dropped_unsynced,
         ),
         last_sync_at=agent.last_sync_at,
+        sync=_sync_view(agent, stats.depth, oldest_age_s),
         mqtt=_mqtt_view(agent),
+    )
+
+
+def _sync_view(agent: Agent, backlog: int, oldest_age_s: float | None) -> SyncView:
+    if agent.uploader is None:
+        return SyncView(
+            state=SyncState.DISABLED,
+            hub_url=None,
+            backlog=backlog,
+            oldest_unsynced_age_s=oldest_age_s,
+            last_ack_at=None,
+            last_acked_seq=None,
+            last_error=None,
+            throughput=0.0,
+            hub_clock_offset_s=None,
+            readings_sent=0,
+            batches_sent=0,
+            batch_limit=None,
+            encoding=None,
+            retry_in_s=None,
+        )
+    progress = agent.uploader.progress()
+    return SyncView(
+        state=progress.state,
+        hub_url=agent.uploader.settings.hub_url,
+        backlog=backlog,
+        oldest_unsynced_age_s=oldest_age_s,
+        last_ack_at=progress.last_ack_at,
+        last_acked_seq=progress.last_acked_seq,
+        last_error=progress.last_error,
+        throughput=progress.throughput,
+        hub_clock_offset_s=progress.hub_clock_offset_s,
+        readings_sent=progress.readings_sent,
+        batches_sent=progress.batches_sent,
+        batch_limit=progress.batch_limit,
+        encoding=progress.encoding,
+        retry_in_s=progress.retry_in_s,
     )
 
 
@@ -157,9 +219,10 @@ async def latest_readings(state: State) -> list[Sample]:
 
 @get("/metrics", tags=["system"], summary="Prometheus metrics", media_type="text/plain; version=0.0.4")
 async def prometheus_metrics(state: State) -> Response[bytes]:
-    """Expose polls, errors, readings by quality, buffer depth and drops in the Prometheus text format."""
+    """Expose polls, errors, readings by quality, buffer depth and drops, sync series, in the Prometheus format."""
     agent: Agent = state.agent
     agent.metrics.observe_buffer(agent.buffer)
+    agent.metrics.observe_sync(agent.buffer, agent.uploader.progress() if agent.uploader else None)
     if agent.mqtt is not None:
         agent.metrics.observe_mqtt(agent.mqtt.stats)
     return Response(agent.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -47,6 +47,11 @@ class Pipeline:
             hold_s=settings.clock_jump_hold_s,
         )
 
+    @property
+    def clock_trusted(self) -> bool:
+        """Whether the wall clock was trustworthy at the last check (reported to the hub in ``status.v1``)."""
+        return self._clock.trusted
+
     def check(self, samples: Sequence[Sample], rollover_at: Mapping[str, float] | None = None) -> Checked:
         """Validate one batch (typically one poll of one device); ``rollover_at`` by metric for wrapping counters."""
         clock_flags = self._clock.flags()

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 BulkMethod = Literal["copy", "unnest"]
-ReadingRow = tuple[str, str, datetime, float | None, str, str, list[str], str | None, int | None]
+ReadingRow = tuple[str, str, datetime, float | None, str, str, Sequence[str], str | None, int | None]
 """meter_id, metric, ts, value, unit, quality, reasons, agent_id, seq."""
 PriceRow = tuple[str, datetime, timedelta, float, str, str]
 """market, ts, resolution, price, unit, source."""

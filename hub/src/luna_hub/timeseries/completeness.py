@@ -4,6 +4,10 @@ The expected spacing of a meter's readings is given, or else the most common ste
 readings in the range. A local day has 23, 24 or 25 hours, so its expected count follows the
 calendar (96 quarter hours on most days, 92 and 100 on DST switch days). A gap (two readings
 more than 1.5 steps apart) is listed on the day readings resume.
+
+The agents that deliver the requested meters get a section of their own, from the ingest ledger:
+the sequence numbers received, the ranges missing between them, and how many readings arrived
+late (backfilled after an outage).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Final
 
 import asyncpg
 
+from luna_hub.agents.services import agent_completeness
 from luna_hub.errors import BadRequestError
 from luna_hub.ingest.fields import zone
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next
@@ -88,7 +93,17 @@ async def completeness(  # noqa: PLR0913 - one parameter per query dimension
                     days=[_day(day_start, day_end, step, rows.get(day_start), tz.key) for day_start, day_end in days],
                 )
             )
-    return CompletenessReport(tz=tz.key, start=first.astimezone(tz), end=last.astimezone(tz), meters=report)
+        agents = await agent_completeness(connection, await _agents_of(connection, meters))
+    return CompletenessReport(
+        tz=tz.key, start=first.astimezone(tz), end=last.astimezone(tz), meters=report, agents=agents
+    )
+
+
+async def _agents_of(connection: asyncpg.Connection, meters: list[str]) -> list[str]:
+    rows = await connection.fetch(
+        "SELECT DISTINCT agent_id FROM meters WHERE meter_id = ANY($1::text[]) AND agent_id IS NOT NULL", meters
+    )
+    return [row["agent_id"] for row in rows]
 
 
 def _day(start: datetime, end: datetime, step: timedelta, row: asyncpg.Record | None, tz_key: str) -> CompletenessDay:

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import msgspec
 
+from luna_hub.agents.schemas import AgentCompleteness
+
 __all__ = ["CompletenessDay", "CompletenessReport", "MeterCompleteness", "Point", "QueryResult", "Series"]
 
 
@@ -70,3 +72,5 @@ class CompletenessReport(msgspec.Struct, frozen=True, kw_only=True):
     start: datetime
     end: datetime
     meters: list[MeterCompleteness]
+    agents: list[AgentCompleteness] = msgspec.field(default_factory=list)
+    """The agents that deliver the requested meters: sequence numbers received, missing, delivered late."""

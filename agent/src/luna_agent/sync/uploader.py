@@ -1,0 +1,418 @@
+"""The uploader: readings leave the buffer only as batches the hub has acknowledged.
+
+One step (:meth:`Uploader.send_next`) takes the next contiguous run of unacknowledged
+readings (oldest or newest end first), sends it as one ``readings.v1`` batch and marks it
+synced only after a :class:`~luna_shared.wire.BatchAck` for exactly that agent and range.
+A lost answer leaves the run unacknowledged, so it is sent again; the hub recognises the
+replay. The uploader never deletes a reading: only the buffer's overflow policy does.
+
+How it reacts to the hub (the sync contract): 2xx with a matching ack -> acknowledge; 413 ->
+halve the batch and retry at once; 415 -> send uncompressed; other 4xx or a wrong ack ->
+``blocked``, retried after ``backoff_max_s``; 5xx, timeouts and connection errors ->
+exponential back-off with full jitter. A token bucket bounds the drain rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import httpx
+import msgspec
+
+from luna_agent import __version__
+from luna_agent.errors import KeyFileError
+from luna_agent.sync.batches import contiguous_run, sized_batch
+from luna_agent.sync.keyfile import read_key
+from luna_agent.sync.pacing import Backoff, DrainLimiter
+from luna_agent.sync.settings import SyncSettings
+from luna_shared.codec import WireFormat, decode_hub_message, encode
+from luna_shared.compression import ContentEncoding, available_encodings, compress
+from luna_shared.errors import WireError
+from luna_shared.logs import get_logger
+from luna_shared.wire import AgentStatus, DeviceStatus, ReadingBatch, utc_ms
+
+if TYPE_CHECKING:
+    from luna_agent.buffer import ReadingBuffer
+    from luna_agent.metrics import AgentMetrics
+
+__all__ = ["DrainSummary", "Step", "SyncProgress", "SyncState", "Uploader"]
+
+_log = get_logger(__name__)
+_THROUGHPUT_WINDOW_S: Final = 60.0
+_DETAIL_MAX: Final = 300
+
+
+class SyncState(enum.StrEnum):
+    """What the uploader is doing, as ``/status`` shows it."""
+
+    IDLE = "idle"
+    SENDING = "sending"
+    BACKOFF = "backoff"
+    BLOCKED = "blocked"
+    WAITING_FOR_KEY = "waiting_for_key"
+    DISABLED = "disabled"
+
+
+class Step(enum.StrEnum):
+    """The outcome of one :meth:`Uploader.send_next`."""
+
+    SENT = "sent"
+    """A batch was acknowledged."""
+    EMPTY = "empty"
+    """Nothing is waiting."""
+    RETRY = "retry"
+    """The hub asked for a smaller or uncompressed batch: try again at once."""
+    BACKOFF = "backoff"
+    BLOCKED = "blocked"
+    NO_KEY = "no_key"
+    STOPPED = "stopped"
+
+
+class SyncProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """The uploader's own state (the backlog itself is the buffer's)."""
+
+    state: SyncState
+    last_ack_at: datetime | None
+    last_acked_seq: int | None
+    last_error: str | None
+    throughput: float
+    """Readings acknowledged per second over the last minute."""
+    hub_clock_offset_s: float | None
+    """Hub clock minus agent clock, from the last ack (midpoint of the request)."""
+    readings_sent: int
+    batches_sent: int
+    batch_limit: int
+    encoding: str
+    retry_in_s: float | None
+
+
+class DrainSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``luna-agent sync --once`` did."""
+
+    readings: int
+    batches: int
+    backlog: int
+    state: SyncState
+    last_error: str | None
+
+
+StatusParts = Callable[[], tuple[bool, tuple[DeviceStatus, ...]]]
+"""Returns whether the clock is trusted and the devices' health, for ``status.v1``."""
+
+
+def _no_devices() -> tuple[bool, tuple[DeviceStatus, ...]]:
+    return True, ()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Uploader:
+    """Forwards the buffer's readings to the hub; see the module docstring."""
+
+    def __init__(  # noqa: PLR0913 - identity, buffer, and the seams tests replace
+        self,
+        settings: SyncSettings,
+        buffer: ReadingBuffer,
+        *,
+        agent_id: str,
+        site_id: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        metrics: AgentMetrics | None = None,
+        describe: StatusParts = _no_devices,
+        uniform: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        """Read the key file now: an empty or unreadable one raises :class:`KeyFileError` (a start-up error)."""
+        self.settings = settings
+        self.buffer = buffer
+        self.agent_id = agent_id
+        self.site_id = site_id
+        self.key_path = Path(settings.key_file)
+        self._key = read_key(self.key_path)
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._metrics = metrics
+        self._describe = describe
+        self._monotonic = monotonic
+        self._now = now
+        self.started_at = now()
+        self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, uniform=uniform)
+        burst = max(float(settings.batch_max_readings), settings.drain_rate)
+        self._limiter = DrainLimiter(settings.drain_rate, burst, monotonic=monotonic)
+        wanted = ContentEncoding(settings.encoding)
+        self.encoding = wanted if wanted in available_encodings() else ContentEncoding.GZIP
+        self.batch_limit = settings.batch_max_readings
+        self.state = SyncState.IDLE if self._key else SyncState.WAITING_FOR_KEY
+        self.last_ack_at: datetime | None = None
+        self.last_acked_seq: int | None = None
+        self.last_error: str | None = None
+        self.hub_clock_offset_s: float | None = None
+        self.retry_in_s: float | None = None
+        self.readings_sent = 0
+        self.batches_sent = 0
+        self._acked: deque[tuple[float, int]] = deque()
+        self._stopping = asyncio.Event()
+        self._failing: str | None = None
+        if self._key is None:
+            _log.warning("agent key file not found; sync waits for it", key_file=str(self.key_path))
+
+    # -- one step ------------------------------------------------------------------------------
+
+    async def send_next(self) -> Step:
+        """Send the next batch and act on the answer; see :class:`Step`."""
+        key = self._current_key()
+        if key is None:
+            self.state = SyncState.WAITING_FOR_KEY
+            return Step.NO_KEY
+        newest_first = self.settings.order == "newest_first"
+        pending = self.buffer.pending(self.batch_limit, newest_first=newest_first)
+        run = contiguous_run(pending, newest_first=newest_first)
+        if not run:
+            if self.state is SyncState.SENDING:
+                self.state = SyncState.IDLE
+            return Step.EMPTY
+        wait = self._limiter.reserve(len(run))
+        if wait > 0:
+            await self._pause(wait)
+        if self._stopping.is_set():
+            return Step.STOPPED
+        sent_wall = self._now()
+        batch, body = sized_batch(
+            self.agent_id,
+            self.site_id,
+            run,
+            sent_wall,
+            max_bytes=self.settings.batch_max_bytes,
+            keep_newest=newest_first,
+        )
+        self.state = SyncState.SENDING
+        encoding = self.encoding
+        try:
+            response = await self._post(compress(body, encoding), key, encoding)
+        except httpx.RequestError as exc:
+            return self._unavailable(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, "network")
+        if httpx.codes.is_success(response.status_code):
+            return self._on_ack(batch, response, sent_wall + (self._now() - sent_wall) / 2)
+        return self._on_refusal(batch, response, encoding)
+
+    async def _post(self, content: bytes, key: str, encoding: ContentEncoding) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": WireFormat.MSGPACK.value}
+        if encoding is not ContentEncoding.IDENTITY:
+            headers["Content-Encoding"] = encoding.value
+        if self._client is None:
+            self._client = httpx.AsyncClient(transport=self._transport, timeout=self.settings.timeout_s)
+        return await self._client.post(self.settings.ingest_url, content=content, headers=headers)
+
+    def _on_ack(self, batch: ReadingBatch, response: httpx.Response, midpoint: datetime) -> Step:
+        try:
+            fmt = WireFormat(response.headers.get("content-type", "").split(";")[0].strip().lower())
+            ack = decode_hub_message(response.content, fmt)
+        except (ValueError, WireError) as exc:
+            return self._blocked(f"hub answered {response.status_code} without a readable ack: {exc}")
+        if (ack.agent_id, ack.first_seq, ack.last_seq) != (batch.agent_id, batch.first_seq, batch.last_seq):
+            return self._blocked(
+                f"ack for {ack.agent_id} {ack.first_seq}..{ack.last_seq} does not match the batch "
+                f"{batch.agent_id} {batch.first_seq}..{batch.last_seq}"
+            )
+        self.buffer.ack(batch.first_seq, batch.last_seq)
+        count = len(batch.readings)
+        self.readings_sent += count
+        self.batches_sent += 1
+        self.last_ack_at = self._now()
+        self.last_acked_seq = batch.last_seq
+        self.hub_clock_offset_s = (ack.received_at - midpoint).total_seconds()
+        self._acked.append((self._monotonic(), count))
+        self._count("acked", count)
+        self._backoff.reset()
+        self.retry_in_s = None
+        if self._failing is not None:
+            _log.info("hub accepts batches again", previous_error=self.last_error)
+            self._failing = None
+        self.state = SyncState.IDLE
+        return Step.SENT
+
+    def _on_refusal(self, batch: ReadingBatch, response: httpx.Response, encoding: ContentEncoding) -> Step:
+        status = response.status_code
+        detail = _problem_detail(response)
+        if status == httpx.codes.REQUEST_ENTITY_TOO_LARGE and len(batch.readings) > 1:
+            self.batch_limit = max(1, len(batch.readings) // 2)
+            self._count("too_large")
+            _log.info("hub: batch too large, halving", readings=len(batch.readings), limit=self.batch_limit)
+            return Step.RETRY
+        if status == httpx.codes.UNSUPPORTED_MEDIA_TYPE and encoding is not ContentEncoding.IDENTITY:
+            self.encoding = ContentEncoding.IDENTITY
+            self._count("unsupported_encoding")
+            _log.warning("hub refuses the encoding; sending uncompressed", encoding=encoding.value, detail=detail)
+            return Step.RETRY
+        if httpx.codes.is_server_error(status):
+            return self._unavailable(f"hub answered {status}: {detail}", "server_error")
+        return self._blocked(f"hub answered {status}: {detail}")
+
+    def _unavailable(self, error: str, result: str) -> Step:
+        self.retry_in_s = self._backoff.next_delay()
+        self.state = SyncState.BACKOFF
+        self._fail(error, result, blocked=False)
+        return Step.BACKOFF
+
+    def _blocked(self, error: str) -> Step:
+        self.retry_in_s = self.settings.backoff_max_s
+        self.state = SyncState.BLOCKED
+        self._fail(error, "rejected", blocked=True)
+        return Step.BLOCKED
+
+    def _fail(self, error: str, result: str, *, blocked: bool) -> None:
+        self._count(result)
+        self.last_error = error
+        if self._failing != error:  # once when it starts (or changes), not on every retry
+            log = _log.error if blocked else _log.warning
+            log("hub refused the batch; blocked" if blocked else "hub unavailable; backing off", error=error)
+            self._failing = error
+
+    def _count(self, result: str, readings: int = 0) -> None:
+        if self._metrics is not None:
+            self._metrics.sync_batches.labels(result=result).inc()
+            if readings:
+                self._metrics.sync_readings_sent.inc(readings)
+
+    def _current_key(self) -> str | None:
+        if self._key is None:
+            try:
+                self._key = read_key(self.key_path)
+            except KeyFileError as exc:  # appeared but not yet written: keep waiting, say why
+                self.last_error = str(exc)
+                return None
+            if self._key is not None:
+                _log.info("agent key file found; sync starts", key_file=str(self.key_path))
+                self.state = SyncState.IDLE
+        return self._key
+
+    # -- status --------------------------------------------------------------------------------
+
+    async def send_status(self) -> bool:
+        """Report backlog, clock and devices to the hub (``status.v1``); ``True`` when it took it."""
+        key = self._current_key()
+        if key is None:
+            return False
+        stats = self.buffer.stats()
+        clock_trusted, devices = self._describe()
+        message = AgentStatus(
+            agent_id=self.agent_id,
+            site_id=self.site_id,
+            version=__version__,
+            sent_at=utc_ms(self._now()),
+            started_at=utc_ms(self.started_at),
+            clock_trusted=clock_trusted,
+            backlog=stats.depth,
+            oldest_unsynced_at=utc_ms(stats.oldest_unsynced_at) if stats.oldest_unsynced_at else None,
+            last_acked_seq=self.last_acked_seq,
+            last_ack_at=utc_ms(self.last_ack_at) if self.last_ack_at else None,
+            devices=devices,
+        )
+        try:
+            response = await self._post(compress(encode(message), self.encoding), key, self.encoding)
+        except httpx.RequestError as exc:
+            _log.debug("status report not delivered", error=str(exc) or type(exc).__name__)
+            return False
+        if not httpx.codes.is_success(response.status_code):
+            _log.debug("status report refused", status=response.status_code, detail=_problem_detail(response))
+            return False
+        return True
+
+    def progress(self) -> SyncProgress:
+        """Return the uploader's state for ``/status`` and ``/metrics``."""
+        horizon = self._monotonic() - _THROUGHPUT_WINDOW_S
+        while self._acked and self._acked[0][0] < horizon:
+            self._acked.popleft()
+        return SyncProgress(
+            state=self.state,
+            last_ack_at=self.last_ack_at,
+            last_acked_seq=self.last_acked_seq,
+            last_error=self.last_error,
+            throughput=sum(count for _, count in self._acked) / _THROUGHPUT_WINDOW_S,
+            hub_clock_offset_s=self.hub_clock_offset_s,
+            readings_sent=self.readings_sent,
+            batches_sent=self.batches_sent,
+            batch_limit=self.batch_limit,
+            encoding=self.encoding.value,
+            retry_in_s=self.retry_in_s,
+        )
+
+    # -- loops ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Upload until :meth:`stop`: batches back to back while there is a backlog, status every so often."""
+        next_status = next_attempt = self._monotonic()
+        while not self._stopping.is_set():
+            now = self._monotonic()
+            if now >= next_status:
+                await self.send_status()
+                next_status = self._monotonic() + self.settings.status_interval_s
+            if now >= next_attempt:
+                step = await self.send_next()
+                next_attempt = self._monotonic() + self._delay_after(step)
+            await self._pause(min(next_attempt, next_status) - self._monotonic())
+
+    async def drain(self) -> DrainSummary:
+        """Send batches until the backlog is empty or the hub fails or refuses one (``sync --once``)."""
+        readings, batches = self.readings_sent, self.batches_sent
+        step = Step.RETRY
+        while step in {Step.SENT, Step.RETRY}:
+            step = await self.send_next()
+        return DrainSummary(
+            readings=self.readings_sent - readings,
+            batches=self.batches_sent - batches,
+            backlog=self.buffer.stats().depth,
+            state=self.state,
+            last_error=self.last_error,
+        )
+
+    def _delay_after(self, step: Step) -> float:
+        match step:
+            case Step.SENT | Step.RETRY | Step.STOPPED:
+                return 0.0
+            case Step.EMPTY | Step.NO_KEY:
+                return self.settings.interval_s
+            case Step.BACKOFF | Step.BLOCKED:
+                return self.retry_in_s or 0.0
+
+    async def _pause(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return
+
+    def stop(self) -> None:
+        """Ask :meth:`run` (and any pause) to return; the batch in flight, if any, finishes first."""
+        self._stopping.set()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (idempotent)."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def _problem_detail(response: httpx.Response) -> str:
+    """Return the problem's title and detail (RFC 9457), or the start of the body."""
+    try:
+        problem = response.json()
+    except ValueError:
+        return response.text[:_DETAIL_MAX] or response.reason_phrase
+    if not isinstance(problem, dict):
+        return str(problem)[:_DETAIL_MAX]
+    parts = [str(problem[name]) for name in ("title", "detail") if problem.get(name)]
+    return (": ".join(parts) or str(problem))[:_DETAIL_MAX]

@@ -1,0 +1,126 @@
+"""SQL of the agents domain: sites, agents, their keys, status reports and the batch ledger's gaps."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import asyncpg
+
+__all__ = [
+    "agent_rows",
+    "ensure_agent",
+    "find_key",
+    "insert_key",
+    "key_exists",
+    "ledger_summary",
+    "record_status",
+]
+
+# Per agent, each ledger entry next to the highest sequence number covered before it (in
+# first_seq order): a hole is where an entry starts beyond that; the new coverage of an entry
+# is what it adds past it.
+_LEDGER_SQL: Final = """
+    WITH e AS (
+        SELECT agent_id, first_seq, last_seq,
+               max(last_seq) OVER (PARTITION BY agent_id ORDER BY first_seq, last_seq
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered
+        FROM ingest_batches WHERE agent_id = ANY($1::text[])
+    )
+    SELECT agent_id,
+           min(first_seq) AS first_seq,
+           max(last_seq) AS last_seq,
+           sum(greatest(last_seq - greatest(first_seq, coalesce(covered + 1, first_seq)) + 1, 0))::bigint
+               AS received,
+           coalesce(array_agg(covered + 1 ORDER BY first_seq) FILTER (WHERE first_seq > covered + 1), '{}')
+               AS gap_first,
+           coalesce(array_agg(first_seq - 1 ORDER BY first_seq) FILTER (WHERE first_seq > covered + 1), '{}')
+               AS gap_last
+    FROM e GROUP BY agent_id
+"""
+
+
+async def ensure_agent(connection: asyncpg.Connection, agent_id: str, site_id: str) -> str:
+    """Create the site and the agent when missing; return the site the agent belongs to (maybe another)."""
+    await connection.execute("INSERT INTO sites (site_id) VALUES ($1) ON CONFLICT DO NOTHING", site_id)
+    await connection.execute(
+        "INSERT INTO agents (agent_id, site_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", agent_id, site_id
+    )
+    current: str = await connection.fetchval("SELECT site_id FROM agents WHERE agent_id = $1", agent_id)
+    return current
+
+
+async def insert_key(connection: asyncpg.Connection, agent_id: str, prefix: str, key_hash: str) -> int:
+    """Store a key's prefix and hash for ``agent_id``; return its id."""
+    key_id: int = await connection.fetchval(
+        "INSERT INTO agent_keys (agent_id, prefix, key_hash) VALUES ($1, $2, $3) RETURNING key_id",
+        agent_id,
+        prefix,
+        key_hash,
+    )
+    return key_id
+
+
+async def find_key(connection: asyncpg.Connection, prefix: str) -> asyncpg.Record | None:
+    """Return the unrevoked key with ``prefix``, its agent and the agent's site, or None."""
+    row: asyncpg.Record | None = await connection.fetchrow(
+        "SELECT k.key_id, k.key_hash, a.agent_id, a.site_id FROM agent_keys AS k JOIN agents AS a USING (agent_id)"
+        " WHERE k.prefix = $1 AND k.revoked_at IS NULL",
+        prefix,
+    )
+    return row
+
+
+async def key_exists(connection: asyncpg.Connection, agent_id: str, key_hash: str) -> bool:
+    """Whether ``agent_id`` has an unrevoked key with this hash."""
+    found: bool = await connection.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM agent_keys WHERE agent_id = $1 AND key_hash = $2 AND revoked_at IS NULL)",
+        agent_id,
+        key_hash,
+    )
+    return found
+
+
+async def record_status(  # noqa: PLR0913 - one column each
+    connection: asyncpg.Connection,
+    agent_id: str,
+    *,
+    version: str,
+    clock_trusted: bool,
+    backlog: int,
+    oldest_unsynced_at: object,
+    last_acked_seq: int | None,
+    last_ack_at: object,
+    clock_offset_ms: int,
+    devices_json: str,
+) -> None:
+    """Store an agent's status report on its row; the hub's own ``last_acked_seq`` is never lowered."""
+    await connection.execute(
+        """
+        UPDATE agents SET status_at = now(), last_seen_at = now(), version = $2, clock_trusted = $3,
+               backlog = $4, oldest_unsynced_at = $5, agent_last_ack_at = $7, clock_offset_ms = $8,
+               last_acked_seq = greatest(last_acked_seq, $6), devices = $9::jsonb
+        WHERE agent_id = $1
+        """,
+        agent_id,
+        version,
+        clock_trusted,
+        backlog,
+        oldest_unsynced_at,
+        last_acked_seq,
+        last_ack_at,
+        clock_offset_ms,
+        devices_json,
+    )
+
+
+async def agent_rows(connection: asyncpg.Connection, agent_ids: list[str] | None = None) -> list[asyncpg.Record]:
+    """Return the agents (all, or those named), ordered by id."""
+    rows: list[asyncpg.Record] = await connection.fetch(
+        "SELECT * FROM agents WHERE $1::text[] IS NULL OR agent_id = ANY($1::text[]) ORDER BY agent_id", agent_ids
+    )
+    return rows
+
+
+async def ledger_summary(connection: asyncpg.Connection, agent_ids: list[str]) -> dict[str, asyncpg.Record]:
+    """Per agent: sequence numbers received (union of the ledger's ranges), first and last, and the gaps."""
+    return {row["agent_id"]: row for row in await connection.fetch(_LEDGER_SQL, agent_ids)}

@@ -1,0 +1,165 @@
+"""Agents: create them with a key, verify a presented key, record status reports, list them with their gaps.
+
+An agent key reads ``lak_<secret>``; the first characters of the secret are stored as a prefix
+(to find the row) next to the SHA-256 of the whole key, so a leaked database leaks no usable
+key. The key is shown once, when it is created (``luna-hub create-agent``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from datetime import datetime
+from typing import Final
+
+import asyncpg
+import msgspec
+
+from luna_hub import audit
+from luna_hub.agents import repository
+from luna_hub.agents.schemas import AgentCompleteness, AgentCreated, AgentIdentity, AgentView
+from luna_hub.auth.services import hash_key
+from luna_hub.errors import BadRequestError, ConflictError
+from luna_shared.wire import AgentStatus
+
+__all__ = [
+    "KEY_PREFIX",
+    "agent_completeness",
+    "create_agent",
+    "list_agents",
+    "record_status",
+    "reuse_or_create_key",
+    "verify_agent_key",
+]
+
+KEY_PREFIX: Final = "lak_"
+_PREFIX_LENGTH: Final = 10
+_KEY: Final = re.compile(r"^lak_([A-Za-z0-9_-]{10})[A-Za-z0-9_-]{22,}$")
+_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+
+def _check_id(kind: str, value: str) -> None:
+    if not _ID.fullmatch(value):
+        msg = f"invalid {kind} {value!r}: 1-64 of A-Z a-z 0-9 . _ : - (not starting with a symbol)"
+        raise BadRequestError(msg)
+
+
+async def create_agent(
+    connection: asyncpg.Connection, agent_id: str, site_id: str, *, actor: str = "cli"
+) -> AgentCreated:
+    """Create the site and agent when missing and issue a new key for the agent (its audit entry too).
+
+    An existing agent keeps its earlier keys; asking for it at another site is a 409.
+    """
+    _check_id("agent id", agent_id)
+    _check_id("site id", site_id)
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    async with connection.transaction():
+        current_site = await repository.ensure_agent(connection, agent_id, site_id)
+        if current_site != site_id:
+            msg = f"agent {agent_id!r} belongs to site {current_site!r}, not {site_id!r}"
+            raise ConflictError(msg)
+        key_id = await repository.insert_key(connection, agent_id, _prefix(key), hash_key(key))
+        details = {"key_id": key_id, "site_id": site_id, "prefix": _prefix(key)}
+        await audit.record(connection, actor=actor, action="agent_key.create", target=agent_id, details=details)
+    return AgentCreated(agent_id=agent_id, site_id=site_id, key_id=key_id, key=key)
+
+
+async def reuse_or_create_key(
+    connection: asyncpg.Connection, agent_id: str, site_id: str, key: str | None, *, actor: str
+) -> AgentCreated | None:
+    """Return None when ``key`` is a valid key of the agent already; else create it as needed with a new key."""
+    if key is not None:
+        identity = await verify_agent_key(connection, key)
+        if identity is not None and identity.agent_id == agent_id and identity.site_id == site_id:
+            return None
+    return await create_agent(connection, agent_id, site_id, actor=actor)
+
+
+def _prefix(key: str) -> str:
+    return key[len(KEY_PREFIX) : len(KEY_PREFIX) + _PREFIX_LENGTH]
+
+
+async def verify_agent_key(connection: asyncpg.Connection, key: str) -> AgentIdentity | None:
+    """Return the agent ``key`` belongs to, or None when it is unknown, revoked or malformed."""
+    match = _KEY.fullmatch(key)
+    if match is None:
+        return None
+    row = await repository.find_key(connection, match.group(1))
+    if row is None or not hmac.compare_digest(row["key_hash"], hash_key(key)):
+        return None
+    return AgentIdentity(agent_id=row["agent_id"], site_id=row["site_id"], key_id=row["key_id"])
+
+
+async def record_status(connection: asyncpg.Connection, status: AgentStatus, received_at: datetime) -> None:
+    """Store what an agent reported about itself on its row (the clock offset is measured, as for batches)."""
+    await repository.record_status(
+        connection,
+        status.agent_id,
+        version=status.version,
+        clock_trusted=status.clock_trusted,
+        backlog=status.backlog,
+        oldest_unsynced_at=status.oldest_unsynced_at,
+        last_acked_seq=status.last_acked_seq,
+        last_ack_at=status.last_ack_at,
+        clock_offset_ms=round((received_at - status.sent_at).total_seconds() * 1000),
+        devices_json=msgspec.json.encode(status.devices).decode(),
+    )
+
+
+def _gaps(summary: asyncpg.Record | None) -> list[tuple[int, int]]:
+    if summary is None:
+        return []
+    return list(zip(summary["gap_first"], summary["gap_last"], strict=True))
+
+
+async def list_agents(pool: asyncpg.Pool) -> list[AgentView]:
+    """Every agent with its last contact, clock offset, reported backlog, counters and sequence gaps."""
+    async with pool.acquire() as connection:
+        rows = await repository.agent_rows(connection)
+        ledger = await repository.ledger_summary(connection, [row["agent_id"] for row in rows])
+    return [
+        AgentView(
+            agent_id=row["agent_id"],
+            site_id=row["site_id"],
+            last_seen_at=row["last_seen_at"],
+            clock_offset_ms=row["clock_offset_ms"],
+            backlog=row["backlog"],
+            oldest_unsynced_at=row["oldest_unsynced_at"],
+            last_acked_seq=row["last_acked_seq"],
+            batches=row["batches"],
+            readings=row["readings"],
+            duplicates=row["duplicates"],
+            backfilled=row["backfilled"],
+            version=row["version"],
+            clock_trusted=row["clock_trusted"],
+            status_at=row["status_at"],
+            gaps=_gaps(ledger.get(row["agent_id"])),
+        )
+        for row in rows
+    ]
+
+
+async def agent_completeness(connection: asyncpg.Connection, agent_ids: list[str]) -> list[AgentCompleteness]:
+    """Per agent: sequence numbers received, the missing ranges between them, readings delivered late."""
+    rows = await repository.agent_rows(connection, agent_ids)
+    ledger = await repository.ledger_summary(connection, agent_ids)
+    report = []
+    for row in rows:
+        summary = ledger.get(row["agent_id"])
+        gaps = _gaps(summary)
+        report.append(
+            AgentCompleteness(
+                agent_id=row["agent_id"],
+                site_id=row["site_id"],
+                first_seq=summary["first_seq"] if summary else None,
+                last_seq=summary["last_seq"] if summary else None,
+                received=summary["received"] if summary else 0,
+                missing=gaps,
+                missing_count=sum(last - first + 1 for first, last in gaps),
+                backfilled=row["backfilled"],
+                duplicates=row["duplicates"],
+            )
+        )
+    return report

@@ -1,0 +1,214 @@
+"""Batches and status reports from agents (``POST /api/v1/ingest``): exactly once, with the clock checked.
+
+A batch is stored in one transaction under its agent's row lock: the ledger entry of its
+sequence range, and those of its readings whose sequence numbers no earlier range covered
+(COPY into a staging table, one ``INSERT ... ON CONFLICT DO NOTHING`` on the natural key).
+So a batch is either acknowledged and durable, or not stored at all; a replay of the same
+range with the same content hash is acknowledged from the ledger, with a different hash it is
+a 409; overlapping or out-of-order ranges store only what is new.
+
+Clock: the offset is the hub's receive time minus the agent's send time. Beyond
+``ingest.clock_tolerance_s`` the batch's readings become at least ``suspect`` with reason
+``clock_skew``; readings the agent marked ``clock_untrusted`` or ``clock_jump`` are shifted by
+the offset and marked ``timestamp_corrected`` (``ingest.correct_untrusted_clock``). Readings later
+than the hub's clock plus ``ingest.future_tolerance_s`` (after correction) refuse the batch (422).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final, NamedTuple
+
+import asyncpg
+
+from luna_hub.agents.schemas import AgentIdentity
+from luna_hub.agents.services import record_status, verify_agent_key
+from luna_hub.errors import ConflictError, ForbiddenError, UnauthorizedError, UnprocessableError
+from luna_hub.ingest import sync_repository as repository
+from luna_hub.ingest.repository import BulkMethod, ReadingRow, write_readings
+from luna_hub.ingest.sync_decoding import content_encoding, decode_message, read_body, wire_format
+from luna_hub.settings import HubSettings, IngestSettings
+from luna_shared.codec import encode
+from luna_shared.logs import get_logger
+from luna_shared.vocabulary import Flag, Quality
+from luna_shared.wire import AgentStatus, BatchAck, Reading, ReadingBatch, utc_ms
+
+__all__ = ["IncomingMessage", "Reply", "batch_rows", "receive", "store_batch", "uncovered"]
+
+_CLOCK_FLAGS: Final = frozenset({Flag.CLOCK_UNTRUSTED.value, Flag.CLOCK_JUMP.value})
+_log = get_logger(__name__)
+
+
+class IncomingMessage(NamedTuple):
+    """One request to the ingest endpoint, as the controller hands it over."""
+
+    key: str | None
+    content_type: str | None
+    content_encoding: str | None
+    content_length: int | None
+    body: AsyncIterator[bytes]
+
+
+class Reply(NamedTuple):
+    """The answer: an encoded ack and its media type, or no body (a status report)."""
+
+    body: bytes | None
+    media_type: str
+
+
+async def receive(pool: asyncpg.Pool, settings: HubSettings, incoming: IncomingMessage) -> Reply:
+    """Authenticate, read, decode and store one agent message; any failure stores nothing."""
+    limits = settings.ingest
+    fmt = wire_format(incoming.content_type)
+    encoding = content_encoding(incoming.content_encoding)
+    identity = await _authenticate(pool, incoming.key)
+    body = await read_body(incoming.body, declared_length=incoming.content_length, limit=limits.max_body_bytes)
+    received_at = utc_ms(datetime.now(UTC))
+    message = decode_message(body, fmt, encoding, max_decompressed=limits.max_decompressed_bytes)
+    _check_sender(identity, message.agent_id, message.site_id)
+    match message:
+        case ReadingBatch():
+            ack = await store_batch(pool, message, received_at, limits, method=settings.bulk_insert)
+            return Reply(encode(ack, fmt), fmt.value)
+        case AgentStatus():
+            async with pool.acquire() as connection:
+                await record_status(connection, message, received_at)
+            return Reply(None, fmt.value)
+
+
+async def _authenticate(pool: asyncpg.Pool, key: str | None) -> AgentIdentity:
+    if key is None:
+        msg = "the ingest endpoint needs the agent's key: send 'Authorization: Bearer <key>' (luna-hub create-agent)"
+        raise UnauthorizedError(msg)
+    async with pool.acquire() as connection:
+        identity = await verify_agent_key(connection, key)
+    if identity is None:
+        msg = "the agent key is unknown or revoked"
+        raise UnauthorizedError(msg)
+    return identity
+
+
+def _check_sender(identity: AgentIdentity, agent_id: str, site_id: str) -> None:
+    if agent_id != identity.agent_id:
+        msg = f"this key belongs to agent {identity.agent_id!r}, not {agent_id!r}"
+        raise ForbiddenError(msg)
+    if site_id != identity.site_id:
+        msg = f"agent {agent_id!r} belongs to site {identity.site_id!r}, not {site_id!r}"
+        raise ForbiddenError(msg)
+
+
+def batch_rows(
+    readings: Sequence[Reading], agent_id: str, offset: timedelta, limits: IngestSettings
+) -> list[ReadingRow]:
+    """Return the rows to store for ``readings``, flagged and corrected for the agent's clock (module docstring)."""
+    skewed = abs(offset.total_seconds()) > limits.clock_tolerance_s
+    correct = limits.correct_untrusted_clock and any(
+        r.reasons and not _CLOCK_FLAGS.isdisjoint(r.reasons) for r in readings
+    )
+    if not skewed and not correct:  # the common case: no per-reading decisions
+        return [(r.meter_id, r.metric, r.ts, r.value, r.unit, r.quality, r.reasons, agent_id, r.seq) for r in readings]
+    rows: list[ReadingRow] = []
+    for r in readings:
+        ts, quality, reasons = r.ts, r.quality, r.reasons
+        if correct and reasons and not _CLOCK_FLAGS.isdisjoint(reasons):
+            ts, reasons = ts + offset, (*reasons, Flag.TIMESTAMP_CORRECTED.value)
+        elif skewed:
+            quality = Quality.SUSPECT if quality is Quality.GOOD else quality
+            reasons = (*reasons, Flag.CLOCK_SKEW.value)
+        rows.append((r.meter_id, r.metric, ts, r.value, r.unit, quality, reasons, agent_id, r.seq))
+    return rows
+
+
+def uncovered(rows: list[ReadingRow], first_seq: int, covered: list[tuple[int, int]]) -> list[ReadingRow]:
+    """Return the rows (in sequence order from ``first_seq``) whose sequence numbers no covered range includes."""
+    if not covered:
+        return rows
+    kept: list[ReadingRow] = []
+    start = 0
+    for low, high in covered:
+        kept.extend(rows[start : max(start, low - first_seq)])
+        start = max(start, high - first_seq + 1)
+    kept.extend(rows[start:])
+    return kept
+
+
+def _check_future(rows: list[ReadingRow], received_at: datetime, limits: IngestSettings) -> None:
+    latest = max(row[2] for row in rows)
+    horizon = received_at + timedelta(seconds=limits.future_tolerance_s)
+    if latest > horizon:
+        seq = next(row[8] for row in rows if row[2] == latest)
+        msg = (
+            f"reading seq {seq} at {latest.isoformat()} is later than the hub's clock plus"
+            f" ingest.future_tolerance_s ({limits.future_tolerance_s:g} s): nothing stored"
+        )
+        raise UnprocessableError(msg)
+
+
+async def store_batch(
+    pool: asyncpg.Pool, batch: ReadingBatch, received_at: datetime, limits: IngestSettings, *, method: BulkMethod
+) -> BatchAck:
+    """Store a batch exactly once and return its ack (see the module docstring)."""
+    offset = received_at - batch.sent_at
+    offset_ms = round(offset.total_seconds() * 1000)
+    size = batch.last_seq - batch.first_seq + 1
+    rows = batch_rows(batch.readings, batch.agent_id, offset, limits)
+    _check_future(rows, received_at, limits)
+    async with pool.acquire() as connection, connection.transaction():
+        agent = await repository.lock_agent(connection, batch.agent_id)
+        known = await repository.ledger_entry(connection, batch.agent_id, batch.first_seq, batch.last_seq)
+        if known is not None:
+            if known.content_hash != batch.content_hash:
+                msg = (
+                    f"range {batch.first_seq}..{batch.last_seq} of agent {batch.agent_id!r} was stored on"
+                    f" {known.received_at.isoformat()} with content hash {known.content_hash};"
+                    f" this batch has {batch.content_hash}: the agent rewrote history"
+                )
+                raise ConflictError(msg)
+            await repository.record_replay(connection, batch.agent_id, received_at, offset_ms, size)
+            return _ack(batch, received_at, stored=0, duplicates=size)
+        if agent.last_acked_seq is not None and batch.first_seq > agent.last_acked_seq + 1:
+            _log.warning(
+                "sequence gap",
+                agent_id=batch.agent_id,
+                missing_first=agent.last_acked_seq + 1,
+                missing_last=batch.first_seq - 1,
+            )
+        covered = await repository.covered_ranges(connection, batch.agent_id, batch.first_seq, batch.last_seq)
+        fresh = uncovered(rows, batch.first_seq, covered)
+        stored, backfilled, latest = 0, 0, agent.max_reading_ts
+        if fresh:
+            meters = list({row[0] for row in fresh})
+            await repository.claim_meters(connection, meters, batch.site_id, batch.agent_id)
+            stored = (await write_readings(connection, fresh, method=method)).stored
+            if latest is not None:
+                previous = latest
+                backfilled = sum(1 for row in fresh if row[2] < previous)
+            newest = max(row[2] for row in fresh)
+            latest = newest if latest is None else max(latest, newest)
+        await repository.record_batch(
+            connection,
+            batch.agent_id,
+            first_seq=batch.first_seq,
+            last_seq=batch.last_seq,
+            content_hash=batch.content_hash,
+            sent_at=batch.sent_at,
+            received_at=received_at,
+            stored=stored,
+            duplicates=size - stored,
+            backfilled=backfilled,
+            clock_offset_ms=offset_ms,
+            max_reading_ts=latest,
+        )
+    return _ack(batch, received_at, stored=stored, duplicates=size - stored)
+
+
+def _ack(batch: ReadingBatch, received_at: datetime, *, stored: int, duplicates: int) -> BatchAck:
+    return BatchAck(
+        agent_id=batch.agent_id,
+        first_seq=batch.first_seq,
+        last_seq=batch.last_seq,
+        stored=stored,
+        duplicates=duplicates,
+        received_at=received_at,
+    )

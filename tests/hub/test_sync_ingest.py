@@ -1,0 +1,243 @@
+"""``POST /api/v1/ingest`` on the real PostgreSQL: exactly once, the error contract, and nothing stored on error."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from luna_hub.settings import HubSettings, IngestSettings
+from luna_shared.codec import WireFormat, decode_hub_message
+from luna_shared.compression import ContentEncoding
+from luna_shared.wire import BatchAck, make_batch, utc_ms
+from support.hub import ready_client
+from support.sync import Agent, batch, make_agent, post, readings, seq_union, stored_seqs
+
+Client = AsyncTestClient[Litestar]
+
+
+@pytest.fixture
+async def agent(hub_dsn: str) -> Agent:
+    return await make_agent(hub_dsn)
+
+
+async def ledger_rows(dsn: str, agent: Agent) -> int:
+    connection = await asyncpg.connect(dsn)
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM ingest_batches WHERE agent_id = $1", agent.agent_id
+        )
+    finally:
+        await connection.close()
+    return count
+
+
+async def assert_nothing_stored(dsn: str, agent: Agent) -> None:
+    assert await stored_seqs(dsn, agent) == []
+    assert await ledger_rows(dsn, agent) == 0
+
+
+def ack_of(response: Any, fmt: WireFormat = WireFormat.MSGPACK) -> BatchAck:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith(fmt.value)
+    return decode_hub_message(response.content, fmt)
+
+
+def as_dict(message: Any) -> dict[str, Any]:
+    built: dict[str, Any] = msgspec.to_builtins(message)
+    return built
+
+
+async def test_a_batch_is_stored_once_and_its_replay_acked_from_the_ledger(
+    hub: Client, hub_dsn: str, agent: Agent
+) -> None:
+    sent = batch(agent, 10, 109)
+    first = ack_of(await post(hub, sent, agent.key))
+    assert (first.agent_id, first.first_seq, first.last_seq, first.stored, first.duplicates) == (
+        agent.agent_id,
+        10,
+        109,
+        100,
+        0,
+    )
+    again = ack_of(await post(hub, sent, agent.key))
+    assert (again.first_seq, again.last_seq, again.stored, again.duplicates) == (10, 109, 0, 100)
+    assert await stored_seqs(hub_dsn, agent) == list(range(10, 110))
+    assert await ledger_rows(hub_dsn, agent) == 1
+    connection = await asyncpg.connect(hub_dsn)
+    try:
+        row = await connection.fetchrow(
+            "SELECT agent_id, quality, reasons FROM smart_meter_readings WHERE meter_id = $1 AND seq = 10", agent.meter
+        )
+        owner = await connection.fetchrow("SELECT site_id, agent_id FROM meters WHERE meter_id = $1", agent.meter)
+    finally:
+        await connection.close()
+    assert dict(row) == {"agent_id": agent.agent_id, "quality": "good", "reasons": []}
+    assert dict(owner) == {"site_id": agent.site_id, "agent_id": agent.agent_id}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "encoding"),
+    [(WireFormat.JSON, ContentEncoding.GZIP), (WireFormat.MSGPACK, ContentEncoding.IDENTITY)],
+)
+async def test_json_and_other_encodings_are_answered_in_kind(
+    hub: Client, hub_dsn: str, agent: Agent, fmt: WireFormat, encoding: ContentEncoding
+) -> None:
+    ack = ack_of(await post(hub, batch(agent, 0, 4), agent.key, fmt=fmt, encoding=encoding), fmt)
+    assert (ack.stored, ack.duplicates) == (5, 0)
+    assert await stored_seqs(hub_dsn, agent) == [0, 1, 2, 3, 4]
+
+
+async def test_overlapping_and_out_of_order_batches_store_only_what_is_new(
+    hub: Client, hub_dsn: str, agent: Agent
+) -> None:
+    assert ack_of(await post(hub, batch(agent, 50, 59), agent.key)).stored == 10
+    assert ack_of(await post(hub, batch(agent, 0, 9), agent.key)).stored == 10
+    overlapping = ack_of(await post(hub, batch(agent, 5, 54), agent.key))
+    assert (overlapping.stored, overlapping.duplicates) == (40, 10)
+    assert await stored_seqs(hub_dsn, agent) == list(range(60))
+
+
+async def test_the_same_range_with_other_content_is_a_conflict(hub: Client, hub_dsn: str, agent: Agent) -> None:
+    ack_of(await post(hub, batch(agent, 0, 9), agent.key))
+    rewritten = make_batch(
+        agent.agent_id,
+        agent.site_id,
+        [msgspec.structs.replace(r, value=-1.0) for r in readings(agent, 0, 9)],
+        datetime.now(UTC),
+    )
+    response = await post(hub, rewritten, agent.key)
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "rewrote history" in response.json()["detail"]
+    connection = await asyncpg.connect(hub_dsn)
+    try:
+        values = await connection.fetch("SELECT value FROM smart_meter_readings WHERE meter_id = $1", agent.meter)
+    finally:
+        await connection.close()
+    assert sorted(row["value"] for row in values) == [float(seq) for seq in range(10)]
+
+
+def tampered(agent: Agent, change: str) -> bytes:
+    body = as_dict(batch(agent, 0, 9))
+    if change == "hash":
+        body["content_hash"] = "sha256:" + "0" * 64
+    elif change == "range":
+        body["last_seq"] = 10
+    elif change == "schema":
+        body["readings"][0]["value"] = "many"
+    elif change == "version":
+        body["type"] = "readings.v2"
+    return msgspec.msgpack.encode(body)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "detail"),
+    [
+        ("hash", 400, "content_hash does not match"),
+        ("range", 400, "needs 11 readings, got 10"),
+        ("schema", 400, "Expected `float | null`, got `str`"),
+        ("version", 422, "unsupported message type 'readings.v2'"),
+    ],
+)
+async def test_a_malformed_or_unknown_message_stores_nothing(  # noqa: PLR0913, PLR0917 - parametrized
+    hub: Client, hub_dsn: str, agent: Agent, change: str, status: int, detail: str
+) -> None:
+    response = await post(hub, tampered(agent, change), agent.key)
+    assert response.status_code == status, response.text
+    problem = response.json()
+    assert problem["status"] == status
+    assert detail in problem["detail"]
+    if change == "version":
+        assert problem["type"].endswith("unsupported-version")
+    await assert_nothing_stored(hub_dsn, agent)
+
+
+async def test_not_msgpack_at_all_is_400(hub: Client, hub_dsn: str, agent: Agent) -> None:
+    response = await post(hub, b"\xc1 not msgpack", agent.key)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("malformed msgpack message")
+    await assert_nothing_stored(hub_dsn, agent)
+
+
+async def test_keys_missing_unknown_or_of_another_agent_store_nothing(hub: Client, hub_dsn: str, agent: Agent) -> None:
+    other = await make_agent(hub_dsn)
+    sent = batch(agent, 0, 9)
+    assert (await post(hub, sent, None)).status_code == 401
+    assert (await post(hub, sent, "lak_" + "x" * 43)).status_code == 401
+    assert (await post(hub, sent, agent.key[:-1])).status_code == 401
+    forbidden = await post(hub, sent, other.key)
+    assert forbidden.status_code == 403
+    assert f"belongs to agent {other.agent_id!r}" in forbidden.json()["detail"]
+    elsewhere = make_batch(agent.agent_id, other.site_id, readings(agent, 0, 9), datetime.now(UTC))
+    wrong_site = await post(hub, elsewhere, agent.key)
+    assert wrong_site.status_code == 403
+    assert f"belongs to site {agent.site_id!r}" in wrong_site.json()["detail"]
+    await assert_nothing_stored(hub_dsn, agent)
+    await assert_nothing_stored(hub_dsn, other)
+
+
+async def test_unsupported_content_type_or_encoding_is_415_with_accept_encoding(
+    hub: Client, hub_dsn: str, agent: Agent
+) -> None:
+    sent = batch(agent, 0, 9)
+    for headers in ({"Content-Type": "text/csv"}, {"Content-Encoding": "br"}):
+        response = await post(hub, sent, agent.key, headers=headers)
+        assert response.status_code == 415, headers
+        assert response.headers["accept-encoding"] == "zstd, gzip, identity"
+        assert response.headers["content-type"] == "application/problem+json"
+    await assert_nothing_stored(hub_dsn, agent)
+
+
+async def test_too_large_as_sent_or_once_decompressed_is_413(hub_dsn: str, agent: Agent) -> None:
+    limits = IngestSettings(max_body_bytes=8_000, max_decompressed_bytes=20_000)
+    async with ready_client(HubSettings(database_url=hub_dsn, ingest=limits)) as small:
+        big = batch(agent, 0, 999)
+        raw = await post(small, big, agent.key, encoding=ContentEncoding.IDENTITY)
+        assert raw.status_code == 413
+        assert "ingest.max_body_bytes (8000 bytes)" in raw.json()["detail"]
+        inflating = await post(small, big, agent.key, encoding=ContentEncoding.ZSTD)
+        assert inflating.status_code == 413
+        assert "ingest.max_decompressed_bytes (20000 bytes)" in inflating.json()["detail"]
+        gzip = await post(small, big, agent.key, encoding=ContentEncoding.GZIP)
+        assert gzip.status_code == 413
+    await assert_nothing_stored(hub_dsn, agent)
+
+
+async def test_readings_from_the_future_are_422(hub: Client, hub_dsn: str, agent: Agent) -> None:
+    future = batch(agent, 0, 9, base=utc_ms(datetime.now(UTC) + timedelta(minutes=10)))
+    response = await post(hub, future, agent.key)
+    assert response.status_code == 422
+    assert "later than the hub's clock plus ingest.future_tolerance_s (300 s)" in response.json()["detail"]
+    await assert_nothing_stored(hub_dsn, agent)
+    within = batch(agent, 0, 9, base=utc_ms(datetime.now(UTC) + timedelta(minutes=4)))
+    assert ack_of(await post(hub, within, agent.key)).stored == 10
+
+
+# One agent's readings 0..39; batches are any ranges of them, in any order, any number of times.
+ranges = st.tuples(st.integers(0, 39), st.integers(0, 12)).map(lambda p: (p[0], min(39, p[0] + p[1])))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=st.lists(ranges, min_size=1, max_size=12), replays=st.lists(st.integers(0, 11), max_size=6))
+async def test_any_replays_overlaps_and_orders_store_each_reading_exactly_once(
+    hub: Client, hub_dsn: str, sequence: list[tuple[int, int]], replays: list[int]
+) -> None:
+    agent = await make_agent(hub_dsn, prefix=f"prop{uuid.uuid4().hex[:4]}")
+    sent = [batch(agent, first, last) for first, last in sequence]
+    sent += [sent[index] for index in replays if index < len(sent)]  # byte-identical replays
+    acks = [ack_of(await post(hub, message, agent.key)) for message in sent]
+    for message, ack in zip(sent, acks, strict=True):
+        assert (ack.first_seq, ack.last_seq) == (message.first_seq, message.last_seq)
+        assert ack.stored + ack.duplicates == message.last_seq - message.first_seq + 1
+    expected = seq_union(sequence)
+    assert await stored_seqs(hub_dsn, agent) == sorted(expected)
+    assert sum(ack.stored for ack in acks) == len(expected)
