@@ -64,6 +64,7 @@ class Agent:
         self.metrics = AgentMetrics()
         self._scheduler: Any = None
         self.mqtt: Any = None
+        self.plugs: list[Any] = []
         self.uploader = (
             Uploader(
                 settings.sync,
@@ -107,10 +108,17 @@ class Agent:
             )
         self._scheduler.start()
         if self.settings.mqtt is not None:
-            from luna_agent.sources.mqtt import MqttSource  # noqa: PLC0415 - paho only when configured
+            from luna_agent.simulate_plug import TasmotaPlugSimulator  # noqa: PLC0415 - paho only when configured
+            from luna_agent.sources.mqtt import MqttSource  # noqa: PLC0415
 
             self.mqtt = MqttSource(self.settings.mqtt, self.ingest)
             self.mqtt.start()
+            broker = self.settings.mqtt
+            for plug in self.settings.plug_simulators:
+                plug_simulator = TasmotaPlugSimulator(
+                    plug.name, host=broker.host, port=broker.port, interval_s=plug.interval_s
+                )
+                self.plugs.append(plug_simulator.start())
         if self.uploader is not None:
             self._sync_task = asyncio.create_task(self.uploader.run(), name="luna-agent-sync")
         _log.info(
@@ -177,6 +185,8 @@ class Agent:
 
     async def stop(self) -> None:
         """Stop polling and uploading (the batch in flight finishes or times out), close connections and the buffer."""
+        for plug in self.plugs:
+            plug.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
         if self._scheduler is not None:

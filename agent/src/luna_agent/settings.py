@@ -22,6 +22,7 @@ __all__ = [
     "ModbusDeviceSettings",
     "MqttMapping",
     "MqttSettings",
+    "PlugSimulatorSettings",
     "SimulatorSettings",
     "StatusApiSettings",
     "SyncSettings",
@@ -88,6 +89,15 @@ class SimulatorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     unit: Annotated[int, msgspec.Meta(ge=1, le=247)] = 1
 
 
+class PlugSimulatorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A simulated Tasmota smart plug (``[[plug_simulators]]``) publishing to the ``[mqtt]`` broker."""
+
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]+$")]
+    """The plug's topic name: it publishes ``tele/<name>/SENSOR``."""
+    interval_s: Seconds = 10.0
+    """Tasmota's TelePeriod."""
+
+
 class BufferSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The durable buffer (``[buffer]``)."""
 
@@ -137,6 +147,7 @@ class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     devices: tuple[ModbusDeviceSettings, ...] = ()
     simulators: tuple[SimulatorSettings, ...] = ()
+    plug_simulators: tuple[PlugSimulatorSettings, ...] = ()
     buffer: BufferSettings = msgspec.field(default_factory=BufferSettings)
     validation: ValidationSettings = msgspec.field(default_factory=ValidationSettings)
     mqtt: MqttSettings | None = None
@@ -147,6 +158,9 @@ class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         ids = [device.id for device in self.devices]
         if len(ids) != len(set(ids)):
             msg = f"device ids must be unique, got {ids}"
+            raise ValueError(msg)
+        if self.plug_simulators and self.mqtt is None:
+            msg = "[[plug_simulators]] publish to the [mqtt] broker: add an [mqtt] table"
             raise ValueError(msg)
         names = {sim.name for sim in self.simulators}
         for device in self.devices:
