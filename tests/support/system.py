@@ -15,16 +15,29 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
 
 from luna_agent.buffer import ReadingBuffer
+from luna_agent.sample import Sample
 from support.processes import BIN, ManagedProcess, free_port
 
-__all__ = ["AgentRun", "HubRun", "Row", "SiteAgent", "buffer_rows", "hub_rows", "ledger_gaps"]
+__all__ = [
+    "AgentRun",
+    "HubRun",
+    "Row",
+    "SiteAgent",
+    "assert_exactly_once",
+    "buffer_rows",
+    "hub_rows",
+    "ledger_gaps",
+    "prefill",
+    "stored_count",
+    "sync_once",
+]
 
 Row = tuple[int, str, str, datetime, float | None]
 """(seq, meter, metric, ts, value): what must arrive exactly once."""
@@ -34,16 +47,17 @@ _QUIET: Final = {"LUNA_LOG__LEVEL": "WARNING"}
 class HubRun:
     """``luna-hub serve`` on ``dsn``, on a port fixed up front so it can be down, come up, and restart."""
 
-    def __init__(self, dsn: str, folder: Path) -> None:
+    def __init__(self, dsn: str, folder: Path, env: dict[str, str] | None = None) -> None:
         self.dsn = dsn
         self.folder = folder
+        self.extra_env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: ManagedProcess | None = None
         self.starts = 0
 
     def _env(self) -> dict[str, str]:
-        return {"LUNA_DATABASE_URL": self.dsn, "LUNA_DATA_DIR": str(self.folder), **_QUIET}
+        return {"LUNA_DATABASE_URL": self.dsn, "LUNA_DATA_DIR": str(self.folder), **_QUIET, **self.extra_env}
 
     def create_agent(self, agent_id: str, site_id: str, key_file: Path) -> None:
         """Provision the agent with ``luna-hub create-agent --key-file`` (works while the server is down)."""
@@ -72,6 +86,17 @@ class HubRun:
         if self.process is not None and self.process.process.poll() is None:
             self.process.interrupt()
         self.process = None
+
+    def kill(self) -> None:
+        """``kill -9`` the server's process group, whatever it is doing."""
+        if self.process is not None:
+            self.process.kill()
+        self.process = None
+
+    def get(self, path: str) -> Any:
+        """``GET path`` as JSON."""
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:  # noqa: S310 - loopback
+            return json.load(response)
 
 
 @dataclass(frozen=True)
@@ -203,3 +228,63 @@ async def ledger_gaps(dsn: str, agent_id: str) -> list[tuple[int, int]]:
             gaps.append((covered + 1, span["first_seq"] - 1))
         covered = max(covered, span["last_seq"])
     return gaps
+
+
+def prefill(site: SiteAgent, count: int) -> None:
+    """Readings of an earlier outage already in the buffer (a day ago, one metric per second)."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    buffer = ReadingBuffer(site.buffer_path)
+    try:
+        for first in range(0, count, 10_000):
+            buffer.append(
+                [
+                    Sample(
+                        meter_id=site.meter,
+                        metric="energy_import_kwh",
+                        ts=start + timedelta(seconds=i),
+                        value=1000.0 + i / 100,
+                        unit="kWh",
+                    )
+                    for i in range(first, min(count, first + 10_000))
+                ]
+            )
+    finally:
+        buffer.close()
+
+
+def sync_once(config: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``luna-agent sync --once -c config``."""
+    return subprocess.run(
+        [str(BIN / "luna-agent"), "sync", "--once", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+async def assert_exactly_once(dsn: str, site: SiteAgent) -> int:
+    """The hub holds each reading of the agent's buffer exactly once, and nothing else; return how many."""
+    expected, unsynced = buffer_rows(site.buffer_path)
+    assert unsynced == 0
+    stored = await hub_rows(dsn, site.agent_id)
+    assert len(stored) == len(set(stored)), "a reading stored twice"
+    assert len({row[0] for row in stored}) == len(stored), "a sequence number stored twice"
+    missing = expected - set(stored)
+    extra = set(stored) - expected
+    assert not missing, f"{len(missing)} readings never arrived, e.g. {sorted(missing)[:3]}"
+    assert not extra, f"{len(extra)} readings the agent never took, e.g. {sorted(extra)[:3]}"
+    assert await ledger_gaps(dsn, site.agent_id) == []
+    return len(stored)
+
+
+async def stored_count(dsn: str, agent_id: str) -> int:
+    """How many readings the hub stored from ``agent_id``."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM smart_meter_readings WHERE agent_id = $1", agent_id
+        )
+    finally:
+        await connection.close()
+    return count

@@ -11,108 +11,31 @@ from __future__ import annotations
 
 import asyncio
 import random
-import subprocess
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
-import asyncpg
 import httpx
 import pytest
 
 from luna_agent.buffer import ReadingBuffer
-from luna_agent.sample import Sample
 from luna_agent.sync.batches import contiguous_run
 from luna_shared.codec import WireFormat, decode_hub_message, encode
 from luna_shared.compression import ContentEncoding, compress
 from luna_shared.wire import BatchAck, Reading, ReadingBatch, make_batch
-from support.processes import BIN
-from support.system import AgentRun, HubRun, SiteAgent, buffer_rows, hub_rows, ledger_gaps
+from support.system import (
+    AgentRun,
+    HubRun,
+    SiteAgent,
+    assert_exactly_once,
+    buffer_rows,
+    hub_rows,
+    prefill,
+    stored_count,
+    sync_once,
+)
 
 pytestmark = pytest.mark.slow
 SDM630_VALUES = 58  # readings per poll of the simulated meter
-
-
-@pytest.fixture
-def hub(system_dsn: str, tmp_path: Path) -> Iterator[HubRun]:
-    running = HubRun(system_dsn, tmp_path)
-    yield running
-    if running.process is not None:
-        running.process.kill()
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> SiteAgent:
-    return SiteAgent.new(tmp_path)
-
-
-@pytest.fixture
-def agents() -> Iterator[list[AgentRun]]:
-    """Agent processes a test starts; killed at the end if the test left one running."""
-    started: list[AgentRun] = []
-    yield started
-    for agent in started:
-        if agent.process.process.poll() is None:
-            agent.kill()
-
-
-def prefill(site: SiteAgent, count: int) -> None:
-    """Readings of an earlier outage already in the buffer (a day ago, one metric per second)."""
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
-    buffer = ReadingBuffer(site.buffer_path)
-    try:
-        for first in range(0, count, 10_000):
-            buffer.append(
-                [
-                    Sample(
-                        meter_id=site.meter,
-                        metric="energy_import_kwh",
-                        ts=start + timedelta(seconds=i),
-                        value=1000.0 + i / 100,
-                        unit="kWh",
-                    )
-                    for i in range(first, min(count, first + 10_000))
-                ]
-            )
-    finally:
-        buffer.close()
-
-
-def sync_once(config: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "luna-agent"), "sync", "--once", "-c", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-async def assert_exactly_once(dsn: str, site: SiteAgent) -> int:
-    """The hub holds each reading of the agent's buffer exactly once, and nothing else; return how many."""
-    expected, unsynced = buffer_rows(site.buffer_path)
-    assert unsynced == 0
-    stored = await hub_rows(dsn, site.agent_id)
-    assert len(stored) == len(set(stored)), "a reading stored twice"
-    assert len({row[0] for row in stored}) == len(stored), "a sequence number stored twice"
-    missing = expected - set(stored)
-    extra = set(stored) - expected
-    assert not missing, f"{len(missing)} readings never arrived, e.g. {sorted(missing)[:3]}"
-    assert not extra, f"{len(extra)} readings the agent never took, e.g. {sorted(extra)[:3]}"
-    assert await ledger_gaps(dsn, site.agent_id) == []
-    return len(stored)
-
-
-async def stored_count(dsn: str, agent_id: str) -> int:
-    connection = await asyncpg.connect(dsn)
-    try:
-        count: int = await connection.fetchval(
-            "SELECT count(*) FROM smart_meter_readings WHERE agent_id = $1", agent_id
-        )
-    finally:
-        await connection.close()
-    return count
 
 
 async def test_hub_down_while_the_agent_polls_then_up_every_reading_arrives_once(
