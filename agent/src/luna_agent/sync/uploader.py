@@ -90,9 +90,26 @@ class SyncProgress(msgspec.Struct, frozen=True, kw_only=True):
     """Hub clock minus agent clock, from the last ack (midpoint of the request)."""
     readings_sent: int
     batches_sent: int
-    batch_limit: int
-    encoding: str
+    batch_limit: int | None
+    encoding: str | None
     retry_in_s: float | None
+
+    @classmethod
+    def disabled(cls) -> SyncProgress:
+        """Return the progress of an agent without ``[sync]``."""
+        return cls(
+            state=SyncState.DISABLED,
+            last_ack_at=None,
+            last_acked_seq=None,
+            last_error=None,
+            throughput=0.0,
+            hub_clock_offset_s=None,
+            readings_sent=0,
+            batches_sent=0,
+            batch_limit=None,
+            encoding=None,
+            retry_in_s=None,
+        )
 
 
 class DrainSummary(msgspec.Struct, frozen=True, kw_only=True):
