@@ -1,10 +1,11 @@
-"""Run every benchmark and rewrite ``BENCHMARKS.md``."""
+"""Run the benchmarks (all, or the suites named: ``python -m bench hub_ingest``) and update ``BENCHMARKS.md``."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from bench import agent_buffer, agent_footprint, agent_modbus, codec, hub_timeseries
+from bench import agent_buffer, agent_footprint, agent_modbus, codec, hub_ingest, hub_timeseries
 from bench.report import write
 
 SUITES = {
@@ -13,19 +14,24 @@ SUITES = {
     "agent_modbus": agent_modbus.run,
     "agent_footprint": agent_footprint.run,
     "hub_timeseries": hub_timeseries.run,
+    "hub_ingest": hub_ingest.run,
 }
 
 
 def main() -> None:
-    """Run the suites one by one, printing progress, then write the report."""
+    """Run the suites one by one, printing progress, then write the report (rows of suites not run are kept)."""
+    names = sys.argv[1:] or list(SUITES)
+    unknown = [name for name in names if name not in SUITES]
+    if unknown:
+        sys.exit(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
     results = []
-    for number, (name, suite) in enumerate(SUITES.items(), start=1):
-        print(f"[{number}/{len(SUITES)}] {name} ...", flush=True)
-        for result in suite():
+    for number, name in enumerate(names, start=1):
+        print(f"[{number}/{len(names)}] {name} ...", flush=True)
+        for result in SUITES[name]():
             print(f"    {result.name}: {result.value:,.0f} {result.unit} (ratio {result.ratio:.2f})", flush=True)
             results.append(result)
     out = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
-    write(results, out)
+    write(results, out, keep_others=len(names) < len(SUITES))
     print(f"wrote {out}")
 
 

@@ -31,18 +31,29 @@ def _machine_line() -> str:
     return f"Run {when} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}."
 
 
-def write(results: list[Result], path: Path) -> None:
-    """Rewrite the benchmark report."""
+def _kept_rows(path: Path, groups: set[str]) -> list[str]:
+    """Table rows of an existing report whose group is not among ``groups`` (suites not run this time)."""
+    if not path.is_file():
+        return []
+    rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("| ")]
+    return [row for row in rows[1:] if row.split("|")[1].strip() not in groups]
+
+
+def write(results: list[Result], path: Path, *, keep_others: bool = False) -> None:
+    """Rewrite the benchmark report; with ``keep_others``, rows of groups not measured now stay as they were."""
+    kept = _kept_rows(path, {r.group for r in results}) if keep_others else []
     lines = [
         "# Benchmarks",
         "",
         "Written by `make bench`; every row is measured against its raw baseline in the same run",
         "(ratio = ours / raw; higher is better for throughput).",
         "",
-        _machine_line(),
+        _machine_line()
+        + (" Rows of suites not re-run (`python -m bench SUITE`) are from earlier runs." if kept else ""),
         "",
         "| group | benchmark | ours | raw baseline | ratio | note |",
         "|---|---|---:|---:|---:|---|",
+        *kept,
     ]
     lines += [
         f"| {r.group} | {r.name} | {r.value:,.0f} {r.unit} | {r.baseline:,.0f} {r.unit} | {r.ratio:.2f} | {r.note} |"
