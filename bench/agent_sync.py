@@ -130,7 +130,7 @@ def run() -> list[Result]:
             ours = max(ours, asyncio.run(_ours(copy, key_file)))
     return [
         Result(
-            "agent",
+            "agent sync",
             f"sync drain, batches of {BATCH:,} (msgpack+zstd)",
             ours,
             "readings/s",

@@ -31,36 +31,32 @@ def _machine_line() -> str:
     return f"Run {when} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}."
 
 
-def _row(r: Result) -> str:
-    return f"| {r.group} | {r.name} | {r.value:,.0f} {r.unit} | {r.baseline:,.0f} {r.unit} | {r.ratio:.2f} | {r.note} |"
+def _kept_rows(path: Path, groups: set[str]) -> list[str]:
+    """Table rows of an existing report whose group is not among ``groups`` (suites not run this time)."""
+    if not path.is_file():
+        return []
+    rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("| ")]
+    return [row for row in rows[1:] if row.split("|")[1].strip() not in groups]
 
 
-def merge(path: Path, results: list[Result]) -> list[Result | str]:
-    """Rows of the report at ``path`` with those of ``results`` replaced (same group and name) or appended."""
-    fresh = {(r.group, r.name): r for r in results}
-    rows: list[Result | str] = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            cells = [cell.strip() for cell in line.strip("|").split("|")]
-            if not line.startswith("| ") or len(cells) < 2 or cells[0] == "group":
-                continue
-            rows.append(fresh.pop((cells[0], cells[1]), line))
-    return rows + list(fresh.values())
-
-
-def write(results: list[Result] | list[Result | str], path: Path) -> None:
-    """Rewrite the benchmark report; a row given as text is kept as it was (measured in an earlier run)."""
-    partial = any(isinstance(r, str) for r in results)
+def write(results: list[Result], path: Path, *, keep_others: bool = False) -> None:
+    """Rewrite the benchmark report; with ``keep_others``, rows of groups not measured now stay as they were."""
+    kept = _kept_rows(path, {r.group for r in results}) if keep_others else []
     lines = [
         "# Benchmarks",
         "",
         "Written by `make bench`; every row is measured against its raw baseline in the same run",
         "(ratio = ours / raw; higher is better for throughput).",
         "",
-        _machine_line() + (" Rows not re-measured in this run are kept from the previous one." if partial else ""),
+        _machine_line()
+        + (" Rows of suites not re-run (`python -m bench SUITE`) are from earlier runs." if kept else ""),
         "",
         "| group | benchmark | ours | raw baseline | ratio | note |",
         "|---|---|---:|---:|---:|---|",
+        *kept,
     ]
-    lines += [r if isinstance(r, str) else _row(r) for r in results]
+    lines += [
+        f"| {r.group} | {r.name} | {r.value:,.0f} {r.unit} | {r.baseline:,.0f} {r.unit} | {r.ratio:.2f} | {r.note} |"
+        for r in results
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

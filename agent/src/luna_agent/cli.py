@@ -48,8 +48,8 @@ def _parser() -> argparse.ArgumentParser:
         "sync",
         help="forward the buffer's backlog to the hub now",
         description="Send every unacknowledged reading in the buffer to the hub ([sync] settings), then print a "
-        "summary. Exit 0 when the hub acknowledged all of them, 1 otherwise. Safe next to a running agent: the "
-        "hub recognises a batch sent twice.",
+        "summary. Exit 0 when the hub acknowledged all of them, 1 otherwise. Meant for a stopped agent; next to a "
+        "running one nothing is stored twice, but that agent's backlog figure stays too high until it restarts.",
     )
     sync.add_argument("--once", action="store_true", required=True, help="drain once and exit (the only mode)")
     sync.add_argument("-c", dest="run_config", type=Path, metavar="FILE", help="settings file (same as --config)")

@@ -26,7 +26,7 @@ from luna_hub.app import create_app
 from luna_hub.auth.services import create_api_key, create_user
 from luna_hub.database import EmbeddedPostgres, close_pool, create_pool
 from luna_hub.database.migrate import apply_migrations
-from luna_hub.demo import load_demo_data
+from luna_hub.demo import load_demo_data, provision_demo_agent
 from luna_hub.errors import HubError
 from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
@@ -48,7 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="interface to listen on (default: server.host)")
     serve.add_argument("--port", type=int, help="TCP port, 0 for any free one (default: server.port)")
-    serve.add_argument("--demo-data", metavar="DIR", help="load the demo files from DIR (../shared/data) first")
+    serve.add_argument(
+        "--demo-data",
+        metavar="DIR",
+        help="load the demo files from DIR (../shared/data) first, and provision agent demo-agent"
+        " with its key in <data_dir>/demo-agent.key",
+    )
     commands.add_parser("migrate", help="apply pending schema migrations", description="Apply pending migrations.")
     loader = commands.add_parser(
         "load",
@@ -214,6 +219,7 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
         if settings.demo_data:
             folder = Path(settings.demo_data)
             _with_pool(settings, lambda pool: load_demo_data(pool, folder, settings))
+            _with_pool(settings, lambda pool: provision_demo_agent(pool, Path(settings.data_dir)))
         app = create_app(settings)
         asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub"))
 

@@ -2,6 +2,10 @@
 
 Each file is loaded once: its SHA-256 is recorded in ``loaded_files``, so a restart skips it in
 milliseconds instead of re-reading it (re-reading would store nothing new either).
+
+The demo also provisions agent ``demo-agent`` at site ``demo-site`` and keeps its key in
+``<data_dir>/demo-agent.key`` (mode 0600), where the demo agent reads it to sync into the hub: a
+key already in that file is reused while the hub knows it; otherwise a new one is issued.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from typing import Final
 
 import asyncpg
 
+from luna_hub.agents.keyfile import read_key_file, write_key_file
+from luna_hub.agents.services import reuse_or_create_key
 from luna_hub.ingest.services import LoadOptions, load_file
 from luna_hub.settings import HubSettings
 from luna_shared.logs import get_logger
 
-__all__ = ["DEMO_FILES", "load_demo_data"]
+__all__ = ["DEMO_AGENT", "DEMO_FILES", "DEMO_KEY_FILE", "DEMO_SITE", "load_demo_data", "provision_demo_agent"]
 
 DEMO_FILES: Final = (
     # EPEX SPOT day-ahead DE-LU, hourly, 2023-2024 (SMARD CSV, CRLF): market "DE-LU"
@@ -26,6 +32,9 @@ DEMO_FILES: Final = (
     # A year of 30-minute house load and PV power (EMHASS sample), metric power_w
     ("load/emhass/long_train_data_30min.csv", LoadOptions(metric="power_w")),
 )
+DEMO_AGENT: Final = "demo-agent"
+DEMO_SITE: Final = "demo-site"
+DEMO_KEY_FILE: Final = "demo-agent.key"
 _log = get_logger(__name__)
 
 
@@ -52,3 +61,14 @@ async def load_demo_data(pool: asyncpg.Pool, folder: Path, settings: HubSettings
             )
         loaded += 1
     return loaded
+
+
+async def provision_demo_agent(pool: asyncpg.Pool, data_dir: Path) -> Path:
+    """Make sure ``demo-agent`` exists with the key stored in ``data_dir/demo-agent.key``; return that path."""
+    path = data_dir / DEMO_KEY_FILE
+    async with pool.acquire() as connection:
+        created = await reuse_or_create_key(connection, DEMO_AGENT, DEMO_SITE, read_key_file(path), actor="demo")
+    if created is not None:
+        write_key_file(path, created.key)
+        _log.info("demo agent key written", agent_id=DEMO_AGENT, site_id=DEMO_SITE, path=str(path))
+    return path

@@ -339,3 +339,24 @@ async def test_run_reports_status_and_uploads_until_stopped(buffer: ReadingBuffe
     assert progress.throughput == pytest.approx(30 / 60)
     assert progress.hub_clock_offset_s is not None
     assert abs(progress.hub_clock_offset_s) < 5
+
+
+def put_key(key_file: Path, key: str) -> None:
+    key_file.write_text(key + "\n", encoding="utf-8")
+
+
+async def test_after_a_401_the_key_file_is_read_again(
+    buffer: ReadingBuffer, make_uploader: MakeUploader, key_file: Path
+) -> None:
+    buffer.append(samples(3))
+    hub = FakeHub(key="lak_rotated")
+    uploader = make_uploader(hub)
+    assert await uploader.send_next() is Step.BLOCKED
+    assert await uploader.send_next() is Step.BLOCKED
+    put_key(key_file, "lak_rotated")  # the operator puts the right key in place
+    assert await uploader.send_next() is Step.SENT
+    assert [r.headers["authorization"] for r in hub.requests] == [
+        "Bearer lak_test-key",
+        "Bearer lak_test-key",
+        "Bearer lak_rotated",
+    ]

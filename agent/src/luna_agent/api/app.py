@@ -15,7 +15,7 @@ from luna_agent import __version__
 from luna_agent.runtime import Agent
 from luna_agent.sample import Sample
 from luna_agent.settings import AgentSettings
-from luna_agent.sync import SyncState
+from luna_agent.sync import SyncProgress
 from luna_shared.asgi import request_id_middleware
 from luna_shared.wire import DeviceState
 
@@ -71,25 +71,12 @@ class MqttView(msgspec.Struct, frozen=True, kw_only=True):
     unmatched: int
 
 
-class SyncView(msgspec.Struct, frozen=True, kw_only=True):
-    """Forwarding to the hub: state, backlog, last acknowledgement, throughput, the hub's clock."""
+class SyncView(SyncProgress, frozen=True, kw_only=True):
+    """Forwarding to the hub: the uploader's state plus the buffer's backlog and its age."""
 
-    state: SyncState
     hub_url: str | None
     backlog: int
     oldest_unsynced_age_s: float | None
-    last_ack_at: datetime | None
-    last_acked_seq: int | None
-    last_error: str | None
-    throughput: float
-    """Readings acknowledged per second over the last minute."""
-    hub_clock_offset_s: float | None
-    """Hub clock minus agent clock as seen in the last ack."""
-    readings_sent: int
-    batches_sent: int
-    batch_limit: int | None
-    encoding: str | None
-    retry_in_s: float | None
 
 
 class AgentStatusView(msgspec.Struct, frozen=True, kw_only=True):
@@ -161,39 +148,13 @@ async def status(state: State) -> AgentStatusView:
 
 
 def _sync_view(agent: Agent, backlog: int, oldest_age_s: float | None) -> SyncView:
-    if agent.uploader is None:
-        return SyncView(
-            state=SyncState.DISABLED,
-            hub_url=None,
-            backlog=backlog,
-            oldest_unsynced_age_s=oldest_age_s,
-            last_ack_at=None,
-            last_acked_seq=None,
-            last_error=None,
-            throughput=0.0,
-            hub_clock_offset_s=None,
-            readings_sent=0,
-            batches_sent=0,
-            batch_limit=None,
-            encoding=None,
-            retry_in_s=None,
-        )
-    progress = agent.uploader.progress()
+    uploader = agent.uploader
+    progress = uploader.progress() if uploader is not None else SyncProgress.disabled()
     return SyncView(
-        state=progress.state,
-        hub_url=agent.uploader.settings.hub_url,
+        hub_url=uploader.settings.hub_url if uploader is not None else None,
         backlog=backlog,
         oldest_unsynced_age_s=oldest_age_s,
-        last_ack_at=progress.last_ack_at,
-        last_acked_seq=progress.last_acked_seq,
-        last_error=progress.last_error,
-        throughput=progress.throughput,
-        hub_clock_offset_s=progress.hub_clock_offset_s,
-        readings_sent=progress.readings_sent,
-        batches_sent=progress.batches_sent,
-        batch_limit=progress.batch_limit,
-        encoding=progress.encoding,
-        retry_in_s=progress.retry_in_s,
+        **msgspec.structs.asdict(progress),
     )
 
 

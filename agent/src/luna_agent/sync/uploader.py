@@ -8,8 +8,9 @@ replay. The uploader never deletes a reading: only the buffer's overflow policy 
 
 How it reacts to the hub (the sync contract): 2xx with a matching ack -> acknowledge; 413 ->
 halve the batch and retry at once; 415 -> send uncompressed; other 4xx or a wrong ack ->
-``blocked``, retried after ``backoff_max_s``; 5xx, timeouts and connection errors ->
-exponential back-off with full jitter. A token bucket bounds the drain rate.
+``blocked``, retried after ``backoff_max_s`` (after a 401 the key file is read again); 5xx,
+timeouts and connection errors -> exponential back-off with full jitter. A token bucket bounds
+the drain rate.
 """
 
 from __future__ import annotations
@@ -89,9 +90,26 @@ class SyncProgress(msgspec.Struct, frozen=True, kw_only=True):
     """Hub clock minus agent clock, from the last ack (midpoint of the request)."""
     readings_sent: int
     batches_sent: int
-    batch_limit: int
-    encoding: str
+    batch_limit: int | None
+    encoding: str | None
     retry_in_s: float | None
+
+    @classmethod
+    def disabled(cls) -> SyncProgress:
+        """Return the progress of an agent without ``[sync]``."""
+        return cls(
+            state=SyncState.DISABLED,
+            last_ack_at=None,
+            last_acked_seq=None,
+            last_error=None,
+            throughput=0.0,
+            hub_clock_offset_s=None,
+            readings_sent=0,
+            batches_sent=0,
+            batch_limit=None,
+            encoding=None,
+            retry_in_s=None,
+        )
 
 
 class DrainSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -257,6 +275,8 @@ class Uploader:
             return Step.RETRY
         if httpx.codes.is_server_error(status):
             return self._unavailable(f"hub answered {status}: {detail}", "server_error")
+        if status == httpx.codes.UNAUTHORIZED:
+            self._key = None  # read the file again before the next attempt: the operator may replace the key
         return self._blocked(f"hub answered {status}: {detail}")
 
     def _unavailable(self, error: str, result: str) -> Step:
@@ -292,7 +312,7 @@ class Uploader:
             except KeyFileError as exc:  # appeared but not yet written: keep waiting, say why
                 self.last_error = str(exc)
                 return None
-            if self._key is not None:
+            if self._key is not None and self.state is SyncState.WAITING_FOR_KEY:
                 _log.info("agent key file found; sync starts", key_file=str(self.key_path))
                 self.state = SyncState.IDLE
         return self._key
