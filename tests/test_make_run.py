@@ -1,4 +1,7 @@
-"""The README's first command: ``make run`` starts hub and agent, both answer, Ctrl-C stops both cleanly."""
+"""The README's first command: ``make run`` starts hub, agent and simulated meters.
+
+Both answer, the meters' readings reach the hub through the agent's sync, and Ctrl-C stops all.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,13 @@ import json
 import signal
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from support.processes import ManagedProcess, free_port
+from support.services import MqttBroker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,8 +33,27 @@ def _wait_for_readings(agent_url: str, timeout: float = 30) -> list[dict[str, ob
     raise AssertionError(msg)
 
 
+def _wait_for_series(hub_url: str, meter: str, metric: str, timeout: float = 60) -> list[dict[str, object]]:
+    """The README's proof: the meter's readings, synced by the agent, in the hub's /data/query."""
+    today = datetime.now(UTC).date()
+    query = f"/data/query?meter={meter}&metric={metric}&start={today}&end={today + timedelta(days=2)}&bucket=raw"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(hub_url + query, timeout=10) as response:  # noqa: S310 - loopback
+            series = json.load(response)["series"]
+        if series and series[0]["points"]:
+            points: list[dict[str, object]] = series[0]["points"]
+            return points
+        time.sleep(0.5)
+    msg = f"no {meter} {metric} readings at {hub_url}/data/query after {timeout}s"
+    raise AssertionError(msg)
+
+
 @pytest.mark.slow
-def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path, service_dir: Path) -> None:
+def test_make_run_starts_the_system_and_ctrl_c_stops_it(
+    tmp_path: Path, service_dir: Path, mqtt_broker: MqttBroker
+) -> None:
+    assert (mqtt_broker.host, mqtt_broker.port) == ("127.0.0.1", 1883), "the demo plug publishes to the default broker"
     hub_port, agent_port = free_port(), free_port()
     system = ManagedProcess(
         ["make", "--no-print-directory", "run"],
@@ -40,6 +64,9 @@ def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path, service_
             "LUNA_SERVER__PORT": str(hub_port),
             "LUNA_STATUS_API__PORT": str(agent_port),
             "LUNA_LOG__FORMAT": "json",
+            # the demo agent syncs to the demo hub with the key the hub provisions (ports moved for the test)
+            "LUNA_SYNC__HUB_URL": f"http://127.0.0.1:{hub_port}",
+            "LUNA_SYNC__KEY_FILE": str(service_dir / "var" / "demo-agent.key"),
         },
     )
     urls = system.wait_ready(count=2, timeout=120)
@@ -48,9 +75,13 @@ def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path, service_
         with urllib.request.urlopen(f"{url}/health", timeout=10) as response:  # noqa: S310 - loopback
             assert json.load(response)["status"] == "ok"
     latest = _wait_for_readings(urls["luna-agent"])
-    volts = next(r for r in latest if r["metric"] == "voltage_l1_v")
-    assert (volts["meter_id"], volts["quality"]) == ("main-meter", "good")
+    volts = next(r for r in latest if r["metric"] == "voltage_l1_v" and r["meter_id"] == "main-meter")
+    assert volts["quality"] == "good"
     assert 200 < float(volts["value"]) < 260  # type: ignore[arg-type]
+    # synced into the hub: the Modbus SDM630 and the Tasmota plug publishing through Mosquitto
+    for meter, metric in (("main-meter", "voltage_l1_v"), ("fridge-plug", "power_w")):
+        points = _wait_for_series(urls["luna-hub"], meter, metric)
+        assert all(point["quality"] == "good" for point in points), points
     if (ROOT.parent / "shared" / "data" / "prices").is_dir():  # the demo data sits next to the repository
         # The README's example: the DE-LU day-ahead prices of the 25-hour day 2024-10-27 (SMARD).
         query = "/data/query?market=DE-LU&start=2024-10-27&end=2024-10-28&bucket=1d&aggregate=avg"

