@@ -28,6 +28,25 @@ def _wait_for_readings(agent_url: str, timeout: float = 30) -> list[dict[str, ob
     raise AssertionError(msg)
 
 
+def _wait_for_hub_readings(hub_url: str, agent_url: str, timeout: float = 60) -> list[dict[str, object]]:
+    """Wait until the demo agent's voltage readings can be queried at the hub (the README's promise)."""
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    query = f"/data/query?meter=main-meter&metric=voltage_l1_v&start={today}&end={tomorrow}&tz=UTC&bucket=raw"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(hub_url + query, timeout=10) as response:  # noqa: S310 - loopback
+            series = json.load(response)["series"]
+        if series and series[0]["points"]:
+            points: list[dict[str, object]] = series[0]["points"]
+            return points
+        time.sleep(0.5)
+    with urllib.request.urlopen(f"{agent_url}/status", timeout=10) as response:  # noqa: S310 - loopback
+        sync = json.load(response)["sync"]
+    msg = f"no synced readings at {hub_url}{query} after {timeout}s; agent sync: {sync}"
+    raise AssertionError(msg)
+
+
 @pytest.mark.slow
 def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path, service_dir: Path) -> None:
     hub_port, agent_port = free_port(), free_port()
@@ -40,6 +59,9 @@ def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path, service_
             "LUNA_SERVER__PORT": str(hub_port),
             "LUNA_STATUS_API__PORT": str(agent_port),
             "LUNA_LOG__FORMAT": "json",
+            # the hub's port and data_dir (where it writes the demo agent's key) moved: tell the agent
+            "LUNA_SYNC__HUB_URL": f"http://127.0.0.1:{hub_port}",
+            "LUNA_SYNC__KEY_FILE": str(service_dir / "var" / "demo-agent.key"),
         },
     )
     urls = system.wait_ready(count=2, timeout=120)
@@ -59,6 +81,11 @@ def test_make_run_starts_the_system_and_ctrl_c_stops_it(tmp_path: Path, service_
         assert len(day) == 1
         assert day[0]["count"] == 25
         assert round(day[0]["value"], 3) == 90.334
+
+    # the agent syncs into the hub: its live readings are queryable there
+    synced = _wait_for_hub_readings(urls["luna-hub"], urls["luna-agent"])
+    assert synced[-1]["quality"] in {"good", "suspect"}
+    assert 200 < float(synced[-1]["value"]) < 260  # type: ignore[arg-type]
 
     system.interrupt(signal.SIGINT)  # make itself dies of SIGINT, as in a terminal; what matters is below
     output = system.output()
