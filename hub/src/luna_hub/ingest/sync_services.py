@@ -23,7 +23,7 @@ from typing import Final, NamedTuple
 import asyncpg
 
 from luna_hub.agents.schemas import AgentIdentity
-from luna_hub.agents.services import record_status, verify_agent_key
+from luna_hub.agents.services import clock_offset_ms, record_status, verify_agent_key
 from luna_hub.errors import ConflictError, ForbiddenError, UnauthorizedError, UnprocessableError
 from luna_hub.ingest import sync_repository as repository
 from luna_hub.ingest.repository import BulkMethod, ReadingRow, write_readings
@@ -150,7 +150,7 @@ async def store_batch(
 ) -> BatchAck:
     """Store a batch exactly once and return its ack (see the module docstring)."""
     offset = received_at - batch.sent_at
-    offset_ms = round(offset.total_seconds() * 1000)
+    offset_ms = clock_offset_ms(received_at, batch.sent_at)
     size = batch.last_seq - batch.first_seq + 1
     rows = batch_rows(batch.readings, batch.agent_id, offset, limits)
     _check_future(rows, received_at, limits)
