@@ -236,6 +236,16 @@ def _start_hub(dsn: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError(msg)
 
 
+def _stop(hub: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the hub has not stopped within a minute (a loaded machine is slow)."""
+    hub.terminate()
+    try:
+        hub.wait(60)
+    except subprocess.TimeoutExpired:
+        hub.kill()
+        hub.wait(10)
+
+
 async def _wait_healthy(client: httpx.AsyncClient) -> None:
     for _ in range(600):
         if (await client.get("/health")).status_code == 200:
@@ -281,8 +291,7 @@ async def _run() -> list[Result]:
                         client, paced, PACED_INTERVAL
                     )
             finally:
-                hub.terminate()
-                hub.wait(30)
+                _stop(hub)
         total = await _check_exactly_once(dsn, acked)
         assert load_stored == total, (load_stored, total)
         paced_total = await _check_exactly_once(dsn, paced_acked)
