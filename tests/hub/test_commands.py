@@ -1,8 +1,9 @@
-"""``luna-hub migrate | load | create-user | create-api-key`` as real processes against the real PostgreSQL."""
+"""``luna-hub migrate | load | create-user | create-api-key | create-agent`` as processes against real PostgreSQL."""
 
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from luna_hub.auth.services import hash_key
 from luna_hub.database.migrate import available_migrations
 from support.databases import database_for_session
 from support.processes import BIN
+from support.sync import key_owner
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -35,7 +37,7 @@ def hub(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", ["migrate", "load", "create-user", "create-api-key"])
+@pytest.mark.parametrize("command", ["migrate", "load", "create-user", "create-api-key", "create-agent"])
 def test_help_of_every_command(command: str) -> None:
     result = subprocess.run([str(BIN / "luna-hub"), command, "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0
@@ -106,3 +108,34 @@ async def test_users_and_keys_store_only_a_hash(cli_dsn: str) -> None:
     nobody = hub(cli_dsn, "create-api-key", "dave")
     assert nobody.returncode == 1
     assert "no user 'dave'" in nobody.stderr
+
+
+async def test_create_agent_prints_a_working_key_once(cli_dsn: str) -> None:
+    result = hub(cli_dsn, "create-agent", "cli-agent-1", "--site", "cli-site-1")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "agent 'cli-agent-1' at site 'cli-site-1'; its key (shown once, store it now):"
+    assert lines[1].startswith("lak_")
+    assert await key_owner(cli_dsn, lines[1]) == ("cli-agent-1", "cli-site-1")
+    second = hub(cli_dsn, "create-agent", "cli-agent-1", "--site", "cli-site-1").stdout.splitlines()[1]
+    assert second != lines[1]
+    assert await key_owner(cli_dsn, lines[1]) is not None  # an earlier key stays valid
+
+
+async def test_create_agent_writes_the_key_file_private(cli_dsn: str, tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "agent.key"
+    result = hub(cli_dsn, "create-agent", "cli-agent-2", "--site", "cli-site-2", "--key-file", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"agent 'cli-agent-2' at site 'cli-site-2'; key written to {path}\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert await key_owner(cli_dsn, path.read_text().strip()) == ("cli-agent-2", "cli-site-2")
+
+
+def test_an_agent_cannot_move_to_another_site_nor_have_a_bad_name(cli_dsn: str) -> None:
+    assert hub(cli_dsn, "create-agent", "cli-agent-3", "--site", "cli-site-3").returncode == 0
+    moved = hub(cli_dsn, "create-agent", "cli-agent-3", "--site", "elsewhere")
+    assert moved.returncode == 1
+    assert moved.stderr == "luna-hub: error: agent 'cli-agent-3' belongs to site 'cli-site-3', not 'elsewhere'\n"
+    bad = hub(cli_dsn, "create-agent", "bad/name", "--site", "s")
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("luna-hub: error: invalid agent id 'bad/name'")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -15,7 +14,7 @@ from luna_shared.codec import decode_hub_message
 from luna_shared.vocabulary import Flag
 from luna_shared.wire import AgentStatus, BatchAck, DeviceState, DeviceStatus, utc_ms
 from support.hub import ready_client
-from support.sync import BASE, Agent, batch, make_agent, post
+from support.sync import BASE, Agent, batch, fetch, make_agent, post
 
 Client = AsyncTestClient[Litestar]
 
@@ -26,14 +25,8 @@ async def agent(hub_dsn: str) -> Agent:
 
 
 async def stored(dsn: str, agent: Agent) -> list[dict[str, Any]]:
-    connection = await asyncpg.connect(dsn)
-    try:
-        rows = await connection.fetch(
-            "SELECT seq, ts, quality, reasons FROM smart_meter_readings WHERE meter_id = $1 ORDER BY seq", agent.meter
-        )
-    finally:
-        await connection.close()
-    return [dict(row) for row in rows]
+    query = "SELECT seq, ts, quality, reasons FROM smart_meter_readings WHERE meter_id = $1 ORDER BY seq"
+    return [dict(row) for row in await fetch(dsn, query, agent.meter)]
 
 
 async def acked(client: Client, message: Any, agent: Agent) -> BatchAck:
@@ -66,14 +59,8 @@ async def test_a_skewed_clock_flags_the_batch_suspect_and_is_recorded(hub: Clien
     assert [row["ts"] for row in rows] == [BASE, BASE + timedelta(seconds=1), BASE + timedelta(seconds=2)]
     view = await listed(hub, agent)
     assert view["clock_offset_ms"] == offset_ms
-    connection = await asyncpg.connect(hub_dsn)
-    try:
-        ledger = await connection.fetchval(
-            "SELECT clock_offset_ms FROM ingest_batches WHERE agent_id = $1", agent.agent_id
-        )
-    finally:
-        await connection.close()
-    assert ledger == offset_ms
+    (ledger,) = await fetch(hub_dsn, "SELECT clock_offset_ms FROM ingest_batches WHERE agent_id = $1", agent.agent_id)
+    assert ledger["clock_offset_ms"] == offset_ms
 
 
 async def test_untrusted_and_jumped_timestamps_are_shifted_by_the_measured_offset(

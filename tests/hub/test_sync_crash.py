@@ -1,4 +1,4 @@
-"""A real ``luna-hub serve`` process killed with SIGKILL while agents post batches: no loss, no duplicate.
+"""A real ``luna-hub serve`` process: concurrent posts, and SIGKILL while agents post batches: no loss, no duplicate.
 
 The client here plays the agent's uploader (post, keep what was acked, post again after a
 failure); the hub, its PostgreSQL and the HTTP between them are real.
@@ -163,3 +163,20 @@ async def test_a_batch_whose_transaction_did_not_commit_is_neither_acked_nor_sto
     ack = decode_hub_message(response.content)
     assert (ack.stored, ack.duplicates) == (150_000, 0)
     assert await stored_seqs(hub_dsn, agent) == list(range(150_000))
+
+
+async def test_concurrent_replays_and_overlaps_of_one_agent_store_each_reading_once(
+    hub_process: HubProcess, hub_dsn: str
+) -> None:
+    # A real server: the in-process test client handles one request at a time.
+    agent = await make_agent(hub_dsn)
+    sent = [batch(agent, first, first + 2999) for first in (0, 0, 1500, 1500, 3000, 0, 4500, 3600)]
+    url = hub_process.start()
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        await wait_until_ready(client)
+        responses = await asyncio.gather(*(post(client, message, agent.key) for message in sent))
+    assert [response.status_code for response in responses] == [200] * len(sent)
+    acks = [decode_hub_message(response.content) for response in responses]
+    assert await stored_seqs(hub_dsn, agent) == list(range(7500))
+    assert sum(ack.stored for ack in acks) == 7500
+    assert all(ack.stored + ack.duplicates == 3000 for ack in acks)

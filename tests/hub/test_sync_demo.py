@@ -6,25 +6,14 @@ import asyncio
 import stat
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
-from luna_hub.agents.services import verify_agent_key
 from luna_hub.demo import provision_demo_agent
 from luna_shared.codec import decode_hub_message
 from support.hub import migrated_pool
 from support.processes import BIN, ManagedProcess, free_port
-from support.sync import Agent, batch, post
-
-
-async def owner(dsn: str, key: str) -> tuple[str, str] | None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        identity = await verify_agent_key(connection, key)
-    finally:
-        await connection.close()
-    return None if identity is None else (identity.agent_id, identity.site_id)
+from support.sync import Agent, batch, key_owner, post
 
 
 async def test_the_key_file_is_written_once_reused_and_replaced_when_unknown(hub_dsn: str, tmp_path: Path) -> None:
@@ -33,14 +22,14 @@ async def test_the_key_file_is_written_once_reused_and_replaced_when_unknown(hub
         assert path == tmp_path / "hub" / "demo-agent.key"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         key = path.read_text().strip()
-        assert await owner(hub_dsn, key) == ("demo-agent", "demo-site")
+        assert await key_owner(hub_dsn, key) == ("demo-agent", "demo-site")
         await provision_demo_agent(pool, tmp_path / "hub")
         assert path.read_text().strip() == key  # reused while the hub knows it
         path.write_text("lak_" + "z" * 43 + "\n")  # e.g. the database was reset
         await provision_demo_agent(pool, tmp_path / "hub")
         replaced = path.read_text().strip()
     assert replaced != key
-    assert await owner(hub_dsn, replaced) == ("demo-agent", "demo-site")
+    assert await key_owner(hub_dsn, replaced) == ("demo-agent", "demo-site")
 
 
 @pytest.mark.slow

@@ -19,11 +19,15 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from luna_hub.agents.services import create_agent
 from luna_hub.ingest.repository import ReadingRow, write_readings
 from luna_hub.settings import HubSettings
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.services import SeriesQuery, run_query
+from luna_shared.codec import decode_hub_message
+from luna_shared.vocabulary import Flag
 from support.hub import migrated_pool, ready_client
+from support.sync import Agent, batch, post
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 pytestmark = pytest.mark.slow
@@ -145,3 +149,27 @@ async def test_continuous_aggregates_equal_raw_with_late_data(
             assert [g[2] for g in got] == pytest.approx([w[2] for w in want], rel=1e-9), (bucket, aggregate)
             counts = sum(p.count for p in raw.series[0].points)
             assert counts == len(series)
+
+
+async def test_agent_batches_are_stored_once_on_the_hypertable(timescale_dsn: str) -> None:
+    # One connection at a time: provision, then serve, then look, each with its own pool of one.
+    async with migrated_pool(timescale_dsn, **ENGINE_POOL) as pool, pool.acquire() as connection:
+        created = await create_agent(connection, "ts-agent", "ts-site", actor="test")
+    agent = Agent(created.agent_id, created.site_id, created.key, "ts-agent-meter")
+    sent = batch(agent, 0, 99, reasons=(Flag.CLOCK_UNTRUSTED.value,))
+    settings = HubSettings(
+        database_url=timescale_dsn,
+        database_pool_size=1,
+        database_statement_cache_size=0,
+        database_search_path="public",
+        bulk_insert="unnest",
+    )
+    async with ready_client(settings) as client:
+        acks = [decode_hub_message((await post(client, sent, agent.key)).content) for _ in range(2)]
+    assert [(ack.stored, ack.duplicates) for ack in acks] == [(100, 0), (0, 100)]
+    async with migrated_pool(timescale_dsn, **ENGINE_POOL) as pool, pool.acquire() as connection:
+        rows = await connection.fetch(
+            "SELECT seq, reasons FROM smart_meter_readings WHERE meter_id = $1 ORDER BY seq", agent.meter
+        )
+    assert [row["seq"] for row in rows] == list(range(100))
+    assert rows[0]["reasons"] == ["clock_untrusted", "timestamp_corrected"]

@@ -10,13 +10,13 @@ from typing import Any, NamedTuple
 import asyncpg
 import httpx
 
-from luna_hub.agents.services import create_agent
+from luna_hub.agents.services import create_agent, verify_agent_key
 from luna_shared.codec import WireFormat, encode
 from luna_shared.compression import ContentEncoding, compress
 from luna_shared.vocabulary import Quality
 from luna_shared.wire import AgentMessage, Reading, ReadingBatch, make_batch, utc_ms
 
-__all__ = ["BASE", "Agent", "batch", "make_agent", "post", "readings", "seq_union", "stored_seqs"]
+__all__ = ["BASE", "Agent", "batch", "fetch", "key_owner", "make_agent", "post", "readings", "seq_union", "stored_seqs"]
 
 BASE = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -87,16 +87,30 @@ async def post(  # noqa: PLR0913 - one per header an agent sets
     return response
 
 
-async def stored_seqs(dsn: str, agent: Agent) -> list[int]:
-    """The sequence numbers of the agent's readings in the database, with repetitions, sorted."""
+async def fetch(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
+    """Run one query on a connection of its own."""
     connection = await asyncpg.connect(dsn)
     try:
-        rows = await connection.fetch(
-            "SELECT seq FROM smart_meter_readings WHERE meter_id = $1 ORDER BY seq", agent.meter
-        )
+        rows: list[asyncpg.Record] = await connection.fetch(query, *args)
     finally:
         await connection.close()
+    return rows
+
+
+async def stored_seqs(dsn: str, agent: Agent) -> list[int]:
+    """The sequence numbers of the agent's readings in the database, with repetitions, sorted."""
+    rows = await fetch(dsn, "SELECT seq FROM smart_meter_readings WHERE meter_id = $1 ORDER BY seq", agent.meter)
     return [row["seq"] for row in rows]
+
+
+async def key_owner(dsn: str, key: str) -> tuple[str, str] | None:
+    """The (agent, site) an agent key belongs to, or None."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        identity = await verify_agent_key(connection, key)
+    finally:
+        await connection.close()
+    return None if identity is None else (identity.agent_id, identity.site_id)
 
 
 def seq_union(ranges: Sequence[tuple[int, int]]) -> set[int]:

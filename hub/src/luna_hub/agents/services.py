@@ -26,6 +26,7 @@ from luna_shared.wire import AgentStatus
 __all__ = [
     "KEY_PREFIX",
     "agent_completeness",
+    "clock_offset_ms",
     "create_agent",
     "list_agents",
     "record_status",
@@ -103,9 +104,14 @@ async def record_status(connection: asyncpg.Connection, status: AgentStatus, rec
         oldest_unsynced_at=status.oldest_unsynced_at,
         last_acked_seq=status.last_acked_seq,
         last_ack_at=status.last_ack_at,
-        clock_offset_ms=round((received_at - status.sent_at).total_seconds() * 1000),
+        clock_offset_ms=clock_offset_ms(received_at, status.sent_at),
         devices_json=msgspec.json.encode(status.devices).decode(),
     )
+
+
+def clock_offset_ms(received_at: datetime, sent_at: datetime) -> int:
+    """How far the agent's clock is behind the hub's, in milliseconds (negative: ahead), transit included."""
+    return round((received_at - sent_at).total_seconds() * 1000)
 
 
 def _gaps(summary: asyncpg.Record | None) -> list[tuple[int, int]]:

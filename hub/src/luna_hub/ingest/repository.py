@@ -128,8 +128,11 @@ class ReadingWriter(_StagedWriter):
         if self._method != "copy":
             await super().open()
             return
-        await self._connection.execute(f"DROP TABLE IF EXISTS pg_temp.{self._stage}")
-        await self._connection.execute(f"CREATE TEMP TABLE {self._stage} ({_COMPACT_STAGE}) ON COMMIT DROP")
+        # Dropped first: a second batch in the same transaction (a savepoint) gets a fresh one. One round trip.
+        await self._connection.execute(
+            f"DROP TABLE IF EXISTS pg_temp.{self._stage};"
+            f" CREATE TEMP TABLE {self._stage} ({_COMPACT_STAGE}) ON COMMIT DROP"
+        )
 
     async def add(self, rows: Sequence[tuple[object, ...]]) -> None:
         """Stage one batch of rows (timestamps must be timezone-aware)."""

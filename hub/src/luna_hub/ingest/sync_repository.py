@@ -14,9 +14,8 @@ __all__ = [
     "AgentState",
     "LedgerEntry",
     "claim_meters",
-    "covered_ranges",
-    "ledger_entry",
     "lock_agent",
+    "overlapping_entries",
     "record_batch",
     "record_replay",
 ]
@@ -32,6 +31,8 @@ class AgentState(msgspec.Struct, frozen=True, kw_only=True):
 class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
     """A range received before, with the hash of its content."""
 
+    first_seq: int
+    last_seq: int
     content_hash: str
     received_at: datetime
 
@@ -44,31 +45,18 @@ async def lock_agent(connection: asyncpg.Connection, agent_id: str) -> AgentStat
     return AgentState(max_reading_ts=row["max_reading_ts"], last_acked_seq=row["last_acked_seq"])
 
 
-async def ledger_entry(
+async def overlapping_entries(
     connection: asyncpg.Connection, agent_id: str, first_seq: int, last_seq: int
-) -> LedgerEntry | None:
-    """Return the ledger entry of exactly this range, if it was received before."""
-    row = await connection.fetchrow(
-        "SELECT content_hash, received_at FROM ingest_batches WHERE agent_id = $1 AND first_seq = $2 AND last_seq = $3",
-        agent_id,
-        first_seq,
-        last_seq,
-    )
-    return None if row is None else LedgerEntry(content_hash=row["content_hash"], received_at=row["received_at"])
-
-
-async def covered_ranges(
-    connection: asyncpg.Connection, agent_id: str, first_seq: int, last_seq: int
-) -> list[tuple[int, int]]:
-    """Ranges received before that overlap ``first_seq..last_seq``, clipped to it, in order."""
+) -> list[LedgerEntry]:
+    """Return the ranges received before that overlap ``first_seq..last_seq`` (the same range included), in order."""
     rows = await connection.fetch(
-        "SELECT greatest(first_seq, $2) AS lo, least(last_seq, $3) AS hi FROM ingest_batches"
-        " WHERE agent_id = $1 AND last_seq >= $2 AND first_seq <= $3 ORDER BY lo",
+        "SELECT first_seq, last_seq, content_hash, received_at FROM ingest_batches"
+        " WHERE agent_id = $1 AND last_seq >= $2 AND first_seq <= $3 ORDER BY first_seq, last_seq",
         agent_id,
         first_seq,
         last_seq,
     )
-    return [(row["lo"], row["hi"]) for row in rows]
+    return [LedgerEntry(**dict(row)) for row in rows]
 
 
 async def claim_meters(connection: asyncpg.Connection, meters: list[str], site_id: str, agent_id: str) -> None:
@@ -98,10 +86,19 @@ async def record_batch(  # noqa: PLR0913 - one column each
     clock_offset_ms: int,
     max_reading_ts: datetime | None,
 ) -> None:
-    """Add the ledger entry of a newly received range and update the agent's counters and clock."""
+    """Add the ledger entry of a newly received range and update the agent's counters and clock (one statement)."""
     await connection.execute(
-        "INSERT INTO ingest_batches (agent_id, first_seq, last_seq, content_hash, sent_at, received_at,"
-        " stored, duplicates, backfilled, clock_offset_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        """
+        WITH ledger AS (
+            INSERT INTO ingest_batches (agent_id, first_seq, last_seq, content_hash, sent_at, received_at,
+                                        stored, duplicates, backfilled, clock_offset_ms)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        )
+        UPDATE agents SET last_seen_at = $6, clock_offset_ms = $10, batches = batches + 1,
+               readings = readings + $7, duplicates = duplicates + $8, backfilled = backfilled + $9,
+               last_acked_seq = greatest(last_acked_seq, $3), max_reading_ts = greatest(max_reading_ts, $11)
+        WHERE agent_id = $1
+        """,
         agent_id,
         first_seq,
         last_seq,
@@ -112,22 +109,6 @@ async def record_batch(  # noqa: PLR0913 - one column each
         duplicates,
         backfilled,
         clock_offset_ms,
-    )
-    await connection.execute(
-        """
-        UPDATE agents SET last_seen_at = $2, clock_offset_ms = $3, batches = batches + 1,
-               readings = readings + $4, duplicates = duplicates + $5, backfilled = backfilled + $6,
-               last_acked_seq = greatest(last_acked_seq, $7),
-               max_reading_ts = greatest(max_reading_ts, $8)
-        WHERE agent_id = $1
-        """,
-        agent_id,
-        received_at,
-        clock_offset_ms,
-        stored,
-        duplicates,
-        backfilled,
-        last_seq,
         max_reading_ts,
     )
 

@@ -23,10 +23,10 @@ from typing import Final, NamedTuple
 import asyncpg
 
 from luna_hub.agents.schemas import AgentIdentity
-from luna_hub.agents.services import record_status, verify_agent_key
+from luna_hub.agents.services import clock_offset_ms, record_status, verify_agent_key
 from luna_hub.errors import ConflictError, ForbiddenError, UnauthorizedError, UnprocessableError
 from luna_hub.ingest import sync_repository as repository
-from luna_hub.ingest.repository import BulkMethod, ReadingRow, write_readings
+from luna_hub.ingest.repository import BulkMethod, ReadingRow, ReadingWriter
 from luna_hub.ingest.sync_decoding import content_encoding, decode_message, read_body, wire_format
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_shared.codec import encode
@@ -150,13 +150,14 @@ async def store_batch(
 ) -> BatchAck:
     """Store a batch exactly once and return its ack (see the module docstring)."""
     offset = received_at - batch.sent_at
-    offset_ms = round(offset.total_seconds() * 1000)
+    offset_ms = clock_offset_ms(received_at, batch.sent_at)
     size = batch.last_seq - batch.first_seq + 1
     rows = batch_rows(batch.readings, batch.agent_id, offset, limits)
     _check_future(rows, received_at, limits)
     async with pool.acquire() as connection, connection.transaction():
         agent = await repository.lock_agent(connection, batch.agent_id)
-        known = await repository.ledger_entry(connection, batch.agent_id, batch.first_seq, batch.last_seq)
+        earlier = await repository.overlapping_entries(connection, batch.agent_id, batch.first_seq, batch.last_seq)
+        known = next((e for e in earlier if (e.first_seq, e.last_seq) == (batch.first_seq, batch.last_seq)), None)
         if known is not None:
             if known.content_hash != batch.content_hash:
                 msg = (
@@ -174,13 +175,16 @@ async def store_batch(
                 missing_first=agent.last_acked_seq + 1,
                 missing_last=batch.first_seq - 1,
             )
-        covered = await repository.covered_ranges(connection, batch.agent_id, batch.first_seq, batch.last_seq)
-        fresh = uncovered(rows, batch.first_seq, covered)
+        covered = [(max(e.first_seq, batch.first_seq), min(e.last_seq, batch.last_seq)) for e in earlier]
+        fresh = uncovered(rows, batch.first_seq, sorted(covered))
         stored, backfilled, latest = 0, 0, agent.max_reading_ts
         if fresh:
             meters = list({row[0] for row in fresh})
             await repository.claim_meters(connection, meters, batch.site_id, batch.agent_id)
-            stored = (await write_readings(connection, fresh, method=method)).stored
+            writer = ReadingWriter(connection, method)  # no savepoint of its own: this transaction is the unit
+            await writer.open()
+            await writer.add(fresh)
+            stored = (await writer.finish()).stored
             if latest is not None:
                 previous = latest
                 backfilled = sum(1 for row in fresh if row[2] < previous)
