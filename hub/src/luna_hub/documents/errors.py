@@ -11,7 +11,8 @@
         ├── UnsupportedDocumentError 415 a format the hub does not extract (XLSX, images, binaries)
         └── DocumentTooLargeError    413 more bytes than ``[documents] max_upload_bytes``
     NotFoundError (404)
-    └── DocumentNotFoundError        no such document (or version)
+    ├── DocumentNotFoundError        no such document (or version)
+    └── ObjectNotFoundError          no such object (or object version) in the object store
     UnavailableError (503)
     └── ObjectStoreError             the object store failed or cannot be reached
 """
@@ -30,6 +31,7 @@ __all__ = [
     "EmptyDocumentError",
     "EncryptedDocumentError",
     "NoTextError",
+    "ObjectNotFoundError",
     "ObjectStoreError",
     "UnsupportedDocumentError",
 ]
@@ -89,6 +91,10 @@ class DocumentTooLargeError(DocumentRejectedError):
 
 class DocumentNotFoundError(NotFoundError):
     """No document (or version) with that id."""
+
+
+class ObjectNotFoundError(NotFoundError):
+    """No object (or object version) under that key."""
 
 
 class ObjectStoreError(UnavailableError):
