@@ -8,26 +8,13 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from luna_hub.documents.errors import ObjectNotFoundError, ObjectStoreError
 from luna_hub.documents.storage import FilesystemStore, ObjectStore, S3Store, sha256_of
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on a free loopback port for the whole session."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop()
 
 
 def s3_store(endpoint: str, bucket: str | None = None) -> S3Store:
