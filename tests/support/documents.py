@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from luna_hub.app import create_app
 from luna_hub.documents.schemas import Chunk
 from luna_hub.settings import DocumentSettings, HubSettings
 
-__all__ = ["DOCS", "DocsHub", "RecordingIndex", "make_docs_hub"]
+__all__ = ["DOCS", "DocsHub", "RecordingIndex", "empty_tables", "make_docs_hub", "started"]
 
 DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "docs"
 
@@ -84,3 +85,26 @@ async def make_docs_hub(
     index = RecordingIndex()
     settings = HubSettings(database_url=dsn, data_dir=str(data_dir), documents=documents or DocumentSettings())
     return create_app(settings, chunk_index=index), index
+
+
+@asynccontextmanager
+async def started(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """An in-process client of ``app`` once ``/health`` says it is ready."""
+    async with AsyncTestClient(app) as client:
+        for _ in range(300):
+            if (await client.get("/health")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            msg = "hub not ready after 30 s"
+            raise AssertionError(msg)
+        yield client
+
+
+async def empty_tables(dsn: str) -> None:
+    """Remove every document row (the documents tests' database is theirs alone)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("TRUNCATE documents, document_versions, chunks, document_jobs")
+    finally:
+        await connection.close()

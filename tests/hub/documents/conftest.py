@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
-from litestar.testing import AsyncTestClient
 from moto.server import ThreadedMotoServer
 
 from luna_hub.settings import DocumentSettings
 from support.databases import database_for_session
-from support.documents import DocsHub, make_docs_hub
+from support.documents import DocsHub, empty_tables, make_docs_hub, started
 
 __all__ = ["docs_dsn", "docs_hub", "s3_endpoint"]
 
@@ -42,14 +39,8 @@ def docs_dsn(pg_admin_dsn: str) -> Iterator[str]:
 async def docs_hub(docs_dsn: str, tmp_path: Path) -> AsyncIterator[DocsHub]:
     """The hub with a filesystem store under ``tmp_path`` and uploads up to 1 MB; tables emptied afterwards."""
     app, index = await make_docs_hub(docs_dsn, tmp_path, DocumentSettings(max_upload_bytes=1_000_000))
-    async with AsyncTestClient(app) as client:
-        for _ in range(300):
-            if (await client.get("/health")).status_code == 200:
-                break
-            await asyncio.sleep(0.1)
-        yield DocsHub(client, index, docs_dsn, tmp_path / "documents")
-    connection = await asyncpg.connect(docs_dsn)
     try:
-        await connection.execute("TRUNCATE documents, document_versions, chunks, document_jobs")
+        async with started(app) as client:
+            yield DocsHub(client, index, docs_dsn, tmp_path / "documents")
     finally:
-        await connection.close()
+        await empty_tables(docs_dsn)

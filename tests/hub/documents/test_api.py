@@ -6,12 +6,17 @@ real: database, filesystem object store, extraction in the background job.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
-from support.documents import DOCS, DocsHub
+from luna_hub.documents.storage import S3Store
+from luna_hub.settings import DocumentSettings, S3Settings
+from support.documents import DOCS, DocsHub, RecordingIndex, empty_tables, make_docs_hub, started
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 real_docs = pytest.mark.skipif(not (DOCS / "laws" / "msbg.md").is_file(), reason=f"real documents not at {DOCS}")
@@ -214,3 +219,68 @@ async def test_html_and_csv_uploads(docs_hub: DocsHub) -> None:
     listed = {d["filename"]: d for d in (await docs_hub.client.get("/documents")).json()}
     assert listed["tariff_notice.html"]["title"] == "Dynamic tariff notice"
     assert listed["meters_with_header.csv"]["media_type"] == "text/csv"
+
+
+async def test_the_same_bytes_uploaded_at_once_become_one_document(docs_hub: DocsHub) -> None:
+    before = await docs_hub.snapshot()
+    data = b"Uploaded twice at the same moment.\n"
+    responses = await asyncio.gather(*(upload(docs_hub, f"twin-{n}.txt", data=data) for n in range(3)))
+    bodies = [response.json() for response in responses]
+    assert len({body["document_id"] for body in bodies}) == 1
+    assert sorted(body["deduplicated"] for body in bodies) == [False, True, True]
+    await docs_hub.wait_for_job(bodies[0]["document_id"])
+    after = await docs_hub.snapshot()
+    assert len(after["tables"]["document_versions"]) == len(before["tables"]["document_versions"]) + 1
+    assert len(after["files"]) == len(before["files"]) + 2  # one version: its bytes and its description
+
+
+async def test_documents_on_s3_keep_versions_and_delete_them_all(
+    docs_dsn: str, s3_endpoint: str, tmp_path: Path
+) -> None:
+    """The same API over the S3 store (moto on loopback standing in for MinIO)."""
+    bucket = f"luna-docs-{uuid.uuid4().hex[:10]}"
+    documents = DocumentSettings(
+        store="s3",
+        s3=S3Settings(endpoint=s3_endpoint, bucket=bucket, access_key="test", secret_key="test", secure=False),  # noqa: S106
+    )
+    app, _ = await make_docs_hub(docs_dsn, tmp_path, documents)
+    inspector = S3Store(endpoint=s3_endpoint, bucket=bucket, access_key="test", secret_key="test", secure=False)  # noqa: S106
+    try:
+        async with started(app) as client:
+            hub = DocsHub(client, RecordingIndex(), docs_dsn, tmp_path / "unused")
+            for text in (b"first text", b"second text"):
+                response = await upload(hub, "s3.txt", data=text, document_id="on-s3")
+                assert response.status_code == 202, response.text
+                assert (await hub.wait_for_job("on-s3"))["job"]["state"] == "done"
+            rejected = await upload(hub, "bad.pdf", data=b"%PDF-1.7 nonsense", document_id="on-s3")
+            assert rejected.status_code == 422
+            stored = await inspector.versions("on-s3")
+            assert [len(v.content_hash) for v in stored] == [71, 71]
+            assert [await inspector.get("on-s3", v.version_id) for v in stored] == [b"first text", b"second text"]
+            old = await client.get("/documents/on-s3/file", params={"version": 1})
+            assert old.content == b"first text"
+            assert (await client.delete("/documents/on-s3")).status_code == 204
+            assert await inspector.versions("on-s3") == []
+    finally:
+        inspector.close()
+        await empty_tables(docs_dsn)
+
+
+@real_docs
+async def test_stopping_the_hub_mid_job_undoes_the_version(docs_dsn: str, tmp_path: Path) -> None:
+    app, index = await make_docs_hub(docs_dsn, tmp_path)
+    manual = DOCS / "manuals" / "fronius_datamanager_modbus_tcp_rtu.pdf"  # 100 pages: seconds of extraction
+    async with started(app) as client:
+        hub = DocsHub(client, index, docs_dsn, tmp_path / "documents")
+        before = await hub.snapshot()
+        response = await upload(hub, manual, document_id="interrupted")
+        assert response.status_code == 202
+    # the client has left the app's lifespan: the service cancelled the job, which undid its version
+    assert await hub.snapshot() == before
+    connection = await asyncpg.connect(docs_dsn)
+    try:
+        job = await connection.fetchrow("SELECT state, error FROM document_jobs WHERE document_id = 'interrupted'")
+    finally:
+        await connection.close()
+        await empty_tables(docs_dsn)
+    assert (job["state"], job["error"]) == ("failed", "cancelled (the hub stopped)")

@@ -122,6 +122,7 @@ class DocumentService:
         if existing is not None:
             return existing
         await self._threads.run(probe, data, media_type, filename)
+        requested = document_id
         document_id = document_id or f"doc-{uuid.uuid4().hex[:12]}"
         if document_id in self._busy:
             msg = f"document {document_id} is still being processed; upload its next version when its job is done"
@@ -129,27 +130,32 @@ class DocumentService:
         stored = await self._store.put(document_id, data, content_type=media_type)
         try:
             async with self._pool.acquire() as db, db.transaction():
-                version, job = await repository.insert_version(
-                    db,
-                    document_id=document_id,
-                    filename=filename,
-                    media_type=media_type,
-                    title=PurePosixPath(filename).stem or filename,
-                    content_hash=digest,
-                    size_bytes=len(data),
-                    object_key=stored.key,
-                    object_version=stored.version_id,
-                    uploaded_by=actor,
-                )
-        except asyncpg.UniqueViolationError:
-            await self._store.delete_version(stored.key, stored.version_id)  # a concurrent upload of the same bytes
-            again = await self._find(digest, document_id)
-            if again is None:
-                raise
-            return again
+                # Uploads of the same bytes queue here (across hub processes too); the later one finds the first.
+                await db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", digest)
+                raced = await repository.find_by_hash(db, digest, requested)
+                if raced is None:
+                    version, job = await repository.insert_version(
+                        db,
+                        document_id=document_id,
+                        filename=filename,
+                        media_type=media_type,
+                        title=PurePosixPath(filename).stem or filename,
+                        content_hash=digest,
+                        size_bytes=len(data),
+                        object_key=stored.key,
+                        object_version=stored.version_id,
+                        uploaded_by=actor,
+                    )
         except BaseException:
             await asyncio.shield(self._store.delete_version(stored.key, stored.version_id))
             raise
+        if raced is not None:
+            await self._store.delete_version(stored.key, stored.version_id)
+            again = await self._find(digest, requested)
+            if again is not None:
+                return again
+            msg = f"{filename}: the same bytes were being uploaded at the same time and vanished; try again"
+            raise ConflictError(msg)
         _log.info("document uploaded", document_id=document_id, version=version, job_id=job.job_id, bytes=len(data))
         self._start(job.job_id, document_id, version, stored)
         return UploadResult(document_id=document_id, version=version, deduplicated=False, job=job)
