@@ -80,10 +80,13 @@ class DocsHub:
 
 
 async def make_docs_hub(
-    dsn: str, data_dir: Path, documents: DocumentSettings | None = None
+    dsn: str, data_dir: Path, documents: DocumentSettings | None = None, demo_data: str | None = None
 ) -> tuple[Litestar, RecordingIndex]:
+    """The hub app on ``dsn`` with its files under ``data_dir`` and a recording chunk index."""
     index = RecordingIndex()
-    settings = HubSettings(database_url=dsn, data_dir=str(data_dir), documents=documents or DocumentSettings())
+    settings = HubSettings(
+        database_url=dsn, data_dir=str(data_dir), documents=documents or DocumentSettings(), demo_data=demo_data
+    )
     return create_app(settings, chunk_index=index), index
 
 

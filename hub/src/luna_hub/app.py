@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 from litestar import Litestar
@@ -17,6 +18,7 @@ from luna_hub import __version__
 from luna_hub.database import close_pool, create_pool, describe_dsn
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.documents.controllers import DocumentsController
+from luna_hub.documents.demo import load_demo_documents
 from luna_hub.documents.schemas import ChunkIndex
 from luna_hub.documents.services import DocumentService, TableOnlyIndex, open_object_store
 from luna_hub.errors import UnavailableError
@@ -70,9 +72,18 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         service = DocumentService(app.state.db_pool, store, chunk_index or TableOnlyIndex(), settings.documents)
         app.state.documents = service
         _log.info("document store ready", store=store.description)
+        demo = None
+        if settings.demo_data:
+            folder = Path(settings.demo_data) / "docs"
+            loading = load_demo_documents(service, folder, lambda: bool(app.state.migrated))
+            demo = asyncio.create_task(loading, name="luna-hub demo documents")
         try:
             yield
         finally:
+            if demo is not None:
+                demo.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await demo
             await service.close()
             store.close()
 

@@ -284,3 +284,31 @@ async def test_stopping_the_hub_mid_job_undoes_the_version(docs_dsn: str, tmp_pa
         await connection.close()
         await empty_tables(docs_dsn)
     assert (job["state"], job["error"]) == ("failed", "cancelled (the hub stopped)")
+
+
+@real_docs
+async def test_demo_data_loads_the_sample_documents_once(docs_dsn: str, tmp_path: Path) -> None:
+    """``serve --demo-data DIR`` uploads DIR/docs in the background; here with two of them."""
+    shared = tmp_path / "shared-data"
+    for relative in ("laws/stromgvv.md", "office/victron_gx_modbus_tcp_attributes.csv"):
+        (shared / "docs" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (shared / "docs" / relative).write_bytes((DOCS / relative).read_bytes())
+    settings_dir = tmp_path / "hub"
+    try:
+        for start in range(2):
+            app, _ = await make_docs_hub(docs_dsn, settings_dir, demo_data=str(shared))
+            async with started(app) as client:
+                hub = DocsHub(client, RecordingIndex(), docs_dsn, settings_dir / "documents")
+                for document_id in ("stromgvv", "victron-gx-modbus-tcp-attributes"):
+                    for _ in range(600):
+                        response = await client.get(f"/documents/{document_id}", params={"text": "false"})
+                        if response.status_code == 200 and response.json()["current_version"] == 1:
+                            break
+                        await asyncio.sleep(0.1)
+                    body = await hub.wait_for_job(document_id)
+                    assert body["current_version"] == 1, (start, body)
+                    assert [v["uploaded_by"] for v in body["versions"]] == ["demo"]
+            files = sorted(p.name for p in (settings_dir / "documents").rglob("*.bin"))
+            assert len(files) == 2  # the second start found both by their hash
+    finally:
+        await empty_tables(docs_dsn)

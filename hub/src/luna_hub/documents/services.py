@@ -160,6 +160,13 @@ class DocumentService:
         self._start(job.job_id, document_id, version, stored)
         return UploadResult(document_id=document_id, version=version, deduplicated=False, job=job)
 
+    async def upload_path(
+        self, path: Path, *, document_id: str | None = None, actor: str = "anonymous"
+    ) -> UploadResult:
+        """Upload the file at ``path`` (read in a worker thread); OSError if it cannot be read."""
+        data = await self._threads.run(path.read_bytes)
+        return await self.upload(data, path.name, document_id=document_id, actor=actor)
+
     async def _find(self, digest: str, document_id: str | None) -> UploadResult | None:
         async with self._pool.acquire() as db:
             found = await repository.find_by_hash(db, digest, document_id)
