@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 from litestar import Litestar
@@ -17,6 +18,10 @@ from luna_hub import __version__
 from luna_hub.agents.controllers import AgentsController
 from luna_hub.database import close_pool, create_pool, describe_dsn
 from luna_hub.database.migrate import apply_migrations
+from luna_hub.documents.controllers import DocumentsController
+from luna_hub.documents.demo import load_demo_documents
+from luna_hub.documents.schemas import ChunkIndex
+from luna_hub.documents.services import DocumentService, TableOnlyIndex, open_object_store
 from luna_hub.errors import UnavailableError
 from luna_hub.health import health
 from luna_hub.ingest.controllers import IngestController
@@ -33,8 +38,11 @@ __all__ = ["create_app"]
 _log = get_logger(__name__)
 
 
-def create_app(settings: HubSettings) -> Litestar:
-    """Build the application for ``settings``; ``settings.database_url`` must be set by now."""
+def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) -> Litestar:
+    """Build the application for ``settings``; ``settings.database_url`` must be set by now.
+
+    ``chunk_index`` is where document chunks become searchable (default: the chunks table alone).
+    """
     dsn = settings.database_url
     if dsn is None:
         msg = "no database URL: the CLI starts the embedded database before building the app"
@@ -60,10 +68,41 @@ def create_app(settings: HubSettings) -> Litestar:
                 await upkeep
             await close_pool(pool)
 
+    @asynccontextmanager
+    async def document_service(app: Litestar) -> AsyncIterator[None]:
+        store = await open_object_store(settings)
+        service = DocumentService(app.state.db_pool, store, chunk_index or TableOnlyIndex(), settings.documents)
+        app.state.documents = service
+        _log.info("document store ready", store=store.description)
+        demo = None
+        if settings.demo_data:
+            folder = Path(settings.demo_data) / "docs"
+            loading = load_demo_documents(service, folder, lambda: bool(app.state.migrated))
+            demo = asyncio.create_task(loading, name="luna-hub demo documents")
+        try:
+            yield
+        finally:
+            if demo is not None:
+                demo.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await demo
+            await service.close()
+            store.close()
+
     return Litestar(
-        route_handlers=[health, IngestController, AgentIngestController, AgentsController, TimeseriesController],
-        lifespan=[database_pool],
-        dependencies={"db_pool": Provide(_db_pool, sync_to_thread=False)},
+        route_handlers=[
+            health,
+            IngestController,
+            AgentIngestController,
+            AgentsController,
+            TimeseriesController,
+            DocumentsController,
+        ],
+        lifespan=[database_pool, document_service],
+        dependencies={
+            "db_pool": Provide(_db_pool, sync_to_thread=False),
+            "documents": Provide(_documents, sync_to_thread=False),
+        },
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(title="Luna-iEMS hub", version=__version__, path="/schema"),
         state=State({"settings": settings}),
@@ -85,6 +124,11 @@ async def _upkeep(state: State, pool: asyncpg.Pool, settings: HubSettings) -> No
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             _log.warning("database upkeep failed; retrying", error=str(exc), migrated=migrated)
         await asyncio.sleep(settings.rollup_refresh_seconds if migrated else 1.0)
+
+
+def _documents(state: State) -> DocumentService:
+    service: DocumentService = state.documents
+    return service
 
 
 def _db_pool(state: State) -> asyncpg.Pool:

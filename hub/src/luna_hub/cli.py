@@ -27,6 +27,7 @@ from luna_hub.auth.services import create_api_key, create_user
 from luna_hub.database import EmbeddedPostgres, close_pool, create_pool
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.demo import load_demo_data, provision_demo_agent
+from luna_hub.documents.services import DocumentService, TableOnlyIndex, open_object_store
 from luna_hub.errors import HubError
 from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
@@ -67,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     loader.add_argument("--metric", help="metric of a wide file (default power_w)")
     loader.add_argument("--unit", help="unit when the file does not say")
     loader.add_argument("--resolution-minutes", type=int, help="resolution of a price file")
+    documents = commands.add_parser(
+        "documents", help="manage documents (PDF, DOCX, CSV, Markdown, HTML, text)", description="Manage documents."
+    )
+    document_commands = documents.add_subparsers(dest="documents_command", required=True, metavar="ACTION")
+    add = document_commands.add_parser(
+        "add",
+        help="upload files as documents, showing extraction progress",
+        description="Store, extract, chunk and index each FILE as POST /documents does, waiting for each job.",
+    )
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to add")
+    add.add_argument("--document-id", help="add FILE as a new version of this document (one FILE only)")
     user = commands.add_parser("create-user", help="create a user", description="Create a user.")
     user.add_argument("username")
     user.add_argument("--display-name", default="", help="full name shown in the UI")
@@ -101,21 +113,29 @@ def _run(args: argparse.Namespace) -> int:
         _serve(settings, host=args.host, port=args.port, demo=args.demo_data)
         return 0
     with _database(settings) as settings:
-        if args.command == "migrate":
-            version = _with_pool(settings, _schema_version)
-            print(f"schema is at version {version}")
-            return 0
-        if args.command == "load":
-            return _load(settings, args)
-        if args.command == "create-agent":
-            return _create_agent(settings, args)
-        if args.command == "create-user":
-            user_id = _with_pool(settings, lambda pool: _in(pool, create_user, args.username, args.display_name))
-            print(f"created user {args.username!r} (id {user_id})")
-            return 0
-        created = _with_pool(settings, lambda pool: _in(pool, create_api_key, args.username, args.name))
-        print(f"API key {created.name!r} for {created.username!r} (shown once, store it now):\n{created.key}")
-        return 0
+        return _COMMANDS[args.command](settings, args)
+
+
+def _migrate(settings: HubSettings, _args: argparse.Namespace) -> int:
+    version = _with_pool(settings, _schema_version)
+    print(f"schema is at version {version}")
+    return 0
+
+
+def _documents(settings: HubSettings, args: argparse.Namespace) -> int:
+    return _add_documents(settings, args.files, args.document_id)
+
+
+def _create_user(settings: HubSettings, args: argparse.Namespace) -> int:
+    user_id = _with_pool(settings, lambda pool: _in(pool, create_user, args.username, args.display_name))
+    print(f"created user {args.username!r} (id {user_id})")
+    return 0
+
+
+def _create_api_key(settings: HubSettings, args: argparse.Namespace) -> int:
+    created = _with_pool(settings, lambda pool: _in(pool, create_api_key, args.username, args.name))
+    print(f"API key {created.name!r} for {created.username!r} (shown once, store it now):\n{created.key}")
+    return 0
 
 
 @contextmanager
@@ -210,6 +230,60 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_documents(settings: HubSettings, files: list[Path], document_id: str | None) -> int:
+    if document_id is not None and len(files) != 1:
+        print("luna-hub: --document-id names one document: give exactly one FILE", file=sys.stderr)
+        return 2
+
+    async def work(pool: asyncpg.Pool) -> int:
+        store = await open_object_store(settings)
+        service = DocumentService(pool, store, TableOnlyIndex(), settings.documents)
+        failures = 0
+        try:
+            for path in files:
+                failures += not await _add_document(service, path, document_id)
+        finally:
+            await service.close()
+            store.close()
+        return 1 if failures else 0
+
+    return _with_pool(settings, work)
+
+
+async def _add_document(service: DocumentService, path: Path, document_id: str | None) -> bool:
+    """Add one file, printing progress to stderr and the outcome to stdout; return whether it worked."""
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+        result = await service.upload(data, path.name, document_id=document_id, actor=f"cli:{getpass.getuser()}")
+    except OSError as exc:
+        print(f"luna-hub: {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    except HubError as exc:
+        print(f"luna-hub: {path}: {exc}", file=sys.stderr)
+        return False
+    if result.deduplicated:
+        print(f"{path}: already stored as {result.document_id} version {result.version}")
+        return True
+    while True:
+        try:
+            detail = await service.detail(result.document_id, text=False, chunks=False)
+        except HubError as exc:  # a failed first upload leaves no document, only its job's reason
+            print(f"\nluna-hub: {path}: {exc}", file=sys.stderr)
+            return False
+        job = detail.job
+        if job is None or job.version != result.version:
+            continue
+        print(f"\r{path}: {job.stage} {job.progress:4.0%}", end="", file=sys.stderr, flush=True)
+        if job.state == "failed":
+            print(f"\nluna-hub: {path}: {job.error}", file=sys.stderr)
+            return False
+        if job.state == "done":
+            print(file=sys.stderr)
+            print(f"{path}: {result.document_id} version {result.version}: {job.chunks} chunks ({job.chunks_new} new)")
+            return True
+        await asyncio.sleep(0.2)
+
+
 def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: str | None) -> None:
     server = msgspec.structs.replace(
         settings.server, host=host or settings.server.host, port=settings.server.port if port is None else port
@@ -221,8 +295,19 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
             _with_pool(settings, lambda pool: load_demo_data(pool, folder, settings))
             _with_pool(settings, lambda pool: provision_demo_agent(pool, Path(settings.data_dir)))
         app = create_app(settings)
-        asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub"))
+        ready = lambda: bool(app.state.get("migrated", False))  # noqa: E731 - /health answers 200 from then on
+        asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub", ready=ready))
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+_COMMANDS: dict[str, Callable[[HubSettings, argparse.Namespace], int]] = {
+    "migrate": _migrate,
+    "load": _load,
+    "create-agent": _create_agent,
+    "documents": _documents,
+    "create-user": _create_user,
+    "create-api-key": _create_api_key,
+}

@@ -10,7 +10,7 @@ import msgspec
 from luna_shared.config import LoadedSettings, load_settings
 from luna_shared.logs import LogSettings
 
-__all__ = ["HubSettings", "IngestSettings", "ServerSettings", "load"]
+__all__ = ["DocumentSettings", "HubSettings", "IngestSettings", "S3Settings", "ServerSettings", "load"]
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 
@@ -37,6 +37,42 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """Shift readings flagged ``clock_untrusted`` / ``clock_jump`` by the agent's measured clock offset."""
 
 
+class S3Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An S3 service for uploaded files (``[documents.s3]``), MinIO in production; versioning is switched on."""
+
+    endpoint: str
+    """``host:port`` without scheme, e.g. ``minio:9000``."""
+    bucket: str = "luna-documents"
+    access_key: str = ""
+    secret_key: str = ""
+    """Prefer ``LUNA_DOCUMENTS__S3__SECRET_KEY`` to writing it into the file."""
+    secure: bool = True
+    region: str | None = None
+
+
+class DocumentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Uploaded documents (``[documents]``): where their files go, how big they may be, how they are chunked."""
+
+    store: Literal["filesystem", "s3"] = "filesystem"
+    store_dir: str | None = None
+    """Folder of the filesystem store; default ``<data_dir>/documents``."""
+    s3: S3Settings | None = None
+    """Required when ``store = "s3"``."""
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1)] = 50 * 1024 * 1024
+    chunk_chars: Annotated[int, msgspec.Meta(ge=100, le=20_000)] = 1200
+    """Most characters of new text in one chunk (a longer paragraph or row is split)."""
+    chunk_overlap: Annotated[int, msgspec.Meta(ge=0, le=5_000)] = 200
+    """Most characters a chunk repeats from the one before it (must be below ``chunk_chars``)."""
+
+    def __post_init__(self) -> None:
+        if self.chunk_overlap >= self.chunk_chars:
+            msg = f"chunk_overlap ({self.chunk_overlap}) must be below chunk_chars ({self.chunk_chars})"
+            raise ValueError(msg)
+        if self.store == "s3" and self.s3 is None:
+            msg = 'store = "s3" needs a [documents.s3] table with at least endpoint'
+            raise ValueError(msg)
+
+
 class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything the hub process is configured with."""
 
@@ -61,6 +97,7 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """A folder of real data files (``../shared/data``) that ``serve`` loads at start when set."""
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
+    documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 

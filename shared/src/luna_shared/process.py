@@ -74,15 +74,27 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-async def serve_http(app: Any, *, host: str, port: int, name: str) -> None:  # noqa: ANN401 - any ASGI app
-    """Serve an ASGI app with uvicorn until a signal stops it; print where it is reachable once ready."""
+async def serve_http(
+    app: Any,  # noqa: ANN401 - any ASGI app
+    *,
+    host: str,
+    port: int,
+    name: str,
+    ready: Callable[[], bool] | None = None,
+) -> None:
+    """Serve an ASGI app with uvicorn until a signal stops it; print where it is reachable once ready.
+
+    Ready means listening and, when given, ``ready()`` true (e.g. the hub's schema migrated).
+    """
     import uvicorn  # noqa: PLC0415 - the 'http' extra; wire-only users of this package lack it
 
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on"))
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers no start event
         await asyncio.sleep(0.05)
-    if server.started:
+    while server.started and ready is not None and not ready() and not serving.done():  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    if server.started and not serving.done():
         bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
         print(f"{name} ready at http://{bound_host}:{bound_port}", flush=True)
     await serving

@@ -8,11 +8,12 @@ vector and full-text search, answers): documents produce :class:`Chunk` values a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 import msgspec
 
-__all__ = ["Chunk", "ChunkIndex"]
+__all__ = ["Chunk", "ChunkIndex", "DocumentDetail", "DocumentSummary", "JobView", "UploadResult", "VersionView"]
 
 
 class Chunk(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,3 +49,78 @@ class ChunkIndex(Protocol):
 
     async def remove(self, document_id: str) -> None:
         """Remove every chunk of ``document_id``."""
+
+
+# --- the HTTP API's bodies -------------------------------------------------------------------
+
+
+class JobView(msgspec.Struct, frozen=True, kw_only=True):
+    """An extraction job: queued, running (with progress 0..1), done or failed (with the reason)."""
+
+    job_id: int
+    version: int
+    state: str
+    stage: str
+    progress: float
+    chunks: int | None = None
+    """Chunks of the new version."""
+    chunks_new: int | None = None
+    """Of those, chunks whose text the previous version did not have (only these need new embeddings)."""
+    error: str | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+class VersionView(msgspec.Struct, frozen=True, kw_only=True):
+    """One uploaded version of a document."""
+
+    version: int
+    filename: str
+    media_type: str
+    title: str
+    content_hash: str
+    size_bytes: int
+    pages: int | None
+    ready: bool
+    """Extracted and indexed; only ready versions become current."""
+    uploaded_by: str
+    created_at: datetime
+
+
+class DocumentSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """A document in the list."""
+
+    document_id: str
+    title: str
+    current_version: int | None
+    """None until the first upload's job is done."""
+    filename: str
+    media_type: str
+    size_bytes: int
+    pages: int | None
+    created_at: datetime
+    updated_at: datetime
+    job: JobView | None = None
+    """The latest job, e.g. a new version still being extracted."""
+
+
+class DocumentDetail(msgspec.Struct, frozen=True, kw_only=True):
+    """A document with its versions, the current version's text and chunks, and its latest job."""
+
+    document_id: str
+    title: str
+    current_version: int | None
+    versions: list[VersionView]
+    text: str | None
+    chunks: list[Chunk]
+    job: JobView | None = None
+
+
+class UploadResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``POST /documents`` did: a new version with its job, or the existing version with the same bytes."""
+
+    document_id: str
+    version: int
+    deduplicated: bool
+    """The same bytes were uploaded before: nothing new was stored or indexed."""
+    job: JobView | None

@@ -1,0 +1,103 @@
+"""``/documents``: upload, list, read, download and delete documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, QueryParameter
+
+from luna_hub.auth.guards import api_key_guard
+from luna_hub.auth.services import Principal
+from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, UploadResult
+from luna_hub.documents.services import DocumentService
+
+__all__ = ["DocumentsController", "UploadForm"]
+
+_BODY_LIMIT = 1 << 30  # the service enforces [documents] max_upload_bytes with a 413 problem of its own
+
+
+@dataclass
+class UploadForm:
+    """The multipart form of ``POST /documents``."""
+
+    file: UploadFile
+    document_id: str | None = None
+    """Upload a new version of this document (created with this id if it does not exist)."""
+
+
+class DocumentsController(Controller):
+    """Documents: PDF, DOCX, CSV, Markdown, HTML and text files, extracted and chunked for retrieval."""
+
+    path = "/documents"
+    tags = ["documents"]  # noqa: RUF012 - Litestar's declared type
+    guards = [api_key_guard]  # noqa: RUF012
+    request_max_body_size = _BODY_LIMIT
+
+    @post("/", summary="Upload a document (or a new version of one)")
+    async def upload(
+        self,
+        request: Request[Any, Any, Any],
+        documents: NamedDependency[DocumentService],
+        data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> Response[UploadResult]:
+        """Check, store and start extracting the file: 202 with the job, or 200 if the same bytes are stored already.
+
+        Corrupt, encrypted, empty or scanned files are 422, unsupported formats 415, too large 413;
+        none of them stores anything. Follow the job's progress at ``GET /documents/{id}``.
+        """
+        content = await data.file.read()
+        await data.file.close()
+        result = await documents.upload(
+            content, data.file.filename, document_id=data.document_id or None, actor=_actor(request)
+        )
+        return Response(result, status_code=200 if result.deduplicated else 202)
+
+    @get("/", summary="List documents")
+    async def list_documents(
+        self,
+        documents: NamedDependency[DocumentService],
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> list[DocumentSummary]:
+        """Documents, most recently changed first, each with its latest job."""
+        return await documents.summaries(limit=limit, offset=offset)
+
+    @get("/{document_id:str}", summary="A document: versions, extracted text, chunks, job progress")
+    async def document(
+        self,
+        documents: NamedDependency[DocumentService],
+        document_id: FromPath[str],
+        text: Annotated[bool, QueryParameter(description="include the extracted text")] = True,
+        chunks: Annotated[bool, QueryParameter(description="include the chunks")] = True,
+    ) -> DocumentDetail:
+        """Metadata, every version, the current version's text and chunks, and the latest job."""
+        return await documents.detail(document_id, text=text, chunks=chunks)
+
+    @get("/{document_id:str}/file", summary="Download a document's file", media_type="application/octet-stream")
+    async def file(
+        self,
+        documents: NamedDependency[DocumentService],
+        document_id: FromPath[str],
+        version: Annotated[int | None, QueryParameter(ge=1, description="default: the current version")] = None,
+    ) -> Response[bytes]:
+        """Send the stored bytes of a version, with its media type and file name."""
+        found = await documents.file(document_id, version)
+        plain = found.filename.encode("ascii", "replace").decode("ascii").replace('"', "_").replace("?", "_")
+        disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(found.filename, safe='')}"
+        return Response(found.data, media_type=found.media_type, headers={"Content-Disposition": disposition})
+
+    @delete("/{document_id:str}", summary="Delete a document, its chunks, vectors and stored files")
+    async def remove(self, documents: NamedDependency[DocumentService], document_id: FromPath[str]) -> None:
+        """Remove everything of the document (every version)."""
+        await documents.delete(document_id)
+
+
+def _actor(request: Request[Any, Any, Any]) -> str:
+    principal = request.scope.get("user")
+    return principal.username if isinstance(principal, Principal) else "anonymous"

@@ -1,0 +1,60 @@
+"""Sample documents for ``luna-hub serve --demo-data DIR``: the real corpus in ``DIR/docs``.
+
+Uploaded in the background through the running app's :class:`DocumentService` (so they reach the
+app's chunk index), once the schema is migrated. Each has a fixed id; a restart finds the same
+bytes by their hash and stores nothing again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from luna_hub.documents.services import DocumentService
+from luna_hub.errors import HubError
+from luna_shared.logs import get_logger
+
+__all__ = ["DEMO_DOCUMENTS", "load_demo_documents"]
+
+DEMO_DOCUMENTS: Final = (
+    "laws/msbg.md",
+    "laws/stromstg.md",
+    "laws/stromgvv.md",
+    "laws/stromnev.md",
+    "laws/enwg_auszug.md",
+    "laws/eeg_auszug.md",
+    "manuals/eastron_sdm630_modbus_protocol.pdf",
+    "manuals/eastron_sdm120m_user_manual.pdf",
+    "manuals/fronius_datamanager_modbus_tcp_rtu.pdf",
+    "manuals/heidelberg_energy_control_modbus_register.pdf",
+    "manuals/chint_dtsu666_user_manual.pdf",
+    "manuals/sigenergy_modbus_protocol.pdf",
+    "office/bdew_codeliste_obis_kennzahlen.docx",
+    "office/victron_gx_modbus_tcp_attributes.csv",
+)
+"""Paths under ``DIR/docs``; the XLSX register map is left out (the hub does not extract spreadsheets)."""
+_log = get_logger(__name__)
+
+
+async def load_demo_documents(service: DocumentService, folder: Path, migrated: Callable[[], bool]) -> int:
+    """Upload the sample documents under ``folder`` once ``migrated()``; return how many were new."""
+    while not migrated():  # noqa: ASYNC110 - the app's upkeep sets a flag in app.state, not an event
+        await asyncio.sleep(0.5)
+    added = 0
+    for relative in DEMO_DOCUMENTS:
+        path = folder / relative
+        try:
+            result = await service.upload_path(path, document_id=path.stem.replace("_", "-"), actor="demo")
+        except OSError as exc:
+            _log.warning("demo document missing, skipped", path=str(path), error=str(exc))
+            continue
+        except HubError as exc:
+            _log.warning("demo document not loaded", path=str(path), error=str(exc))
+            continue
+        if not result.deduplicated:
+            added += 1
+            await service.wait_idle()  # one extraction at a time: the machine is shared with the demo agent
+    _log.info("demo documents ready", added=added)
+    return added

@@ -1,0 +1,287 @@
+"""SQL of the documents domain (tables of migration 0005)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import asyncpg
+import msgspec
+
+from luna_hub.documents.schemas import Chunk, DocumentSummary, JobView, VersionView
+
+__all__ = [
+    "VersionRow",
+    "chunk_hashes",
+    "current_chunks",
+    "delete_document",
+    "delete_version",
+    "document_row",
+    "find_by_hash",
+    "insert_version",
+    "latest_job",
+    "list_documents",
+    "make_current",
+    "set_job",
+    "version_row",
+    "versions",
+]
+
+_JOB_COLUMNS: Final = (
+    "job_id, version, state, stage, progress::float8 AS progress, chunks, chunks_new, error, created_at, finished_at"
+)
+_CHUNK_COLUMNS: Final = (
+    "chunk_id, document_id, version, ordinal, text, content_hash, title, media_type, page, page_end, section,"
+    " char_start, char_end"
+)
+
+
+class VersionRow(msgspec.Struct, frozen=True, kw_only=True):
+    """What a job needs to know about the version it works on."""
+
+    document_id: str
+    version: int
+    filename: str
+    media_type: str
+    title: str
+    content_hash: str
+    object_key: str
+    object_version: str
+    ready: bool
+
+
+def _job(row: asyncpg.Record | None) -> JobView | None:
+    return None if row is None else JobView(**dict(row))
+
+
+async def find_by_hash(db: asyncpg.Connection, content_hash: str, document_id: str | None) -> tuple[str, int] | None:
+    """Return the (document, version) already holding these bytes, within ``document_id`` if given."""
+    row = await db.fetchrow(
+        "SELECT document_id, version FROM document_versions"
+        " WHERE content_hash = $1 AND ($2::text IS NULL OR document_id = $2)"
+        " ORDER BY created_at DESC LIMIT 1",
+        content_hash,
+        document_id,
+    )
+    return None if row is None else (row["document_id"], row["version"])
+
+
+async def insert_version(  # noqa: PLR0913 - one column each
+    db: asyncpg.Connection,
+    *,
+    document_id: str,
+    filename: str,
+    media_type: str,
+    title: str,
+    content_hash: str,
+    size_bytes: int,
+    object_key: str,
+    object_version: str,
+    uploaded_by: str,
+) -> tuple[int, JobView]:
+    """Add the next version of ``document_id`` (creating the document) and its queued job; call in a transaction."""
+    await db.execute(
+        "INSERT INTO documents (document_id, title) VALUES ($1, $2) ON CONFLICT (document_id) DO NOTHING",
+        document_id,
+        title,
+    )
+    await db.execute("SELECT 1 FROM documents WHERE document_id = $1 FOR UPDATE", document_id)
+    version: int = await db.fetchval(
+        "SELECT coalesce(max(version), 0) + 1 FROM document_versions WHERE document_id = $1", document_id
+    )
+    await db.execute(
+        "INSERT INTO document_versions (document_id, version, filename, media_type, title, content_hash, size_bytes,"
+        " object_key, object_version, uploaded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        document_id,
+        version,
+        filename,
+        media_type,
+        title,
+        content_hash,
+        size_bytes,
+        object_key,
+        object_version,
+        uploaded_by,
+    )
+    job = await db.fetchrow(
+        f"INSERT INTO document_jobs (document_id, version) VALUES ($1, $2) RETURNING {_JOB_COLUMNS}",  # noqa: S608
+        document_id,
+        version,
+    )
+    view = _job(job)
+    assert view is not None  # noqa: S101 - INSERT ... RETURNING returns the row
+    return version, view
+
+
+async def set_job(db: asyncpg.Connection | asyncpg.Pool, job_id: int, **columns: object) -> None:
+    """Update a job's state, stage, progress, counts or error (``finished`` sets finished_at)."""
+    finished = columns.pop("finished", False)
+    started = columns.pop("started", False)
+    names = list(columns)
+    assignments = [f"{name} = ${index}" for index, name in enumerate(names, start=2)]
+    if finished:
+        assignments.append("finished_at = now()")
+    if started:
+        assignments.append("started_at = now()")
+    await db.execute(
+        f"UPDATE document_jobs SET {', '.join(assignments)} WHERE job_id = $1",  # noqa: S608 - names are ours
+        job_id,
+        *(columns[name] for name in names),
+    )
+
+
+async def latest_job(db: asyncpg.Connection, document_id: str) -> JobView | None:
+    """Return the newest job of ``document_id`` (kept after the document, if it failed its first upload)."""
+    return _job(
+        await db.fetchrow(
+            f"SELECT {_JOB_COLUMNS} FROM document_jobs WHERE document_id = $1 ORDER BY job_id DESC LIMIT 1",  # noqa: S608
+            document_id,
+        )
+    )
+
+
+async def version_row(db: asyncpg.Connection, document_id: str, version: int) -> VersionRow | None:
+    """One version, as a job or a download needs it."""
+    row = await db.fetchrow(
+        "SELECT document_id, version, filename, media_type, title, content_hash, object_key, object_version, ready"
+        " FROM document_versions WHERE document_id = $1 AND version = $2",
+        document_id,
+        version,
+    )
+    return None if row is None else VersionRow(**dict(row))
+
+
+async def document_row(db: asyncpg.Connection, document_id: str) -> asyncpg.Record | None:
+    """Return the document's own row (title, current version, times)."""
+    return await db.fetchrow(
+        "SELECT document_id, title, current_version, created_at, updated_at FROM documents WHERE document_id = $1",
+        document_id,
+    )
+
+
+async def versions(db: asyncpg.Connection, document_id: str) -> list[VersionView]:
+    """Every version of ``document_id``, oldest first."""
+    rows = await db.fetch(
+        "SELECT version, filename, media_type, title, content_hash, size_bytes, pages, ready, uploaded_by, created_at"
+        " FROM document_versions WHERE document_id = $1 ORDER BY version",
+        document_id,
+    )
+    return [VersionView(**dict(row)) for row in rows]
+
+
+async def extracted_text(db: asyncpg.Connection, document_id: str, version: int) -> str | None:
+    """Return the extracted text of one version."""
+    text: str | None = await db.fetchval(
+        "SELECT extracted_text FROM document_versions WHERE document_id = $1 AND version = $2", document_id, version
+    )
+    return text
+
+
+async def current_chunks(db: asyncpg.Connection, document_id: str) -> list[Chunk]:
+    """Return the chunks of the document's current version, in order."""
+    rows = await db.fetch(
+        f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE document_id = $1 ORDER BY ordinal",  # noqa: S608
+        document_id,
+    )
+    return [Chunk(**dict(row)) for row in rows]
+
+
+async def chunk_hashes(db: asyncpg.Connection, document_id: str) -> set[str]:
+    """Content hashes of the current chunks (what a new version can reuse)."""
+    rows = await db.fetch("SELECT content_hash FROM chunks WHERE document_id = $1", document_id)
+    return {row["content_hash"] for row in rows}
+
+
+async def make_current(  # noqa: PLR0913 - the extraction's results, each named
+    db: asyncpg.Connection,
+    *,
+    document_id: str,
+    version: int,
+    title: str,
+    text: str,
+    pages: int | None,
+    chunks: Sequence[Chunk],
+) -> None:
+    """Store the version's text, replace the document's chunks and make it current; call in a transaction."""
+    await db.execute(
+        "UPDATE document_versions SET extracted_text = $3, pages = $4, title = $5, ready = true"
+        " WHERE document_id = $1 AND version = $2",
+        document_id,
+        version,
+        text,
+        pages,
+        title,
+    )
+    await db.execute("DELETE FROM chunks WHERE document_id = $1", document_id)
+    await db.copy_records_to_table(
+        "chunks",
+        columns=[name.strip() for name in _CHUNK_COLUMNS.split(",")],
+        records=[
+            (
+                c.chunk_id,
+                c.document_id,
+                c.version,
+                c.ordinal,
+                c.text,
+                c.content_hash,
+                c.title,
+                c.media_type,
+                c.page,
+                c.page_end,
+                c.section,
+                c.char_start,
+                c.char_end,
+            )
+            for c in chunks
+        ],
+    )
+    await db.execute(
+        "UPDATE documents SET current_version = $2, title = $3, updated_at = now() WHERE document_id = $1",
+        document_id,
+        version,
+        title,
+    )
+
+
+async def delete_version(db: asyncpg.Connection, document_id: str, version: int) -> None:
+    """Remove a version that never became current, and its document if nothing else is left of it."""
+    await db.execute(
+        "DELETE FROM document_versions WHERE document_id = $1 AND version = $2 AND NOT ready", document_id, version
+    )
+    await db.execute(
+        "DELETE FROM documents d WHERE document_id = $1 AND current_version IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM document_versions v WHERE v.document_id = d.document_id)",
+        document_id,
+    )
+
+
+async def delete_document(db: asyncpg.Connection, document_id: str) -> list[str]:
+    """Remove the document with its versions and chunks; return its object keys."""
+    keys = await db.fetch("SELECT DISTINCT object_key FROM document_versions WHERE document_id = $1", document_id)
+    await db.execute("DELETE FROM documents WHERE document_id = $1", document_id)
+    return [row["object_key"] for row in keys]
+
+
+async def list_documents(db: asyncpg.Connection, *, limit: int, offset: int) -> list[DocumentSummary]:
+    """Documents, most recently changed first, each with its newest version's file and its latest job."""
+    rows = await db.fetch(
+        f"""
+        SELECT d.document_id, d.title, d.current_version, d.created_at, d.updated_at,
+               v.filename, v.media_type, v.size_bytes, v.pages,
+               (SELECT row_to_json(j) FROM (SELECT {_JOB_COLUMNS} FROM document_jobs
+                 WHERE document_id = d.document_id ORDER BY job_id DESC LIMIT 1) j) AS job
+        FROM documents d
+        JOIN LATERAL (SELECT * FROM document_versions WHERE document_id = d.document_id
+                      ORDER BY (version = d.current_version) DESC, version DESC LIMIT 1) v ON true
+        ORDER BY d.updated_at DESC, d.document_id
+        LIMIT $1 OFFSET $2
+        """,  # noqa: S608 - column list is ours
+        limit,
+        offset,
+    )
+    summaries = []
+    for row in rows:
+        fields = dict(row)
+        job = fields.pop("job")
+        summaries.append(DocumentSummary(**fields, job=None if job is None else msgspec.json.decode(job, type=JobView)))
+    return summaries

@@ -1,0 +1,342 @@
+"""The documents service: upload (checked, deduplicated, stored), the background extraction job, reads, delete.
+
+All or nothing: a file that fails the checks at upload stores nothing (422/415/413). A job that
+fails later (a page that cannot be read, the index or database failing) undoes its version: the
+object version, the version row (and the document, if this was its first upload) go, the chunks
+and the index are left as the previous version had them; only the job row stays, saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Final
+
+import asyncpg
+
+from luna_hub.documents import repository
+from luna_hub.documents.chunking import make_chunks
+from luna_hub.documents.errors import DocumentNotFoundError, DocumentTooLargeError
+from luna_hub.documents.extract import Extraction, extract, probe, sniff
+from luna_hub.documents.schemas import Chunk, ChunkIndex, DocumentDetail, DocumentSummary, JobView, UploadResult
+from luna_hub.documents.storage import BlockingCalls, FilesystemStore, ObjectStore, S3Store, StoredObject, sha256_of
+from luna_hub.errors import BadRequestError, ConflictError
+from luna_hub.settings import DocumentSettings, HubSettings
+from luna_shared.logs import get_logger
+
+__all__ = ["DocumentFile", "DocumentService", "TableOnlyIndex", "open_object_store"]
+
+_DOCUMENT_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_PROGRESS_EVERY: Final = 0.5  # seconds between progress writes while extracting
+_EXTRACTED: Final = 0.8  # share of the progress bar that extraction fills
+_log = get_logger(__name__)
+
+
+class TableOnlyIndex:
+    """A :class:`ChunkIndex` that adds nothing to the ``chunks`` table the service writes anyway.
+
+    Full-text search over that table works with it; dense (vector) search needs the rag domain's index.
+    """
+
+    async def index(self, document_id: str, version: int, chunks: Sequence[Chunk]) -> None:
+        """Nothing to do: the chunks are already in the table."""
+
+    async def remove(self, document_id: str) -> None:
+        """Nothing to do: deleting the document deletes its chunks."""
+
+
+class DocumentFile:
+    """The bytes of one stored version, for download."""
+
+    def __init__(self, data: bytes, filename: str, media_type: str) -> None:
+        self.data = data
+        self.filename = filename
+        self.media_type = media_type
+
+
+async def open_object_store(settings: HubSettings) -> ObjectStore:
+    """Open the object store ``[documents]`` names, ready to use (S3: bucket made, versioning on)."""
+    documents = settings.documents
+    if documents.store == "s3" and documents.s3 is not None:
+        s3 = documents.s3
+        store = S3Store(
+            endpoint=s3.endpoint,
+            bucket=s3.bucket,
+            access_key=s3.access_key,
+            secret_key=s3.secret_key,
+            secure=s3.secure,
+            region=s3.region,
+        )
+        try:
+            await store.ensure_bucket()
+        except BaseException:
+            store.close()
+            raise
+        return store
+    return FilesystemStore(Path(documents.store_dir or Path(settings.data_dir) / "documents"))
+
+
+class DocumentService:
+    """Documents over one database pool, one object store and one chunk index; owns its extraction jobs."""
+
+    def __init__(self, pool: asyncpg.Pool, store: ObjectStore, index: ChunkIndex, settings: DocumentSettings) -> None:
+        self._pool = pool
+        self._store = store
+        self._index = index
+        self._settings = settings
+        self._threads = BlockingCalls("luna-extract", workers=2)
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._busy: set[str] = set()  # documents with a job running in this process
+
+    async def close(self) -> None:
+        """Cancel running jobs (each undoes its version), then end the worker threads."""
+        for task in list(self._jobs):
+            task.cancel()
+        await asyncio.gather(*self._jobs, return_exceptions=True)
+        self._threads.close()
+
+    async def wait_idle(self) -> None:
+        """Wait until no job runs (for tests and the CLI)."""
+        while self._jobs:
+            await asyncio.gather(*self._jobs, return_exceptions=True)
+
+    # --- upload ----------------------------------------------------------------------------
+
+    async def upload(
+        self, data: bytes, filename: str, *, document_id: str | None = None, actor: str = "anonymous"
+    ) -> UploadResult:
+        """Check ``data``, store it as a new version (or find the same bytes) and start its job."""
+        filename = PurePosixPath(filename.replace("\\", "/")).name or "upload"
+        if len(data) > self._settings.max_upload_bytes:
+            msg = f"{filename} has {len(data)} bytes; the limit is {self._settings.max_upload_bytes}"
+            raise DocumentTooLargeError(msg)
+        if document_id is not None and not _DOCUMENT_ID.fullmatch(document_id):
+            msg = f"document_id {document_id!r}: 1-64 letters, digits, '.', '_', '-'; starting with a letter or digit"
+            raise BadRequestError(msg)
+        media_type = sniff(data, filename)
+        digest = sha256_of(data)
+        existing = await self._find(digest, document_id)
+        if existing is not None:
+            return existing
+        await self._threads.run(probe, data, media_type, filename)
+        requested = document_id
+        document_id = document_id or f"doc-{uuid.uuid4().hex[:12]}"
+        if document_id in self._busy:
+            msg = f"document {document_id} is still being processed; upload its next version when its job is done"
+            raise ConflictError(msg)
+        stored = await self._store.put(document_id, data, content_type=media_type)
+        try:
+            async with self._pool.acquire() as db, db.transaction():
+                # Uploads of the same bytes queue here (across hub processes too); the later one finds the first.
+                await db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", digest)
+                raced = await repository.find_by_hash(db, digest, requested)
+                if raced is None:
+                    version, job = await repository.insert_version(
+                        db,
+                        document_id=document_id,
+                        filename=filename,
+                        media_type=media_type,
+                        title=PurePosixPath(filename).stem or filename,
+                        content_hash=digest,
+                        size_bytes=len(data),
+                        object_key=stored.key,
+                        object_version=stored.version_id,
+                        uploaded_by=actor,
+                    )
+        except BaseException:
+            await asyncio.shield(self._store.delete_version(stored.key, stored.version_id))
+            raise
+        if raced is not None:
+            await self._store.delete_version(stored.key, stored.version_id)
+            again = await self._find(digest, requested)
+            if again is not None:
+                return again
+            msg = f"{filename}: the same bytes were being uploaded at the same time and vanished; try again"
+            raise ConflictError(msg)
+        _log.info("document uploaded", document_id=document_id, version=version, job_id=job.job_id, bytes=len(data))
+        self._start(job.job_id, document_id, version, stored)
+        return UploadResult(document_id=document_id, version=version, deduplicated=False, job=job)
+
+    async def upload_path(
+        self, path: Path, *, document_id: str | None = None, actor: str = "anonymous"
+    ) -> UploadResult:
+        """Upload the file at ``path`` (read in a worker thread); OSError if it cannot be read."""
+        data = await self._threads.run(path.read_bytes)
+        return await self.upload(data, path.name, document_id=document_id, actor=actor)
+
+    async def _find(self, digest: str, document_id: str | None) -> UploadResult | None:
+        async with self._pool.acquire() as db:
+            found = await repository.find_by_hash(db, digest, document_id)
+            if found is None:
+                return None
+            job = await repository.latest_job(db, found[0])
+        return UploadResult(document_id=found[0], version=found[1], deduplicated=True, job=job)
+
+    # --- the job -----------------------------------------------------------------------------
+
+    def _start(self, job_id: int, document_id: str, version: int, stored: StoredObject) -> None:
+        self._busy.add(document_id)
+        task = asyncio.create_task(self._run(job_id, document_id, version, stored), name=f"luna-document-job-{job_id}")
+        self._jobs.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._jobs.discard(finished)
+            self._busy.discard(document_id)
+
+        task.add_done_callback(done)
+
+    async def _run(self, job_id: int, document_id: str, version: int, stored: StoredObject) -> None:
+        indexed = False
+        try:
+            await repository.set_job(self._pool, job_id, state="running", stage="extracting", started=True)
+            async with self._pool.acquire() as db:
+                row = await repository.version_row(db, document_id, version)
+            if row is None:
+                msg = f"version {version} of {document_id} vanished before its job ran"
+                raise DocumentNotFoundError(msg)  # noqa: TRY301 - undone below like any other failure
+            data = await self._store.get(stored.key, stored.version_id)
+            extraction = await self._extract(job_id, data, row.media_type, row.filename)
+            title = extraction.title or row.title
+            chunks = make_chunks(
+                extraction,
+                document_id=document_id,
+                version=version,
+                title=title,
+                media_type=row.media_type,
+                max_chars=self._settings.chunk_chars,
+                overlap=self._settings.chunk_overlap,
+            )
+            await repository.set_job(self._pool, job_id, stage="indexing", progress=_EXTRACTED + 0.05)
+            async with self._pool.acquire() as db, db.transaction():
+                before = await repository.chunk_hashes(db, document_id)
+                fresh = sum(1 for chunk in chunks if chunk.content_hash not in before)
+                await repository.make_current(
+                    db,
+                    document_id=document_id,
+                    version=version,
+                    title=title,
+                    text=extraction.text,
+                    pages=extraction.pages,
+                    chunks=chunks,
+                )
+                indexed = True
+                await self._index.index(document_id, version, chunks)
+                await repository.set_job(
+                    db,
+                    job_id,
+                    state="done",
+                    stage="done",
+                    progress=1.0,
+                    chunks=len(chunks),
+                    chunks_new=fresh,
+                    finished=True,
+                )
+            _log.info("document indexed", document_id=document_id, version=version, chunks=len(chunks), new=fresh)
+        except BaseException as exc:
+            await asyncio.shield(self._undo(job_id, document_id, version, stored, exc, reindex=indexed))
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _extract(self, job_id: int, data: bytes, media_type: str, filename: str) -> Extraction:
+        seen = [0, 0]
+
+        def progress(done: int, total: int) -> None:  # runs in the worker thread
+            seen[0], seen[1] = done, total
+
+        running = asyncio.ensure_future(self._threads.run(extract, data, media_type, filename, progress))
+        written = -1
+        while not running.done():
+            await asyncio.wait({running}, timeout=_PROGRESS_EVERY)
+            if seen[1] and seen[0] != written:
+                written = seen[0]
+                share = _EXTRACTED * written / seen[1]
+                await repository.set_job(
+                    self._pool, job_id, progress=share, stage=f"extracting page {written}/{seen[1]}"
+                )
+        return running.result()
+
+    async def _undo(  # noqa: PLR0913 - what to undo, and why
+        self, job_id: int, document_id: str, version: int, stored: StoredObject, error: BaseException, *, reindex: bool
+    ) -> None:
+        """Put everything back as it was before this version; the job row keeps the reason."""
+        reason = str(error) or type(error).__name__
+        if not isinstance(error, Exception):
+            reason = "cancelled (the hub stopped)"
+        _log.warning("document job failed; undoing its version", document_id=document_id, version=version, error=reason)
+        try:
+            async with self._pool.acquire() as db:
+                if reindex:  # the index may hold part of the new version: give it the current chunks again
+                    current = await repository.current_chunks(db, document_id)
+                    if current:
+                        await self._index.index(document_id, current[0].version, current)
+                    else:
+                        await self._index.remove(document_id)
+                async with db.transaction():
+                    await repository.delete_version(db, document_id, version)
+                    await repository.set_job(db, job_id, state="failed", stage="failed", error=reason, finished=True)
+            await self._store.delete_version(stored.key, stored.version_id)
+        except Exception:  # noqa: BLE001 - whatever failed, the job's own failure must still be logged
+            _log.exception("undoing a failed document job failed", document_id=document_id, version=version)
+
+    # --- reads and delete ------------------------------------------------------------------------
+
+    async def summaries(self, *, limit: int = 100, offset: int = 0) -> list[DocumentSummary]:
+        """Documents, most recently changed first."""
+        async with self._pool.acquire() as db:
+            return await repository.list_documents(db, limit=limit, offset=offset)
+
+    async def detail(self, document_id: str, *, text: bool = True, chunks: bool = True) -> DocumentDetail:
+        """One document with its versions, current text and chunks, and latest job."""
+        async with self._pool.acquire() as db:
+            row = await repository.document_row(db, document_id)
+            job = await repository.latest_job(db, document_id)
+            if row is None:
+                raise _not_found(document_id, job)
+            current = row["current_version"]
+            return DocumentDetail(
+                document_id=document_id,
+                title=row["title"],
+                current_version=current,
+                versions=await repository.versions(db, document_id),
+                text=await repository.extracted_text(db, document_id, current) if text and current else None,
+                chunks=await repository.current_chunks(db, document_id) if chunks else [],
+                job=job,
+            )
+
+    async def file(self, document_id: str, version: int | None = None) -> DocumentFile:
+        """Return the bytes of a version (default: the current one, else the newest)."""
+        async with self._pool.acquire() as db:
+            row = await repository.document_row(db, document_id)
+            if row is None:
+                raise _not_found(document_id, await repository.latest_job(db, document_id))
+            known = await repository.versions(db, document_id)
+            wanted = version or row["current_version"] or max(v.version for v in known)
+            found = await repository.version_row(db, document_id, wanted)
+        if found is None:
+            msg = f"document {document_id} has no version {wanted}"
+            raise DocumentNotFoundError(msg)
+        data = await self._store.get(found.object_key, found.object_version)
+        return DocumentFile(data, found.filename, found.media_type)
+
+    async def delete(self, document_id: str) -> None:
+        """Remove the document, its chunks, its vectors (``ChunkIndex.remove``) and every stored version."""
+        if document_id in self._busy:
+            msg = f"document {document_id} is being processed; delete it when its job is done"
+            raise ConflictError(msg)
+        async with self._pool.acquire() as db, db.transaction():
+            if await repository.document_row(db, document_id) is None:
+                raise _not_found(document_id, None)
+            keys = await repository.delete_document(db, document_id)
+            await self._index.remove(document_id)
+        for key in keys:
+            await self._store.delete(key)
+        _log.info("document deleted", document_id=document_id)
+
+
+def _not_found(document_id: str, job: JobView | None) -> DocumentNotFoundError:
+    if job is not None and job.state == "failed":
+        return DocumentNotFoundError(f"no document {document_id}: its upload failed: {job.error}")
+    return DocumentNotFoundError(f"no document {document_id}")
