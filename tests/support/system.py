@@ -200,27 +200,25 @@ def buffer_rows(path: Path) -> tuple[set[Row], int]:
         buffer.close()
 
 
-async def hub_rows(dsn: str, agent_id: str) -> list[Row]:
-    """Every reading the hub stored from ``agent_id``, repetitions kept."""
+async def _fetch(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
     connection = await asyncpg.connect(dsn)
     try:
-        records = await connection.fetch(
-            "SELECT seq, meter_id, metric, ts, value FROM smart_meter_readings WHERE agent_id = $1", agent_id
-        )
+        records: list[asyncpg.Record] = await connection.fetch(query, *args)
     finally:
         await connection.close()
-    return [(r["seq"], r["meter_id"], r["metric"], r["ts"], r["value"]) for r in records]
+    return records
+
+
+async def hub_rows(dsn: str, agent_id: str) -> list[Row]:
+    """Every reading the hub stored from ``agent_id``, repetitions kept."""
+    query = "SELECT seq, meter_id, metric, ts, value FROM smart_meter_readings WHERE agent_id = $1"
+    return [(r["seq"], r["meter_id"], r["metric"], r["ts"], r["value"]) for r in await _fetch(dsn, query, agent_id)]
 
 
 async def ledger_gaps(dsn: str, agent_id: str) -> list[tuple[int, int]]:
     """Sequence ranges missing between the hub's ledger entries for ``agent_id``."""
-    connection = await asyncpg.connect(dsn)
-    try:
-        spans = await connection.fetch(
-            "SELECT first_seq, last_seq FROM ingest_batches WHERE agent_id = $1 ORDER BY first_seq", agent_id
-        )
-    finally:
-        await connection.close()
+    query = "SELECT first_seq, last_seq FROM ingest_batches WHERE agent_id = $1 ORDER BY first_seq"
+    spans = await _fetch(dsn, query, agent_id)
     gaps: list[tuple[int, int]] = []
     covered = -1
     for span in spans:
@@ -280,11 +278,6 @@ async def assert_exactly_once(dsn: str, site: SiteAgent) -> int:
 
 async def stored_count(dsn: str, agent_id: str) -> int:
     """How many readings the hub stored from ``agent_id``."""
-    connection = await asyncpg.connect(dsn)
-    try:
-        count: int = await connection.fetchval(
-            "SELECT count(*) FROM smart_meter_readings WHERE agent_id = $1", agent_id
-        )
-    finally:
-        await connection.close()
+    rows = await _fetch(dsn, "SELECT count(*) AS n FROM smart_meter_readings WHERE agent_id = $1", agent_id)
+    count: int = rows[0]["n"]
     return count

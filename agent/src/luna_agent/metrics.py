@@ -60,7 +60,8 @@ class AgentMetrics:
         )
         self.sync_batches = Counter(
             "luna_agent_sync_batches",
-            "Batch attempts by result (acked, network, server_error, rejected, too_large, unsupported_encoding)",
+            "Batch attempts by result: acked, network, server_error, rejected, too_large, unsupported_encoding, "
+            "storage_error",
             ["result"],
             registry=self.registry,
         )

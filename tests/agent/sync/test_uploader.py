@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from luna_agent.buffer import ReadingBuffer
-from luna_agent.errors import KeyFileError
+from luna_agent.errors import KeyFileError, StorageError
 from luna_agent.sample import Sample
 from luna_agent.sync import Step, SyncSettings, SyncState, Uploader
 from luna_agent.sync.batches import contiguous_run
 from luna_agent.sync.pacing import Backoff, DrainLimiter
 from luna_shared.codec import decode_agent_message
 from luna_shared.compression import ContentEncoding, decompress
-from luna_shared.wire import ReadingBatch
+from luna_shared.wire import Reading, ReadingBatch
 from support.fake_hub import FakeHub
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -360,3 +360,28 @@ async def test_after_a_401_the_key_file_is_read_again(
         "Bearer lak_test-key",
         "Bearer lak_rotated",
     ]
+
+
+async def test_a_failing_buffer_backs_off_instead_of_ending_the_loop(
+    buffer: ReadingBuffer, make_uploader: MakeUploader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    buffer.append(samples(3))
+    hub = FakeHub()
+    uploader = make_uploader(hub, backoff_initial_s=0.01, backoff_max_s=0.01)
+    failures = iter([StorageError("disk I/O error")])
+
+    def pending(limit: int, *, newest_first: bool = False) -> list[Reading]:
+        for failure in failures:
+            raise failure
+        return ReadingBuffer.pending(buffer, limit, newest_first=newest_first)
+
+    monkeypatch.setattr(buffer, "pending", pending)
+    task = asyncio.create_task(uploader.run())
+    for _ in range(500):
+        if buffer.stats().depth == 0:
+            break
+        await asyncio.sleep(0.01)
+    uploader.stop()
+    await asyncio.wait_for(task, 5)
+    assert buffer.stats().depth == 0
+    assert uploader.last_error == "buffer: disk I/O error"

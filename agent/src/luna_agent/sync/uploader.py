@@ -29,7 +29,7 @@ import httpx
 import msgspec
 
 from luna_agent import __version__
-from luna_agent.errors import KeyFileError
+from luna_agent.errors import KeyFileError, StorageError
 from luna_agent.sync.batches import contiguous_run, sized_batch
 from luna_agent.sync.keyfile import read_key
 from luna_agent.sync.pacing import Backoff, DrainLimiter
@@ -379,7 +379,10 @@ class Uploader:
                 await self.send_status()
                 next_status = self._monotonic() + self.settings.status_interval_s
             if now >= next_attempt:
-                step = await self.send_next()
+                try:
+                    step = await self.send_next()
+                except StorageError as exc:  # the buffer failed (disk full, I/O): keep trying, never die silently
+                    step = self._unavailable(f"buffer: {exc}", "storage_error")
                 next_attempt = self._monotonic() + self._delay_after(step)
             await self._pause(min(next_attempt, next_status) - self._monotonic())
 
