@@ -20,6 +20,7 @@ import msgspec
 
 from luna_hub import __version__
 from luna_hub.app import create_app
+from luna_hub.audit.services import verify_model_calls
 from luna_hub.auth.services import create_api_key, create_user
 from luna_hub.database import EmbeddedPostgres, close_pool, create_pool
 from luna_hub.database.migrate import apply_migrations
@@ -69,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     key.add_argument("username")
     key.add_argument("--name", default="default", help="what the key is for, e.g. 'agent site-1'")
+    audit = commands.add_parser("audit", help="check the model audit log", description="The model audit log.")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_commands.add_parser(
+        "verify",
+        help="recompute the hash chain of every model call; exit 1 naming the first row that breaks it",
+        description="Recompute the model audit log's hash chain; exit 1 naming the first changed or missing row.",
+    )
     return parser
 
 
@@ -90,6 +98,8 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "load":
             return _load(settings, args)
+        if args.command == "audit":
+            return _verify_audit(settings)
         if args.command == "create-user":
             user_id = _with_pool(settings, lambda pool: _in(pool, create_user, args.username, args.display_name))
             print(f"created user {args.username!r} (id {user_id})")
@@ -176,6 +186,15 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
         f"{report.flagged} flagged ({', '.join(report.series[:5])}{', ...' if len(report.series) > 5 else ''})"  # noqa: PLR2004
     )
     return 0
+
+
+def _verify_audit(settings: HubSettings) -> int:
+    report = _with_pool(settings, lambda pool: _in(pool, verify_model_calls))
+    if report.ok:
+        print(f"model audit log: {report.rows} rows, hash chain intact")
+        return 0
+    print(f"model audit log: hash chain broken at call {report.broken_call_id}: {report.reason}", file=sys.stderr)
+    return 1
 
 
 def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: str | None) -> None:
