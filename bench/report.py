@@ -31,8 +31,18 @@ def _machine_line() -> str:
     return f"Run {when} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}."
 
 
-def write(results: list[Result], path: Path) -> None:
-    """Rewrite the benchmark report."""
+def write(results: list[Result], path: Path, *, keep_others: bool = False) -> None:
+    """Rewrite the benchmark report; with ``keep_others``, rows of groups not measured now stay as they were."""
+    kept: list[str] = []
+    if keep_others and path.exists():
+        measured = {r.group for r in results}
+        kept = [
+            line
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.startswith("| ")
+            and not line.startswith(("| group ", "|---"))
+            and line.split(" | ")[0][2:] not in measured
+        ]
     lines = [
         "# Benchmarks",
         "",
@@ -44,6 +54,7 @@ def write(results: list[Result], path: Path) -> None:
         "| group | benchmark | ours | raw baseline | ratio | note |",
         "|---|---|---:|---:|---:|---|",
     ]
+    lines += kept
     lines += [
         f"| {r.group} | {r.name} | {r.value:,.0f} {r.unit} | {r.baseline:,.0f} {r.unit} | {r.ratio:.2f} | {r.note} |"
         for r in results

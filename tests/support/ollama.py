@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import math
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -133,20 +134,26 @@ class OllamaTestServer:
 
 @asynccontextmanager
 async def ollama_test_server() -> AsyncIterator[OllamaTestServer]:
-    """Serve an :class:`OllamaTestServer` on a free loopback port for the duration of the block."""
+    """Serve an :class:`OllamaTestServer` on a free loopback port for the duration of the block.
+
+    It runs in a thread of its own with its own event loop: Litestar's test client blocks the test's
+    loop while the in-process hub handles a request, and the hub's calls to Ollama must still be answered.
+    """
     state = OllamaTestServer()
     server = uvicorn.Server(
         uvicorn.Config(state.app(), host="127.0.0.1", port=0, log_config=None, lifespan="off", access_log=False)
     )
-    serving = asyncio.create_task(server.serve(), name="ollama test server")
-    while not server.started:
-        if serving.done():
-            await serving
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="ollama test server")
+    thread.start()
+    while not server.started and thread.is_alive():  # noqa: ASYNC110 - uvicorn offers no start event
         await asyncio.sleep(0.01)
+    if not server.started:
+        msg = "the Ollama test server did not start"
+        raise RuntimeError(msg)
     host, port = server.servers[0].sockets[0].getsockname()[:2]
     state.url = f"http://{host}:{port}"
     try:
         yield state
     finally:
         server.should_exit = True
-        await serving
+        thread.join(timeout=10)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 
 import asyncpg
 from litestar import Litestar
@@ -14,12 +15,20 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from luna_hub import __version__
+from luna_hub.audit.controllers import AuditController
 from luna_hub.database import close_pool, create_pool, describe_dsn
 from luna_hub.database.migrate import apply_migrations
+from luna_hub.documents.schemas import Chunk
 from luna_hub.errors import UnavailableError
 from luna_hub.health import health
 from luna_hub.ingest.controllers import IngestController
 from luna_hub.problems import exception_handlers
+from luna_hub.rag.controllers import RagController
+from luna_hub.rag.embedders import Embedded, create_embedder
+from luna_hub.rag.generation import OllamaChat
+from luna_hub.rag.retrieval import Retriever
+from luna_hub.rag.services import RagService
+from luna_hub.rag.vectors import QdrantChunkIndex, open_qdrant
 from luna_hub.settings import HubSettings
 from luna_hub.timeseries.controllers import TimeseriesController
 from luna_hub.timeseries.repository import refresh_dirty
@@ -59,8 +68,8 @@ def create_app(settings: HubSettings) -> Litestar:
             await close_pool(pool)
 
     return Litestar(
-        route_handlers=[health, IngestController, TimeseriesController],
-        lifespan=[database_pool],
+        route_handlers=[health, IngestController, TimeseriesController, RagController, AuditController],
+        lifespan=[database_pool, partial(rag_clients, settings=settings)],
         dependencies={"db_pool": Provide(_db_pool, sync_to_thread=False)},
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(title="Luna-iEMS hub", version=__version__, path="/schema"),
@@ -83,6 +92,41 @@ async def _upkeep(state: State, pool: asyncpg.Pool, settings: HubSettings) -> No
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             _log.warning("database upkeep failed; retrying", error=str(exc), migrated=migrated)
         await asyncio.sleep(settings.rollup_refresh_seconds if migrated else 1.0)
+
+
+@asynccontextmanager
+async def rag_clients(app: Litestar, *, settings: HubSettings) -> AsyncIterator[None]:
+    """Create the embedder, the Qdrant chunk index, the chat model and the RAG service; close them at the end."""
+    embedder = create_embedder(settings.rag)
+    client, local = open_qdrant(settings.rag.qdrant_url, settings.data_dir)
+    chat = OllamaChat(settings.rag.ollama) if settings.rag.answerer == "ollama" else None
+    service: RagService | None = None
+
+    async def audit_index_embedding(chunks: Sequence[Chunk], embedded: Embedded) -> None:
+        if service is not None:
+            await service.record_index_embedding(chunks, embedded)
+
+    index = QdrantChunkIndex(client, embedder, local=local, on_embed=audit_index_embedding)
+    retriever = Retriever(
+        app.state.db_pool,
+        index,
+        text_search_config=settings.rag.text_search_config,
+        candidates=settings.rag.candidates,
+        rrf_k=settings.rag.rrf_k,
+    )
+    service = RagService(
+        app.state.db_pool, embedder, retriever, settings.rag, chat=chat, timezone=settings.rollup_timezone
+    )
+    app.state.chunk_index = index
+    app.state.rag = service
+    _log.info("rag ready", embedder=embedder.name, collection=index.collection, answerer=settings.rag.answerer)
+    try:
+        yield
+    finally:
+        await client.close()
+        await embedder.close()
+        if chat is not None:
+            await chat.close()
 
 
 def _db_pool(state: State) -> asyncpg.Pool:

@@ -56,7 +56,9 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     rrf_k: Annotated[int, msgspec.Meta(ge=1)] = 60
     top_k: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
     min_support: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.35
-    """Share of the question's content words a passage must contain to count as an answer."""
+    """Share of the question's content words a passage must contain to count as an answer ..."""
+    min_dense_score: Annotated[float, msgspec.Meta(ge=-1, le=1)] = 0.45
+    """... or the cosine similarity it must reach with the question (a passage in another language)."""
     ollama: OllamaSettings = msgspec.field(default_factory=OllamaSettings)
 
 

@@ -23,7 +23,15 @@ from luna_hub.errors import UnavailableError
 from luna_hub.rag.embedders import Embedded, Embedder
 from luna_shared.logs import get_logger
 
-__all__ = ["DenseHit", "EmbedHook", "QdrantChunkIndex", "collection_name", "open_qdrant", "point_id"]
+__all__ = [
+    "DenseHit",
+    "EmbedHook",
+    "QdrantChunkIndex",
+    "collection_name",
+    "embedding_text",
+    "open_qdrant",
+    "point_id",
+]
 
 _NAMESPACE: Final = uuid.UUID("5b0e3f38-0c1e-4c2b-9f51-6c756e612d72")
 _SCROLL_PAGE: Final = 512
@@ -103,7 +111,7 @@ class QdrantChunkIndex(ChunkIndex):
         known = await self._vectors_by_hash(document_id)
         fresh = [chunk for chunk in chunks if chunk.content_hash not in known]
         if fresh:
-            embedded = await self._embedder.embed([chunk.text for chunk in fresh], purpose="passage")
+            embedded = await self._embedder.embed([embedding_text(chunk) for chunk in fresh], purpose="passage")
             if self._on_embed is not None:
                 await self._on_embed(fresh, embedded)
             known.update({chunk.content_hash: row.tolist() for chunk, row in zip(fresh, embedded.vectors, strict=True)})
@@ -205,6 +213,16 @@ class QdrantChunkIndex(ChunkIndex):
                     return found
         except (ResponseHandlingException, UnexpectedResponse) as exc:
             raise _unavailable(exc) from exc
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """Return the text embedded for ``chunk``: its document title and section path, then its text.
+
+    A paragraph often leaves its subject to its heading (``§ 3 Steuertarif`` over "Die Steuer
+    beträgt 20,50 Euro ..."); embedding the heading with it lets a question find it by that subject.
+    """
+    header = " > ".join(part for part in (chunk.title, chunk.section) if part)
+    return f"{header}\n\n{chunk.text}" if header else chunk.text
 
 
 def _match(key: str, value: str) -> models.FieldCondition:
