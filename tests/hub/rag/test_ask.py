@@ -13,6 +13,8 @@ import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from luna_hub.settings import HubSettings, OllamaSettings, RagSettings
+from support.hub import ready_client
 from support.ollama import OllamaTestServer
 
 Client = AsyncTestClient[Litestar]
@@ -136,3 +138,25 @@ async def test_generative_without_support_does_not_guess(generative_hub: tuple[C
     assert not body["found"]
     assert "do not contain" in body["answer"]
     assert not [kind for kind, _ in server.requests[before:] if kind == "chat"]
+
+
+async def test_a_small_context_drops_whole_passages_and_says_so(
+    hub_dsn: str, indexed_docs: tuple[str, list[Any]], ollama_server: OllamaTestServer
+) -> None:
+    settings = HubSettings(
+        database_url=hub_dsn,
+        data_dir=indexed_docs[0],
+        rag=RagSettings(answerer="ollama", ollama=OllamaSettings(url=ollama_server.url, num_ctx=900, num_predict=256)),
+    )
+    async with ready_client(settings) as client:
+        body = await ask(client, "Wann darf der Grundversorger die Grundversorgung unterbrechen?", top_k=10)
+        assert body["context"]["num_ctx"] == 900
+        assert body["context"]["passages_dropped"] >= 1
+        assert body["context"]["prompt_tokens_estimate"] <= 900 - 256
+        assert any("left out whole" in note for note in body["notes"])
+        prompt = [b for kind, b in ollama_server.requests if kind == "chat"][-1]["messages"][-1]["content"]
+        for citation in body["citations"]:
+            assert citation["quote"].split()[0] in prompt
+        too_long = await client.post("/rag/ask", json={"question": "Stromsteuer " * 160})
+        assert too_long.status_code == 400
+        assert "num_ctx" in too_long.json()["detail"]
