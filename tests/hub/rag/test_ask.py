@@ -33,16 +33,16 @@ async def test_an_answer_cites_the_paragraph_that_holds_it(rag_hub: Client) -> N
     assert body["found"]
     assert body["answer"].startswith("Extractive answer")
     first = body["citations"][0]
-    assert first["document_id"] == "laws/stromgvv.md"
+    assert first["document_id"] == "laws-stromgvv.md"
     assert first["section"].endswith("§ 20 Kündigung")
     assert "Frist von zwei Wochen" in " ".join(first["quote"].split())
     assert "[1]" in body["answer"]
-    assert all(chunk_id.startswith("laws/stromgvv.md:1:") for chunk_id in first["chunk_ids"])
+    assert all(chunk_id.startswith("laws-stromgvv.md:1:") for chunk_id in first["chunk_ids"])
 
 
 async def test_a_manual_answer_cites_its_pdf_page(rag_hub: Client) -> None:
     body = await ask(rag_hub, "What is the default password of the SDM630?")
-    cited = [c for c in body["citations"] if c["document_id"] == "manuals/eastron_sdm630_modbus_protocol.pdf"]
+    cited = [c for c in body["citations"] if c["document_id"] == "manuals-eastron_sdm630_modbus_protocol.pdf"]
     assert cited
     assert any(c["page"] == 8 and "default password is 0000" in " ".join(c["quote"].split()) for c in cited)
 
@@ -116,7 +116,7 @@ async def test_generative_answer_streams_cites_and_is_audited(
     assert done["model"] == "llama3.1:8b-instruct"
     assert tokens == done["answer"]
     assert done["citations"]
-    assert {c["document_id"] for c in done["citations"]} == {"laws/stromstg.md"}
+    assert {c["document_id"] for c in done["citations"]} == {"laws-stromstg.md"}
     assert all(f"[{c['ref']}]" in done["answer"] for c in done["citations"])
     chat = [body for kind, body in server.requests if kind == "chat"][-1]
     assert "Die Steuer beträgt 20,50 Euro für eine Megawattstunde." in chat["messages"][-1]["content"]
