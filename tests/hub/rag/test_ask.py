@@ -160,3 +160,18 @@ async def test_a_small_context_drops_whole_passages_and_says_so(
         too_long = await client.post("/rag/ask", json={"question": "Stromsteuer " * 160})
         assert too_long.status_code == 400
         assert "num_ctx" in too_long.json()["detail"]
+
+
+async def test_a_missing_chat_model_is_a_503_problem_or_an_error_event(
+    generative_hub: tuple[Client, OllamaTestServer],
+) -> None:
+    client, server = generative_hub
+    del server.models["llama3.1:8b-instruct"]
+    question = {"question": "Wie hoch ist die Stromsteuer pro Megawattstunde?"}
+    response = await client.post("/rag/ask", json=question)
+    assert response.status_code == 503
+    assert "llama3.1:8b-instruct" in response.json()["detail"]
+    streamed = await client.post("/rag/ask", json={**question, "stream": True})
+    kind, problem = parse_events(streamed.text)[-1]
+    assert kind == "error"
+    assert problem["status"] == 503

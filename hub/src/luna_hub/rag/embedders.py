@@ -36,6 +36,8 @@ __all__ = [
     "Purpose",
     "Usem3Embedder",
     "create_embedder",
+    "model_digest",
+    "ollama_error",
 ]
 
 Purpose = Literal["query", "passage"]
@@ -234,7 +236,7 @@ class OllamaEmbedder:
                     model=self.name, input=batch, keep_alive=self._settings.keep_alive, truncate=False
                 )
             except ollama.ResponseError as exc:
-                raise _ollama_error(exc, self.name) from exc
+                raise ollama_error(exc, self.name) from exc
             except (httpx.HTTPError, ConnectionError) as exc:
                 msg = f"Ollama at {self._settings.url} cannot be reached: {exc}"
                 raise UnavailableError(msg) from exc
@@ -260,7 +262,8 @@ _NOT_FOUND = 404
 _BAD_INPUT = 400
 
 
-def _ollama_error(exc: ollama.ResponseError, model: str) -> Exception:
+def ollama_error(exc: ollama.ResponseError, model: str) -> Exception:
+    """Translate an Ollama error response: unknown model and server faults 503, refused input 400."""
     if exc.status_code == _NOT_FOUND:
         return UnavailableError(f"Ollama has no model {model!r} (ollama pull {model}): {exc.error}")
     if exc.status_code == _BAD_INPUT:
@@ -273,7 +276,7 @@ async def model_digest(client: ollama.AsyncClient, model: str) -> str:
     try:
         listed = await client.list()
     except ollama.ResponseError as exc:
-        raise _ollama_error(exc, model) from exc
+        raise ollama_error(exc, model) from exc
     except (httpx.HTTPError, ConnectionError) as exc:
         msg = f"Ollama cannot be reached: {exc}"
         raise UnavailableError(msg) from exc

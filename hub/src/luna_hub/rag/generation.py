@@ -20,7 +20,7 @@ import ollama
 
 from luna_hub.errors import BadRequestError, UnavailableError
 from luna_hub.rag.data import DataContext
-from luna_hub.rag.embedders import model_digest
+from luna_hub.rag.embedders import model_digest, ollama_error
 from luna_hub.rag.passages import Passage
 from luna_hub.settings import OllamaSettings
 
@@ -149,8 +149,7 @@ class OllamaChat:
                     result.prompt_tokens = part.prompt_eval_count
                     result.completion_tokens = part.eval_count
         except ollama.ResponseError as exc:
-            msg = f"Ollama failed for {self.model!r} ({exc.status_code}): {exc.error}"
-            raise UnavailableError(msg) from exc
+            raise ollama_error(exc, self.model) from exc
         except (httpx.HTTPError, ConnectionError) as exc:
             msg = f"Ollama at {self._settings.url} cannot be reached: {exc}"
             raise UnavailableError(msg) from exc

@@ -24,6 +24,7 @@ from luna_hub.rag.generation import NOT_IN_SOURCES, Generated, OllamaChat, build
 from luna_hub.rag.passages import Passage, best_sentences, bridge_ids, build_passages, content_words, support
 from luna_hub.rag.retrieval import Hit, Retriever
 from luna_hub.rag.schemas import Answer, AskRequest, Citation, ContextReport, Embeddings, RelatedDocument
+from luna_hub.rag.vectors import embedding_text
 from luna_hub.settings import RagSettings
 
 __all__ = ["AskEvent", "RagService"]
@@ -62,10 +63,28 @@ class RagService:
         info = await self._embedder.describe()
         return Embeddings(model=info.name, digest=info.digest, dims=info.dims, embeddings=embedded.vectors.tolist())
 
-    async def _embed(
-        self, texts: Sequence[str], *, purpose: Purpose, actor: str, endpoint: str, chunks: Sequence[Chunk] = ()
-    ) -> Embedded:
+    async def _embed(self, texts: Sequence[str], *, purpose: Purpose, actor: str, endpoint: str) -> Embedded:
         embedded = await self._embedder.embed(texts, purpose=purpose)
+        await self._record_embedding(texts, embedded, purpose=purpose, actor=actor, endpoint=endpoint)
+        return embedded
+
+    async def record_index_embedding(self, chunks: Sequence[Chunk], embedded: Embedded) -> None:
+        """Log an embedding call made while indexing documents (the chunk index's hook)."""
+        texts = [embedding_text(chunk) for chunk in chunks]
+        await self._record_embedding(
+            texts, embedded, purpose="passage", actor="system:indexer", endpoint="index", chunks=chunks
+        )
+
+    async def _record_embedding(  # noqa: PLR0913 - the call's provenance, each named
+        self,
+        texts: Sequence[str],
+        embedded: Embedded,
+        *,
+        purpose: Purpose,
+        actor: str,
+        endpoint: str,
+        chunks: Sequence[Chunk] = (),
+    ) -> None:
         info = await self._embedder.describe()
         await record_model_call(
             self._pool,
@@ -79,27 +98,6 @@ class RagService:
                 answer=f"{len(texts)} vectors of {info.dims} dims",
                 latency_ms=embedded.latency_ms,
                 params={"purpose": purpose, "count": len(texts)},
-                chunks=[ChunkRef(chunk_id=c.chunk_id, content_hash=c.content_hash) for c in chunks],
-                prompt_tokens=embedded.tokens,
-            ),
-        )
-        return embedded
-
-    async def record_index_embedding(self, chunks: Sequence[Chunk], embedded: Embedded) -> None:
-        """Log an embedding call made while indexing documents (the chunk index's hook)."""
-        info = await self._embedder.describe()
-        await record_model_call(
-            self._pool,
-            ModelCall(
-                actor="system:indexer",
-                endpoint="index",
-                operation="embed",
-                model=info.name,
-                model_digest=info.digest,
-                prompt=msgspec.json.encode([c.text for c in chunks]).decode(),
-                answer=f"{len(chunks)} vectors of {info.dims} dims",
-                latency_ms=embedded.latency_ms,
-                params={"purpose": "passage", "count": len(chunks)},
                 chunks=[ChunkRef(chunk_id=c.chunk_id, content_hash=c.content_hash) for c in chunks],
                 prompt_tokens=embedded.tokens,
             ),
