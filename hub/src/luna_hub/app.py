@@ -57,7 +57,7 @@ def create_app(settings: HubSettings) -> Litestar:
         )
         app.state.db_pool = pool
         _log.info("database pool ready", database=describe_dsn(dsn))
-        app.state.migrated = False
+        app.state.migrated = await _migrate_now(pool, settings)
         upkeep = asyncio.create_task(_upkeep(app.state, pool, settings), name="luna-hub upkeep")
         try:
             yield
@@ -79,9 +79,20 @@ def create_app(settings: HubSettings) -> Litestar:
     )
 
 
+async def _migrate_now(pool: asyncpg.Pool, settings: HubSettings) -> bool:
+    """Migrate before serving when the database answers at once, so "ready" means /health is 200."""
+    try:
+        async with pool.acquire(timeout=5) as connection:
+            await apply_migrations(connection, timezone=settings.rollup_timezone)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        _log.warning("database not ready at start; migrating when it answers", error=str(exc))
+        return False
+    return True
+
+
 async def _upkeep(state: State, pool: asyncpg.Pool, settings: HubSettings) -> None:
-    """Migrate once the database answers, then keep rollups current (readings from other paths)."""
-    migrated = False
+    """Migrate once the database answers (unless done at start), then keep rollups current."""
+    migrated = bool(state.migrated)
     while True:
         try:
             async with pool.acquire(timeout=10) as connection:
