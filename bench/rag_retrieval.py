@@ -144,7 +144,7 @@ async def _add_filler(pool: asyncpg.Pool, index: QdrantChunkIndex, client: Any, 
     filler, vectors = _filler(chunks, TOTAL_CHUNKS - len(chunks), index.embedder.dims)
     async with pool.acquire() as connection:
         await store_chunk_rows(connection, filler)
-        await connection.execute("ANALYZE chunks")
+        await connection.execute("VACUUM ANALYZE chunks")  # as autovacuum would: GIN pending list merged
     points = [
         models.PointStruct(id=point_id(chunk.chunk_id), vector=vector.tolist(), payload=msgspec.to_builtins(chunk))
         for chunk, vector in zip(filler, vectors, strict=True)
