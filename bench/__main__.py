@@ -5,7 +5,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench import agent_buffer, agent_footprint, agent_modbus, agent_sync, codec, hub_ingest, hub_timeseries
+from bench import (
+    agent_buffer,
+    agent_footprint,
+    agent_modbus,
+    agent_sync,
+    codec,
+    hub_ingest,
+    hub_timeseries,
+    rag_retrieval,
+)
 from bench.report import write
 
 SUITES = {
@@ -16,6 +25,7 @@ SUITES = {
     "agent_sync": agent_sync.run,
     "hub_timeseries": hub_timeseries.run,
     "hub_ingest": hub_ingest.run,
+    "rag_retrieval": rag_retrieval.run,
 }
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -16,17 +17,20 @@ from litestar.openapi import OpenAPIConfig
 
 from luna_hub import __version__
 from luna_hub.agents.controllers import AgentsController
+from luna_hub.audit.controllers import AuditController
 from luna_hub.database import close_pool, create_pool, describe_dsn
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.demo import load_demo_documents
 from luna_hub.documents.schemas import ChunkIndex
-from luna_hub.documents.services import DocumentService, TableOnlyIndex, open_object_store
+from luna_hub.documents.services import DocumentService, open_object_store
 from luna_hub.errors import UnavailableError
 from luna_hub.health import health
 from luna_hub.ingest.controllers import IngestController
 from luna_hub.ingest.sync_controllers import AgentIngestController
 from luna_hub.problems import exception_handlers
+from luna_hub.rag.controllers import RagController
+from luna_hub.rag.wiring import open_rag
 from luna_hub.settings import HubSettings
 from luna_hub.timeseries.controllers import TimeseriesController
 from luna_hub.timeseries.repository import refresh_dirty
@@ -41,7 +45,8 @@ _log = get_logger(__name__)
 def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) -> Litestar:
     """Build the application for ``settings``; ``settings.database_url`` must be set by now.
 
-    ``chunk_index`` is where document chunks become searchable (default: the chunks table alone).
+    ``chunk_index`` is where document chunks become searchable (default: the rag domain's Qdrant index,
+    created in the lifespan with the embedder of ``settings.rag``).
     """
     dsn = settings.database_url
     if dsn is None:
@@ -58,7 +63,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         )
         app.state.db_pool = pool
         _log.info("database pool ready", database=describe_dsn(dsn))
-        app.state.migrated = False
+        app.state.migrated = await _migrate_now(pool, settings)
         upkeep = asyncio.create_task(_upkeep(app.state, pool, settings), name="luna-hub upkeep")
         try:
             yield
@@ -71,7 +76,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
     @asynccontextmanager
     async def document_service(app: Litestar) -> AsyncIterator[None]:
         store = await open_object_store(settings)
-        service = DocumentService(app.state.db_pool, store, chunk_index or TableOnlyIndex(), settings.documents)
+        index: ChunkIndex = chunk_index or app.state.chunk_index
+        service = DocumentService(app.state.db_pool, store, index, settings.documents)
         app.state.documents = service
         _log.info("document store ready", store=store.description)
         demo = None
@@ -97,8 +103,10 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             AgentsController,
             TimeseriesController,
             DocumentsController,
+            RagController,
+            AuditController,
         ],
-        lifespan=[database_pool, document_service],
+        lifespan=[database_pool, partial(rag_clients, settings=settings), document_service],
         dependencies={
             "db_pool": Provide(_db_pool, sync_to_thread=False),
             "documents": Provide(_documents, sync_to_thread=False),
@@ -111,9 +119,20 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
     )
 
 
+async def _migrate_now(pool: asyncpg.Pool, settings: HubSettings) -> bool:
+    """Migrate before serving when the database answers at once, so "ready" means /health is 200."""
+    try:
+        async with pool.acquire(timeout=5) as connection:
+            await apply_migrations(connection, timezone=settings.rollup_timezone)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        _log.warning("database not ready at start; migrating when it answers", error=str(exc))
+        return False
+    return True
+
+
 async def _upkeep(state: State, pool: asyncpg.Pool, settings: HubSettings) -> None:
-    """Migrate once the database answers, then keep rollups current (readings from other paths)."""
-    migrated = False
+    """Migrate once the database answers (unless done at start), then keep rollups current."""
+    migrated = bool(state.migrated)
     while True:
         try:
             async with pool.acquire(timeout=10) as connection:
@@ -129,6 +148,16 @@ async def _upkeep(state: State, pool: asyncpg.Pool, settings: HubSettings) -> No
 def _documents(state: State) -> DocumentService:
     service: DocumentService = state.documents
     return service
+
+
+@asynccontextmanager
+async def rag_clients(app: Litestar, *, settings: HubSettings) -> AsyncIterator[None]:
+    """Open the rag domain's parts on the app's pool (see :func:`luna_hub.rag.wiring.open_rag`)."""
+    async with open_rag(app.state.db_pool, settings) as parts:
+        app.state.chunk_index = parts.index
+        app.state.rag = parts.service
+        _log.info("rag ready", collection=parts.index.collection, answerer=settings.rag.answerer)
+        yield
 
 
 def _db_pool(state: State) -> asyncpg.Pool:

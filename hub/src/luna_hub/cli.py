@@ -23,14 +23,16 @@ from luna_hub import __version__
 from luna_hub.agents.keyfile import write_key_file
 from luna_hub.agents.services import create_agent
 from luna_hub.app import create_app
+from luna_hub.audit.services import verify_model_calls
 from luna_hub.auth.services import create_api_key, create_user
 from luna_hub.database import EmbeddedPostgres, close_pool, create_pool
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.demo import load_demo_data, provision_demo_agent
-from luna_hub.documents.services import DocumentService, TableOnlyIndex, open_object_store
+from luna_hub.documents.services import DocumentService, open_object_store
 from luna_hub.errors import HubError
 from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
+from luna_hub.rag.wiring import open_rag
 from luna_hub.settings import HubSettings, load
 from luna_shared.process import cli_parser, run_main, serve_http, start_logging
 
@@ -98,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("agent_id", metavar="AGENT")
     agent.add_argument("--site", required=True, help="the site the agent belongs to (created when missing)")
     agent.add_argument("--key-file", type=Path, help="write the key to this file (mode 0600) instead of printing it")
+    audit = commands.add_parser("audit", help="check the model audit log", description="The model audit log.")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_commands.add_parser(
+        "verify",
+        help="recompute the hash chain of every model call; exit 1 naming the first row that breaks it",
+        description="Recompute the model audit log's hash chain; exit 1 naming the first changed or missing row.",
+    )
     return parser
 
 
@@ -237,13 +246,16 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
 
     async def work(pool: asyncpg.Pool) -> int:
         store = await open_object_store(settings)
-        service = DocumentService(pool, store, TableOnlyIndex(), settings.documents)
         failures = 0
         try:
-            for path in files:
-                failures += not await _add_document(service, path, document_id)
+            async with open_rag(pool, settings) as rag:  # searchable at once, embeddings audited
+                service = DocumentService(pool, store, rag.index, settings.documents)
+                try:
+                    for path in files:
+                        failures += not await _add_document(service, path, document_id)
+                finally:
+                    await service.close()
         finally:
-            await service.close()
             store.close()
         return 1 if failures else 0
 
@@ -284,6 +296,15 @@ async def _add_document(service: DocumentService, path: Path, document_id: str |
         await asyncio.sleep(0.2)
 
 
+def _verify_audit(settings: HubSettings) -> int:
+    report = _with_pool(settings, lambda pool: _in(pool, verify_model_calls))
+    if report.ok:
+        print(f"model audit log: {report.rows} rows, hash chain intact")
+        return 0
+    print(f"model audit log: hash chain broken at call {report.broken_call_id}: {report.reason}", file=sys.stderr)
+    return 1
+
+
 def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: str | None) -> None:
     server = msgspec.structs.replace(
         settings.server, host=host or settings.server.host, port=settings.server.port if port is None else port
@@ -308,6 +329,7 @@ _COMMANDS: dict[str, Callable[[HubSettings, argparse.Namespace], int]] = {
     "load": _load,
     "create-agent": _create_agent,
     "documents": _documents,
+    "audit": lambda settings, _args: _verify_audit(settings),
     "create-user": _create_user,
     "create-api-key": _create_api_key,
 }

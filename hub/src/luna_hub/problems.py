@@ -12,7 +12,7 @@ from litestar.types import ExceptionHandlersMap
 from luna_hub.errors import HubError, UnavailableError
 from luna_shared.logs import get_logger
 
-__all__ = ["PROBLEM_JSON", "exception_handlers", "problem_response"]
+__all__ = ["PROBLEM_JSON", "exception_handlers", "problem_body", "problem_response"]
 
 PROBLEM_JSON: Final = "application/problem+json"
 _SERVER_ERROR: Final = 500
@@ -21,23 +21,22 @@ _log = get_logger(__name__)
 
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Render any exception as problem JSON; only unexpected server errors log a traceback."""
-    status, title, detail, extra = _classify(exc)
-    problem_type = exc.problem_type if isinstance(exc, HubError) else "about:blank"
+    body = problem_body(exc, instance=request.url.path)
+    status = body["status"]
     headers = exc.problem_headers() if isinstance(exc, HubError) else {}
     if isinstance(exc, UnavailableError):
         # Expected while a backing service starts or is down: the message says it all.
-        _log.warning("request failed", path=request.url.path, status=status, detail=detail)
+        _log.warning("request failed", path=request.url.path, status=status, detail=body["detail"])
     elif status >= _SERVER_ERROR:
         _log.error("request failed", path=request.url.path, status=status, exc_info=exc)
-    body: dict[str, Any] = {
-        "type": problem_type,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        **extra,
-    }
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_body(exc: Exception, *, instance: str) -> dict[str, Any]:
+    """Return the problem JSON members for ``exc`` (also sent as the ``error`` event of a stream)."""
+    status, title, detail, extra = _classify(exc)
+    problem_type = exc.problem_type if isinstance(exc, HubError) else "about:blank"
+    return {"type": problem_type, "title": title, "status": status, "detail": detail, "instance": instance, **extra}
 
 
 def _classify(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:

@@ -1,8 +1,8 @@
-"""The audit log: one append-only table, written only through :func:`record`.
+"""The audit logs: who changed what (``audit_log``), and every model call (``model_calls``, hash-chained).
 
-The database refuses UPDATE, DELETE and TRUNCATE on ``audit_log`` (migration 0001).
+The database refuses UPDATE, DELETE and TRUNCATE on both tables (migrations 0001 and 0006).
 """
 
-from luna_hub.audit.services import record
+from luna_hub.audit.services import record, record_model_call, verify_model_calls
 
-__all__ = ["record"]
+__all__ = ["record", "record_model_call", "verify_model_calls"]

@@ -1,13 +1,23 @@
-"""Write audit entries: who did what to which target, with details."""
+"""Write audit entries, and the hash-chained log of model calls.
+
+``audit_log`` records who changed what (:func:`record`). ``model_calls`` records every call of an
+embedding or chat model (:func:`record_model_call`); each row carries the hash of the row before it,
+so :func:`verify_model_calls` finds any row changed or removed behind the database's back.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
-__all__ = ["record"]
+from luna_hub.audit import repository
+from luna_hub.audit.schemas import ChunkRef, ModelCall, ModelCallPage, ModelCallRow, VerifyReport
+
+__all__ = ["chain_hash", "list_model_calls", "record", "record_model_call", "verify_model_calls"]
 
 
 async def record(
@@ -21,3 +31,111 @@ async def record(
         target,
         msgspec.json.encode(details or {}).decode(),
     )
+
+
+_HASHED = (
+    "at",
+    "actor",
+    "endpoint",
+    "operation",
+    "model",
+    "model_digest",
+    "params",
+    "prompt",
+    "answer",
+    "chunks",
+    "latency_ms",
+    "prompt_tokens",
+    "completion_tokens",
+)
+
+
+def chain_hash(prev_hash: str, values: dict[str, Any]) -> str:
+    """``sha256(prev_hash, canonical JSON of the row)``; jsonb columns enter as PostgreSQL prints them."""
+    row = {name: values[name] for name in _HASHED}
+    row["at"] = values["at"].astimezone(UTC).isoformat(timespec="microseconds")
+    body = msgspec.json.encode(row, order="sorted")
+    return "sha256:" + hashlib.sha256(prev_hash.encode() + b"\n" + body).hexdigest()
+
+
+async def record_model_call(pool: asyncpg.Pool, call: ModelCall) -> int:
+    """Append ``call`` to the chain; return its id."""
+    async with pool.acquire() as connection, connection.transaction():
+        await repository.lock_chain(connection)
+        params, chunks = await repository.normalise_json(
+            connection, msgspec.json.encode(call.params).decode(), msgspec.json.encode(call.chunks).decode()
+        )
+        values: dict[str, Any] = {
+            "at": datetime.now(UTC),
+            "actor": call.actor,
+            "endpoint": call.endpoint,
+            "operation": call.operation,
+            "model": call.model,
+            "model_digest": call.model_digest,
+            "params": params,
+            "prompt": call.prompt,
+            "answer": call.answer,
+            "chunks": chunks,
+            "latency_ms": float(call.latency_ms),
+            "prompt_tokens": call.prompt_tokens,
+            "completion_tokens": call.completion_tokens,
+            "prev_hash": await repository.last_hash(connection),
+        }
+        values["row_hash"] = chain_hash(values["prev_hash"], values)
+        return await repository.insert_call(connection, values)
+
+
+async def verify_model_calls(connection: asyncpg.Connection) -> VerifyReport:
+    """Recompute the chain from the first row; report the first row whose hash or link does not match."""
+    expected_prev = repository.GENESIS
+    rows = 0
+    async with connection.transaction(isolation="repeatable_read", readonly=True):
+        async for row in repository.iter_calls(connection):
+            rows += 1
+            values = dict(row)
+            if values["prev_hash"] != expected_prev:
+                reason = "its prev_hash is not the hash of the row before it (a row was removed or inserted)"
+                return VerifyReport(rows=rows, ok=False, broken_call_id=values["call_id"], reason=reason)
+            if chain_hash(values["prev_hash"], values) != values["row_hash"]:
+                reason = "its content does not match its row_hash (the row was changed)"
+                return VerifyReport(rows=rows, ok=False, broken_call_id=values["call_id"], reason=reason)
+            expected_prev = values["row_hash"]
+    return VerifyReport(rows=rows, ok=True)
+
+
+async def list_model_calls(  # noqa: PLR0913 - one parameter per filter
+    pool: asyncpg.Pool,
+    *,
+    actor: str | None = None,
+    operation: str | None = None,
+    model: str | None = None,
+    endpoint: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> ModelCallPage:
+    """Return calls matching the filters, newest first, ``limit`` per page."""
+    async with pool.acquire() as connection:
+        rows = await repository.select_calls(
+            connection,
+            actor=actor,
+            operation=operation,
+            model=model,
+            endpoint=endpoint,
+            since=since,
+            until=until,
+            before=before,
+            limit=limit,
+        )
+    calls = [
+        ModelCallRow(
+            **{
+                **dict(row),
+                "params": msgspec.json.decode(row["params"]),
+                "chunks": msgspec.json.decode(row["chunks"], type=list[ChunkRef]),
+            }
+        )
+        for row in rows
+    ]
+    return ModelCallPage(calls=calls, next_before=calls[-1].call_id if len(calls) == limit else None)

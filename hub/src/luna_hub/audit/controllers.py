@@ -1,0 +1,51 @@
+"""``GET /audit``: the model audit log, filtered and paged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import asyncpg
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
+
+from luna_hub.audit.schemas import ModelCallPage
+from luna_hub.audit.services import list_model_calls
+from luna_hub.auth.guards import api_key_guard
+
+__all__ = ["AuditController"]
+
+
+class AuditController(Controller):
+    """Model calls (embed, generate), newest first."""
+
+    path = "/audit"
+    tags = ["audit"]  # noqa: RUF012 - Litestar's declared type
+    guards = [api_key_guard]  # noqa: RUF012
+
+    @get("/", summary="Model calls with their prompts, answers, chunks and hash chain")
+    async def calls(  # noqa: PLR0913, PLR0917 - one parameter per filter
+        self,
+        db_pool: NamedDependency[asyncpg.Pool],
+        actor: FromQuery[str | None] = None,
+        operation: FromQuery[Literal["embed", "generate"] | None] = None,
+        model: FromQuery[str | None] = None,
+        endpoint: FromQuery[str | None] = None,
+        since: Annotated[datetime | None, QueryParameter(description="ISO 8601 with offset, inclusive")] = None,
+        until: Annotated[datetime | None, QueryParameter(description="ISO 8601 with offset, exclusive")] = None,
+        before: Annotated[int | None, QueryParameter(ge=1, description="next_before of the previous page")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    ) -> ModelCallPage:
+        """List model calls matching every given filter."""
+        return await list_model_calls(
+            db_pool,
+            actor=actor,
+            operation=operation,
+            model=model,
+            endpoint=endpoint,
+            since=since,
+            until=until,
+            before=before,
+            limit=limit,
+        )

@@ -1,0 +1,66 @@
+"""``POST /embed`` and ``POST /rag/ask`` (JSON, or server-sent events with ``"stream": true``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import State
+from litestar.params import JSONBody
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from luna_hub.auth.guards import api_key_guard
+from luna_hub.auth.services import Principal
+from luna_hub.errors import HubError
+from luna_hub.problems import problem_body
+from luna_hub.rag.schemas import Answer, AskRequest, Embeddings, EmbedRequest
+from luna_hub.rag.services import RagService
+
+__all__ = ["RagController"]
+
+
+def _actor(request: Request[Any, Any, Any]) -> str:
+    principal = request.scope.get("user")
+    return principal.username if isinstance(principal, Principal) else "anonymous"
+
+
+def _service(state: State) -> RagService:
+    service: RagService = state.rag
+    return service
+
+
+class RagController(Controller):
+    """Embeddings and grounded answers."""
+
+    tags = ["rag"]  # noqa: RUF012 - Litestar's declared type
+    guards = [api_key_guard]  # noqa: RUF012
+
+    @post("/embed", status_code=200, summary="Embed texts with the configured embedding model")
+    async def embed(self, data: JSONBody[EmbedRequest], state: State, request: Request[Any, Any, Any]) -> Embeddings:
+        """Return one vector per text."""
+        return await _service(state).embed(data.texts, purpose=data.purpose, actor=_actor(request), endpoint="/embed")
+
+    @post(
+        "/rag/ask",
+        status_code=200,
+        summary="Answer a question from the documents (and stored series), with citations",
+    )
+    async def ask(self, data: JSONBody[AskRequest], state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Answer as JSON, or stream ``sources``, ``token`` and ``done`` events when ``stream`` is true."""
+        service = _service(state)
+        actor = _actor(request)
+        if not data.stream:
+            answer: Answer = await service.ask(data, actor=actor)
+            return Response(msgspec.json.encode(answer), media_type="application/json")
+
+        async def events() -> AsyncIterator[ServerSentEventMessage]:
+            try:
+                async for kind, payload in service.ask_events(data, actor=actor):
+                    yield ServerSentEventMessage(event=kind, data=msgspec.json.encode(payload).decode())
+            except HubError as exc:
+                body = problem_body(exc, instance=request.url.path)
+                yield ServerSentEventMessage(event="error", data=msgspec.json.encode(body).decode())
+
+        return ServerSentEvent(events())

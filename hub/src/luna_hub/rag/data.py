@@ -1,0 +1,232 @@
+"""Data-aware questions: a question naming a market or meter and a period gets the stored numbers.
+
+Recognised: markets stored in ``market_prices`` by name (``DE-LU``, also written ``DE/LU`` or
+``DELU``) or as EPEX / day-ahead / spot / Strompreis when one market is stored; meters by their
+id; periods as a month and year (``March 2024``, ``März 2024``, ``2024-03``), a quarter
+(``Q1 2024``), a date (``2024-10-27``, ``27.10.2024``) or a year alone. The query runs through
+:func:`luna_hub.timeseries.services.run_query` and its numbers are summarised (mean, extremes and
+when, first vs last part of the period, least-squares trend), cited as the query that produced them.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from datetime import date, datetime, timedelta
+from typing import Final, NamedTuple
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from luna_hub.rag.schemas import DataCitation
+from luna_hub.timeseries.schemas import Point
+from luna_hub.timeseries.services import Aggregate, SeriesQuery, run_query
+
+__all__ = ["DataContext", "Period", "find_period", "series_context"]
+
+_MONTHS: Final = {
+    **{
+        name: number
+        for number, names in enumerate(
+            [
+                ("january", "jan", "januar", "jänner"),
+                ("february", "feb", "februar"),
+                ("march", "mar", "märz", "maerz"),
+                ("april", "apr"),
+                ("may", "mai"),
+                ("june", "jun", "juni"),
+                ("july", "jul", "juli"),
+                ("august", "aug"),
+                ("september", "sep", "sept"),
+                ("october", "oct", "oktober", "okt"),
+                ("november", "nov"),
+                ("december", "dec", "dezember", "dez"),
+            ],
+            start=1,
+        )
+        for name in names
+    }
+}
+_MONTH_YEAR: Final = re.compile(
+    r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?\s+(\d{4})\b", re.IGNORECASE
+)
+_ISO_MONTH: Final = re.compile(r"\b(\d{4})-(\d{2})\b(?!-\d)")
+_ISO_DAY: Final = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_GERMAN_DAY: Final = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
+_QUARTER: Final = re.compile(r"\bQ([1-4])\s*(\d{4})\b", re.IGNORECASE)
+_YEAR: Final = re.compile(r"\b(20\d{2}|19\d{2})\b")
+_MARKET_WORDS: Final = re.compile(
+    r"\b(epex|day[- ]?ahead|spot ?(market )?prices?|spotmarktpreis\w*|börsenstrompreis\w*|strompreis\w*"
+    r"|großhandelspreis\w*|(electricity|power|market|wholesale) prices?)\b",
+    re.IGNORECASE,
+)
+_TREND_WINDOW: Final = 7
+_FLAT_SHARE: Final = 0.05
+
+
+class Period(NamedTuple):
+    """A period named in a question, as local dates (end exclusive), the bucket to read it in, and its name."""
+
+    start: date
+    end: date
+    bucket: str
+    label: str
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year + (month == 12), month % 12 + 1, 1)  # noqa: PLR2004 - December rolls over
+
+
+def find_period(question: str) -> Period | None:  # noqa: PLR0911 - one return per form
+    """Return the first period the question names, most specific form first."""
+    if match := _ISO_DAY.search(question):
+        day = date(int(match[1]), int(match[2]), int(match[3]))
+        return Period(day, day + timedelta(days=1), "1h", day.isoformat())
+    if match := _GERMAN_DAY.search(question):
+        try:
+            day = date(int(match[3]), int(match[2]), int(match[1]))
+        except ValueError:
+            return None
+        return Period(day, day + timedelta(days=1), "1h", day.isoformat())
+    if match := _MONTH_YEAR.search(question):
+        year, month = int(match[2]), _MONTHS[match[1].lower()]
+        return Period(date(year, month, 1), _month_end(year, month), "1d", f"{date(year, month, 1):%B %Y}")
+    if (match := _ISO_MONTH.search(question)) and 1 <= int(match[2]) <= 12:  # noqa: PLR2004
+        year, month = int(match[1]), int(match[2])
+        return Period(date(year, month, 1), _month_end(year, month), "1d", f"{date(year, month, 1):%B %Y}")
+    if match := _QUARTER.search(question):
+        year, quarter = int(match[2]), int(match[1])
+        first = 3 * quarter - 2
+        return Period(date(year, first, 1), _month_end(year, first + 2), "1w", f"Q{quarter} {year}")
+    if match := _YEAR.search(question):
+        year = int(match[1])
+        return Period(date(year, 1, 1), date(year + 1, 1, 1), "1mo", str(year))
+    return None
+
+
+class DataContext(NamedTuple):
+    """Numbers for the prompt (a table) and their citation (with a one-paragraph summary)."""
+
+    citation: DataCitation
+    table: str
+
+
+async def _subjects(connection: asyncpg.Connection, question: str) -> list[tuple[str, str, str, str]]:
+    """Return (kind, series, metric, unit) for markets and meters the question names."""
+    lowered = question.lower()
+    found: list[tuple[str, str, str, str]] = []
+    markets = [row["market"] for row in await connection.fetch("SELECT DISTINCT market FROM market_prices")]
+    named = [m for m in markets if re.sub(r"[^a-z0-9]", "", m.lower()) in re.sub(r"[^a-z0-9]", "", lowered)]
+    if not named and _MARKET_WORDS.search(question):
+        named = ["DE-LU"] if "DE-LU" in markets else markets[:1] if len(markets) == 1 else []
+    found += [("market", market, "price", "EUR/MWh") for market in named]
+    meters = await connection.fetch(
+        "SELECT m.meter_id, mm.metric, mm.unit, mm.kind FROM meters m JOIN meter_metrics mm USING (meter_id)"
+        " WHERE strpos($1, lower(m.meter_id)) > 0 ORDER BY length(m.meter_id) DESC, mm.metric",
+        lowered,
+    )
+    seen: set[str] = set()
+    for row in meters:
+        if row["meter_id"] in seen:
+            continue
+        seen.add(row["meter_id"])
+        kind = "counter" if row["kind"] == "counter" else "meter"
+        found.append((kind, row["meter_id"], row["metric"], row["unit"]))
+    return found
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _summary(points: list[Point], *, label: str, unit: str, counter: bool, bucket: str) -> str:
+    values = [(p.ts, p.value) for p in points if p.value is not None]
+    if not values:
+        return f"No stored values for {label}."
+    numbers = [v for _, v in values]
+    day = "%Y-%m-%d %H:%M" if bucket in {"15m", "1h"} else "%Y-%m-%d"
+    low = min(values, key=lambda item: item[1])
+    high = max(values, key=lambda item: item[1])
+    if counter:
+        mean = statistics.fmean(numbers)
+        head = f"total {_fmt(sum(numbers))} {unit} over {len(numbers)} buckets ({bucket}), mean {_fmt(mean)} per bucket"
+    else:
+        weights = [p.count or 1 for p in points if p.value is not None]
+        mean = sum(v * w for v, w in zip(numbers, weights, strict=True)) / sum(weights)
+        head = f"mean {_fmt(mean)} {unit} over {len(numbers)} buckets ({bucket})"
+    text = f"{head}; lowest {_fmt(low[1])} on {low[0]:{day}}, highest {_fmt(high[1])} on {high[0]:{day}}"
+    window = _TREND_WINDOW if len(numbers) >= 2 * _TREND_WINDOW else max(len(numbers) // 2, 1)
+    if len(numbers) >= 2:  # noqa: PLR2004
+        first, last = statistics.fmean(numbers[:window]), statistics.fmean(numbers[-window:])
+        slope = statistics.linear_regression(range(len(numbers)), numbers).slope
+        scale = abs(statistics.fmean(numbers)) or 1.0
+        direction = (
+            "roughly flat" if abs(last - first) < _FLAT_SHARE * scale else "rising" if last > first else "falling"
+        )
+        text += (
+            f"; the first {window} buckets averaged {_fmt(first)}, the last {window} {_fmt(last)} ({direction},"
+            f" {_fmt(last - first)} {unit}); least-squares trend {_fmt(slope)} {unit} per bucket"
+        )
+    return text + "."
+
+
+async def series_context(pool: asyncpg.Pool, question: str, *, tz: str) -> tuple[list[DataContext], list[str]]:
+    """Return the numbers for every market or meter the question names with a period, and notes on what was skipped."""
+    async with pool.acquire() as connection:
+        subjects = await _subjects(connection, question)
+    if not subjects:
+        return [], []
+    period = find_period(question)
+    if period is None:
+        return [], [f"the question names {subjects[0][1]} but no period (e.g. 'March 2024'): no data query was run"]
+    zone = ZoneInfo(tz)
+    start = datetime.combine(period.start, datetime.min.time(), zone)
+    end = datetime.combine(period.end, datetime.min.time(), zone)
+    contexts = []
+    for number, (kind, series, metric, unit) in enumerate(subjects, start=1):
+        aggregate: Aggregate = "delta" if kind == "counter" else "avg"
+        query = SeriesQuery(
+            meters=() if kind == "market" else (series,),
+            metric=metric,
+            market=series if kind == "market" else None,
+            start=start,
+            end=end,
+            tz=tz,
+            bucket=period.bucket,
+            aggregate=aggregate,
+        )
+        result = await run_query(pool, query)
+        points = result.series[0].points if result.series else []
+        label = f"{series} {'day-ahead price' if kind == 'market' else metric}, {period.label}"
+        summary = f"{label}: " + _summary(
+            points, label=label, unit=unit, counter=kind == "counter", bucket=result.bucket
+        )
+        params = {"market": series} if kind == "market" else {"meter": series, "metric": metric}
+        url = "/data/query?" + urlencode(
+            {
+                **params,
+                "start": period.start.isoformat(),
+                "end": period.end.isoformat(),
+                "bucket": period.bucket,
+                "aggregate": aggregate,
+                "tz": tz,
+            }
+        )
+        citation = DataCitation(
+            ref=f"D{number}",
+            series=series,
+            metric=metric,
+            unit=unit,
+            start=start.isoformat(),
+            end=end.isoformat(),
+            bucket=result.bucket,
+            aggregate=aggregate,
+            query=url,
+            summary=summary,
+        )
+        rows = "\n".join(f"{p.ts:%Y-%m-%d %H:%M} {'' if p.value is None else _fmt(p.value)}" for p in points)
+        contexts.append(
+            DataContext(citation=citation, table=f"{summary}\nbucket start ({tz}), value in {unit}:\n{rows}")
+        )
+    return contexts, []

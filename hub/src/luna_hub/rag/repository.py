@@ -1,0 +1,74 @@
+"""Sparse retrieval: PostgreSQL full text over the documents domain's ``chunks`` table.
+
+The question's lexemes (in the column's text search configuration) are matched one by one
+through the GIN index on ``chunks.tsv``, lexemes of six or more letters also as prefixes (German
+compounds and inflections: ``zahlungsverzug`` finds ``zahlungsverzuges``). A chunk scores the sum
+over matched terms of a BM25 inverse document frequency times ``ts_rank`` (term frequency,
+normalised by the chunk's length), so rare words weigh more than common ones; terms in more than
+half of all chunks are left out as stop words. Each term's count and ranking is a statement
+with a constant ``tsquery``, which PostgreSQL answers from the GIN index.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import asyncpg
+
+__all__ = ["SparseRow", "sparse_search"]
+
+SparseRow = tuple[str, float]
+
+_TERMS = """
+SELECT DISTINCT CASE WHEN length(t.lexeme) >= 6 THEN exact::text || ':*' ELSE exact::text END AS query
+FROM unnest(to_tsvector($1::regconfig, $2)) AS t
+CROSS JOIN LATERAL plainto_tsquery('simple', t.lexeme) AS exact
+WHERE length(t.lexeme) > 1 AND exact::text <> ''
+"""
+_DF = "SELECT count(*) FROM (SELECT 1 FROM chunks WHERE tsv @@ $1::tsquery LIMIT $2) AS matching"
+_STOP_SHARE = 2
+"""A term in more than 1/_STOP_SHARE of all chunks is a stop word (when there are enough chunks to tell)."""
+_FEW_CHUNKS = 20
+
+
+async def sparse_search(
+    connection: asyncpg.Connection,
+    question: str,
+    *,
+    config: str,
+    limit: int,
+    document_ids: Sequence[str] | None = None,
+) -> list[SparseRow]:
+    """Return the ``limit`` best chunks for ``question`` by full text, as (chunk id, score).
+
+    Each term is its own statement (count, then rank), so PostgreSQL plans it as a GIN index scan
+    on its constant ``tsquery`` rather than one join it would have to scan every chunk for.
+    """
+    terms = [row["query"] for row in await connection.fetch(_TERMS, config, question)]
+    total = int(await connection.fetchval("SELECT count(*) FROM chunks"))
+    weighted: list[tuple[str, float]] = []
+    cap = total // _STOP_SHARE + 1
+    for term in terms:
+        df = int(await connection.fetchval(_DF, term, cap))
+        if df == 0 or (df >= cap and total >= _FEW_CHUNKS):
+            continue
+        weighted.append((term, math.log(1 + (total - df + 0.5) / (df + 0.5))))
+    if not weighted:
+        return []
+    within = " AND ($1::text[] IS NULL OR document_id = ANY($1::text[]))"
+    parts = [  # only placeholders are formatted in: the terms and weights are parameters
+        f"SELECT chunk_id, ${2 * i + 3}::float8 * ts_rank(tsv, ${2 * i + 2}::tsquery, 1) AS score"  # noqa: S608
+        f" FROM chunks WHERE tsv @@ ${2 * i + 2}::tsquery{within}"
+        for i in range(len(weighted))
+    ]
+    union = " UNION ALL ".join(parts)
+    sql = (
+        f"SELECT chunk_id, sum(score) AS score FROM ({union}) AS matched"  # noqa: S608 - placeholders only
+        f" GROUP BY chunk_id ORDER BY score DESC, chunk_id LIMIT ${2 * len(weighted) + 2}"
+    )
+    arguments: list[object] = [list(document_ids) if document_ids else None]
+    for term, idf in weighted:
+        arguments += [term, idf]
+    rows = await connection.fetch(sql, *arguments, limit)
+    return [(row["chunk_id"], float(row["score"])) for row in rows]

@@ -1,0 +1,112 @@
+"""Requests and answers of ``POST /embed`` and ``POST /rag/ask``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+__all__ = [
+    "Answer",
+    "AskRequest",
+    "Citation",
+    "ContextReport",
+    "DataCitation",
+    "EmbedRequest",
+    "Embeddings",
+    "RelatedDocument",
+]
+
+Question = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+
+
+class EmbedRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Texts to embed, as queries or as passages."""
+
+    texts: Annotated[list[Text], msgspec.Meta(min_length=1, max_length=256)]
+    purpose: Literal["query", "passage"] = "passage"
+
+
+class Embeddings(msgspec.Struct, frozen=True, kw_only=True):
+    """One vector per text, in order, with the model that made them."""
+
+    model: str
+    digest: str
+    dims: int
+    embeddings: list[list[float]]
+
+
+class AskRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A question over the indexed documents (and stored series when it names a market or meter and a period)."""
+
+    question: Question
+    top_k: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
+    stream: bool = False
+    """Answer as server-sent events: ``sources``, then ``token`` events, then ``done`` with the whole answer."""
+    mode: Literal["default", "extractive", "generative"] = "default"
+    """``default`` follows ``rag.answerer``."""
+    document_ids: list[str] | None = None
+
+
+class Citation(msgspec.Struct, frozen=True, kw_only=True):
+    """A passage the answer rests on: ``[ref]`` in the answer text points here."""
+
+    ref: int
+    document_id: str
+    title: str
+    version: int
+    page: int | None
+    page_end: int | None
+    section: str | None
+    chunk_ids: list[str]
+    quote: str
+    score: float
+
+
+class DataCitation(msgspec.Struct, frozen=True, kw_only=True):
+    """A time-series query whose numbers the answer uses: ``[D<ref>]`` in the answer points here."""
+
+    ref: str
+    series: str
+    metric: str
+    unit: str
+    start: str
+    end: str
+    bucket: str
+    aggregate: str
+    query: str
+    """The same query on ``GET /data/query``."""
+    summary: str
+
+
+class RelatedDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """A document among the hits that the answer does not cite."""
+
+    document_id: str
+    title: str
+    score: float
+
+
+class ContextReport(msgspec.Struct, frozen=True, kw_only=True):
+    """How the prompt was fitted into the model's context (generative answers)."""
+
+    num_ctx: int
+    prompt_tokens_estimate: int
+    passages_used: int
+    passages_dropped: int
+
+
+class Answer(msgspec.Struct, frozen=True, kw_only=True):
+    """A grounded answer; ``found`` is false when the sources do not contain one."""
+
+    question: str
+    answer: str
+    mode: Literal["extractive", "generative"]
+    found: bool
+    citations: list[Citation]
+    data: list[DataCitation]
+    related_documents: list[RelatedDocument]
+    model: str | None = None
+    context: ContextReport | None = None
+    notes: list[str] = msgspec.field(default_factory=list)

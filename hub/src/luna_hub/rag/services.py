@@ -1,0 +1,274 @@
+"""Embeddings on request, and grounded answers: retrieve, merge, add data, answer, cite, audit.
+
+Every model call (the question's embedding, the chat call) is appended to the model audit log with
+the chunks it saw. Without a chat model the answer is extractive: the best-supported sentences of
+the best passages, quoted and cited, labelled ``"mode": "extractive"``. Either way the answer says
+so when no passage supports it, rather than guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Final
+
+import asyncpg
+import msgspec
+
+from luna_hub.audit.schemas import ChunkRef, ModelCall
+from luna_hub.audit.services import record_model_call
+from luna_hub.documents.schemas import Chunk
+from luna_hub.rag.data import DataContext, series_context
+from luna_hub.rag.embedders import Embedded, Embedder, Purpose
+from luna_hub.rag.generation import NOT_IN_SOURCES, Generated, OllamaChat, build_prompt
+from luna_hub.rag.passages import Passage, best_sentences, bridge_ids, build_passages, content_words, support
+from luna_hub.rag.retrieval import Hit, Retriever
+from luna_hub.rag.schemas import Answer, AskRequest, Citation, ContextReport, Embeddings, RelatedDocument
+from luna_hub.rag.vectors import embedding_text
+from luna_hub.settings import RagSettings
+
+__all__ = ["AskEvent", "RagService"]
+
+AskEvent = tuple[str, Any]
+"""``("sources", {...})``, ``("token", {"text": ...})`` or ``("done", Answer)``."""
+
+_EXTRACTIVE_PASSAGES: Final = 3
+_NOT_FOUND: Final = "The sources do not contain an answer to this question."
+_REF: Final = re.compile(r"\[(\d+)\]")
+
+
+class RagService:
+    """Answers questions over the indexed chunks and the stored series."""
+
+    def __init__(  # noqa: PLR0913 - the parts it joins
+        self,
+        pool: asyncpg.Pool,
+        embedder: Embedder,
+        retriever: Retriever,
+        settings: RagSettings,
+        *,
+        chat: OllamaChat | None,
+        timezone: str,
+    ) -> None:
+        self._pool = pool
+        self._embedder = embedder
+        self._retriever = retriever
+        self._settings = settings
+        self._chat = chat
+        self._timezone = timezone
+
+    async def embed(self, texts: Sequence[str], *, purpose: Purpose, actor: str, endpoint: str) -> Embeddings:
+        """Embed ``texts`` and log the call."""
+        embedded = await self._embed(texts, purpose=purpose, actor=actor, endpoint=endpoint)
+        info = await self._embedder.describe()
+        return Embeddings(model=info.name, digest=info.digest, dims=info.dims, embeddings=embedded.vectors.tolist())
+
+    async def _embed(self, texts: Sequence[str], *, purpose: Purpose, actor: str, endpoint: str) -> Embedded:
+        embedded = await self._embedder.embed(texts, purpose=purpose)
+        await self._record_embedding(texts, embedded, purpose=purpose, actor=actor, endpoint=endpoint)
+        return embedded
+
+    async def record_index_embedding(self, chunks: Sequence[Chunk], embedded: Embedded) -> None:
+        """Log an embedding call made while indexing documents (the chunk index's hook)."""
+        texts = [embedding_text(chunk) for chunk in chunks]
+        await self._record_embedding(
+            texts, embedded, purpose="passage", actor="system:indexer", endpoint="index", chunks=chunks
+        )
+
+    async def _record_embedding(  # noqa: PLR0913 - the call's provenance, each named
+        self,
+        texts: Sequence[str],
+        embedded: Embedded,
+        *,
+        purpose: Purpose,
+        actor: str,
+        endpoint: str,
+        chunks: Sequence[Chunk] = (),
+    ) -> None:
+        info = await self._embedder.describe()
+        await record_model_call(
+            self._pool,
+            ModelCall(
+                actor=actor,
+                endpoint=endpoint,
+                operation="embed",
+                model=info.name,
+                model_digest=info.digest,
+                prompt=msgspec.json.encode(list(texts)).decode(),
+                answer=f"{len(texts)} vectors of {info.dims} dims",
+                latency_ms=embedded.latency_ms,
+                params={"purpose": purpose, "count": len(texts)},
+                chunks=[ChunkRef(chunk_id=c.chunk_id, content_hash=c.content_hash) for c in chunks],
+                prompt_tokens=embedded.tokens,
+            ),
+        )
+
+    async def ask(self, request: AskRequest, *, actor: str) -> Answer:
+        """Answer in one piece."""
+        async for kind, payload in self.ask_events(request, actor=actor):
+            if kind == "done":
+                answer: Answer = payload
+                return answer
+        msg = "the answer stream ended without an answer"
+        raise RuntimeError(msg)
+
+    async def ask_events(self, request: AskRequest, *, actor: str) -> AsyncIterator[AskEvent]:
+        """Answer as events: the sources first, then the answer's pieces, then the whole answer."""
+        data, notes = await series_context(self._pool, request.question, tz=self._timezone)
+        query = await self._embed([request.question], purpose="query", actor=actor, endpoint="/rag/ask")
+        hits = await self._retriever.retrieve(
+            request.question, query, top_k=request.top_k, document_ids=request.document_ids
+        )
+        bridges = await self._retriever.index.chunks(bridge_ids(hits))
+        passages = build_passages(hits, bridges)
+        words = content_words(request.question)
+        supported = [p for p in passages if self._supports(words, p)]
+        generative = request.mode == "generative" or (request.mode == "default" and self._settings.answerer == "ollama")
+        if generative and self._chat is None:
+            notes.append("no chat model is configured (rag.answerer = 'extractive'): the answer is extractive")
+            generative = False
+        if generative and self._chat is not None and (supported or data):
+            async for event in self._generate(
+                request=request, actor=actor, passages=supported, data=data, hits=hits, notes=notes
+            ):
+                yield event
+            return
+        yield "sources", {"data": [d.citation for d in data]}
+        answer = self._extractive(
+            question=request.question, words=words, passages=supported, data=data, hits=hits, notes=notes
+        )
+        yield "token", {"text": answer.answer}
+        yield "done", answer
+
+    def _supports(self, words: set[str], passage: Passage) -> bool:
+        if support(words, passage.text) >= self._settings.min_support:
+            return True
+        return passage.dense_score is not None and passage.dense_score >= self._settings.min_dense_score
+
+    def _extractive(  # noqa: PLR0913 - the parts of an answer
+        self,
+        *,
+        question: str,
+        words: set[str],
+        passages: list[Passage],
+        data: list[DataContext],
+        hits: list[Hit],
+        notes: list[str],
+    ) -> Answer:
+        citations = [
+            _citation(number, passage, best_sentences(words, passage.text))
+            for number, passage in enumerate(passages[:_EXTRACTIVE_PASSAGES], start=1)
+        ]
+        lines = [f"{d.citation.summary} [{d.citation.ref}]" for d in data]
+        lines += [f'"{c.quote}" [{c.ref}]' for c in citations]
+        found = bool(lines)
+        text = (
+            "Extractive answer: passages quoted from the sources, no language model involved.\n\n" + "\n\n".join(lines)
+            if found
+            else _NOT_FOUND
+        )
+        return Answer(
+            question=question,
+            answer=text,
+            mode="extractive",
+            found=found,
+            citations=citations,
+            data=[d.citation for d in data],
+            related_documents=_related(hits, citations),
+            notes=notes,
+        )
+
+    async def _generate(  # noqa: PLR0913 - the parts of an answer
+        self,
+        *,
+        request: AskRequest,
+        actor: str,
+        passages: list[Passage],
+        data: list[DataContext],
+        hits: list[Hit],
+        notes: list[str],
+    ) -> AsyncIterator[AskEvent]:
+        chat = self._chat
+        assert chat is not None  # noqa: S101 - checked by the caller
+        prompt = build_prompt(request.question, passages, data, budget=chat.budget)
+        if prompt.dropped:
+            notes.append(
+                f"{prompt.dropped} of {len(passages)} passages left out whole: they did not fit"
+                f" num_ctx={chat.options['num_ctx']}"
+            )
+        words = content_words(request.question)
+        citations = [
+            _citation(number, passage, best_sentences(words, passage.text))
+            for number, passage in enumerate(prompt.used, start=1)
+        ]
+        yield "sources", {"citations": citations, "data": [d.citation for d in data]}
+        result = Generated()
+        async for piece in chat.stream(prompt.messages, result):
+            yield "token", {"text": piece}
+        used_chunks = [c for p in prompt.used for c in p.chunks]
+        await record_model_call(
+            self._pool,
+            ModelCall(
+                actor=actor,
+                endpoint="/rag/ask",
+                operation="generate",
+                model=chat.model,
+                model_digest=await chat.digest(),
+                prompt="\n\n".join(f"{m['role']}: {m['content']}" for m in prompt.messages),
+                answer=result.text,
+                latency_ms=result.latency_ms,
+                params={**chat.options, "passages_dropped": prompt.dropped},
+                chunks=[ChunkRef(chunk_id=c.chunk_id, content_hash=c.content_hash) for c in used_chunks],
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+            ),
+        )
+        found = NOT_IN_SOURCES.rstrip(".").lower() not in result.text.lower()
+        cited = {int(n) for n in _REF.findall(result.text)}
+        kept = [c for c in citations if c.ref in cited] or (citations if found else [])
+        yield (
+            "done",
+            Answer(
+                question=request.question,
+                answer=result.text,
+                mode="generative",
+                found=found,
+                citations=kept,
+                data=[d.citation for d in data],
+                related_documents=_related(hits, kept),
+                model=chat.model,
+                context=ContextReport(
+                    num_ctx=chat.options["num_ctx"],
+                    prompt_tokens_estimate=prompt.tokens_estimate,
+                    passages_used=len(prompt.used),
+                    passages_dropped=prompt.dropped,
+                ),
+                notes=notes,
+            ),
+        )
+
+
+def _citation(number: int, passage: Passage, quote: str) -> Citation:
+    return Citation(
+        ref=number,
+        document_id=passage.document_id,
+        title=passage.title,
+        version=passage.version,
+        page=passage.page,
+        page_end=passage.page_end,
+        section=passage.section,
+        chunk_ids=[c.chunk_id for c in passage.chunks],
+        quote=quote,
+        score=passage.score,
+    )
+
+
+def _related(hits: Sequence[Hit], citations: Sequence[Citation]) -> list[RelatedDocument]:
+    cited = {c.document_id for c in citations}
+    best: dict[str, RelatedDocument] = {}
+    for hit in hits:
+        chunk = hit.chunk
+        if chunk.document_id in cited or chunk.document_id in best:
+            continue
+        best[chunk.document_id] = RelatedDocument(document_id=chunk.document_id, title=chunk.title, score=hit.score)
+    return list(best.values())

@@ -1,0 +1,242 @@
+"""Chunk vectors in Qdrant: local mode on disk (embedded default) or a server URL, the same code.
+
+One collection per embedding model and width (``chunks_usem3_512``), so vectors of different models
+never meet. A point's id is derived from its chunk id, its payload is the whole :class:`Chunk`.
+Re-indexing a document reuses the vector of every chunk whose content hash it already has, so
+only changed text is embedded again.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+from qdrant_client import AsyncQdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from luna_hub.documents.schemas import Chunk, ChunkIndex
+from luna_hub.errors import UnavailableError
+from luna_hub.rag.embedders import Embedded, Embedder
+from luna_shared.logs import get_logger
+
+__all__ = [
+    "DenseHit",
+    "EmbedHook",
+    "QdrantChunkIndex",
+    "collection_name",
+    "embedding_text",
+    "open_qdrant",
+    "point_id",
+]
+
+_NAMESPACE: Final = uuid.UUID("5b0e3f38-0c1e-4c2b-9f51-6c756e612d72")
+_SCROLL_PAGE: Final = 512
+_UPSERT_BATCH: Final = 256
+_log = get_logger(__name__)
+
+EmbedHook = Callable[[Sequence[Chunk], Embedded], Awaitable[None]]
+"""Called after each embedding call made while indexing (the model audit log)."""
+
+
+def point_id(chunk_id: str) -> str:
+    """Return the Qdrant point id of a chunk (a UUID derived from its id)."""
+    return str(uuid.uuid5(_NAMESPACE, chunk_id))
+
+
+def collection_name(model: str, dims: int) -> str:
+    """Return the collection holding vectors of ``model``: ``chunks_<model>_<dims>``."""
+    return f"chunks_{re.sub(r'[^A-Za-z0-9_-]+', '-', model)}_{dims}"
+
+
+def open_qdrant(url: str | None, data_dir: str) -> tuple[AsyncQdrantClient, bool]:
+    """Return a client of the Qdrant at ``url`` or of local mode in ``data_dir/qdrant``, and whether local."""
+    if url:
+        return AsyncQdrantClient(url=url), False
+    path = Path(data_dir) / "qdrant"
+    path.mkdir(parents=True, exist_ok=True)
+    return AsyncQdrantClient(path=str(path)), True
+
+
+class DenseHit(msgspec.Struct, frozen=True, kw_only=True):
+    """A chunk found by vector similarity (cosine)."""
+
+    chunk: Chunk
+    score: float
+
+
+class QdrantChunkIndex(ChunkIndex):
+    """Implements :class:`ChunkIndex` with an embedder and a Qdrant collection."""
+
+    def __init__(
+        self, client: AsyncQdrantClient, embedder: Embedder, *, local: bool, on_embed: EmbedHook | None = None
+    ) -> None:
+        self._client = client
+        self._embedder = embedder
+        self._local = local
+        self._on_embed = on_embed
+        self.collection = collection_name(embedder.name, embedder.dims)
+        self._ready = False
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder whose vectors this index holds."""
+        return self._embedder
+
+    async def ensure_collection(self) -> None:
+        """Create the collection (and payload indexes on a server) unless it exists."""
+        if self._ready:
+            return
+        try:
+            if not await self._client.collection_exists(self.collection):
+                await self._client.create_collection(
+                    self.collection,
+                    vectors_config=models.VectorParams(size=self._embedder.dims, distance=models.Distance.COSINE),
+                )
+                if not self._local:  # local mode scans everything; it warns that indexes do nothing there
+                    for field in ("document_id", "media_type"):
+                        await self._client.create_payload_index(
+                            self.collection, field, field_schema=models.PayloadSchemaType.KEYWORD
+                        )
+        except (ResponseHandlingException, UnexpectedResponse) as exc:
+            raise _unavailable(exc) from exc
+        self._ready = True
+
+    async def index(self, document_id: str, version: int, chunks: Sequence[Chunk]) -> None:
+        """Make ``chunks`` the document's searchable content; embed only text not indexed before."""
+        await self.ensure_collection()
+        known = await self._vectors_by_hash(document_id)
+        fresh = [chunk for chunk in chunks if chunk.content_hash not in known]
+        if fresh:
+            embedded = await self._embedder.embed([embedding_text(chunk) for chunk in fresh], purpose="passage")
+            if self._on_embed is not None:
+                await self._on_embed(fresh, embedded)
+            known.update({chunk.content_hash: row.tolist() for chunk, row in zip(fresh, embedded.vectors, strict=True)})
+        points = [
+            models.PointStruct(id=point_id(chunk.chunk_id), vector=known[chunk.content_hash], payload=_payload(chunk))
+            for chunk in chunks
+        ]
+        try:
+            for first in range(0, len(points), _UPSERT_BATCH):
+                await self._client.upsert(self.collection, points=points[first : first + _UPSERT_BATCH])
+            await self._client.delete(
+                self.collection,
+                points_selector=models.FilterSelector(
+                    filter=models.Filter(
+                        must=[_match("document_id", document_id)],
+                        must_not=[models.FieldCondition(key="version", match=models.MatchValue(value=version))],
+                    )
+                ),
+            )
+        except (ResponseHandlingException, UnexpectedResponse) as exc:
+            raise _unavailable(exc) from exc
+        _log.info(
+            "chunks indexed",
+            document_id=document_id,
+            version=version,
+            chunks=len(chunks),
+            embedded=len(fresh),
+            collection=self.collection,
+        )
+
+    async def remove(self, document_id: str) -> None:
+        """Delete every vector of ``document_id``."""
+        await self.ensure_collection()
+        try:
+            await self._client.delete(
+                self.collection,
+                points_selector=models.FilterSelector(filter=models.Filter(must=[_match("document_id", document_id)])),
+            )
+        except (ResponseHandlingException, UnexpectedResponse) as exc:
+            raise _unavailable(exc) from exc
+
+    async def search(
+        self, vector: Sequence[float], *, limit: int, document_ids: Sequence[str] | None = None
+    ) -> list[DenseHit]:
+        """Return the ``limit`` chunks nearest to ``vector``, optionally within some documents."""
+        await self.ensure_collection()
+        condition = (
+            models.Filter(
+                must=[models.FieldCondition(key="document_id", match=models.MatchAny(any=list(document_ids)))]
+            )
+            if document_ids
+            else None
+        )
+        try:
+            response = await self._client.query_points(
+                self.collection, query=list(vector), limit=limit, query_filter=condition, with_payload=True
+            )
+        except (ResponseHandlingException, UnexpectedResponse) as exc:
+            raise _unavailable(exc) from exc
+        return [DenseHit(chunk=_chunk(point.payload), score=point.score) for point in response.points]
+
+    async def chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        """Return the indexed chunks among ``chunk_ids``, by id (ids not indexed are left out)."""
+        if not chunk_ids:
+            return {}
+        await self.ensure_collection()
+        try:
+            records = await self._client.retrieve(
+                self.collection, ids=[point_id(chunk_id) for chunk_id in chunk_ids], with_payload=True
+            )
+        except (ResponseHandlingException, UnexpectedResponse) as exc:
+            raise _unavailable(exc) from exc
+        found = [_chunk(record.payload) for record in records]
+        return {chunk.chunk_id: chunk for chunk in found}
+
+    async def count(self) -> int:
+        """How many chunks the collection holds."""
+        await self.ensure_collection()
+        result = await self._client.count(self.collection, exact=True)
+        return result.count
+
+    async def _vectors_by_hash(self, document_id: str) -> dict[str, list[float]]:
+        found: dict[str, list[float]] = {}
+        offset: Any = None
+        try:
+            while True:
+                records, offset = await self._client.scroll(
+                    self.collection,
+                    scroll_filter=models.Filter(must=[_match("document_id", document_id)]),
+                    limit=_SCROLL_PAGE,
+                    offset=offset,
+                    with_payload=["content_hash"],
+                    with_vectors=True,
+                )
+                for record in records:
+                    if record.payload and isinstance(record.vector, list):
+                        found[str(record.payload["content_hash"])] = [float(x) for x in record.vector]  # type: ignore[arg-type]
+                if offset is None:
+                    return found
+        except (ResponseHandlingException, UnexpectedResponse) as exc:
+            raise _unavailable(exc) from exc
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """Return the text embedded for ``chunk``: its document title and section path, then its text.
+
+    A paragraph often leaves its subject to its heading (``§ 3 Steuertarif`` over "Die Steuer
+    beträgt 20,50 Euro ..."); embedding the heading with it lets a question find it by that subject.
+    """
+    header = " > ".join(part for part in (chunk.title, chunk.section) if part)
+    return f"{header}\n\n{chunk.text}" if header else chunk.text
+
+
+def _match(key: str, value: str) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def _payload(chunk: Chunk) -> dict[str, Any]:
+    payload: dict[str, Any] = msgspec.to_builtins(chunk)
+    return payload
+
+
+def _chunk(payload: dict[str, Any] | None) -> Chunk:
+    return msgspec.convert(payload or {}, Chunk)
+
+
+def _unavailable(exc: Exception) -> UnavailableError:
+    return UnavailableError(f"the vector store failed: {exc}")

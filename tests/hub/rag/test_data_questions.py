@@ -1,0 +1,117 @@
+"""Questions naming a market or meter and a period are answered from the stored series (real EPEX prices)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from luna_hub.rag.data import find_period
+from support.hub import migrated_pool
+from support.ollama import OllamaTestServer
+
+PRICES = (
+    Path(__file__).resolve().parents[4]
+    / "shared/data/prices/smard/Gro_handelspreise_202401010000_202501010000_Stunde.csv"
+)
+Client = AsyncTestClient[Litestar]
+
+
+@pytest.mark.parametrize(
+    ("question", "start", "end", "bucket"),
+    [
+        ("Explain the EPEX price trend in March 2024", date(2024, 3, 1), date(2024, 4, 1), "1d"),
+        ("Wie war der Strompreis im März 2024?", date(2024, 3, 1), date(2024, 4, 1), "1d"),
+        ("prices 2024-02?", date(2024, 2, 1), date(2024, 3, 1), "1d"),
+        ("day-ahead on 27.10.2024", date(2024, 10, 27), date(2024, 10, 28), "1h"),
+        ("DE-LU in Q4 2024", date(2024, 10, 1), date(2025, 1, 1), "1w"),
+        ("EPEX December 2023", date(2023, 12, 1), date(2024, 1, 1), "1d"),
+        ("EPEX in 2023", date(2023, 1, 1), date(2024, 1, 1), "1mo"),
+    ],
+)
+def test_periods_in_questions(question: str, start: date, end: date, bucket: str) -> None:
+    period = find_period(question)
+    assert period is not None
+    assert (period.start, period.end, period.bucket) == (start, end, bucket)
+
+
+def test_no_period_no_data() -> None:
+    assert find_period("What does the regulation say about smart meters?") is None
+
+
+async def load_prices(client: Client) -> None:
+    response = await client.post(
+        "/data/load", params={"market": "DE-LU", "name": PRICES.name}, content=PRICES.read_bytes()
+    )
+    assert response.status_code in {200, 201}, response.text
+
+
+async def expected_march(hub_dsn: str) -> dict[str, float]:
+    async with migrated_pool(hub_dsn) as pool, pool.acquire() as connection:
+        row: asyncpg.Record = await connection.fetchrow(
+            "SELECT avg(price) AS mean FROM market_prices WHERE market = 'DE-LU' AND resolution = '1 hour'"
+            " AND ts >= '2024-03-01 00:00+01' AND ts < '2024-04-01 00:00+02'"
+        )
+        days = await connection.fetch(
+            "SELECT (ts AT TIME ZONE 'Europe/Berlin')::date AS day, avg(price) AS mean FROM market_prices"
+            " WHERE market = 'DE-LU' AND resolution = '1 hour' AND ts >= '2024-03-01 00:00+01'"
+            " AND ts < '2024-04-01 00:00+02' GROUP BY 1 ORDER BY 1"
+        )
+    low = min(days, key=lambda d: d["mean"])
+    high = max(days, key=lambda d: d["mean"])
+    return {
+        "mean": row["mean"],
+        "low": low["mean"],
+        "low_day": low["day"],
+        "high": high["mean"],
+        "high_day": high["day"],
+    }
+
+
+async def test_the_price_trend_in_march_is_answered_from_stored_prices(rag_hub: Client, hub_dsn: str) -> None:
+    await load_prices(rag_hub)
+    expected = await expected_march(hub_dsn)
+    response = await rag_hub.post("/rag/ask", json={"question": "Explain the EPEX price trend in March 2024"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["found"]
+    data = body["data"][0]
+    assert (data["series"], data["bucket"], data["aggregate"]) == ("DE-LU", "1d", "avg")
+    assert data["start"] == "2024-03-01T00:00:00+01:00"
+    assert data["end"] == "2024-04-01T00:00:00+02:00"
+    assert data["query"].startswith("/data/query?market=DE-LU&start=2024-03-01&end=2024-04-01&bucket=1d")
+    summary = data["summary"]
+    assert f"mean {expected['mean']:,.2f} EUR/MWh over 31 buckets" in summary
+    assert f"lowest {expected['low']:,.2f} on {expected['low_day']}" in summary
+    assert f"highest {expected['high']:,.2f} on {expected['high_day']}" in summary
+    assert "[D1]" in body["answer"]
+    assert summary in body["answer"]
+    same = (await rag_hub.get(data["query"])).json()["series"][0]["points"]
+    assert len(same) == 31
+
+
+async def test_the_chat_model_gets_the_numbers_in_its_context(
+    generative_hub: tuple[Client, OllamaTestServer], hub_dsn: str
+) -> None:
+    client, server = generative_hub
+    await load_prices(client)
+    expected = await expected_march(hub_dsn)
+    response = await client.post("/rag/ask", json={"question": "Explain the EPEX price trend in March 2024"})
+    body = response.json()
+    assert body["mode"] == "generative"
+    assert body["data"][0]["ref"] == "D1"
+    prompt = [b for kind, b in server.requests if kind == "chat"][-1]["messages"][-1]["content"]
+    assert "[D1] data query /data/query?market=DE-LU" in prompt
+    assert f"mean {expected['mean']:,.2f} EUR/MWh" in prompt
+    assert prompt.count("\n2024-03-") == 31
+
+
+async def test_a_market_without_period_is_noted(rag_hub: Client) -> None:
+    response = await rag_hub.post("/rag/ask", json={"question": "How did the EPEX day-ahead price develop?"})
+    body = response.json()
+    assert body["data"] == []
+    assert any("no period" in note for note in body["notes"])

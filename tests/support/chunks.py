@@ -1,0 +1,100 @@
+"""Chunks of real documents for the RAG tests and the retrieval bench, without the upload path.
+
+``document_chunks`` runs the documents domain's own extraction and chunking on a file;
+``store_chunk_rows`` writes what sparse retrieval reads: a ready document version and its rows in
+``chunks`` (migration 0005), as the documents job would after extraction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import asyncpg
+
+from luna_hub.documents.chunking import make_chunks
+from luna_hub.documents.extract import extract, sniff
+from luna_hub.documents.schemas import Chunk
+
+__all__ = ["MAX_CHARS", "OVERLAP", "document_chunks", "document_id_for", "store_chunk_rows"]
+
+MAX_CHARS = 1200
+OVERLAP = 150
+
+
+def document_id_for(relative: str) -> str:
+    """Return a document id (``[A-Za-z0-9_.-]``) for a path such as ``laws/msbg.md``: ``laws-msbg.md``."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", relative)
+
+
+def document_chunks(path: Path, document_id: str) -> list[Chunk]:
+    """Extract and chunk ``path`` as the documents domain does (version 1)."""
+    data = path.read_bytes()
+    media_type = sniff(data, path.name)
+    extraction = extract(data, media_type, path.name)
+    return make_chunks(
+        extraction,
+        document_id=document_id,
+        version=1,
+        title=extraction.title or path.name,
+        media_type=media_type,
+        max_chars=MAX_CHARS,
+        overlap=OVERLAP,
+    )
+
+
+async def store_chunk_rows(connection: asyncpg.Connection, chunks: Sequence[Chunk]) -> None:
+    """Store each document of ``chunks`` as a ready version with those chunks (replacing earlier rows)."""
+    by_version: dict[tuple[str, int], list[Chunk]] = {}
+    for chunk in chunks:
+        by_version.setdefault((chunk.document_id, chunk.version), []).append(chunk)
+    async with connection.transaction():
+        for (document_id, version), rows in by_version.items():
+            digest = "sha256:" + hashlib.sha256("".join(c.text for c in rows).encode()).hexdigest()
+            await connection.execute(
+                "INSERT INTO documents (document_id, title) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                document_id,
+                rows[0].title,
+            )
+            await connection.execute(
+                "INSERT INTO document_versions (document_id, version, filename, media_type, title, content_hash,"
+                " size_bytes, object_key, object_version, ready) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'test', true)"
+                " ON CONFLICT DO NOTHING",
+                document_id,
+                version,
+                rows[0].title,
+                rows[0].media_type,
+                rows[0].title,
+                digest,
+                sum(len(c.text) for c in rows),
+                f"test/{document_id}",
+            )
+            await connection.execute(
+                "UPDATE documents SET current_version = $2 WHERE document_id = $1", document_id, version
+            )
+            await connection.execute("DELETE FROM chunks WHERE document_id = $1", document_id)
+            await connection.executemany(
+                "INSERT INTO chunks (chunk_id, document_id, version, ordinal, text, content_hash, title, media_type,"
+                " page, page_end, section, char_start, char_end)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                [
+                    (
+                        c.chunk_id,
+                        c.document_id,
+                        c.version,
+                        c.ordinal,
+                        c.text,
+                        c.content_hash,
+                        c.title,
+                        c.media_type,
+                        c.page,
+                        c.page_end,
+                        c.section,
+                        c.char_start,
+                        c.char_end,
+                    )
+                    for c in rows
+                ],
+            )
