@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -17,6 +19,21 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return subprocess.run(
         [str(BIN / "luna-hub"), *args], capture_output=True, text=True, timeout=60, env=env, check=False
     )
+
+
+def health(url: str) -> dict[str, str]:
+    """GET /health until it is 200: 'ready' means listening; the schema migrates in the background (503)."""
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=10) as response:  # noqa: S310 - loopback
+                body: dict[str, str] = json.load(response)
+                return body
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503:
+                raise
+        time.sleep(0.1)
+    msg = "hub not healthy after 30 s"
+    raise AssertionError(msg)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["serve", "--help"]])
@@ -46,8 +63,7 @@ def test_serve_on_embedded_postgres_answers_health_and_stops_on_ctrl_c(tmp_path:
     )
     urls = hub.wait_ready()
     assert urls == {"luna-hub": f"http://127.0.0.1:{port}"}
-    with urllib.request.urlopen(f"{urls['luna-hub']}/health", timeout=10) as response:  # noqa: S310 - loopback
-        assert json.load(response)["database"].startswith("PostgreSQL 18")
+    assert health(urls["luna-hub"])["database"].startswith("PostgreSQL 18")
     assert hub.interrupt(signal.SIGINT) == 0
     output = hub.output()
     assert "Traceback" not in output
