@@ -308,3 +308,12 @@ async def test_demo_data_loads_the_sample_documents_once(docs_dsn: str, tmp_path
             assert len(files) == 2  # the second start found both by their hash
     finally:
         await empty_tables(docs_dsn)
+
+
+async def test_openapi_describes_the_documents_endpoints(docs_hub: DocsHub) -> None:
+    schema = (await docs_hub.client.get("/schema/openapi.json")).json()
+    paths = schema["paths"]
+    assert set(paths["/documents"]) == {"get", "post"}
+    assert set(paths["/documents/{document_id}"]) == {"get", "delete"}
+    assert "get" in paths["/documents/{document_id}/file"]
+    assert "multipart/form-data" in paths["/documents"]["post"]["requestBody"]["content"]
