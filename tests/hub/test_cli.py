@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -36,6 +38,22 @@ def test_bad_config_file_exits_2_naming_file_line_and_key(tmp_path: Path) -> Non
     )
 
 
+def _health_once_migrated(url: str, attempts: int = 300) -> dict[str, str]:
+    """GET /health until it is 200: the hub listens before its first migration is done (503 until then)."""
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=10) as response:  # noqa: S310 - loopback
+                body: dict[str, str] = json.load(response)
+                return body
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503:
+                raise
+            exc.close()
+        time.sleep(0.1)
+    msg = f"{url}/health not 200 after {attempts} attempts"
+    raise AssertionError(msg)
+
+
 @pytest.mark.slow
 def test_serve_on_embedded_postgres_answers_health_and_stops_on_ctrl_c(tmp_path: Path, service_dir: Path) -> None:
     port = free_port()
@@ -46,8 +64,12 @@ def test_serve_on_embedded_postgres_answers_health_and_stops_on_ctrl_c(tmp_path:
     )
     urls = hub.wait_ready()
     assert urls == {"luna-hub": f"http://127.0.0.1:{port}"}
-    with urllib.request.urlopen(f"{urls['luna-hub']}/health", timeout=10) as response:  # noqa: S310 - loopback
-        assert json.load(response)["database"].startswith("PostgreSQL 18")
+    try:
+        health = _health_once_migrated(urls["luna-hub"])
+    except BaseException:
+        hub.kill()
+        raise
+    assert health["database"].startswith("PostgreSQL 18")
     assert hub.interrupt(signal.SIGINT) == 0
     output = hub.output()
     assert "Traceback" not in output
