@@ -13,11 +13,11 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from luna_hub.app import create_app
 from luna_hub.documents.schemas import Chunk
 from luna_hub.settings import DocumentSettings, HubSettings
+from support.hub import ready_client
 
-__all__ = ["DOCS", "DocsHub", "RecordingIndex", "empty_tables", "make_docs_hub", "started"]
+__all__ = ["DOCS", "DocsHub", "RecordingIndex", "docs_hub_client", "empty_tables"]
 
 DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "docs"
 
@@ -79,29 +79,17 @@ class DocsHub:
         return {"tables": tables, "files": files, "index": dict(self.index.content)}
 
 
-async def make_docs_hub(
+@asynccontextmanager
+async def docs_hub_client(
     dsn: str, data_dir: Path, documents: DocumentSettings | None = None, demo_data: str | None = None
-) -> tuple[Litestar, RecordingIndex]:
-    """The hub app on ``dsn`` with its files under ``data_dir`` and a recording chunk index."""
+) -> AsyncIterator[DocsHub]:
+    """The hub app in process on ``dsn``, its files under ``data_dir``, with a recording chunk index; ready."""
     index = RecordingIndex()
     settings = HubSettings(
         database_url=dsn, data_dir=str(data_dir), documents=documents or DocumentSettings(), demo_data=demo_data
     )
-    return create_app(settings, chunk_index=index), index
-
-
-@asynccontextmanager
-async def started(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """An in-process client of ``app`` once ``/health`` says it is ready."""
-    async with AsyncTestClient(app) as client:
-        for _ in range(300):
-            if (await client.get("/health")).status_code == 200:
-                break
-            await asyncio.sleep(0.1)
-        else:
-            msg = "hub not ready after 30 s"
-            raise AssertionError(msg)
-        yield client
+    async with ready_client(settings, chunk_index=index) as client:
+        yield DocsHub(client, index, dsn, data_dir / "documents")
 
 
 async def empty_tables(dsn: str) -> None:

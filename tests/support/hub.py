@@ -13,15 +13,18 @@ from litestar.testing import AsyncTestClient
 from luna_hub.app import create_app
 from luna_hub.database import close_pool, create_pool
 from luna_hub.database.migrate import apply_migrations
+from luna_hub.documents.schemas import ChunkIndex
 from luna_hub.settings import HubSettings
 
 __all__ = ["migrated_pool", "ready_client"]
 
 
 @asynccontextmanager
-async def ready_client(settings: HubSettings) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """An in-process client of ``create_app(settings)`` once ``/health`` says the schema is migrated."""
-    async with AsyncTestClient(create_app(settings)) as client:
+async def ready_client(
+    settings: HubSettings, *, chunk_index: ChunkIndex | None = None
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """An in-process client of ``create_app(settings, ...)`` once ``/health`` says the schema is migrated."""
+    async with AsyncTestClient(create_app(settings, chunk_index=chunk_index)) as client:
         for _ in range(300):
             if (await client.get("/health")).status_code == 200:
                 break

@@ -11,7 +11,7 @@ from moto.server import ThreadedMotoServer
 
 from luna_hub.settings import DocumentSettings
 from support.databases import database_for_session
-from support.documents import DocsHub, empty_tables, make_docs_hub, started
+from support.documents import DocsHub, docs_hub_client, empty_tables
 
 __all__ = ["docs_dsn", "docs_hub", "s3_endpoint"]
 
@@ -38,9 +38,8 @@ def docs_dsn(pg_admin_dsn: str) -> Iterator[str]:
 @pytest.fixture
 async def docs_hub(docs_dsn: str, tmp_path: Path) -> AsyncIterator[DocsHub]:
     """The hub with a filesystem store under ``tmp_path`` and uploads up to 1 MB; tables emptied afterwards."""
-    app, index = await make_docs_hub(docs_dsn, tmp_path, DocumentSettings(max_upload_bytes=1_000_000))
     try:
-        async with started(app) as client:
-            yield DocsHub(client, index, docs_dsn, tmp_path / "documents")
+        async with docs_hub_client(docs_dsn, tmp_path, DocumentSettings(max_upload_bytes=1_000_000)) as hub:
+            yield hub
     finally:
         await empty_tables(docs_dsn)

@@ -16,7 +16,7 @@ import pytest
 
 from luna_hub.documents.storage import S3Store
 from luna_hub.settings import DocumentSettings, S3Settings
-from support.documents import DOCS, DocsHub, RecordingIndex, empty_tables, make_docs_hub, started
+from support.documents import DOCS, DocsHub, docs_hub_client, empty_tables
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 real_docs = pytest.mark.skipif(not (DOCS / "laws" / "msbg.md").is_file(), reason=f"real documents not at {DOCS}")
@@ -243,11 +243,10 @@ async def test_documents_on_s3_keep_versions_and_delete_them_all(
         store="s3",
         s3=S3Settings(endpoint=s3_endpoint, bucket=bucket, access_key="test", secret_key="test", secure=False),  # noqa: S106
     )
-    app, _ = await make_docs_hub(docs_dsn, tmp_path, documents)
     inspector = S3Store(endpoint=s3_endpoint, bucket=bucket, access_key="test", secret_key="test", secure=False)  # noqa: S106
     try:
-        async with started(app) as client:
-            hub = DocsHub(client, RecordingIndex(), docs_dsn, tmp_path / "unused")
+        async with docs_hub_client(docs_dsn, tmp_path, documents) as hub:
+            client = hub.client
             for text in (b"first text", b"second text"):
                 response = await upload(hub, "s3.txt", data=text, document_id="on-s3")
                 assert response.status_code == 202, response.text
@@ -268,10 +267,8 @@ async def test_documents_on_s3_keep_versions_and_delete_them_all(
 
 @real_docs
 async def test_stopping_the_hub_mid_job_undoes_the_version(docs_dsn: str, tmp_path: Path) -> None:
-    app, index = await make_docs_hub(docs_dsn, tmp_path)
     manual = DOCS / "manuals" / "fronius_datamanager_modbus_tcp_rtu.pdf"  # 100 pages: seconds of extraction
-    async with started(app) as client:
-        hub = DocsHub(client, index, docs_dsn, tmp_path / "documents")
+    async with docs_hub_client(docs_dsn, tmp_path) as hub:
         before = await hub.snapshot()
         response = await upload(hub, manual, document_id="interrupted")
         assert response.status_code == 202
@@ -296,9 +293,8 @@ async def test_demo_data_loads_the_sample_documents_once(docs_dsn: str, tmp_path
     settings_dir = tmp_path / "hub"
     try:
         for start in range(2):
-            app, _ = await make_docs_hub(docs_dsn, settings_dir, demo_data=str(shared))
-            async with started(app) as client:
-                hub = DocsHub(client, RecordingIndex(), docs_dsn, settings_dir / "documents")
+            async with docs_hub_client(docs_dsn, settings_dir, demo_data=str(shared)) as hub:
+                client = hub.client
                 for document_id in ("stromgvv", "victron-gx-modbus-tcp-attributes"):
                     for _ in range(600):
                         response = await client.get(f"/documents/{document_id}", params={"text": "false"})
@@ -312,3 +308,12 @@ async def test_demo_data_loads_the_sample_documents_once(docs_dsn: str, tmp_path
             assert len(files) == 2  # the second start found both by their hash
     finally:
         await empty_tables(docs_dsn)
+
+
+async def test_openapi_describes_the_documents_endpoints(docs_hub: DocsHub) -> None:
+    schema = (await docs_hub.client.get("/schema/openapi.json")).json()
+    paths = schema["paths"]
+    assert set(paths["/documents"]) == {"get", "post"}
+    assert set(paths["/documents/{document_id}"]) == {"get", "delete"}
+    assert "get" in paths["/documents/{document_id}/file"]
+    assert "multipart/form-data" in paths["/documents"]["post"]["requestBody"]["content"]

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from luna_hub.documents.chunking import ChunkSpan, chunk_spans, content_hash, make_chunks
-from luna_hub.documents.extract import Extraction, Segment, SegmentKind
+from luna_hub.documents.extract import MARKDOWN, Extraction, Segment, SegmentKind, extract
 
 _words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzäöüß§0123456789.,;", min_size=1, max_size=40)
 _gaps = st.sampled_from([" ", " ", " ", "\n", "  ", ". ", "\t"])
@@ -136,3 +136,47 @@ def test_chunks_stay_inside_one_page_and_section(case: Case) -> None:
 def test_bad_budgets_are_refused() -> None:
     with pytest.raises(ValueError, match="overlap"):
         chunk_spans("x", [Segment(0, 1, "paragraph")], max_chars=10, overlap=10)
+
+
+_line_words = st.text(alphabet="abcdefgh §0123456789.,", min_size=1, max_size=30).map(str.strip).filter(bool)
+
+
+@st.composite
+def markdown_documents(draw: st.DrawFn) -> tuple[str, list[tuple[int, str]], list[str]]:
+    """Markdown with headings of random levels and paragraphs; returns text, headings, paragraph lines."""
+    lines: list[str] = []
+    headings: list[tuple[int, str]] = []
+    body: list[str] = []
+    for _ in range(draw(st.integers(1, 20))):
+        if draw(st.booleans()):
+            level = draw(st.integers(2, 4))
+            title = draw(_line_words)
+            headings.append((level, title))
+            lines += [f"{'#' * level} {title}", ""]
+        else:
+            paragraph = draw(st.lists(_line_words, min_size=1, max_size=4))
+            body += paragraph
+            lines += [*paragraph, ""]
+    return "\n".join(lines), headings, body
+
+
+@settings(max_examples=100)
+@given(markdown_documents())
+def test_markdown_extraction_keeps_every_line_and_the_heading_path(
+    document: tuple[str, list[tuple[int, str]], list[str]],
+) -> None:
+    text, headings, body = document
+    extraction = extract(text.encode(), MARKDOWN, "doc.md")
+    segment_texts = [extraction.text[s.start : s.end] for s in extraction.segments]
+    assert [t for t, s in zip(segment_texts, extraction.segments, strict=True) if s.kind == "heading"] == [
+        title for _, title in headings
+    ]
+    assert "\n".join(t for t, s in zip(segment_texts, extraction.segments, strict=True) if s.kind != "heading") == (
+        "\n".join(body)
+    )
+    # the path of each heading: the last open heading of every lower level, then itself
+    open_path: list[tuple[int, str]] = []
+    heading_segments = [s for s in extraction.segments if s.kind == "heading"]
+    for (level, title), segment in zip(headings, heading_segments, strict=True):
+        open_path = [(lvl, t) for lvl, t in open_path if lvl < level] + [(level, title)]
+        assert segment.section == " > ".join(t for _, t in open_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -51,8 +52,13 @@ class DocumentsController(Controller):
         Corrupt, encrypted, empty or scanned files are 422, unsupported formats 415, too large 413;
         none of them stores anything. Follow the job's progress at ``GET /documents/{id}``.
         """
-        content = await data.file.read()
-        await data.file.close()
+        try:
+            size = data.file.file.seek(0, os.SEEK_END)  # a seek, no read: cheap on the spooled file
+            documents.check_size(data.file.filename, size)  # before reading a huge upload into memory
+            await data.file.seek(0)
+            content = await data.file.read()
+        finally:
+            await data.file.close()
         result = await documents.upload(
             content, data.file.filename, document_id=data.document_id or None, actor=_actor(request)
         )

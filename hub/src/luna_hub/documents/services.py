@@ -110,9 +110,7 @@ class DocumentService:
     ) -> UploadResult:
         """Check ``data``, store it as a new version (or find the same bytes) and start its job."""
         filename = PurePosixPath(filename.replace("\\", "/")).name or "upload"
-        if len(data) > self._settings.max_upload_bytes:
-            msg = f"{filename} has {len(data)} bytes; the limit is {self._settings.max_upload_bytes}"
-            raise DocumentTooLargeError(msg)
+        self.check_size(filename, len(data))
         if document_id is not None and not _DOCUMENT_ID.fullmatch(document_id):
             msg = f"document_id {document_id!r}: 1-64 letters, digits, '.', '_', '-'; starting with a letter or digit"
             raise BadRequestError(msg)
@@ -159,6 +157,12 @@ class DocumentService:
         _log.info("document uploaded", document_id=document_id, version=version, job_id=job.job_id, bytes=len(data))
         self._start(job.job_id, document_id, version, stored)
         return UploadResult(document_id=document_id, version=version, deduplicated=False, job=job)
+
+    def check_size(self, filename: str, size: int) -> None:
+        """Raise :class:`DocumentTooLargeError` (413) if ``size`` bytes exceed ``max_upload_bytes``."""
+        if size > self._settings.max_upload_bytes:
+            msg = f"{filename} has {size} bytes; the limit is {self._settings.max_upload_bytes}"
+            raise DocumentTooLargeError(msg)
 
     async def upload_path(
         self, path: Path, *, document_id: str | None = None, actor: str = "anonymous"
