@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from luna_agent.settings import AgentSettings
+from luna_hub.settings import HubSettings
+from luna_shared.config import load_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ["compose.hub.yaml", "compose.edge.yaml"]
 
@@ -102,3 +106,44 @@ def test_make_targets_drive_compose(target: str, expected: str, tmp_path: Path) 
         check=True,
     )
     assert expected in result.stdout
+
+
+def _with_defaults(value: str) -> str:
+    """Substitute ``${VAR:-default}`` / ``${VAR:?message}`` as compose would with .env.example's values."""
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    return re.sub(r"\$\{(\w+)(?::[-?][^}]*)?\}", lambda m: example[m.group(1)], value)
+
+
+@pytest.mark.parametrize(
+    ("name", "service", "settings_type"),
+    [("compose.hub.yaml", "hub", HubSettings), ("compose.edge.yaml", "agent", AgentSettings)],
+)
+def test_the_containers_environment_is_valid_settings(
+    name: str, service: str, settings_type: type[HubSettings | AgentSettings]
+) -> None:
+    """Every LUNA_* variable the stack sets is a real setting of the process, with a valid value."""
+    environment = _services(name)[service]["environment"]
+    assert isinstance(environment, dict)
+    env = {key: _with_defaults(str(value)) for key, value in environment.items()}
+    loaded = load_settings(settings_type, env=env)
+    assert loaded.ignored_env == ()
+
+
+def test_the_hub_container_uses_the_stacks_services() -> None:
+    environment = _services("compose.hub.yaml")["hub"]["environment"]
+    assert isinstance(environment, dict)
+    env = {key: _with_defaults(str(value)) for key, value in environment.items()}
+    settings = load_settings(HubSettings, env=env).settings
+    assert settings.documents.store == "s3"
+    assert settings.documents.s3 is not None
+    assert (settings.documents.s3.endpoint, settings.documents.s3.secure) == ("minio:9000", False)
+    assert settings.rag.qdrant_url == "http://qdrant:6333"
+    assert settings.rag.qdrant_api_key == "change-me"
+    assert (settings.rag.embedder, settings.rag.answerer) == ("ollama", "ollama")
+    assert settings.rag.ollama.url == "http://ollama:11434"
+    assert settings.database_url is not None
+    assert settings.database_url.endswith("@db:5432/luna")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -23,7 +25,20 @@ __all__ = ["migrated_pool", "ready_client"]
 async def ready_client(
     settings: HubSettings, *, chunk_index: ChunkIndex | None = None
 ) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """An in-process client of ``create_app(settings, ...)`` once ``/health`` says the schema is migrated."""
+    """An in-process client of ``create_app(settings, ...)`` once ``/health`` says the schema is migrated.
+
+    Without a ``data_dir`` of its own, the hub keeps its local state (document files, Qdrant's local
+    storage) in a scratch directory, never in the checkout's ``var/``.
+    """
+    with tempfile.TemporaryDirectory(prefix="luna-hub-test-") as scratch:
+        if settings.data_dir == HubSettings().data_dir:
+            settings = msgspec.structs.replace(settings, data_dir=scratch)
+        async with _client(settings, chunk_index) as client:
+            yield client
+
+
+@asynccontextmanager
+async def _client(settings: HubSettings, chunk_index: ChunkIndex | None) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(create_app(settings, chunk_index=chunk_index)) as client:
         for _ in range(300):
             if (await client.get("/health")).status_code == 200:

@@ -108,6 +108,8 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Extractive passages (no model server) or generation with Ollama's chat model."""
     qdrant_url: str | None = None
     """A Qdrant server; unset: Qdrant local mode on disk in ``data_dir/qdrant``."""
+    qdrant_api_key: str | None = None
+    """The server's API key (``LUNA_RAG__QDRANT_API_KEY``); only with ``qdrant_url``."""
     embed_threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
     text_search_config: str = "simple"
     """PostgreSQL text search configuration of the chunks' ``tsv`` column (sparse retrieval)."""

@@ -52,10 +52,13 @@ def collection_name(model: str, dims: int) -> str:
     return f"chunks_{re.sub(r'[^A-Za-z0-9_-]+', '-', model)}_{dims}"
 
 
-def open_qdrant(url: str | None, data_dir: str) -> tuple[AsyncQdrantClient, bool]:
-    """Return a client of the Qdrant at ``url`` or of local mode in ``data_dir/qdrant``, and whether local."""
+def open_qdrant(url: str | None, data_dir: str, *, api_key: str | None = None) -> tuple[AsyncQdrantClient, bool]:
+    """Return a client of the Qdrant at ``url`` (with ``api_key``), or of local mode in ``data_dir/qdrant``.
+
+    The flag says whether it is local mode.
+    """
     if url:
-        return AsyncQdrantClient(url=url), False
+        return AsyncQdrantClient(url=url, api_key=api_key or None), False
     path = Path(data_dir) / "qdrant"
     path.mkdir(parents=True, exist_ok=True)
     return AsyncQdrantClient(path=str(path)), True

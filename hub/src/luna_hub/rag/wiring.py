@@ -33,7 +33,7 @@ async def open_rag(pool: asyncpg.Pool, settings: HubSettings) -> AsyncIterator[R
     Embedding calls made while indexing are written to the model audit log like every other model call.
     """
     embedder = create_embedder(settings.rag)
-    client, local = open_qdrant(settings.rag.qdrant_url, settings.data_dir)
+    client, local = open_qdrant(settings.rag.qdrant_url, settings.data_dir, api_key=settings.rag.qdrant_api_key)
     chat = OllamaChat(settings.rag.ollama) if settings.rag.answerer == "ollama" else None
     service: RagService | None = None
 
