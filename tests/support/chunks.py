@@ -16,6 +16,7 @@ import asyncpg
 
 from luna_hub.documents.chunking import make_chunks
 from luna_hub.documents.extract import extract, sniff
+from luna_hub.documents.repository import replace_chunks
 from luna_hub.documents.schemas import Chunk
 
 __all__ = ["MAX_CHARS", "OVERLAP", "document_chunks", "document_id_for", "store_chunk_rows"]
@@ -74,27 +75,4 @@ async def store_chunk_rows(connection: asyncpg.Connection, chunks: Sequence[Chun
             await connection.execute(
                 "UPDATE documents SET current_version = $2 WHERE document_id = $1", document_id, version
             )
-            await connection.execute("DELETE FROM chunks WHERE document_id = $1", document_id)
-            await connection.executemany(
-                "INSERT INTO chunks (chunk_id, document_id, version, ordinal, text, content_hash, title, media_type,"
-                " page, page_end, section, char_start, char_end)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                [
-                    (
-                        c.chunk_id,
-                        c.document_id,
-                        c.version,
-                        c.ordinal,
-                        c.text,
-                        c.content_hash,
-                        c.title,
-                        c.media_type,
-                        c.page,
-                        c.page_end,
-                        c.section,
-                        c.char_start,
-                        c.char_end,
-                    )
-                    for c in rows
-                ],
-            )
+            await replace_chunks(connection, document_id, rows)

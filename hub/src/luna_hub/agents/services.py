@@ -7,7 +7,6 @@ key. The key is shown once, when it is created (``luna-hub create-agent``).
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 from datetime import datetime
@@ -19,7 +18,7 @@ import msgspec
 from luna_hub import audit
 from luna_hub.agents import repository
 from luna_hub.agents.schemas import AgentCompleteness, AgentCreated, AgentIdentity, AgentView
-from luna_hub.auth.services import hash_key
+from luna_hub.auth.services import find_key_row, hash_key
 from luna_hub.errors import BadRequestError, ConflictError
 from luna_shared.wire import AgentStatus
 
@@ -84,11 +83,8 @@ def _prefix(key: str) -> str:
 
 async def verify_agent_key(connection: asyncpg.Connection, key: str) -> AgentIdentity | None:
     """Return the agent ``key`` belongs to, or None when it is unknown, revoked or malformed."""
-    match = _KEY.fullmatch(key)
-    if match is None:
-        return None
-    row = await repository.find_key(connection, match.group(1))
-    if row is None or not hmac.compare_digest(row["key_hash"], hash_key(key)):
+    row = await find_key_row(key, _KEY, lambda prefix: repository.find_key(connection, prefix))
+    if row is None:
         return None
     return AgentIdentity(agent_id=row["agent_id"], site_id=row["site_id"], key_id=row["key_id"])
 

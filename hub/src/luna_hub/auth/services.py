@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import asyncpg
@@ -21,7 +22,15 @@ from luna_hub import audit
 from luna_hub.auth import repository
 from luna_hub.errors import BadRequestError, ConflictError, NotFoundError
 
-__all__ = ["ApiKeyCreated", "Principal", "create_api_key", "create_user", "hash_key", "verify_api_key"]
+__all__ = [
+    "ApiKeyCreated",
+    "Principal",
+    "create_api_key",
+    "create_user",
+    "find_key_row",
+    "hash_key",
+    "verify_api_key",
+]
 
 _USERNAME: Final = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _KEY: Final = re.compile(r"^luna_([a-z0-9]{8})_[A-Za-z0-9_-]{32,}$")
@@ -82,12 +91,25 @@ async def create_api_key(
     return ApiKeyCreated(key_id=key_id, username=username, name=name, key=key)
 
 
-async def verify_api_key(connection: asyncpg.Connection, key: str) -> Principal | None:
-    """Return who ``key`` belongs to, or None when it is unknown, revoked or malformed."""
-    match = _KEY.fullmatch(key)
+async def find_key_row(
+    key: str, pattern: re.Pattern[str], find: Callable[[str], Awaitable[asyncpg.Record | None]]
+) -> asyncpg.Record | None:
+    """Return the stored row of ``key``: found by its prefix (group 1 of ``pattern``), hash compared in constant time.
+
+    None when the key is malformed, unknown or revoked (``find`` returns only live keys).
+    """
+    match = pattern.fullmatch(key)
     if match is None:
         return None
-    row = await repository.find_key(connection, match.group(1))
+    row = await find(match.group(1))
     if row is None or not hmac.compare_digest(row["key_hash"], hash_key(key)):
+        return None
+    return row
+
+
+async def verify_api_key(connection: asyncpg.Connection, key: str) -> Principal | None:
+    """Return who ``key`` belongs to, or None when it is unknown, revoked or malformed."""
+    row = await find_key_row(key, _KEY, lambda prefix: repository.find_key(connection, prefix))
+    if row is None:
         return None
     return Principal(user_id=row["user_id"], username=row["username"], key_id=row["key_id"])

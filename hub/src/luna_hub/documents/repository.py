@@ -22,6 +22,7 @@ __all__ = [
     "latest_job",
     "list_documents",
     "make_current",
+    "replace_chunks",
     "set_job",
     "version_row",
     "versions",
@@ -212,6 +213,17 @@ async def make_current(  # noqa: PLR0913 - the extraction's results, each named
         pages,
         title,
     )
+    await replace_chunks(db, document_id, chunks)
+    await db.execute(
+        "UPDATE documents SET current_version = $2, title = $3, updated_at = now() WHERE document_id = $1",
+        document_id,
+        version,
+        title,
+    )
+
+
+async def replace_chunks(db: asyncpg.Connection, document_id: str, chunks: Sequence[Chunk]) -> None:
+    """Make ``chunks`` the document's chunks (the searchable rows of its current version)."""
     await db.execute("DELETE FROM chunks WHERE document_id = $1", document_id)
     await db.copy_records_to_table(
         "chunks",
@@ -234,12 +246,6 @@ async def make_current(  # noqa: PLR0913 - the extraction's results, each named
             )
             for c in chunks
         ],
-    )
-    await db.execute(
-        "UPDATE documents SET current_version = $2, title = $3, updated_at = now() WHERE document_id = $1",
-        document_id,
-        version,
-        title,
     )
 
 
