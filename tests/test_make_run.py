@@ -49,6 +49,25 @@ def _wait_for_series(hub_url: str, meter: str, metric: str, timeout: float = 60)
     raise AssertionError(msg)
 
 
+def _ask_until_cited(hub_url: str, question: str, timeout: float = 180) -> dict[str, object]:
+    """The demo documents load in the background: ask until the answer cites one of them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{hub_url}/rag/ask",
+            data=json.dumps({"question": question}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+            answer: dict[str, object] = json.load(response)
+        if answer.get("citations"):
+            return answer
+        time.sleep(2)
+    msg = f"no cited answer to {question!r} after {timeout}s"
+    raise AssertionError(msg)
+
+
 @pytest.mark.slow
 def test_make_run_starts_the_system_and_ctrl_c_stops_it(
     tmp_path: Path, service_dir: Path, mqtt_broker: MqttBroker
@@ -92,6 +111,14 @@ def test_make_run_starts_the_system_and_ctrl_c_stops_it(
         assert len(day) == 1
         assert day[0]["count"] == 25
         assert round(day[0]["value"], 3) == 90.334
+
+    if (ROOT.parent / "shared" / "data" / "docs").is_dir():
+        # /rag/ask answers out of the box from the sample documents, with citations (extractive default)
+        answer = _ask_until_cited(urls["luna-hub"], "Welche Aufgaben hat der Messstellenbetreiber?")
+        assert answer["mode"] == "extractive"
+        citations = answer["citations"]
+        assert isinstance(citations, list)
+        assert all(citation["quote"] for citation in citations)
 
     system.interrupt(signal.SIGINT)  # make itself dies of SIGINT, as in a terminal; what matters is below
     output = system.output()

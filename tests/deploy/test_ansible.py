@@ -8,6 +8,7 @@ running here, so the roles are told not to manage services; everything else is r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -18,8 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 import yaml
+
+from luna_hub.agents.services import verify_agent_key
+from support.databases import database_for_session
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE = ROOT / "ansible"
@@ -79,7 +84,7 @@ def test_ansible_lint_passes_the_production_profile_offline() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp_path: Path) -> None:
+def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp_path: Path, pg_admin_dsn: str) -> None:
     wheels = tmp_path / "dist"
     for package in ("luna-shared", "luna-agent"):
         subprocess.run(
@@ -99,16 +104,25 @@ def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp
         "edge_agent_id": "muenster-1",
         "edge_agent_site_id": "muenster",
         "edge_agent_status_port": 8099,
+        # registration with a hub: here the hub's CLI on this machine, on a database of the test's own
+        "edge_agent_hub_url": "http://127.0.0.1:8080",
+        "edge_agent_register_command": [str(BIN / "luna-hub"), "create-agent"],
     }
     inventory = _inventory(tmp_path, "edge")
-
-    first = _playbook("site.yml", inventory, extra, tmp_path)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert _recap(first)[1] > 0
-
-    second = _playbook("site.yml", inventory, extra, tmp_path)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert _recap(second)[1:] == (0, 0, 0), second.stdout
+    with database_for_session(pg_admin_dsn, "luna_edge_role") as hub_dsn:
+        hub_env = {"LUNA_DATABASE_URL": hub_dsn, "LUNA_DATA_DIR": str(tmp_path / "hub")}
+        extra["edge_agent_register_environment"] = hub_env
+        _run_the_edge_role_twice(extra, inventory, tmp_path)
+        key = (root / "etc" / "luna" / "agent.key").read_text(encoding="utf-8").strip()
+        assert (root / "etc" / "luna" / "agent.key").stat().st_mode & 0o777 == 0o600
+        registered = _psql(
+            hub_dsn,
+            "SELECT agent_id || '@' || site_id || ':' || count(*) FROM agent_keys JOIN agents"
+            " USING (agent_id) GROUP BY agent_id, site_id",
+        )
+        assert registered == "muenster-1@muenster:1", "registered once, on the first run only"
+        verified = asyncio.run(_verify_agent_key(hub_dsn, key))
+        assert verified == ("muenster-1", "muenster")
 
     agent = root / "opt" / "luna-agent" / "venv" / "bin" / "luna-agent"
     config = root / "etc" / "luna" / "agent.toml"
@@ -119,9 +133,29 @@ def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp
     text = config.read_text(encoding="utf-8")
     assert 'agent_id = "muenster-1"' in text
     assert "port = 8099" in text
+    assert f'key_file = "{root}/etc/luna/agent.key"' in text
     unit = (root / "etc" / "systemd" / "system" / "luna-agent.service").read_text(encoding="utf-8")
     assert f"ExecStart={agent} run" in unit
     assert f"LUNA_CONFIG={config}" in unit
+
+
+async def _verify_agent_key(dsn: str, key: str) -> tuple[str, str] | None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        identity = await verify_agent_key(connection, key)
+    finally:
+        await connection.close()
+    return None if identity is None else (identity.agent_id, identity.site_id)
+
+
+def _run_the_edge_role_twice(extra: dict[str, object], inventory: Path, tmp_path: Path) -> None:
+    first = _playbook("site.yml", inventory, extra, tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert _recap(first)[1] > 0
+
+    second = _playbook("site.yml", inventory, extra, tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert _recap(second)[1:] == (0, 0, 0), second.stdout
 
 
 @pytest.fixture
