@@ -65,6 +65,7 @@ class Agent:
         self._scheduler: Any = None
         self.mqtt: Any = None
         self.plugs: list[Any] = []
+        self._polls: set[asyncio.Task[Any]] = set()
         self.uploader = (
             Uploader(
                 settings.sync,
@@ -154,10 +155,16 @@ class Agent:
     async def poll_device(self, device_id: str) -> int:
         """Poll one device and push its samples through validation into the buffer; return how many were stored."""
         device = self.devices[device_id]
-        with correlation("poll_id"):
-            samples = await device.poll()
-            self.metrics.observe_poll(device)
-            return self.ingest(samples, rollover_at=device.rollover_at)
+        task = asyncio.current_task()
+        if task is not None:
+            self._polls.add(task)
+        try:
+            with correlation("poll_id"):
+                samples = await device.poll()
+                self.metrics.observe_poll(device)
+                return self.ingest(samples, rollover_at=device.rollover_at)
+        finally:
+            self._polls.discard(task)
 
     def ingest(self, samples: Sequence[Sample], *, rollover_at: dict[str, float] | None = None) -> int:
         """Validate and store samples from any source; the one path into the buffer."""
@@ -191,6 +198,9 @@ class Agent:
             self.mqtt.stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+        if self._polls:  # a poll in flight finishes (or times out) before its connection is closed
+            grace = max((d.timeout_s * (d.retries + 1) for d in self.settings.devices), default=1.0) + 1.0
+            await asyncio.wait(set(self._polls), timeout=grace)
         if self.uploader is not None:
             self.uploader.stop()
             if self._sync_task is not None:
