@@ -310,7 +310,7 @@ async def _run() -> list[Result]:
             "readings/s",
             readings / raw_bulk,
             f"target >= 100,000 readings/s; msgpack+zstd batches of {THROUGHPUT_BATCH:,} into a real luna-hub"
-            " over loopback (decode, hash check, ledger, COPY to staging, insert) vs bare COPY of the same rows"
+            " over loopback (decode and checks, hash, ledger, COPY into the table) vs bare COPY of the same rows"
             f" (mean of one before and one after); shared machine, load average {load_average:.1f}",
         ),
         Result(

@@ -17,9 +17,9 @@ from litestar.testing import AsyncTestClient
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_shared.codec import WireFormat, decode_hub_message
 from luna_shared.compression import ContentEncoding
-from luna_shared.wire import BatchAck, make_batch, utc_ms
+from luna_shared.wire import BatchAck, Reading, make_batch, utc_ms
 from support.hub import ready_client
-from support.sync import Agent, batch, make_agent, post, readings, seq_union, stored_seqs
+from support.sync import BASE, Agent, batch, make_agent, post, readings, seq_union, stored_seqs
 
 Client = AsyncTestClient[Litestar]
 
@@ -241,3 +241,55 @@ async def test_any_replays_overlaps_and_orders_store_each_reading_exactly_once(
     expected = seq_union(sequence)
     assert await stored_seqs(hub_dsn, agent) == sorted(expected)
     assert sum(ack.stored for ack in acks) == len(expected)
+
+
+def _at(agent: Agent, seq: int, second: int) -> Reading:
+    return Reading(
+        meter_id=agent.meter, metric="power_w", ts=BASE + timedelta(seconds=second), value=1.0, unit="W", seq=seq
+    )
+
+
+async def test_readings_stored_before_under_other_sequence_numbers_count_as_duplicates(
+    hub: Client, hub_dsn: str, agent: Agent
+) -> None:
+    # A new range whose first five readings repeat stored ones (same meter, metric and time),
+    # as after an agent's buffer was restored from an old backup: the direct COPY meets them,
+    # the batch is written the staged way, and the stored readings keep their first sequence numbers.
+    ack_of(await post(hub, batch(agent, 0, 9), agent.key))
+    repeat = make_batch(
+        agent.agent_id,
+        agent.site_id,
+        [_at(agent, 10 + i, i if i < 5 else 100 + i) for i in range(10)],
+        utc_ms(datetime.now(UTC)),
+    )
+    ack = ack_of(await post(hub, repeat, agent.key))
+    assert (ack.stored, ack.duplicates) == (5, 5)
+    assert await stored_seqs(hub_dsn, agent) == [*range(10), *range(15, 20)]
+    assert await ledger_rows(hub_dsn, agent) == 2
+
+
+async def test_a_reading_twice_in_one_batch_is_stored_once(hub: Client, hub_dsn: str, agent: Agent) -> None:
+    twice = make_batch(
+        agent.agent_id, agent.site_id, [_at(agent, 0, 7), _at(agent, 1, 7), _at(agent, 2, 8)], datetime.now(UTC)
+    )
+    ack = ack_of(await post(hub, twice, agent.key))
+    assert (ack.stored, ack.duplicates) == (2, 1)
+    assert await stored_seqs(hub_dsn, agent) == [0, 2]
+
+
+async def test_a_new_batch_registers_its_series_and_marks_its_rollups_dirty(
+    hub: Client, hub_dsn: str, agent: Agent
+) -> None:
+    ack_of(await post(hub, batch(agent, 0, 59), agent.key))
+    connection = await asyncpg.connect(hub_dsn)
+    try:
+        metric = await connection.fetchrow(
+            "SELECT unit, kind FROM meter_metrics WHERE meter_id = $1 AND metric = 'power_w'", agent.meter
+        )
+        dirty = await connection.fetchrow(
+            "SELECT min(from_ts) AS low, max(to_ts) AS high FROM rollup_dirty WHERE meter_id = $1", agent.meter
+        )
+    finally:
+        await connection.close()
+    assert dict(metric) == {"unit": "W", "kind": "gauge"}
+    assert (dirty["low"], dirty["high"]) == (BASE, BASE + timedelta(seconds=59))

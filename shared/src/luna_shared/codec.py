@@ -16,7 +16,7 @@ import msgspec
 from luna_shared.errors import MalformedMessageError, UnsupportedVersionError
 from luna_shared.wire import AgentMessage, AgentStatus, BatchAck, HubMessage, ReadingBatch
 
-__all__ = ["WireFormat", "decode_agent_message", "decode_hub_message", "encode"]
+__all__ = ["WireFormat", "decode_agent_message", "decode_hub_message", "encode", "explain_decode_error"]
 
 
 class WireFormat(enum.StrEnum):
@@ -63,7 +63,7 @@ def decode_agent_message(data: bytes, fmt: WireFormat = WireFormat.MSGPACK) -> A
     try:
         return _agent_decoders[fmt].decode(data)
     except msgspec.DecodeError as exc:
-        raise _explain(exc, data, fmt, _AGENT_TAGS) from exc
+        raise explain_decode_error(exc, data, fmt, _AGENT_TAGS) from exc
 
 
 def decode_hub_message(data: bytes, fmt: WireFormat = WireFormat.MSGPACK) -> HubMessage:
@@ -71,12 +71,13 @@ def decode_hub_message(data: bytes, fmt: WireFormat = WireFormat.MSGPACK) -> Hub
     try:
         return _hub_decoders[fmt].decode(data)
     except msgspec.DecodeError as exc:
-        raise _explain(exc, data, fmt, _HUB_TAGS) from exc
+        raise explain_decode_error(exc, data, fmt, _HUB_TAGS) from exc
 
 
-def _explain(
+def explain_decode_error(
     exc: msgspec.DecodeError, data: bytes, fmt: WireFormat, known: tuple[str, ...]
 ) -> MalformedMessageError | UnsupportedVersionError:
+    """Translate a decode error: an unknown type tag (of ``known``) is a version problem, the rest malformed."""
     try:
         tag = _envelope_decoders[fmt].decode(data).type
     except msgspec.DecodeError:

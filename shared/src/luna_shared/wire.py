@@ -24,6 +24,9 @@ import msgspec
 from luna_shared.vocabulary import Quality
 
 __all__ = [
+    "CONTENT_HASH_MISMATCH",
+    "ID_PATTERN",
+    "METRIC_PATTERN",
     "AgentId",
     "AgentMessage",
     "AgentStatus",
@@ -36,28 +39,40 @@ __all__ = [
     "MetricName",
     "Reading",
     "ReadingBatch",
+    "ReadingFields",
+    "ReasonName",
     "Seq",
     "SiteId",
+    "UnitName",
     "UtcTimestamp",
+    "instant_problem",
     "make_batch",
+    "reading_problem",
     "readings_hash",
+    "rows_hash",
+    "sequence_problem",
     "utc_ms",
 ]
 
-_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+"""Agent, site and meter ids: letters and digits, then also ``.``, ``_``, ``:`` and ``-``."""
+METRIC_PATTERN: Final = r"^[a-z][a-z0-9_]*$"
 _ZERO: Final = timedelta(0)
 _HASH_PREFIX: Final = "sha256:"
 _hash_encoder: Final = msgspec.msgpack.Encoder()
 
-AgentId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_ID_PATTERN)]
+AgentId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ID_PATTERN)]
 ContentHash = Annotated[str, msgspec.Meta(pattern=r"^sha256:[0-9a-f]{64}$")]
-SiteId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_ID_PATTERN)]
-MeterId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_ID_PATTERN)]
-MetricName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+SiteId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ID_PATTERN)]
+MeterId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=ID_PATTERN)]
+MetricName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=METRIC_PATTERN)]
 UnitName = Annotated[str, msgspec.Meta(max_length=16)]
 ReasonName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
+ReadingFields = tuple[str, str, datetime, float | None, str, Quality, tuple[str, ...], int]
+"""A reading's fields in :class:`Reading`'s order: meter_id, metric, ts, value, unit, quality, reasons, seq."""
+CONTENT_HASH_MISMATCH: Final = "content_hash does not match the readings (corrupted or altered in transit)"
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 """A timezone-aware instant; constructors below require UTC with millisecond precision."""
 
@@ -71,21 +86,55 @@ def utc_ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def _check_instant(name: str, moment: datetime | None) -> None:
+def instant_problem(name: str, moment: datetime | None) -> str | None:
+    """Return the rule a wire timestamp breaks (UTC, whole milliseconds), in words, or ``None``."""
     if moment is None:
-        return
+        return None
     if moment.utcoffset() != _ZERO:
-        msg = f"{name} must be in UTC, got offset {moment.utcoffset()}"
-        raise ValueError(msg)
+        return f"{name} must be in UTC, got offset {moment.utcoffset()}"
     if moment.microsecond % 1000:
-        msg = f"{name} must have millisecond precision (use utc_ms)"
-        raise ValueError(msg)
+        return f"{name} must have millisecond precision (use utc_ms)"
+    return None
+
+
+def _check_instant(name: str, moment: datetime | None) -> None:
+    problem = instant_problem(name, moment)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def _check_range(first: int, last: int) -> None:
     if last < first:
         msg = f"last_seq {last} is before first_seq {first}"
         raise ValueError(msg)
+
+
+def reading_problem(ts: datetime, value: float | None, quality: Quality, reasons: Sequence[str]) -> str | None:
+    """Return the rule a reading breaks, in words, or ``None``: the invariants :class:`Reading` checks."""
+    problem = instant_problem("ts", ts)
+    if problem is not None:
+        return problem
+    if value is None:
+        if quality is not Quality.BAD:
+            return "a reading without a value must have quality 'bad'"
+    elif not math.isfinite(value):
+        return "value must be finite; send None with quality 'bad' instead"
+    if quality is not Quality.GOOD and not reasons:
+        return f"a {quality.value} reading needs at least one reason"
+    return None
+
+
+def sequence_problem(first_seq: int, last_seq: int, seqs: Sequence[int]) -> str | None:
+    """Return the rule a batch's sequence numbers break, or ``None``: exactly ``first_seq..last_seq`` in order."""
+    if last_seq < first_seq:
+        return f"last_seq {last_seq} is before first_seq {first_seq}"
+    expected = last_seq - first_seq + 1
+    if len(seqs) != expected:
+        return f"range {first_seq}..{last_seq} needs {expected} readings, got {len(seqs)}"
+    if list(seqs) == list(range(first_seq, last_seq + 1)):  # the common case, compared in C
+        return None
+    offset = next(offset for offset, seq in enumerate(seqs) if seq != first_seq + offset)
+    return f"reading {offset} has seq {seqs[offset]}, expected {first_seq + offset}"
 
 
 class Reading(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,17 +155,9 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True):
     seq: Seq
 
     def __post_init__(self) -> None:
-        _check_instant("ts", self.ts)
-        if self.value is None:
-            if self.quality is not Quality.BAD:
-                msg = "a reading without a value must have quality 'bad'"
-                raise ValueError(msg)
-        elif not math.isfinite(self.value):
-            msg = "value must be finite; send None with quality 'bad' instead"
-            raise ValueError(msg)
-        if self.quality is not Quality.GOOD and not self.reasons:
-            msg = f"a {self.quality.value} reading needs at least one reason"
-            raise ValueError(msg)
+        problem = reading_problem(self.ts, self.value, self.quality, self.reasons)
+        if problem is not None:
+            raise ValueError(problem)
 
 
 def readings_hash(readings: Sequence[Reading]) -> str:
@@ -126,7 +167,11 @@ def readings_hash(readings: Sequence[Reading]) -> str:
     fields (which an older hub drops on decode) do not change it. The hub compares it when the
     same range arrives twice: equal means a replay, different means the agent rewrote history.
     """
-    rows = [(r.meter_id, r.metric, r.ts, r.value, r.unit, r.quality, r.reasons, r.seq) for r in readings]
+    return rows_hash([msgspec.structs.astuple(r) for r in readings])
+
+
+def rows_hash(rows: Sequence[ReadingFields]) -> str:
+    """:func:`readings_hash` of readings given as tuples of their fields, in :class:`Reading`'s field order."""
     return _HASH_PREFIX + hashlib.sha256(_hash_encoder.encode(rows)).hexdigest()
 
 
@@ -145,18 +190,11 @@ class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings.v1",
 
     def __post_init__(self) -> None:
         _check_instant("sent_at", self.sent_at)
-        _check_range(self.first_seq, self.last_seq)
-        expected = self.last_seq - self.first_seq + 1
-        if len(self.readings) != expected:
-            msg = f"range {self.first_seq}..{self.last_seq} needs {expected} readings, got {len(self.readings)}"
-            raise ValueError(msg)
-        for offset, reading in enumerate(self.readings):
-            if reading.seq != self.first_seq + offset:
-                msg = f"reading {offset} has seq {reading.seq}, expected {self.first_seq + offset}"
-                raise ValueError(msg)
+        problem = sequence_problem(self.first_seq, self.last_seq, [r.seq for r in self.readings])
+        if problem is not None:
+            raise ValueError(problem)
         if readings_hash(self.readings) != self.content_hash:
-            msg = "content_hash does not match the readings (corrupted or altered in transit)"
-            raise ValueError(msg)
+            raise ValueError(CONTENT_HASH_MISMATCH)
 
 
 def make_batch(agent_id: str, site_id: str, readings: Sequence[Reading], sent_at: datetime) -> ReadingBatch:

@@ -6,6 +6,11 @@ servers where COPY is not available) and moved into the real table by one
 and change nothing. Readings also record the touched time range per meter/metric in
 ``rollup_dirty`` so their rollups get refreshed. The caller owns the transaction.
 
+Agents' batches take a shorter way when they can (:func:`write_agent_readings`): a batch of
+readings the hub has never seen is copied straight into the table, in a savepoint; only when
+that meets a reading already stored (a unique violation) is the savepoint rolled back and the
+batch written the staged way, which skips what is there.
+
 Readings are staged compactly for COPY: the time as integer microseconds since the epoch and the
 reasons as one array literal (NULL when empty); asyncpg's binary encoders for ``timestamptz`` and
 ``text[]`` cost more per row than all other columns together.
@@ -21,6 +26,7 @@ import asyncpg
 import msgspec
 
 from luna_shared.vocabulary import metric_spec
+from luna_shared.wire import ReadingFields
 
 __all__ = [
     "PRICE_COLUMNS",
@@ -31,6 +37,7 @@ __all__ = [
     "ReadingRow",
     "ReadingWriter",
     "WriteResult",
+    "write_agent_readings",
     "write_readings",
 ]
 
@@ -41,6 +48,8 @@ PriceRow = tuple[str, datetime, timedelta, float, str, str]
 """market, ts, resolution, price, unit, source."""
 
 READING_COLUMNS: Final = ("meter_id", "metric", "ts", "value", "unit", "quality", "reasons", "agent_id", "seq")
+_AGENT_COLUMNS: Final = ("meter_id", "metric", "ts", "value", "unit", "quality", "reasons", "seq", "agent_id")
+"""The columns of an agent's reading (:data:`~luna_shared.wire.ReadingFields`) followed by its agent."""
 _READING_TYPES: Final = ("text", "text", "timestamptz", "float8", "text", "text", "text", "text", "int8")
 PRICE_COLUMNS: Final = ("market", "ts", "resolution", "price", "unit", "source")
 _PRICE_TYPES: Final = ("text", "timestamptz", "interval", "float8", "text", "text")
@@ -185,21 +194,23 @@ class ReadingWriter(_StagedWriter):
             # GROUP BY hashes; DISTINCT ON would sort every staged row
             f"SELECT meter_id, metric, min(unit) AS unit FROM {self._stage} GROUP BY meter_id, metric"  # noqa: S608
         )
-        meters = [row["meter_id"] for row in pairs]
-        metrics = [row["metric"] for row in pairs]
-        units = [row["unit"] for row in pairs]
-        kinds = [_kind(row["metric"]) for row in pairs]
-        await self._connection.execute(
-            "INSERT INTO meters (meter_id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING", meters
-        )
-        await self._connection.execute(
-            "INSERT INTO meter_metrics (meter_id, metric, unit, kind)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
-            meters,
-            metrics,
-            units,
-            kinds,
-        )
+        await _register_series(self._connection, [(row["meter_id"], row["metric"], row["unit"]) for row in pairs])
+
+
+async def _register_series(connection: asyncpg.Connection, series: Sequence[tuple[str, str, str]]) -> None:
+    """Record meters and their metrics (meter, metric, unit) not known yet."""
+    meters = [meter for meter, _, _ in series]
+    await connection.execute(
+        "INSERT INTO meters (meter_id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING", meters
+    )
+    await connection.execute(
+        "INSERT INTO meter_metrics (meter_id, metric, unit, kind)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
+        meters,
+        [metric for _, metric, _ in series],
+        [unit for _, _, unit in series],
+        [_kind(metric) for _, metric, _ in series],
+    )
 
 
 class PriceWriter(_StagedWriter):
@@ -244,3 +255,44 @@ async def write_readings(
         await writer.open()
         await writer.add(rows)
         return await writer.finish()
+
+
+async def write_agent_readings(
+    connection: asyncpg.Connection, rows: Sequence[ReadingFields], agent_id: str, *, method: BulkMethod = "copy"
+) -> WriteResult:
+    """Write an agent's readings atomically; straight COPY when none is stored yet (see the module docstring).
+
+    The rollups of each series in the batch are marked dirty over the batch's whole time span.
+    """
+    if not rows:
+        return WriteResult(stored=0, duplicates=0)
+    if method == "copy":
+        tail = (agent_id,)
+        try:
+            async with connection.transaction():  # a savepoint: a violation undoes only this COPY
+                await connection.copy_records_to_table(
+                    "smart_meter_readings", records=[row + tail for row in rows], columns=_AGENT_COLUMNS
+                )
+        except asyncpg.UniqueViolationError:
+            pass  # some were stored before (or appear twice): the staged way below skips them
+        else:
+            await _mark_new_series(connection, rows)
+            return WriteResult(stored=len(rows), duplicates=0)
+    return await write_readings(connection, [(*row[:7], agent_id, row[7]) for row in rows], method=method)
+
+
+async def _mark_new_series(connection: asyncpg.Connection, rows: Sequence[ReadingFields]) -> None:
+    units: dict[tuple[str, str], str] = {}
+    for meter, metric, unit in {(row[0], row[1], row[4]) for row in rows}:
+        known = units.get((meter, metric))
+        units[meter, metric] = unit if known is None else min(known, unit)  # as the staged way: min(unit)
+    series = [(meter, metric, unit) for (meter, metric), unit in units.items()]
+    await _register_series(connection, series)
+    await connection.execute(
+        "INSERT INTO rollup_dirty (meter_id, metric, from_ts, to_ts)"
+        " SELECT *, $3, $4 FROM unnest($1::text[], $2::text[])",
+        [meter for meter, _, _ in series],
+        [metric for _, metric, _ in series],
+        min(row[2] for row in rows),
+        max(row[2] for row in rows),
+    )

@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 from luna_hub.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError, UnsupportedVersionHubError
-from luna_shared.codec import WireFormat, decode_agent_message
+from luna_shared.codec import WireFormat
 from luna_shared.compression import ContentEncoding, available_encodings, decompress
 from luna_shared.errors import MalformedMessageError, MessageTooLargeError, UnsupportedVersionError
-from luna_shared.wire import AgentMessage
+from luna_shared.received import ReceivedBatch, decode_for_storage
+from luna_shared.wire import AgentStatus
 
 __all__ = ["ACCEPT_ENCODING", "content_encoding", "decode_message", "read_body", "wire_format"]
 
@@ -66,11 +67,13 @@ async def read_body(chunks: AsyncIterator[bytes], *, declared_length: int | None
     return b"".join(parts)
 
 
-def decode_message(body: bytes, fmt: WireFormat, encoding: ContentEncoding, *, max_decompressed: int) -> AgentMessage:
-    """Decompress and decode one agent message (its content hash and sequence range are checked on decode)."""
+def decode_message(
+    body: bytes, fmt: WireFormat, encoding: ContentEncoding, *, max_decompressed: int
+) -> ReceivedBatch | AgentStatus:
+    """Decompress and decode one agent message, a batch as rows (all its rules, hash and range too, are checked)."""
     try:
         plain = decompress(body, encoding, max_size=max_decompressed)
-        return decode_agent_message(plain, fmt)
+        return decode_for_storage(plain, fmt)
     except MessageTooLargeError as exc:
         msg = f"body decompresses beyond ingest.max_decompressed_bytes ({exc.max_size} bytes): send smaller batches"
         raise PayloadTooLargeError(msg) from exc

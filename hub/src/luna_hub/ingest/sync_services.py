@@ -2,7 +2,8 @@
 
 A batch is stored in one transaction under its agent's row lock: the ledger entry of its
 sequence range, and those of its readings whose sequence numbers no earlier range covered
-(COPY into a staging table, one ``INSERT ... ON CONFLICT DO NOTHING`` on the natural key).
+(COPY straight into the table; when some are stored already, the staged way with
+``INSERT ... ON CONFLICT DO NOTHING`` on the natural key, see ``ingest.repository``).
 So a batch is either acknowledged and durable, or not stored at all; a replay of the same
 range with the same content hash is acknowledged from the ledger, with a different hash it is
 a 409; overlapping or out-of-order ranges store only what is new.
@@ -16,7 +17,7 @@ than the hub's clock plus ``ingest.future_tolerance_s`` (after correction) refus
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Final, NamedTuple
 
@@ -26,13 +27,14 @@ from luna_hub.agents.schemas import AgentIdentity
 from luna_hub.agents.services import clock_offset_ms, record_status, verify_agent_key
 from luna_hub.errors import ConflictError, ForbiddenError, UnauthorizedError, UnprocessableError
 from luna_hub.ingest import sync_repository as repository
-from luna_hub.ingest.repository import BulkMethod, ReadingRow, ReadingWriter
+from luna_hub.ingest.repository import BulkMethod, write_agent_readings
 from luna_hub.ingest.sync_decoding import content_encoding, decode_message, read_body, wire_format
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_shared.codec import encode
 from luna_shared.logs import get_logger
+from luna_shared.received import ReceivedBatch
 from luna_shared.vocabulary import Flag, Quality
-from luna_shared.wire import AgentStatus, BatchAck, Reading, ReadingBatch, utc_ms
+from luna_shared.wire import AgentStatus, BatchAck, ReadingFields, utc_ms
 
 __all__ = ["IncomingMessage", "Reply", "batch_rows", "receive", "store_batch", "uncovered"]
 
@@ -68,7 +70,7 @@ async def receive(pool: asyncpg.Pool, settings: HubSettings, incoming: IncomingM
     message = decode_message(body, fmt, encoding, max_decompressed=limits.max_decompressed_bytes)
     _check_sender(identity, message.agent_id, message.site_id)
     match message:
-        case ReadingBatch():
+        case ReceivedBatch():
             ack = await store_batch(pool, message, received_at, limits, method=settings.bulk_insert)
             return Reply(encode(ack, fmt), fmt.value)
         case AgentStatus():
@@ -98,33 +100,31 @@ def _check_sender(identity: AgentIdentity, agent_id: str, site_id: str) -> None:
         raise ForbiddenError(msg)
 
 
-def batch_rows(
-    readings: Sequence[Reading], agent_id: str, offset: timedelta, limits: IngestSettings
-) -> list[ReadingRow]:
-    """Return the rows to store for ``readings``, flagged and corrected for the agent's clock (module docstring)."""
+def batch_rows(rows: list[ReadingFields], offset: timedelta, limits: IngestSettings) -> list[ReadingFields]:
+    """Return ``rows`` flagged and corrected for the agent's clock (module docstring); as given when nothing applies."""
     skewed = abs(offset.total_seconds()) > limits.clock_tolerance_s
-    correct = limits.correct_untrusted_clock and any(
-        r.reasons and not _CLOCK_FLAGS.isdisjoint(r.reasons) for r in readings
-    )
+    correct = limits.correct_untrusted_clock and any(row[6] and not _CLOCK_FLAGS.isdisjoint(row[6]) for row in rows)
     if not skewed and not correct:  # the common case: no per-reading decisions
-        return [(r.meter_id, r.metric, r.ts, r.value, r.unit, r.quality, r.reasons, agent_id, r.seq) for r in readings]
-    rows: list[ReadingRow] = []
-    for r in readings:
-        ts, quality, reasons = r.ts, r.quality, r.reasons
+        return rows
+    flagged: list[ReadingFields] = []
+    for meter, metric, ts, value, unit, quality, reasons, seq in rows:
         if correct and reasons and not _CLOCK_FLAGS.isdisjoint(reasons):
-            ts, reasons = ts + offset, (*reasons, Flag.TIMESTAMP_CORRECTED.value)
+            flagged.append(
+                (meter, metric, ts + offset, value, unit, quality, (*reasons, Flag.TIMESTAMP_CORRECTED.value), seq)
+            )
         elif skewed:
-            quality = Quality.SUSPECT if quality is Quality.GOOD else quality
-            reasons = (*reasons, Flag.CLOCK_SKEW.value)
-        rows.append((r.meter_id, r.metric, ts, r.value, r.unit, quality, reasons, agent_id, r.seq))
-    return rows
+            worse = Quality.SUSPECT if quality is Quality.GOOD else quality
+            flagged.append((meter, metric, ts, value, unit, worse, (*reasons, Flag.CLOCK_SKEW.value), seq))
+        else:
+            flagged.append((meter, metric, ts, value, unit, quality, reasons, seq))
+    return flagged
 
 
-def uncovered(rows: list[ReadingRow], first_seq: int, covered: list[tuple[int, int]]) -> list[ReadingRow]:
+def uncovered(rows: list[ReadingFields], first_seq: int, covered: list[tuple[int, int]]) -> list[ReadingFields]:
     """Return the rows (in sequence order from ``first_seq``) whose sequence numbers no covered range includes."""
     if not covered:
         return rows
-    kept: list[ReadingRow] = []
+    kept: list[ReadingFields] = []
     start = 0
     for low, high in covered:
         kept.extend(rows[start : max(start, low - first_seq)])
@@ -133,11 +133,11 @@ def uncovered(rows: list[ReadingRow], first_seq: int, covered: list[tuple[int, i
     return kept
 
 
-def _check_future(rows: list[ReadingRow], received_at: datetime, limits: IngestSettings) -> None:
+def _check_future(rows: list[ReadingFields], received_at: datetime, limits: IngestSettings) -> None:
     latest = max(row[2] for row in rows)
     horizon = received_at + timedelta(seconds=limits.future_tolerance_s)
     if latest > horizon:
-        seq = next(row[8] for row in rows if row[2] == latest)
+        seq = next(row[7] for row in rows if row[2] == latest)
         msg = (
             f"reading seq {seq} at {latest.isoformat()} is later than the hub's clock plus"
             f" ingest.future_tolerance_s ({limits.future_tolerance_s:g} s): nothing stored"
@@ -146,13 +146,13 @@ def _check_future(rows: list[ReadingRow], received_at: datetime, limits: IngestS
 
 
 async def store_batch(
-    pool: asyncpg.Pool, batch: ReadingBatch, received_at: datetime, limits: IngestSettings, *, method: BulkMethod
+    pool: asyncpg.Pool, batch: ReceivedBatch, received_at: datetime, limits: IngestSettings, *, method: BulkMethod
 ) -> BatchAck:
     """Store a batch exactly once and return its ack (see the module docstring)."""
     offset = received_at - batch.sent_at
     offset_ms = clock_offset_ms(received_at, batch.sent_at)
     size = batch.last_seq - batch.first_seq + 1
-    rows = batch_rows(batch.readings, batch.agent_id, offset, limits)
+    rows = batch_rows(batch.rows, offset, limits)
     _check_future(rows, received_at, limits)
     async with pool.acquire() as connection, connection.transaction():
         agent = await repository.lock_agent(connection, batch.agent_id)
@@ -181,10 +181,7 @@ async def store_batch(
         if fresh:
             meters = list({row[0] for row in fresh})
             await repository.claim_meters(connection, meters, batch.site_id, batch.agent_id)
-            writer = ReadingWriter(connection, method)  # no savepoint of its own: this transaction is the unit
-            await writer.open()
-            await writer.add(fresh)
-            stored = (await writer.finish()).stored
+            stored = (await write_agent_readings(connection, fresh, batch.agent_id, method=method)).stored
             if latest is not None:
                 previous = latest
                 backfilled = sum(1 for row in fresh if row[2] < previous)
@@ -207,7 +204,7 @@ async def store_batch(
     return _ack(batch, received_at, stored=stored, duplicates=size - stored)
 
 
-def _ack(batch: ReadingBatch, received_at: datetime, *, stored: int, duplicates: int) -> BatchAck:
+def _ack(batch: ReceivedBatch, received_at: datetime, *, stored: int, duplicates: int) -> BatchAck:
     return BatchAck(
         agent_id=batch.agent_id,
         first_seq=batch.first_seq,
