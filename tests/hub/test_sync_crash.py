@@ -131,14 +131,16 @@ async def test_a_batch_whose_transaction_did_not_commit_is_neither_acked_nor_sto
         async with httpx.AsyncClient(base_url=url, timeout=120) as client:
             await wait_until_ready(client)
             sending = asyncio.create_task(post(client, large, agent.key))
-            for _ in range(1200):  # kill once its transaction writes the staging table
+            for _ in range(1200):  # kill once its transaction writes the readings (straight COPY, or staged)
                 writing = await monitor.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND state <> 'idle' AND query ILIKE '%stage_smart_meter%'"
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle'"
+                    " AND pid <> pg_backend_pid()"
+                    " AND (query ILIKE 'COPY %smart_meter_readings%' OR query ILIKE '%stage_smart_meter%')"
                 )
                 if writing or sending.done():
                     break
                 await asyncio.sleep(0.02)
+            assert writing, "the readings were never seen being written"
             assert not sending.done(), "the batch finished before the kill"
             hub_process.kill()
             with pytest.raises(httpx.TransportError):
@@ -146,7 +148,8 @@ async def test_a_batch_whose_transaction_did_not_commit_is_neither_acked_nor_sto
         for _ in range(300):  # the server rolls back once it notices its client is gone
             busy = await monitor.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                " AND (query ILIKE '%stage_smart_meter%' OR state = 'idle in transaction')"
+                " AND (query ILIKE 'COPY %smart_meter_readings%' OR query ILIKE '%stage_smart_meter%'"
+                " OR state = 'idle in transaction')"
             )
             if not busy:
                 break
