@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from luna_hub.audit.schemas import ChunkRef, ModelCall
+from luna_hub.audit.schemas import ChunkRef, ModelCall, ModelCallFilter
 from luna_hub.audit.services import list_model_calls, record_model_call, verify_model_calls
 from support.databases import fresh_database
 from support.hub import migrated_pool
@@ -56,7 +56,7 @@ async def test_calls_form_an_intact_chain(own_db: tuple[str, asyncpg.Pool]) -> N
     assert report.ok
     assert report.rows == 4
     assert all(links[i]["prev_hash"] == links[i - 1]["row_hash"] for i in range(1, 4))
-    page = await list_model_calls(pool, actor="alice", limit=3)
+    page = await list_model_calls(pool, ModelCallFilter(actor="alice", limit=3))
     assert [c.call_id for c in page.calls] == ids[::-1][:3]
     assert page.calls[0].chunks[0].chunk_id == "d:1:3"
     assert page.calls[0].params["nested"] == {"a": None, "b": [1, 2.5]}

@@ -1,29 +1,48 @@
-"""What every Luna-iEMS backup tool shares: the backup directory, its manifest and checksums.
+"""What every Luna-iEMS backup tool shares: the backup directory, its manifest, checksums and CLI.
 
 A backup is a directory ``ROOT/<UTC time>`` with the backed-up files and ``manifest.json``
 (format name, SHA-256 and size of every file, plus what the tool records to prove a restore).
 It is written as ``<id>.partial`` and renamed when complete, so a crash never leaves something
 that looks like a backup; old backups are pruned to the newest ``keep``.
 
+Every tool has the commands ``backup``, ``verify`` and ``restore`` (``add_commands``) and reports
+a ``BackupError`` as one line on stderr and exit code 1 (``run_tool``).
+
 Standard library only; the tools import it from their own directory.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MANIFEST", "BackupError", "log", "new_backup", "prune", "sha256_file", "verify"]
+__all__ = [
+    "MANIFEST",
+    "BackupError",
+    "Handler",
+    "add_commands",
+    "log",
+    "new_backup",
+    "prune",
+    "run_tool",
+    "sha256_file",
+    "verify",
+    "verify_command",
+]
 
 MANIFEST = "manifest.json"
+
+Handler = Callable[[argparse.Namespace], None]
+"""Runs one command with the parsed arguments; raises ``BackupError`` when it cannot."""
 
 
 class BackupError(Exception):
@@ -103,3 +122,50 @@ def verify(backup_dir: Path, backup_format: str) -> dict[str, Any]:
             msg = f"{path}: checksum mismatch (the file is damaged)"
             raise BackupError(msg)
     return dict(manifest)
+
+
+def add_commands(
+    parser: argparse.ArgumentParser,
+    *,
+    backup_description: str,
+    add_source: Callable[[argparse.ArgumentParser], object],
+    add_target: Callable[[argparse.ArgumentParser], object],
+) -> None:
+    """Add the commands ``backup``, ``verify`` and ``restore`` to a tool's parser.
+
+    ``add_source`` adds the options naming what to back up (before ``--dir`` and ``--keep``),
+    ``add_target`` those naming where to restore (after the backup's directory).
+    """
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    make = commands.add_parser("backup", help="write a new backup", description=backup_description)
+    add_source(make)
+    make.add_argument("--dir", required=True, type=Path, help="directory that holds the backups")
+    make.add_argument("--keep", type=int, default=7, help="number of backups to keep (default 7)")
+    check = commands.add_parser("verify", help="check a backup's checksums", description="Check a backup.")
+    check.add_argument("backup", type=Path, help="the backup's directory")
+    put = commands.add_parser("restore", help="restore a backup", description="Restore a backup and verify it.")
+    put.add_argument("backup", type=Path, help="the backup's directory")
+    add_target(put)
+
+
+def verify_command(tool: str, backup_format: str) -> Handler:
+    """Build the ``verify`` command: check a backup's checksums and say so."""
+
+    def run(args: argparse.Namespace) -> None:
+        verify(args.backup, backup_format)
+        log(tool, f"{args.backup}: all checksums match")
+
+    return run
+
+
+def run_tool(
+    tool: str, parser: argparse.ArgumentParser, handlers: Mapping[str, Handler], argv: list[str] | None
+) -> int:
+    """Run the command ``argv`` names; print the error and return 1 when it fails, else 0."""
+    args = parser.parse_args(argv)
+    try:
+        handlers[args.command](args)
+    except BackupError as exc:
+        log(tool, f"error: {exc}")
+        return 1
+    return 0

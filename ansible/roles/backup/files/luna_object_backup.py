@@ -24,11 +24,13 @@ import hashlib
 import os
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from luna_backup_store import BackupError, log, new_backup, prune, verify
+from luna_backup_store import BackupError, add_commands, log, new_backup, prune, run_tool, verify, verify_command
 from minio import Minio
 from minio.commonconfig import ENABLED
 from minio.datatypes import Object
@@ -37,6 +39,16 @@ from minio.versioningconfig import VersioningConfig
 
 TOOL = "luna-object-backup"
 FORMAT = "luna-object-backup/1"
+
+
+@contextmanager
+def _s3_failures() -> Iterator[None]:
+    """Report an S3 error as a ``BackupError`` with the server's code, message and resource."""
+    try:
+        yield
+    except S3Error as exc:
+        msg = f"S3 {exc.code}: {exc.message} ({exc.resource})"
+        raise BackupError(msg) from exc
 
 
 def _client(endpoint: str, *, secure: bool) -> Minio:
@@ -71,6 +83,7 @@ def _versions(client: Minio, bucket: str) -> dict[str, list[Object]]:
     return ordered
 
 
+@_s3_failures()
 def backup(client: Minio, bucket: str, root: Path, *, keep: int) -> Path:
     """Copy every version of every object of ``bucket`` into a new backup under ``root``."""
     if not client.bucket_exists(bucket):
@@ -115,6 +128,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@_s3_failures()
 def restore(client: Minio, backup_dir: Path, bucket: str) -> None:
     """Replay a verified backup into a new versioned bucket and prove every key is back."""
     manifest = verify(backup_dir, FORMAT)
@@ -158,39 +172,34 @@ def restore(client: Minio, backup_dir: Path, bucket: str) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="luna_object_backup.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--secure", action="store_true", help="talk HTTPS to the endpoint")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    make = commands.add_parser("backup", help="write a new backup", description="Mirror a bucket, prune old ones.")
-    make.add_argument("--endpoint", required=True, help="HOST:PORT of the S3/MinIO server")
-    make.add_argument("--bucket", required=True, help="the bucket to back up")
-    make.add_argument("--dir", required=True, type=Path, help="directory that holds the backups")
-    make.add_argument("--keep", type=int, default=7, help="number of backups to keep (default 7)")
-    check = commands.add_parser("verify", help="check a backup's checksums", description="Check a backup.")
-    check.add_argument("backup", type=Path, help="the backup's directory")
-    put = commands.add_parser("restore", help="restore a backup", description="Restore a backup and verify it.")
-    put.add_argument("backup", type=Path, help="the backup's directory")
-    put.add_argument("--endpoint", required=True, help="HOST:PORT of the S3/MinIO server")
-    put.add_argument("--bucket", required=True, help="the new bucket to restore into (must not exist)")
+    add_commands(
+        parser,
+        backup_description="Mirror a bucket, prune old ones.",
+        add_source=lambda make: _add_bucket(make, "the bucket to back up"),
+        add_target=lambda put: _add_bucket(put, "the new bucket to restore into (must not exist)"),
+    )
     return parser
+
+
+def _add_bucket(command: argparse.ArgumentParser, bucket_help: str) -> None:
+    command.add_argument("--endpoint", required=True, help="HOST:PORT of the S3/MinIO server")
+    command.add_argument("--bucket", required=True, help=bucket_help)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; print the error and exit 1 when it fails."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "verify":
-            verify(args.backup, FORMAT)
-            log(TOOL, f"{args.backup}: all checksums match")
-        elif args.command == "backup":
-            print(backup(_client(args.endpoint, secure=args.secure), args.bucket, args.dir, keep=args.keep))
-        else:
-            restore(_client(args.endpoint, secure=args.secure), args.backup, args.bucket)
-    except BackupError as exc:
-        log(TOOL, f"error: {exc}")
-        return 1
-    except S3Error as exc:
-        log(TOOL, f"error: S3 {exc.code}: {exc.message} ({exc.resource})")
-        return 1
-    return 0
+    return run_tool(
+        TOOL,
+        _parser(),
+        {
+            "backup": lambda args: print(
+                backup(_client(args.endpoint, secure=args.secure), args.bucket, args.dir, keep=args.keep)
+            ),
+            "verify": verify_command(TOOL, FORMAT),
+            "restore": lambda args: restore(_client(args.endpoint, secure=args.secure), args.backup, args.bucket),
+        },
+        argv,
+    )
 
 
 if __name__ == "__main__":

@@ -27,11 +27,13 @@ import shutil
 import subprocess
 import sys
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from luna_backup_store import BackupError, log, new_backup, prune, verify
+from luna_backup_store import BackupError, add_commands, log, new_backup, prune, run_tool, verify, verify_command
 
 TOOL = "luna-backup"
 FORMAT = "luna-backup/1"
@@ -73,6 +75,16 @@ class Tools:
 
 def _log(message: str) -> None:
     log(TOOL, message)
+
+
+@contextmanager
+def _client_failures() -> Iterator[None]:
+    """Report a client binary's non-zero exit as a ``BackupError`` naming the binary."""
+    try:
+        yield
+    except subprocess.CalledProcessError as exc:
+        msg = f"{Path(str(exc.cmd[0])).name} failed with exit code {exc.returncode}"
+        raise BackupError(msg) from exc
 
 
 def _redact(dsn: str) -> str:
@@ -120,6 +132,7 @@ class _Session:
         return self._process.stdin, self._process.stdout
 
 
+@_client_failures()
 def backup(dsn: str, root: Path, *, keep: int, tools: Tools) -> Path:
     """Write one verified backup under ``root`` and prune all but the newest ``keep``."""
     manifest: dict[str, Any] = {"format": FORMAT, "database": _redact(dsn)}
@@ -142,6 +155,7 @@ def backup(dsn: str, root: Path, *, keep: int, tools: Tools) -> Path:
     return final
 
 
+@_client_failures()
 def restore(backup_dir: Path, dsn: str, *, create: bool, tools: Tools) -> None:
     """Restore a verified backup into ``dsn`` and prove every table has its rows back."""
     manifest = verify(backup_dir, FORMAT)
@@ -186,39 +200,38 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="luna_pg_backup.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pg-bin", help="directory of psql, pg_dump and pg_restore (default: PATH)")
     parser.add_argument("--exec", dest="prefix", default="", help="command prefix that runs the client binaries")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    make = commands.add_parser("backup", help="write a new backup", description="Write a backup, prune old ones.")
-    make.add_argument("--dsn", required=True, help="postgresql:// URL of the database to back up")
-    make.add_argument("--dir", required=True, type=Path, help="directory that holds the backups")
-    make.add_argument("--keep", type=int, default=7, help="number of backups to keep (default 7)")
-    check = commands.add_parser("verify", help="check a backup's checksums", description="Check a backup.")
-    check.add_argument("backup", type=Path, help="the backup's directory")
-    put = commands.add_parser("restore", help="restore a backup", description="Restore a backup and verify it.")
-    put.add_argument("backup", type=Path, help="the backup's directory")
+    add_commands(
+        parser,
+        backup_description="Write a backup, prune old ones.",
+        add_source=lambda make: make.add_argument(
+            "--dsn", required=True, help="postgresql:// URL of the database to back up"
+        ),
+        add_target=_add_target,
+    )
+    return parser
+
+
+def _add_target(put: argparse.ArgumentParser) -> None:
     put.add_argument("--dsn", required=True, help="postgresql:// URL of the target database")
     put.add_argument("--create", action="store_true", help="create the target database first (it must not exist)")
-    return parser
+
+
+def _tools(args: argparse.Namespace) -> Tools:
+    return Tools(args.pg_bin, tuple(shlex.split(args.prefix)))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; print the error and exit 1 when it fails."""
-    args = _parser().parse_args(argv)
-    tools = Tools(args.pg_bin, tuple(shlex.split(args.prefix)))
-    try:
-        if args.command == "backup":
-            print(backup(args.dsn, args.dir, keep=args.keep, tools=tools))
-        elif args.command == "verify":
-            verify(args.backup, FORMAT)
-            _log(f"{args.backup}: all checksums match")
-        else:
-            restore(args.backup, args.dsn, create=args.create, tools=tools)
-    except BackupError as exc:
-        _log(f"error: {exc}")
-        return 1
-    except subprocess.CalledProcessError as exc:
-        _log(f"error: {Path(str(exc.cmd[0])).name} failed with exit code {exc.returncode}")
-        return 1
-    return 0
+    return run_tool(
+        TOOL,
+        _parser(),
+        {
+            "backup": lambda args: print(backup(args.dsn, args.dir, keep=args.keep, tools=_tools(args))),
+            "verify": verify_command(TOOL, FORMAT),
+            "restore": lambda args: restore(args.backup, args.dsn, create=args.create, tools=_tools(args)),
+        },
+        argv,
+    )
 
 
 if __name__ == "__main__":

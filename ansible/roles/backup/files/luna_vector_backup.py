@@ -29,7 +29,7 @@ from http.client import HTTPResponse
 from pathlib import Path
 from typing import Any
 
-from luna_backup_store import BackupError, log, new_backup, prune, verify
+from luna_backup_store import BackupError, add_commands, log, new_backup, prune, run_tool, verify, verify_command
 
 TOOL = "luna-vector-backup"
 FORMAT = "luna-vector-backup/1"
@@ -123,34 +123,26 @@ def restore(qdrant: Qdrant, backup_dir: Path) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="luna_vector_backup.py", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    make = commands.add_parser("backup", help="write a new backup", description="Snapshot every collection.")
-    make.add_argument("--url", required=True, help="Qdrant's HTTP API, e.g. http://127.0.0.1:6333")
-    make.add_argument("--dir", required=True, type=Path, help="directory that holds the backups")
-    make.add_argument("--keep", type=int, default=7, help="number of backups to keep (default 7)")
-    check = commands.add_parser("verify", help="check a backup's checksums", description="Check a backup.")
-    check.add_argument("backup", type=Path, help="the backup's directory")
-    put = commands.add_parser("restore", help="restore a backup", description="Restore a backup and verify it.")
-    put.add_argument("backup", type=Path, help="the backup's directory")
-    put.add_argument("--url", required=True, help="Qdrant's HTTP API, e.g. http://127.0.0.1:6333")
+    add_commands(parser, backup_description="Snapshot every collection.", add_source=_add_url, add_target=_add_url)
     return parser
+
+
+def _add_url(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--url", required=True, help="Qdrant's HTTP API, e.g. http://127.0.0.1:6333")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; print the error and exit 1 when it fails."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "verify":
-            verify(args.backup, FORMAT)
-            log(TOOL, f"{args.backup}: all checksums match")
-        elif args.command == "backup":
-            print(backup(Qdrant(args.url), args.dir, keep=args.keep))
-        else:
-            restore(Qdrant(args.url), args.backup)
-    except BackupError as exc:
-        log(TOOL, f"error: {exc}")
-        return 1
-    return 0
+    return run_tool(
+        TOOL,
+        _parser(),
+        {
+            "backup": lambda args: print(backup(Qdrant(args.url), args.dir, keep=args.keep)),
+            "verify": verify_command(TOOL, FORMAT),
+            "restore": lambda args: restore(Qdrant(args.url), args.backup),
+        },
+        argv,
+    )
 
 
 if __name__ == "__main__":

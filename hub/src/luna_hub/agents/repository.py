@@ -9,8 +9,6 @@ import asyncpg
 __all__ = [
     "agent_rows",
     "ensure_agent",
-    "find_key",
-    "insert_key",
     "key_exists",
     "ledger_summary",
     "record_status",
@@ -47,27 +45,6 @@ async def ensure_agent(connection: asyncpg.Connection, agent_id: str, site_id: s
     )
     current: str = await connection.fetchval("SELECT site_id FROM agents WHERE agent_id = $1", agent_id)
     return current
-
-
-async def insert_key(connection: asyncpg.Connection, agent_id: str, prefix: str, key_hash: str) -> int:
-    """Store a key's prefix and hash for ``agent_id``; return its id."""
-    key_id: int = await connection.fetchval(
-        "INSERT INTO agent_keys (agent_id, prefix, key_hash) VALUES ($1, $2, $3) RETURNING key_id",
-        agent_id,
-        prefix,
-        key_hash,
-    )
-    return key_id
-
-
-async def find_key(connection: asyncpg.Connection, prefix: str) -> asyncpg.Record | None:
-    """Return the unrevoked key with ``prefix``, its agent and the agent's site, or None."""
-    row: asyncpg.Record | None = await connection.fetchrow(
-        "SELECT k.key_id, k.key_hash, a.agent_id, a.site_id FROM agent_keys AS k JOIN agents AS a USING (agent_id)"
-        " WHERE k.prefix = $1 AND k.revoked_at IS NULL",
-        prefix,
-    )
-    return row
 
 
 async def key_exists(connection: asyncpg.Connection, agent_id: str, key_hash: str) -> bool:

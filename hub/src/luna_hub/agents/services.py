@@ -18,6 +18,7 @@ import msgspec
 from luna_hub import audit
 from luna_hub.agents import repository
 from luna_hub.agents.schemas import AgentCompleteness, AgentCreated, AgentIdentity, AgentView
+from luna_hub.auth.repository import insert_key
 from luna_hub.auth.services import find_key_row, hash_key
 from luna_hub.errors import BadRequestError, ConflictError
 from luna_shared.wire import AgentStatus
@@ -60,7 +61,7 @@ async def create_agent(
         if current_site != site_id:
             msg = f"agent {agent_id!r} belongs to site {current_site!r}, not {site_id!r}"
             raise ConflictError(msg)
-        key_id = await repository.insert_key(connection, agent_id, _prefix(key), hash_key(key))
+        key_id = await insert_key(connection, "agent_keys", agent_id, prefix=_prefix(key), key_hash=hash_key(key))
         details = {"key_id": key_id, "site_id": site_id, "prefix": _prefix(key)}
         await audit.record(connection, actor=actor, action="agent_key.create", target=agent_id, details=details)
     return AgentCreated(agent_id=agent_id, site_id=site_id, key_id=key_id, key=key)
@@ -83,7 +84,7 @@ def _prefix(key: str) -> str:
 
 async def verify_agent_key(connection: asyncpg.Connection, key: str) -> AgentIdentity | None:
     """Return the agent ``key`` belongs to, or None when it is unknown, revoked or malformed."""
-    row = await find_key_row(key, _KEY, lambda prefix: repository.find_key(connection, prefix))
+    row = await find_key_row(connection, "agent_keys", key, _KEY)
     if row is None:
         return None
     return AgentIdentity(agent_id=row["agent_id"], site_id=row["site_id"], key_id=row["key_id"])

@@ -10,7 +10,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
-from luna_hub.audit.schemas import ModelCallPage
+from luna_hub.audit.schemas import ModelCallFilter, ModelCallPage
 from luna_hub.audit.services import list_model_calls
 from luna_hub.auth.guards import api_key_guard
 
@@ -38,8 +38,7 @@ class AuditController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> ModelCallPage:
         """List model calls matching every given filter."""
-        return await list_model_calls(
-            db_pool,
+        query = ModelCallFilter(
             actor=actor,
             operation=operation,
             model=model,
@@ -49,3 +48,4 @@ class AuditController(Controller):
             before=before,
             limit=limit,
         )
+        return await list_model_calls(db_pool, query)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import asyncpg
+
+if TYPE_CHECKING:
+    from luna_hub.audit.schemas import ModelCallFilter
 
 __all__ = ["GENESIS", "insert_call", "iter_calls", "last_hash", "lock_chain", "normalise_json", "select_calls"]
 
@@ -69,19 +71,8 @@ async def iter_calls(connection: asyncpg.Connection) -> AsyncIterator[asyncpg.Re
         yield row
 
 
-async def select_calls(  # noqa: PLR0913 - one parameter per filter
-    connection: asyncpg.Connection,
-    *,
-    actor: str | None,
-    operation: str | None,
-    model: str | None,
-    endpoint: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    before: int | None,
-    limit: int,
-) -> list[asyncpg.Record]:
-    """Rows matching the filters, newest first."""
+async def select_calls(connection: asyncpg.Connection, query: ModelCallFilter) -> list[asyncpg.Record]:
+    """Rows matching ``query``, newest first."""
     rows: list[asyncpg.Record] = await connection.fetch(
         f"SELECT {COLUMNS} FROM model_calls"  # noqa: S608 - constant column list
         " WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR operation = $2)"
@@ -89,13 +80,13 @@ async def select_calls(  # noqa: PLR0913 - one parameter per filter
         " AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6)"
         " AND ($7::bigint IS NULL OR call_id < $7)"
         " ORDER BY call_id DESC LIMIT $8",
-        actor,
-        operation,
-        model,
-        endpoint,
-        since,
-        until,
-        before,
-        limit,
+        query.actor,
+        query.operation,
+        query.model,
+        query.endpoint,
+        query.since,
+        query.until,
+        query.before,
+        query.limit,
     )
     return rows

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 
-__all__ = ["ChunkRef", "ModelCall", "ModelCallPage", "ModelCallRow", "VerifyReport"]
+__all__ = ["ChunkRef", "ModelCall", "ModelCallFilter", "ModelCallPage", "ModelCallRow", "VerifyReport"]
 
 Operation = Literal["embed", "generate"]
 
@@ -55,6 +55,19 @@ class ModelCallRow(msgspec.Struct, frozen=True, kw_only=True):
     completion_tokens: int | None
     prev_hash: str
     row_hash: str
+
+
+class ModelCallFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Which calls to list: those matching every filter given, older than ``before``, ``limit`` of them."""
+
+    actor: str | None = None
+    operation: Operation | None = None
+    model: str | None = None
+    endpoint: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: int | None = None
+    limit: int = 100
 
 
 class ModelCallPage(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 
 from luna_hub.audit import repository
-from luna_hub.audit.schemas import ChunkRef, ModelCall, ModelCallPage, ModelCallRow, VerifyReport
+from luna_hub.audit.schemas import ChunkRef, ModelCall, ModelCallFilter, ModelCallPage, ModelCallRow, VerifyReport
 
 __all__ = ["chain_hash", "list_model_calls", "record", "record_model_call", "verify_model_calls"]
 
@@ -103,31 +103,10 @@ async def verify_model_calls(connection: asyncpg.Connection) -> VerifyReport:
     return VerifyReport(rows=rows, ok=True)
 
 
-async def list_model_calls(  # noqa: PLR0913 - one parameter per filter
-    pool: asyncpg.Pool,
-    *,
-    actor: str | None = None,
-    operation: str | None = None,
-    model: str | None = None,
-    endpoint: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    before: int | None = None,
-    limit: int = 100,
-) -> ModelCallPage:
-    """Return calls matching the filters, newest first, ``limit`` per page."""
+async def list_model_calls(pool: asyncpg.Pool, query: ModelCallFilter) -> ModelCallPage:
+    """Return calls matching ``query``, newest first, ``query.limit`` per page."""
     async with pool.acquire() as connection:
-        rows = await repository.select_calls(
-            connection,
-            actor=actor,
-            operation=operation,
-            model=model,
-            endpoint=endpoint,
-            since=since,
-            until=until,
-            before=before,
-            limit=limit,
-        )
+        rows = await repository.select_calls(connection, query)
     calls = [
         ModelCallRow(
             **{
@@ -138,4 +117,4 @@ async def list_model_calls(  # noqa: PLR0913 - one parameter per filter
         )
         for row in rows
     ]
-    return ModelCallPage(calls=calls, next_before=calls[-1].call_id if len(calls) == limit else None)
+    return ModelCallPage(calls=calls, next_before=calls[-1].call_id if len(calls) == query.limit else None)

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import Final
 
 import asyncpg
@@ -85,23 +84,23 @@ async def create_api_key(
     prefix = secrets.token_hex(4)
     key = f"luna_{prefix}_{secrets.token_urlsafe(32)}"
     async with connection.transaction():
-        key_id = await repository.insert_key(connection, owner, name, prefix, hash_key(key))
+        key_id = await repository.insert_key(connection, "api_keys", owner, name, prefix=prefix, key_hash=hash_key(key))
         details = {"key_id": key_id, "name": name, "prefix": prefix}
         await audit.record(connection, actor=actor, action="api_key.create", target=username, details=details)
     return ApiKeyCreated(key_id=key_id, username=username, name=name, key=key)
 
 
 async def find_key_row(
-    key: str, pattern: re.Pattern[str], find: Callable[[str], Awaitable[asyncpg.Record | None]]
+    connection: asyncpg.Connection, table: repository.KeyTable, key: str, pattern: re.Pattern[str]
 ) -> asyncpg.Record | None:
-    """Return the stored row of ``key``: found by its prefix (group 1 of ``pattern``), hash compared in constant time.
+    """Return the stored row of ``key`` in ``table``, or None when it is malformed, unknown or revoked.
 
-    None when the key is malformed, unknown or revoked (``find`` returns only live keys).
+    The row is found by the key's prefix (group 1 of ``pattern``); its hash is compared in constant time.
     """
     match = pattern.fullmatch(key)
     if match is None:
         return None
-    row = await find(match.group(1))
+    row = await repository.find_key(connection, table, match.group(1))
     if row is None or not hmac.compare_digest(row["key_hash"], hash_key(key)):
         return None
     return row
@@ -109,7 +108,7 @@ async def find_key_row(
 
 async def verify_api_key(connection: asyncpg.Connection, key: str) -> Principal | None:
     """Return who ``key`` belongs to, or None when it is unknown, revoked or malformed."""
-    row = await find_key_row(key, _KEY, lambda prefix: repository.find_key(connection, prefix))
+    row = await find_key_row(connection, "api_keys", key, _KEY)
     if row is None:
         return None
     return Principal(user_id=row["user_id"], username=row["username"], key_id=row["key_id"])

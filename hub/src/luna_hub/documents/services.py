@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Final
 
@@ -21,31 +20,18 @@ from luna_hub.documents import repository
 from luna_hub.documents.chunking import make_chunks
 from luna_hub.documents.errors import DocumentNotFoundError, DocumentTooLargeError
 from luna_hub.documents.extract import Extraction, extract, probe, sniff
-from luna_hub.documents.schemas import Chunk, ChunkIndex, DocumentDetail, DocumentSummary, JobView, UploadResult
+from luna_hub.documents.schemas import ChunkIndex, DocumentDetail, DocumentSummary, JobView, UploadResult
 from luna_hub.documents.storage import BlockingCalls, FilesystemStore, ObjectStore, S3Store, StoredObject, sha256_of
 from luna_hub.errors import BadRequestError, ConflictError
 from luna_hub.settings import DocumentSettings, HubSettings
 from luna_shared.logs import get_logger
 
-__all__ = ["DocumentFile", "DocumentService", "TableOnlyIndex", "open_object_store"]
+__all__ = ["DocumentFile", "DocumentService", "open_object_store"]
 
 _DOCUMENT_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PROGRESS_EVERY: Final = 0.5  # seconds between progress writes while extracting
 _EXTRACTED: Final = 0.8  # share of the progress bar that extraction fills
 _log = get_logger(__name__)
-
-
-class TableOnlyIndex:
-    """A :class:`ChunkIndex` that adds nothing to the ``chunks`` table the service writes anyway.
-
-    Full-text search over that table works with it; dense (vector) search needs the rag domain's index.
-    """
-
-    async def index(self, document_id: str, version: int, chunks: Sequence[Chunk]) -> None:
-        """Nothing to do: the chunks are already in the table."""
-
-    async def remove(self, document_id: str) -> None:
-        """Nothing to do: deleting the document deletes its chunks."""
 
 
 class DocumentFile:
