@@ -63,8 +63,10 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         )
         app.state.db_pool = pool
         _log.info("database pool ready", database=describe_dsn(dsn))
-        app.state.migrated = await _migrate_now(pool, settings)
-        upkeep = asyncio.create_task(_upkeep(app.state, pool, settings), name="luna-hub upkeep")
+        schema_ready = app.state.schema_ready = asyncio.Event()
+        if await _migrate_now(pool, settings):
+            schema_ready.set()
+        upkeep = asyncio.create_task(_upkeep(schema_ready, pool, settings), name="luna-hub upkeep")
         try:
             yield
         finally:
@@ -83,7 +85,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         demo = None
         if settings.demo_data:
             folder = Path(settings.demo_data) / "docs"
-            loading = load_demo_documents(service, folder, lambda: bool(app.state.migrated))
+            loading = load_demo_documents(service, folder, app.state.schema_ready)
             demo = asyncio.create_task(loading, name="luna-hub demo documents")
         try:
             yield
@@ -130,19 +132,18 @@ async def _migrate_now(pool: asyncpg.Pool, settings: HubSettings) -> bool:
     return True
 
 
-async def _upkeep(state: State, pool: asyncpg.Pool, settings: HubSettings) -> None:
-    """Migrate once the database answers (unless done at start), then keep rollups current."""
-    migrated = bool(state.migrated)
+async def _upkeep(schema_ready: asyncio.Event, pool: asyncpg.Pool, settings: HubSettings) -> None:
+    """Migrate once the database answers (unless done at start) and set ``schema_ready``; keep rollups current."""
     while True:
         try:
             async with pool.acquire(timeout=10) as connection:
-                if not migrated:
+                if not schema_ready.is_set():
                     await apply_migrations(connection, timezone=settings.rollup_timezone)
-                    migrated = state.migrated = True
+                    schema_ready.set()
                 await refresh_dirty(connection)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            _log.warning("database upkeep failed; retrying", error=str(exc), migrated=migrated)
-        await asyncio.sleep(settings.rollup_refresh_seconds if migrated else 1.0)
+            _log.warning("database upkeep failed; retrying", error=str(exc), migrated=schema_ready.is_set())
+        await asyncio.sleep(settings.rollup_refresh_seconds if schema_ready.is_set() else 1.0)
 
 
 def _documents(state: State) -> DocumentService:

@@ -316,7 +316,8 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
             _with_pool(settings, lambda pool: load_demo_data(pool, folder, settings))
             _with_pool(settings, lambda pool: provision_demo_agent(pool, Path(settings.data_dir)))
         app = create_app(settings)
-        ready = lambda: bool(app.state.get("migrated", False))  # noqa: E731 - /health answers 200 from then on
+        # /health answers 200 once the schema is ready; the event exists once the app's lifespan has begun
+        ready = lambda: app.state.schema_ready.wait()  # noqa: E731, PLW0108
         asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub", ready=ready))
 
 

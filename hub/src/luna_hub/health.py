@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import msgspec
 from litestar import get
@@ -35,7 +37,8 @@ async def check_database(pool: asyncpg.Pool) -> str:
 async def health(db_pool: NamedDependency[asyncpg.Pool], state: State) -> Health:
     """Report readiness; 503 (problem JSON) while the database cannot be reached or is not migrated yet."""
     database = await check_database(db_pool)
-    if not state.get("migrated", False):
+    schema_ready: asyncio.Event | None = state.get("schema_ready")
+    if schema_ready is None or not schema_ready.is_set():
         msg = "database schema is being migrated"
         raise UnavailableError(msg)
     return Health(status="ok", database=database)

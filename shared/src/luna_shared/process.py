@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any, Final, Protocol, TypeVar
@@ -80,11 +81,11 @@ async def serve_http(
     host: str,
     port: int,
     name: str,
-    ready: Callable[[], bool] | None = None,
+    ready: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Serve an ASGI app with uvicorn until a signal stops it; print where it is reachable once ready.
 
-    Ready means listening and, when given, ``ready()`` true (e.g. the hub's schema migrated).
+    Ready means listening and, when given, ``ready()`` done (e.g. the hub's schema migrated).
     """
     import uvicorn  # noqa: PLC0415 - the 'http' extra; wire-only users of this package lack it
 
@@ -92,9 +93,20 @@ async def serve_http(
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers no start event
         await asyncio.sleep(0.05)
-    while server.started and ready is not None and not ready() and not serving.done():  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
+    if server.started and ready is not None:
+        await _until_ready(ready(), serving)
     if server.started and not serving.done():
         bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
         print(f"{name} ready at http://{bound_host}:{bound_port}", flush=True)
     await serving
+
+
+async def _until_ready(ready: Awaitable[object], serving: asyncio.Future[None]) -> None:
+    """Wait for ``ready``, or for the server to stop first (a signal, a failed start-up)."""
+    waiting: asyncio.Future[Any] = asyncio.ensure_future(ready)
+    try:
+        await asyncio.wait({waiting, serving}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting

@@ -8,7 +8,6 @@ bytes by their hash and stores nothing again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -38,10 +37,9 @@ DEMO_DOCUMENTS: Final = (
 _log = get_logger(__name__)
 
 
-async def load_demo_documents(service: DocumentService, folder: Path, migrated: Callable[[], bool]) -> int:
-    """Upload the sample documents under ``folder`` once ``migrated()``; return how many were new."""
-    while not migrated():  # noqa: ASYNC110 - the app's upkeep sets a flag in app.state, not an event
-        await asyncio.sleep(0.5)
+async def load_demo_documents(service: DocumentService, folder: Path, schema_ready: asyncio.Event) -> int:
+    """Upload the sample documents under ``folder`` once ``schema_ready`` is set; return how many were new."""
+    await schema_ready.wait()
     added = 0
     for relative in DEMO_DOCUMENTS:
         path = folder / relative
