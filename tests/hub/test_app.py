@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from litestar import Litestar, get
@@ -31,8 +32,9 @@ async def test_health_reports_the_database_version(client: AsyncTestClient[Lites
     assert body["database"].startswith("PostgreSQL ")
 
 
-async def test_health_is_503_problem_while_the_database_is_unreachable() -> None:
-    settings = HubSettings(database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+async def test_health_is_503_problem_while_the_database_is_unreachable(tmp_path: Path) -> None:
+    unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    settings = HubSettings(database_url=unreachable, data_dir=str(tmp_path))  # not the checkout's var/
     async with AsyncTestClient(create_app(settings)) as test_client:
         response = await test_client.get("/health")
     assert response.status_code == 503
