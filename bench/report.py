@@ -55,7 +55,6 @@ def write(results: list[Result], path: Path, *, keep_others: bool = False) -> No
         "|---|---|---:|---:|---:|---|",
         *kept,
     ]
-    lines += kept
     lines += [
         f"| {r.group} | {r.name} | {r.value:,.0f} {r.unit} | {r.baseline:,.0f} {r.unit} | {r.ratio:.2f} | {r.note} |"
         for r in results
