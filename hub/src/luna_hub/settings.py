@@ -113,6 +113,8 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     embed_threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
     text_search_config: str = "simple"
     """PostgreSQL text search configuration of the chunks' ``tsv`` column (sparse retrieval)."""
+    stop_words: list[str] = msgspec.field(default_factory=lambda: ["english", "german"])
+    """Text search configurations whose stop words sparse retrieval drops from a question (its languages)."""
     candidates: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
     """Hits taken from each of dense and sparse retrieval before fusion."""
     rrf_k: Annotated[int, msgspec.Meta(ge=1)] = 60

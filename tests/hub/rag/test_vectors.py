@@ -10,7 +10,7 @@ import pytest
 
 from luna_hub.documents.schemas import Chunk
 from luna_hub.rag.embedders import Embedded, OllamaEmbedder, Usem3Embedder
-from luna_hub.rag.vectors import QdrantChunkIndex, collection_name, open_qdrant
+from luna_hub.rag.vectors import WINDOW_CHARS, QdrantChunkIndex, collection_name, embedding_texts, open_qdrant
 from luna_hub.settings import OllamaSettings
 from support.ollama import OllamaTestServer
 
@@ -40,8 +40,8 @@ class Recorder:
     def __init__(self) -> None:
         self.embedded: list[list[str]] = []
 
-    async def __call__(self, chunks: Sequence[Chunk], embedded: Embedded) -> None:
-        assert embedded.vectors.shape[0] == len(chunks)
+    async def __call__(self, chunks: Sequence[Chunk], texts: Sequence[str], embedded: Embedded) -> None:
+        assert embedded.vectors.shape[0] == len(texts) == len(chunks)
         self.embedded.append([c.chunk_id for c in chunks])
 
 
@@ -117,3 +117,50 @@ async def test_each_model_gets_its_own_collection(tmp_path: Path, ollama_server:
         await client.close()
         await usem3.close()
         await nomic.close()
+
+
+REGISTER_ROWS = [
+    "40001 Phase 1 voltage in volts, float, read only.",
+    "40003 Phase 2 voltage in volts, float, read only.",
+    "40005 Phase 3 voltage in volts, float, read only.",
+    "40007 Phase 1 current in amperes, float, read only.",
+    "40009 Total active power in watts, float, read only.",
+    "40011 Total import energy in kWh, float, read only.",
+    "40013 Pulse width in milliseconds: 60, 100 or 200, default 100.",
+    "40019 Network parity and stop bits: 0 = one stop bit and no parity (default), 1 = even parity.",
+    "40021 Network node address, 1 to 247, default 1.",
+    "40029 Network baud rate: 0 = 2400, 1 = 4800, 2 = 9600 (default), 3 = 19200.",
+]
+REGISTERS = "\n".join(REGISTER_ROWS)
+
+
+def test_a_long_chunk_is_embedded_whole_and_in_overlapping_windows_with_its_heading() -> None:
+    long = chunk("meter", 1, 0, REGISTERS)
+    texts = embedding_texts(long)
+    assert len(REGISTERS) > WINDOW_CHARS
+    assert texts[0] == f"meter.md > § 1\n\n{REGISTERS}"
+    windows = texts[1:]
+    assert len(windows) >= 2
+    assert all(window.startswith("meter.md > § 1\n\n") for window in windows)
+    assert all(len(window) <= len("meter.md > § 1\n\n") + WINDOW_CHARS for window in windows)
+    lines = REGISTER_ROWS
+    assert all(any(line in window for window in windows) for line in lines)  # every row whole in some window
+    assert embedding_texts(chunk("meter", 1, 1, lines[0])) == [f"meter.md > § 1\n\n{lines[0]}"]
+
+
+async def test_windows_are_searched_but_each_chunk_is_found_and_counted_once(
+    index: tuple[QdrantChunkIndex, Recorder],
+) -> None:
+    store, recorder = index
+    chunks = [chunk("meter", 1, 0, REGISTERS), chunk("meter", 1, 1, TEXTS[1])]
+    await store.index("meter", 1, chunks)
+    assert recorder.embedded[0][0] == recorder.embedded[0][1] == "meter:1:0"  # the chunk, then its windows
+    assert await store.count() == 2
+    query = await store.embedder.embed(["What is the default parity of the network port?"], purpose="query")
+    hits = await store.search(query.vectors[0].tolist(), limit=5)
+    assert [hit.chunk.chunk_id for hit in hits] == ["meter:1:0", "meter:1:1"]
+    assert hits[0].chunk.text == REGISTERS
+    await store.index("meter", 2, [chunk("meter", 2, 0, REGISTERS)])
+    assert len(recorder.embedded) == 1  # same text: the chunk's and its windows' vectors are reused
+    assert await store.count() == 1
+    assert sorted(await store.chunks(["meter:1:0", "meter:2:0"])) == ["meter:2:0"]

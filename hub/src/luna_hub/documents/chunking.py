@@ -22,7 +22,7 @@ from typing import Final
 from luna_hub.documents.extract import Extraction, Segment
 from luna_hub.documents.schemas import Chunk
 
-__all__ = ["ChunkSpan", "chunk_spans", "content_hash", "make_chunks"]
+__all__ = ["ChunkSpan", "chunk_spans", "content_hash", "make_chunks", "split_text"]
 
 _BREAKS: Final = ("\n", ". ", "; ", ", ", " ")
 
@@ -123,6 +123,11 @@ def _groups(text: str, segments: Sequence[Segment], max_chars: int) -> list[tupl
         last = segments[-1]
         groups.append(((last.page, last.section), waiting))
     return groups
+
+
+def split_text(text: str, max_chars: int) -> list[tuple[int, int]]:
+    """Cut ``text`` into (start, end) pieces of at most ``max_chars``, at line, sentence or word breaks."""
+    return _split(text, 0, len(text), max_chars)
 
 
 def _split(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:

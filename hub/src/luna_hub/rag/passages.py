@@ -203,12 +203,17 @@ def _passage(run: list[Chunk], score: dict[str, float], dense: dict[str, float |
         version=first.version,
         page=min(pages) if pages else None,
         page_end=max(pages) if pages else None,
-        section=first.section if first.section == last.section else first.section or last.section,
+        section=first.section if first.section == last.section else _best(run, score).section,
         chunks=run,
         text=_merged_text(run),
         score=max(score.get(c.chunk_id, 0.0) for c in run),
         dense_score=max(dense_scores) if dense_scores else None,
     )
+
+
+def _best(run: list[Chunk], score: dict[str, float]) -> Chunk:
+    """Return the run's best-scored chunk (bridges have none); a run across sections cites its section."""
+    return max(run, key=lambda c: (score.get(c.chunk_id, 0.0), c.section is not None))
 
 
 def content_words(text: str) -> set[str]:

@@ -5,8 +5,11 @@ through the GIN index on ``chunks.tsv``, lexemes of six or more letters also as 
 compounds and inflections: ``zahlungsverzug`` finds ``zahlungsverzuges``). A chunk scores the sum
 over matched terms of a BM25 inverse document frequency times ``ts_rank`` (term frequency,
 normalised by the chunk's length), so rare words weigh more than common ones; terms in more than
-half of all chunks are left out as stop words. Each term's count and ranking is a statement
-with a constant ``tsquery``, which PostgreSQL answers from the GIN index.
+half of all chunks are left out as stop words, and so are the stop words of the configurations
+``stop_words`` names (the corpus mixes German and English, and 'simple' knows no stop words: "what",
+"which" or "the" in a question would otherwise score chunks that happen to hold them). The question
+is split like the column (migration 0007: '/', '_', backslash and '|' become spaces). Each term's count and
+ranking is a statement with a constant ``tsquery``, which PostgreSQL answers from the GIN index.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ __all__ = ["SparseRow", "sparse_search"]
 
 SparseRow = tuple[str, float]
 
-_TERMS = """
+_TERMS = r"""
 SELECT DISTINCT CASE WHEN length(t.lexeme) >= 6 THEN exact::text || ':*' ELSE exact::text END AS query
-FROM unnest(to_tsvector($1::regconfig, $2)) AS t
+FROM unnest(to_tsvector($1::regconfig, regexp_replace($2, '[/_\\|]+', ' ', 'g'))) AS t
 CROSS JOIN LATERAL plainto_tsquery('simple', t.lexeme) AS exact
 WHERE length(t.lexeme) > 1 AND exact::text <> ''
+  AND NOT EXISTS (SELECT 1 FROM unnest($3::regconfig[]) AS c WHERE to_tsvector(c, t.lexeme) = ''::tsvector)
 """
 _DF = "SELECT count(*) FROM (SELECT 1 FROM chunks WHERE tsv @@ $1::tsquery LIMIT $2) AS matching"
 _STOP_SHARE = 2
@@ -32,12 +36,13 @@ _STOP_SHARE = 2
 _FEW_CHUNKS = 20
 
 
-async def sparse_search(
+async def sparse_search(  # noqa: PLR0913 - the search settings, each named
     connection: asyncpg.Connection,
     question: str,
     *,
     config: str,
     limit: int,
+    stop_words: Sequence[str] = (),
     document_ids: Sequence[str] | None = None,
 ) -> list[SparseRow]:
     """Return the ``limit`` best chunks for ``question`` by full text, as (chunk id, score).
@@ -45,7 +50,7 @@ async def sparse_search(
     Each term is its own statement (count, then rank), so PostgreSQL plans it as a GIN index scan
     on its constant ``tsquery`` rather than one join it would have to scan every chunk for.
     """
-    terms = [row["query"] for row in await connection.fetch(_TERMS, config, question)]
+    terms = [row["query"] for row in await connection.fetch(_TERMS, config, question, list(stop_words))]
     total = int(await connection.fetchval("SELECT count(*) FROM chunks"))
     weighted: list[tuple[str, float]] = []
     cap = total // _STOP_SHARE + 1

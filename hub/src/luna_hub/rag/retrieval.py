@@ -47,12 +47,20 @@ def rrf(rankings: Sequence[Sequence[str]], *, k: int) -> list[tuple[str, float]]
 class Retriever:
     """Finds chunks for a question by meaning, by words, or both."""
 
-    def __init__(
-        self, pool: asyncpg.Pool, index: QdrantChunkIndex, *, text_search_config: str, candidates: int, rrf_k: int
+    def __init__(  # noqa: PLR0913 - the retrieval settings, each named
+        self,
+        pool: asyncpg.Pool,
+        index: QdrantChunkIndex,
+        *,
+        text_search_config: str,
+        candidates: int,
+        rrf_k: int,
+        stop_words: Sequence[str] = (),
     ) -> None:
         self._pool = pool
         self._index = index
         self._config = text_search_config
+        self._stop_words = tuple(stop_words)
         self._candidates = candidates
         self._rrf_k = rrf_k
 
@@ -80,7 +88,12 @@ class Retriever:
         if method != "dense":
             async with self._pool.acquire() as connection:
                 sparse = await sparse_search(
-                    connection, question, config=self._config, limit=limit, document_ids=document_ids
+                    connection,
+                    question,
+                    config=self._config,
+                    limit=limit,
+                    stop_words=self._stop_words,
+                    document_ids=document_ids,
                 )
         chunks = {chunk.chunk_id: chunk for chunk, _ in dense}
         missing = [chunk_id for chunk_id, _ in sparse if chunk_id not in chunks]

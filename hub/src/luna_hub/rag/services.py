@@ -24,7 +24,6 @@ from luna_hub.rag.generation import NOT_IN_SOURCES, Generated, OllamaChat, build
 from luna_hub.rag.passages import Passage, best_sentences, bridge_ids, build_passages, content_words, support
 from luna_hub.rag.retrieval import Hit, Retriever
 from luna_hub.rag.schemas import Answer, AskRequest, Citation, ContextReport, Embeddings, RelatedDocument
-from luna_hub.rag.vectors import embedding_text
 from luna_hub.settings import RagSettings
 
 __all__ = ["AskEvent", "RagService"]
@@ -68,11 +67,15 @@ class RagService:
         await self._record_embedding(texts, embedded, purpose=purpose, actor=actor, endpoint=endpoint)
         return embedded
 
-    async def record_index_embedding(self, chunks: Sequence[Chunk], embedded: Embedded) -> None:
-        """Log an embedding call made while indexing documents (the chunk index's hook)."""
-        texts = [embedding_text(chunk) for chunk in chunks]
+    async def record_index_embedding(self, chunks: Sequence[Chunk], texts: Sequence[str], embedded: Embedded) -> None:
+        """Log an embedding call made while indexing documents (the chunk index's hook): each text and its chunk."""
         await self._record_embedding(
-            texts, embedded, purpose="passage", actor="system:indexer", endpoint="index", chunks=chunks
+            texts,
+            embedded,
+            purpose="passage",
+            actor="system:indexer",
+            endpoint="index",
+            chunks=list({chunk.chunk_id: chunk for chunk in chunks}.values()),
         )
 
     async def _record_embedding(  # noqa: PLR0913 - the call's provenance, each named

@@ -4,10 +4,17 @@ One collection per embedding model and width (``chunks_usem3_512``), so vectors 
 never meet. A point's id is derived from its chunk id, its payload is the whole :class:`Chunk`.
 Re-indexing a document reuses the vector of every chunk whose content hash it already has, so
 only changed text is embedded again.
+
+A chunk longer than :data:`WINDOW_CHARS` also gets one point per window (its text in overlapping
+pieces of about that size, each with the chunk's heading), and a chunk's dense score is the best of
+its points. A mean-pooled vector of 1,200 characters of a register table blends five unrelated
+registers and matches a question about one of them poorly; a window of two or three rows does not.
+Window points carry the chunk's payload plus ``window`` (1, 2, ...); the chunk's own point has none.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,6 +25,7 @@ import msgspec
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from luna_hub.documents.chunking import split_text
 from luna_hub.documents.schemas import Chunk, ChunkIndex
 from luna_hub.errors import UnavailableError
 from luna_hub.rag.embedders import Embedded, Embedder
@@ -29,6 +37,7 @@ __all__ = [
     "QdrantChunkIndex",
     "collection_name",
     "embedding_text",
+    "embedding_texts",
     "open_qdrant",
     "point_id",
 ]
@@ -36,10 +45,17 @@ __all__ = [
 _NAMESPACE: Final = uuid.UUID("5b0e3f38-0c1e-4c2b-9f51-6c756e612d72")
 _SCROLL_PAGE: Final = 512
 _UPSERT_BATCH: Final = 256
+_POINTS_PER_CHUNK: Final = 8
+"""Points fetched per chunk wanted: a chunk of the default 1,200 characters has itself and up to 6 windows.
+(Qdrant's grouped query does this exactly, but local mode ran it some 40 times slower in the bench.)"""
+WINDOW_CHARS: Final = 400
+"""Window size: a few sentences or table rows, about the passage length sentence encoders such as usem3
+and e5 are trained on (chosen as such, not tuned to a question set; 300 to 600 measured alike)."""
 _log = get_logger(__name__)
 
-EmbedHook = Callable[[Sequence[Chunk], Embedded], Awaitable[None]]
-"""Called after each embedding call made while indexing (the model audit log)."""
+EmbedHook = Callable[[Sequence[Chunk], Sequence[str], Embedded], Awaitable[None]]
+"""Called after each embedding call made while indexing (the model audit log) with the texts embedded
+and, for each, the chunk it belongs to."""
 
 
 def point_id(chunk_id: str) -> str:
@@ -112,15 +128,22 @@ class QdrantChunkIndex(ChunkIndex):
         """Make ``chunks`` the document's searchable content; embed only text not indexed before."""
         await self.ensure_collection()
         known = await self._vectors_by_hash(document_id)
-        fresh = [chunk for chunk in chunks if chunk.content_hash not in known]
+        wanted = [(chunk, window, text) for chunk in chunks for window, text in enumerate(embedding_texts(chunk))]
+        fresh = [item for item in wanted if _vector_key(item[0].content_hash, item[1]) not in known]
         if fresh:
-            embedded = await self._embedder.embed([embedding_text(chunk) for chunk in fresh], purpose="passage")
+            texts = [text for _, _, text in fresh]
+            embedded = await self._embedder.embed(texts, purpose="passage")
             if self._on_embed is not None:
-                await self._on_embed(fresh, embedded)
-            known.update({chunk.content_hash: row.tolist() for chunk, row in zip(fresh, embedded.vectors, strict=True)})
+                await self._on_embed([chunk for chunk, _, _ in fresh], texts, embedded)
+            for (chunk, window, _), row in zip(fresh, embedded.vectors, strict=True):
+                known[_vector_key(chunk.content_hash, window)] = row.tolist()
         points = [
-            models.PointStruct(id=point_id(chunk.chunk_id), vector=known[chunk.content_hash], payload=_payload(chunk))
-            for chunk in chunks
+            models.PointStruct(
+                id=_window_point_id(chunk.chunk_id, window),
+                vector=known[_vector_key(chunk.content_hash, window)],
+                payload=_payload(chunk, window),
+            )
+            for chunk, window, _ in wanted
         ]
         try:
             for first in range(0, len(points), _UPSERT_BATCH):
@@ -141,6 +164,7 @@ class QdrantChunkIndex(ChunkIndex):
             document_id=document_id,
             version=version,
             chunks=len(chunks),
+            points=len(points),
             embedded=len(fresh),
             collection=self.collection,
         )
@@ -159,7 +183,7 @@ class QdrantChunkIndex(ChunkIndex):
     async def search(
         self, vector: Sequence[float], *, limit: int, document_ids: Sequence[str] | None = None
     ) -> list[DenseHit]:
-        """Return the ``limit`` chunks nearest to ``vector``, optionally within some documents."""
+        """Return the ``limit`` chunks nearest to ``vector`` (by their best point), optionally within some documents."""
         await self.ensure_collection()
         condition = (
             models.Filter(
@@ -170,11 +194,20 @@ class QdrantChunkIndex(ChunkIndex):
         )
         try:
             response = await self._client.query_points(
-                self.collection, query=list(vector), limit=limit, query_filter=condition, with_payload=True
+                self.collection,
+                query=list(vector),
+                limit=limit * _POINTS_PER_CHUNK,
+                query_filter=condition,
+                with_payload=True,
             )
         except (ResponseHandlingException, UnexpectedResponse) as exc:
             raise _unavailable(exc) from exc
-        return [DenseHit(chunk=_chunk(point.payload), score=point.score) for point in response.points]
+        best: dict[str, DenseHit] = {}
+        for point in response.points:  # best first: a chunk's first point is its best
+            chunk_id = str((point.payload or {}).get("chunk_id"))
+            if chunk_id not in best:
+                best[chunk_id] = DenseHit(chunk=_chunk(point.payload), score=point.score)
+        return list(best.values())[:limit]
 
     async def chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         """Return the indexed chunks among ``chunk_ids``, by id (ids not indexed are left out)."""
@@ -191,9 +224,10 @@ class QdrantChunkIndex(ChunkIndex):
         return {chunk.chunk_id: chunk for chunk in found}
 
     async def count(self) -> int:
-        """How many chunks the collection holds."""
+        """How many chunks the collection holds (their window points aside)."""
         await self.ensure_collection()
-        result = await self._client.count(self.collection, exact=True)
+        chunk_points = models.Filter(must=[models.IsEmptyCondition(is_empty=models.PayloadField(key="window"))])
+        result = await self._client.count(self.collection, count_filter=chunk_points, exact=True)
         return result.count
 
     async def _vectors_by_hash(self, document_id: str) -> dict[str, list[float]]:
@@ -206,12 +240,13 @@ class QdrantChunkIndex(ChunkIndex):
                     scroll_filter=models.Filter(must=[_match("document_id", document_id)]),
                     limit=_SCROLL_PAGE,
                     offset=offset,
-                    with_payload=["content_hash"],
+                    with_payload=["content_hash", "window"],
                     with_vectors=True,
                 )
                 for record in records:
                     if record.payload and isinstance(record.vector, list):
-                        found[str(record.payload["content_hash"])] = [float(x) for x in record.vector]  # type: ignore[arg-type]
+                        key = _vector_key(str(record.payload["content_hash"]), int(record.payload.get("window") or 0))
+                        found[key] = [float(x) for x in record.vector]  # type: ignore[arg-type]
                 if offset is None:
                     return found
         except (ResponseHandlingException, UnexpectedResponse) as exc:
@@ -228,12 +263,37 @@ def embedding_text(chunk: Chunk) -> str:
     return f"{header}\n\n{chunk.text}" if header else chunk.text
 
 
+def embedding_texts(chunk: Chunk) -> list[str]:
+    """Return every text embedded for ``chunk``: :func:`embedding_text`, then its windows (if it has any).
+
+    Windows are pairs of consecutive pieces of half :data:`WINDOW_CHARS` (cut at line, sentence or
+    word breaks), so they overlap by half and a row or sentence at a piece border is whole in one.
+    """
+    whole = embedding_text(chunk)
+    if len(chunk.text) <= WINDOW_CHARS:
+        return [whole]
+    header = whole[: len(whole) - len(chunk.text)]
+    pieces = split_text(chunk.text, WINDOW_CHARS // 2)
+    windows = [header + chunk.text[start:end] for (start, _), (_, end) in itertools.pairwise(pieces)]
+    return [whole, *windows]
+
+
+def _vector_key(content_hash: str, window: int) -> str:
+    return f"{content_hash}#{window}" if window else content_hash
+
+
+def _window_point_id(chunk_id: str, window: int) -> str:
+    return point_id(f"{chunk_id}#{window}" if window else chunk_id)
+
+
 def _match(key: str, value: str) -> models.FieldCondition:
     return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
 
-def _payload(chunk: Chunk) -> dict[str, Any]:
+def _payload(chunk: Chunk, window: int = 0) -> dict[str, Any]:
     payload: dict[str, Any] = msgspec.to_builtins(chunk)
+    if window:
+        payload["window"] = window
     return payload
 
 

@@ -37,9 +37,9 @@ async def open_rag(pool: asyncpg.Pool, settings: HubSettings) -> AsyncIterator[R
     chat = OllamaChat(settings.rag.ollama) if settings.rag.answerer == "ollama" else None
     service: RagService | None = None
 
-    async def audit_index_embedding(chunks: Sequence[Chunk], embedded: Embedded) -> None:
+    async def audit_index_embedding(chunks: Sequence[Chunk], texts: Sequence[str], embedded: Embedded) -> None:
         if service is not None:
-            await service.record_index_embedding(chunks, embedded)
+            await service.record_index_embedding(chunks, texts, embedded)
 
     try:
         index = QdrantChunkIndex(client, embedder, local=local, on_embed=audit_index_embedding)
@@ -49,6 +49,7 @@ async def open_rag(pool: asyncpg.Pool, settings: HubSettings) -> AsyncIterator[R
             text_search_config=settings.rag.text_search_config,
             candidates=settings.rag.candidates,
             rrf_k=settings.rag.rrf_k,
+            stop_words=settings.rag.stop_words,
         )
         service = RagService(pool, embedder, retriever, settings.rag, chat=chat, timezone=settings.rollup_timezone)
         yield RagParts(index=index, service=service)
