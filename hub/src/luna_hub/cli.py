@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import asyncpg
 import msgspec
@@ -37,6 +38,9 @@ from luna_hub.settings import HubSettings, load
 from luna_shared.process import cli_parser, run_main, serve_http, start_logging
 
 __all__ = ["main"]
+
+_GC_FIRST_GENERATION: Final = 50_000
+"""Allocations between collections of the youngest generation (CPython's default: 700)."""
 
 T = TypeVar("T")
 
@@ -305,6 +309,18 @@ def _verify_audit(settings: HubSettings) -> int:
     return 1
 
 
+def _settle_garbage_collector() -> None:
+    """Keep the collector off what lives as long as the process, and off most of each batch's objects.
+
+    Frozen, the objects made at startup (modules, the app) are no longer rescanned by every full
+    collection; a first-generation threshold above what one ingest batch allocates (a few objects per
+    reading, 5,000 readings) collects once per batch or so rather than dozens of times. Together they
+    took agent ingest from about 125k to 155k readings/s in the hub_ingest bench (2 cores).
+    """
+    gc.freeze()
+    gc.set_threshold(_GC_FIRST_GENERATION, *gc.get_threshold()[1:])
+
+
 def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: str | None) -> None:
     server = msgspec.structs.replace(
         settings.server, host=host or settings.server.host, port=settings.server.port if port is None else port
@@ -316,6 +332,7 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
             _with_pool(settings, lambda pool: load_demo_data(pool, folder, settings))
             _with_pool(settings, lambda pool: provision_demo_agent(pool, Path(settings.data_dir)))
         app = create_app(settings)
+        _settle_garbage_collector()
         # /health answers 200 once the schema is ready; the event exists once the app's lifespan has begun
         ready = lambda: app.state.schema_ready.wait()  # noqa: E731, PLW0108
         asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub", ready=ready))
