@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from luna_shared.codec import WireFormat, decode_agent_message, encode
 from luna_shared.errors import MalformedMessageError, UnsupportedVersionError, WireError
-from luna_shared.received import ReceivedBatch, decode_for_storage
+from luna_shared.received import ReceivedBatch, _IncomingReading, decode_for_storage
 from luna_shared.wire import AgentStatus, Reading, ReadingBatch, make_batch, rows_hash
 from support.strategies import agent_statuses, reading_batches
 
@@ -166,3 +166,9 @@ def test_huge_claimed_range_is_refused_without_building_it() -> None:
     raw["last_seq"] = 2**62
     with pytest.raises(MalformedMessageError, match="needs 4611686018427387898 readings, got 2"):
         decode_for_storage(msgspec.json.encode(raw), WireFormat.JSON)
+
+
+def test_the_incoming_reading_has_the_fields_of_reading_in_its_order() -> None:
+    # ReadingFields (and the content hash over them) follow Reading's field order.
+    assert _IncomingReading.__struct_fields__ == Reading.__struct_fields__
+    assert _IncomingReading.__struct_defaults__ == Reading.__struct_defaults__
