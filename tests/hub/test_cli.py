@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -64,6 +65,11 @@ def test_serve_on_embedded_postgres_answers_health_and_stops_on_ctrl_c(tmp_path:
     urls = hub.wait_ready()
     assert urls == {"luna-hub": f"http://127.0.0.1:{port}"}
     assert health(urls["luna-hub"])["database"].startswith("PostgreSQL 18")
+    # A second command beside the server uses the same embedded server and leaves it running.
+    beside = run("audit", "verify", env={**os.environ, "LUNA_DATA_DIR": str(service_dir / "hub")})
+    assert beside.returncode == 0, beside.stderr
+    assert "hash chain intact" in beside.stdout
+    assert health(urls["luna-hub"])["status"] == "ok"
     assert hub.interrupt(signal.SIGINT) == 0
     output = hub.output()
     assert "Traceback" not in output
