@@ -76,6 +76,10 @@ class DocumentService:
         self._threads = BlockingCalls("luna-extract", workers=2)
         self._jobs: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()  # documents with a job running in this process
+        # One job indexes at a time. Its transaction holds a connection while the index embeds and
+        # the embedding hook writes the model audit log on another; jobs queued for the (one) embedder
+        # inside their own transactions would hold every connection and starve that hook for good.
+        self._indexing = asyncio.Lock()
 
     async def close(self) -> None:
         """Cancel running jobs (each undoes its version), then end the worker threads."""
@@ -200,7 +204,7 @@ class DocumentService:
                 overlap=self._settings.chunk_overlap,
             )
             await repository.set_job(self._pool, job_id, stage="indexing", progress=_EXTRACTED + 0.05)
-            async with self._pool.acquire() as db, db.transaction():
+            async with self._indexing, self._pool.acquire() as db, db.transaction():
                 before = await repository.chunk_hashes(db, document_id)
                 fresh = sum(1 for chunk in chunks if chunk.content_hash not in before)
                 await repository.make_current(
