@@ -11,9 +11,7 @@
         │   └── DeviceRejected      the device answered with a Modbus exception code for a request
         ├── StorageError            the durable buffer cannot be opened or written
         └── SyncError               forwarding readings to the hub failed
-            ├── KeyFileError        the agent key file exists but is empty or unreadable
-            ├── HubUnavailable      connection refused or lost, timeout, 5xx: retry with back-off
-            └── HubRejected         the hub refused a message with a 4xx problem (or a wrong ack)
+            └── KeyFileError        the agent key file exists but is empty or unreadable
 """
 
 from __future__ import annotations
@@ -26,8 +24,6 @@ __all__ = [
     "DeviceError",
     "DeviceRejected",
     "DeviceUnreachable",
-    "HubRejected",
-    "HubUnavailable",
     "KeyFileError",
     "ProfileError",
     "StorageError",
@@ -73,16 +69,3 @@ class SyncError(AgentError):
 
 class KeyFileError(SyncError):
     """The agent key file exists but cannot be read or holds no key; the message names the file."""
-
-
-class HubUnavailable(SyncError):  # noqa: N818 - reads as a state, like DeviceUnreachable
-    """The hub did not answer usefully: no connection, timeout, or a 5xx."""
-
-
-class HubRejected(SyncError):  # noqa: N818
-    """The hub answered with a 4xx problem, or with an ack that does not match the batch."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        self.status = status
-        self.detail = detail
-        super().__init__(f"hub answered {status}: {detail}")

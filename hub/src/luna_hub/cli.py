@@ -338,10 +338,6 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
         asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub", ready=ready))
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 _COMMANDS: dict[str, Callable[[HubSettings, argparse.Namespace], int]] = {
     "migrate": _migrate,
     "load": _load,
@@ -351,3 +347,7 @@ _COMMANDS: dict[str, Callable[[HubSettings, argparse.Namespace], int]] = {
     "create-user": _create_user,
     "create-api-key": _create_api_key,
 }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

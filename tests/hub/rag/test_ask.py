@@ -175,3 +175,15 @@ async def test_a_missing_chat_model_is_a_503_problem_or_an_error_event(
     kind, problem = parse_events(streamed.text)[-1]
     assert kind == "error"
     assert problem["status"] == 503
+
+
+async def test_rag_top_k_sets_how_many_passages_an_answer_draws_on(
+    hub_dsn: str, indexed_docs: tuple[str, list[Any]]
+) -> None:
+    question = "Mit welcher Frist kann der Grundversorgungsvertrag gekündigt werden?"
+    settings = HubSettings(database_url=hub_dsn, data_dir=indexed_docs[0], rag=RagSettings(top_k=1))
+    async with ready_client(settings) as client:
+        narrow = await ask(client, question)
+        wider = await ask(client, question, top_k=8)
+    assert len({chunk for c in narrow["citations"] for chunk in c["chunk_ids"]}) == 1
+    assert len({chunk for c in wider["citations"] for chunk in c["chunk_ids"]}) > 1

@@ -9,7 +9,6 @@ import asyncpg
 __all__ = [
     "agent_rows",
     "ensure_agent",
-    "key_exists",
     "ledger_summary",
     "record_status",
 ]
@@ -45,16 +44,6 @@ async def ensure_agent(connection: asyncpg.Connection, agent_id: str, site_id: s
     )
     current: str = await connection.fetchval("SELECT site_id FROM agents WHERE agent_id = $1", agent_id)
     return current
-
-
-async def key_exists(connection: asyncpg.Connection, agent_id: str, key_hash: str) -> bool:
-    """Whether ``agent_id`` has an unrevoked key with this hash."""
-    found: bool = await connection.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM agent_keys WHERE agent_id = $1 AND key_hash = $2 AND revoked_at IS NULL)",
-        agent_id,
-        key_hash,
-    )
-    return found
 
 
 async def record_status(  # noqa: PLR0913 - one column each

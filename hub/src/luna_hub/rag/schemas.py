@@ -41,7 +41,8 @@ class AskRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """A question over the indexed documents (and stored series when it names a market or meter and a period)."""
 
     question: Question
-    top_k: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
+    top_k: Annotated[int, msgspec.Meta(ge=1, le=20)] | None = None
+    """Passages to answer from; ``rag.top_k`` when not given."""
     stream: bool = False
     """Answer as server-sent events: ``sources``, then ``token`` events, then ``done`` with the whole answer."""
     mode: Literal["default", "extractive", "generative"] = "default"

@@ -120,7 +120,7 @@ class RagService:
         data, notes = await series_context(self._pool, request.question, tz=self._timezone)
         query = await self._embed([request.question], purpose="query", actor=actor, endpoint="/rag/ask")
         hits = await self._retriever.retrieve(
-            request.question, query, top_k=request.top_k, document_ids=request.document_ids
+            request.question, query, top_k=request.top_k or self._settings.top_k, document_ids=request.document_ids
         )
         bridges = await self._retriever.index.chunks(bridge_ids(hits))
         passages = build_passages(hits, bridges)
