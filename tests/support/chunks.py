@@ -18,11 +18,9 @@ from luna_hub.documents.chunking import make_chunks
 from luna_hub.documents.extract import extract, sniff
 from luna_hub.documents.repository import replace_chunks
 from luna_hub.documents.schemas import Chunk
+from luna_hub.settings import DocumentSettings
 
-__all__ = ["MAX_CHARS", "OVERLAP", "document_chunks", "document_id_for", "store_chunk_rows"]
-
-MAX_CHARS = 1200
-OVERLAP = 150
+__all__ = ["document_chunks", "document_id_for", "store_chunk_rows"]
 
 
 def document_id_for(relative: str) -> str:
@@ -31,7 +29,8 @@ def document_id_for(relative: str) -> str:
 
 
 def document_chunks(path: Path, document_id: str) -> list[Chunk]:
-    """Extract and chunk ``path`` as the documents domain does (version 1)."""
+    """Extract and chunk ``path`` as the documents domain does with its default settings (version 1)."""
+    settings = DocumentSettings()
     data = path.read_bytes()
     media_type = sniff(data, path.name)
     extraction = extract(data, media_type, path.name)
@@ -41,8 +40,8 @@ def document_chunks(path: Path, document_id: str) -> list[Chunk]:
         version=1,
         title=extraction.title or path.name,
         media_type=media_type,
-        max_chars=MAX_CHARS,
-        overlap=OVERLAP,
+        max_chars=settings.chunk_chars,
+        overlap=settings.chunk_overlap,
     )
 
 
