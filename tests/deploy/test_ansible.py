@@ -19,12 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 import yaml
 
-from luna_hub.agents.services import verify_agent_key
 from support.databases import database_for_session
+from support.sync import key_owner
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE = ROOT / "ansible"
@@ -121,7 +120,7 @@ def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp
             " USING (agent_id) GROUP BY agent_id, site_id",
         )
         assert registered == "muenster-1@muenster:1", "registered once, on the first run only"
-        verified = asyncio.run(_verify_agent_key(hub_dsn, key))
+        verified = asyncio.run(key_owner(hub_dsn, key))
         assert verified == ("muenster-1", "muenster")
 
     agent = root / "opt" / "luna-agent" / "venv" / "bin" / "luna-agent"
@@ -137,15 +136,6 @@ def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp
     unit = (root / "etc" / "systemd" / "system" / "luna-agent.service").read_text(encoding="utf-8")
     assert f"ExecStart={agent} run" in unit
     assert f"LUNA_CONFIG={config}" in unit
-
-
-async def _verify_agent_key(dsn: str, key: str) -> tuple[str, str] | None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        identity = await verify_agent_key(connection, key)
-    finally:
-        await connection.close()
-    return None if identity is None else (identity.agent_id, identity.site_id)
 
 
 def _run_the_edge_role_twice(extra: dict[str, object], inventory: Path, tmp_path: Path) -> None:

@@ -19,11 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-import asyncpg
-
 from luna_agent.buffer import ReadingBuffer
 from luna_agent.sample import Sample
 from support.processes import BIN, ManagedProcess, free_port
+from support.sync import fetch
 
 __all__ = [
     "AgentRun",
@@ -200,25 +199,16 @@ def buffer_rows(path: Path) -> tuple[set[Row], int]:
         buffer.close()
 
 
-async def _fetch(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(dsn)
-    try:
-        records: list[asyncpg.Record] = await connection.fetch(query, *args)
-    finally:
-        await connection.close()
-    return records
-
-
 async def hub_rows(dsn: str, agent_id: str) -> list[Row]:
     """Every reading the hub stored from ``agent_id``, repetitions kept."""
     query = "SELECT seq, meter_id, metric, ts, value FROM smart_meter_readings WHERE agent_id = $1"
-    return [(r["seq"], r["meter_id"], r["metric"], r["ts"], r["value"]) for r in await _fetch(dsn, query, agent_id)]
+    return [(r["seq"], r["meter_id"], r["metric"], r["ts"], r["value"]) for r in await fetch(dsn, query, agent_id)]
 
 
 async def ledger_gaps(dsn: str, agent_id: str) -> list[tuple[int, int]]:
     """Sequence ranges missing between the hub's ledger entries for ``agent_id``."""
     query = "SELECT first_seq, last_seq FROM ingest_batches WHERE agent_id = $1 ORDER BY first_seq"
-    spans = await _fetch(dsn, query, agent_id)
+    spans = await fetch(dsn, query, agent_id)
     gaps: list[tuple[int, int]] = []
     covered = -1
     for span in spans:
@@ -278,6 +268,6 @@ async def assert_exactly_once(dsn: str, site: SiteAgent) -> int:
 
 async def stored_count(dsn: str, agent_id: str) -> int:
     """How many readings the hub stored from ``agent_id``."""
-    rows = await _fetch(dsn, "SELECT count(*) AS n FROM smart_meter_readings WHERE agent_id = $1", agent_id)
+    rows = await fetch(dsn, "SELECT count(*) AS n FROM smart_meter_readings WHERE agent_id = $1", agent_id)
     count: int = rows[0]["n"]
     return count

@@ -19,9 +19,9 @@ import pytest
 
 from luna_agent.buffer import ReadingBuffer
 from luna_agent.sync.batches import contiguous_run
-from luna_shared.codec import WireFormat, decode_hub_message, encode
-from luna_shared.compression import ContentEncoding, compress
+from luna_shared.codec import decode_hub_message
 from luna_shared.wire import BatchAck, Reading, ReadingBatch, make_batch
+from support.sync import post
 from support.system import (
     AgentRun,
     HubRun,
@@ -122,15 +122,7 @@ async def test_the_same_batches_replayed_many_times_out_of_order_are_stored_once
 
     async def send(client: httpx.AsyncClient, batch: ReadingBatch) -> tuple[ReadingBatch, BatchAck]:
         async with limit:
-            response = await client.post(
-                "/api/v1/ingest",
-                content=compress(encode(batch), ContentEncoding.ZSTD),
-                headers={
-                    "Authorization": f"Bearer {key}",
-                    "Content-Type": WireFormat.MSGPACK.value,
-                    "Content-Encoding": "zstd",
-                },
-            )
+            response = await post(client, batch, key)  # msgpack + zstd, as the agent sends
         assert response.status_code == 200, response.text
         return batch, decode_hub_message(response.content)
 

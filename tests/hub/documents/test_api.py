@@ -75,6 +75,7 @@ async def test_pdf_job_reports_page_progress_and_pages(docs_hub: DocsHub) -> Non
         seen.append(job["progress"])
         if job["state"] in {"done", "failed"}:
             break
+        await asyncio.sleep(0.05)  # a bound in time (60 s), not in requests
     assert job["state"] == "done", job
     assert seen == sorted(seen)  # progress never goes back
     assert seen[-1] == 1.0
