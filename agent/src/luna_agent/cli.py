@@ -155,12 +155,7 @@ async def _sync_once(settings: AgentSettings, path: Path | None) -> int:
 
     if settings.sync is None:
         raise ConfigError(str(path) if path else "settings", "sync", "no [sync] section: no hub to send to")
-    buffer = ReadingBuffer(
-        settings.buffer_path,
-        synchronous=settings.buffer.synchronous,
-        max_rows=settings.buffer.max_rows,
-        max_bytes=settings.buffer.max_bytes,
-    )
+    buffer = ReadingBuffer.from_settings(settings)
     try:
         uploader = Uploader(settings.sync, buffer, agent_id=settings.agent_id, site_id=settings.site_id)
         try:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 if TYPE_CHECKING:
-    from luna_agent.buffer import ReadingBuffer
+    from luna_agent.buffer import BufferStats
     from luna_agent.sources.modbus.coordinator import ModbusDevice
     from luna_agent.sources.mqtt.client import MqttStats
     from luna_agent.sync import SyncProgress
@@ -84,17 +84,15 @@ class AgentMetrics:
         if health.last_latency_s is not None:
             self.poll_latency.labels(device=device.id).set(health.last_latency_s)
 
-    def observe_buffer(self, buffer: ReadingBuffer) -> None:
+    def observe_buffer(self, stats: BufferStats) -> None:
         """Update the buffer's series."""
-        stats = buffer.stats()
         self.buffer_depth.set(stats.depth)
         self.buffer_bytes.set(stats.bytes)
         self.buffer_dropped.labels(kind="synced").set(stats.dropped_synced)
         self.buffer_dropped.labels(kind="unsynced").set(stats.dropped_unsynced)
 
-    def observe_sync(self, buffer: ReadingBuffer, progress: SyncProgress | None) -> None:
-        """Update the sync series: backlog and its age from the buffer, last ack from the uploader."""
-        stats = buffer.stats()
+    def observe_sync(self, stats: BufferStats, progress: SyncProgress | None) -> None:
+        """Update the sync series: backlog and its age from the buffer's stats, last ack from the uploader."""
         self.sync_backlog.set(stats.depth)
         oldest = stats.oldest_unsynced_at
         self.sync_oldest_unsynced_age.set(max(0.0, time.time() - oldest.timestamp()) if oldest else 0.0)

@@ -51,12 +51,7 @@ class Agent:
         """
         self.settings = settings
         self.started_at = datetime.now(UTC)
-        self.buffer = ReadingBuffer(
-            settings.buffer_path,
-            synchronous=settings.buffer.synchronous,
-            max_rows=settings.buffer.max_rows,
-            max_bytes=settings.buffer.max_bytes,
-        )
+        self.buffer = ReadingBuffer.from_settings(settings)
         self.pipeline = Pipeline(settings.validation, meter_ranges={d.id: d.ranges for d in settings.devices})
         self.devices: dict[str, ModbusDevice] = {}
         self.simulators: dict[str, MeterSimulator] = {}
@@ -187,7 +182,7 @@ class Agent:
         for sample in checked.samples:
             self.latest[sample.meter_id, sample.metric] = sample
             self.metrics.readings.labels(quality=sample.quality.value).inc()
-        self.metrics.observe_buffer(self.buffer)
+        self.metrics.observe_buffer(self.buffer.stats())
         return len(checked.samples)
 
     async def stop(self) -> None:

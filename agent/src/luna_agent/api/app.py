@@ -182,8 +182,9 @@ async def latest_readings(state: State) -> list[Sample]:
 async def prometheus_metrics(state: State) -> Response[bytes]:
     """Expose polls, errors, readings by quality, buffer depth and drops, sync series, in the Prometheus format."""
     agent: Agent = state.agent
-    agent.metrics.observe_buffer(agent.buffer)
-    agent.metrics.observe_sync(agent.buffer, agent.uploader.progress() if agent.uploader else None)
+    stats = agent.buffer.stats()  # one read for both groups of series
+    agent.metrics.observe_buffer(stats)
+    agent.metrics.observe_sync(stats, agent.uploader.progress() if agent.uploader else None)
     if agent.mqtt is not None:
         agent.metrics.observe_mqtt(agent.mqtt.stats)
     return Response(agent.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, Literal, NamedTuple
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple, Self
 
 import msgspec
 
@@ -24,6 +24,9 @@ from luna_agent.sample import Sample
 from luna_shared.logs import get_logger
 from luna_shared.vocabulary import Quality
 from luna_shared.wire import Reading
+
+if TYPE_CHECKING:
+    from luna_agent.settings import AgentSettings
 
 __all__ = ["BufferStats", "BufferedEvent", "ReadingBuffer", "SeqRange", "Synchronous"]
 
@@ -127,6 +130,16 @@ class ReadingBuffer:
             self._depth = self._db.execute("SELECT COUNT(*) FROM readings WHERE synced = 0").fetchone()[0]
         except sqlite3.Error as exc:
             raise StorageError(f"{path}: cannot open the buffer: {exc}") from exc
+
+    @classmethod
+    def from_settings(cls, settings: AgentSettings) -> Self:
+        """Open the buffer at ``settings.buffer_path`` with its ``[buffer]`` settings (agent and CLI alike)."""
+        return cls(
+            settings.buffer_path,
+            synchronous=settings.buffer.synchronous,
+            max_rows=settings.buffer.max_rows,
+            max_bytes=settings.buffer.max_bytes,
+        )
 
     def _meta(self, key: str) -> int:
         value: int = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
