@@ -14,10 +14,10 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from luna_hub.auth.services import verify_api_key
+from luna_hub.auth.services import Principal, verify_api_key
 from luna_hub.errors import UnauthorizedError
 
-__all__ = ["api_key_guard", "presented_key"]
+__all__ = ["actor_of", "api_key_guard", "presented_key"]
 
 
 def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -27,6 +27,12 @@ def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return connection.headers.get("x-api-key")
+
+
+def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Return who makes the request, for logs and the audit: the key's user, or ``anonymous``."""
+    principal = connection.scope.get("user")
+    return principal.username if isinstance(principal, Principal) else "anonymous"
 
 
 async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -13,8 +13,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, QueryParameter
 
-from luna_hub.auth.guards import api_key_guard
-from luna_hub.auth.services import Principal
+from luna_hub.auth.guards import actor_of, api_key_guard
 from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, UploadResult
 from luna_hub.documents.services import DocumentService
 
@@ -60,7 +59,7 @@ class DocumentsController(Controller):
         finally:
             await data.file.close()
         result = await documents.upload(
-            content, data.file.filename, document_id=data.document_id or None, actor=_actor(request)
+            content, data.file.filename, document_id=data.document_id or None, actor=actor_of(request)
         )
         return Response(result, status_code=200 if result.deduplicated else 202)
 
@@ -102,8 +101,3 @@ class DocumentsController(Controller):
     async def remove(self, documents: NamedDependency[DocumentService], document_id: FromPath[str]) -> None:
         """Remove everything of the document (every version)."""
         await documents.delete(document_id)
-
-
-def _actor(request: Request[Any, Any, Any]) -> str:
-    principal = request.scope.get("user")
-    return principal.username if isinstance(principal, Principal) else "anonymous"

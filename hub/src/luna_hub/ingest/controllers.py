@@ -12,8 +12,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from luna_hub.auth.guards import api_key_guard
-from luna_hub.auth.services import Principal
+from luna_hub.auth.guards import actor_of, api_key_guard
 from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
 from luna_hub.settings import HubSettings
@@ -66,7 +65,7 @@ class IngestController(Controller):
                 resolution_minutes=resolution_minutes,
                 strict=strict,
                 sha256=digest.hexdigest(),
-                actor=_actor(request),
+                actor=actor_of(request),
             )
             return await load_file(
                 db_pool,
@@ -74,8 +73,3 @@ class IngestController(Controller):
                 options,
                 method=settings.bulk_insert,
             )
-
-
-def _actor(request: Request[Any, Any, Any]) -> str:
-    principal = request.scope.get("user")
-    return principal.username if isinstance(principal, Principal) else "anonymous"

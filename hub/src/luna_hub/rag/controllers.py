@@ -11,19 +11,13 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from luna_hub.auth.guards import api_key_guard
-from luna_hub.auth.services import Principal
+from luna_hub.auth.guards import actor_of, api_key_guard
 from luna_hub.errors import HubError
 from luna_hub.problems import problem_body
 from luna_hub.rag.schemas import Answer, AskRequest, Embeddings, EmbedRequest
 from luna_hub.rag.services import RagService
 
 __all__ = ["RagController"]
-
-
-def _actor(request: Request[Any, Any, Any]) -> str:
-    principal = request.scope.get("user")
-    return principal.username if isinstance(principal, Principal) else "anonymous"
 
 
 def _service(state: State) -> RagService:
@@ -40,7 +34,7 @@ class RagController(Controller):
     @post("/embed", status_code=200, summary="Embed texts with the configured embedding model")
     async def embed(self, data: JSONBody[EmbedRequest], state: State, request: Request[Any, Any, Any]) -> Embeddings:
         """Return one vector per text."""
-        return await _service(state).embed(data.texts, purpose=data.purpose, actor=_actor(request), endpoint="/embed")
+        return await _service(state).embed(data.texts, purpose=data.purpose, actor=actor_of(request), endpoint="/embed")
 
     @post(
         "/rag/ask",
@@ -50,7 +44,7 @@ class RagController(Controller):
     async def ask(self, data: JSONBody[AskRequest], state: State, request: Request[Any, Any, Any]) -> Response[Any]:
         """Answer as JSON, or stream ``sources``, ``token`` and ``done`` events when ``stream`` is true."""
         service = _service(state)
-        actor = _actor(request)
+        actor = actor_of(request)
         if not data.stream:
             answer: Answer = await service.ask(data, actor=actor)
             return Response(msgspec.json.encode(answer), media_type="application/json")

@@ -124,6 +124,7 @@ class _LocalEmbedder:
 
     def __init__(self) -> None:
         self._worker: ThreadPoolExecutor | None = None
+        self._info: ModelInfo | None = None
 
     def _run(self, work: Callable[..., T], *args: Any) -> Awaitable[T]:  # noqa: ANN401 - passed through
         if self._worker is None:
@@ -145,8 +146,10 @@ class _LocalEmbedder:
         raise NotImplementedError
 
     async def describe(self) -> ModelInfo:
-        digest = await self._run(_file_digest, *self._weights())
-        return ModelInfo(name=self._name, dims=self._dims, digest=digest)
+        if self._info is None:  # hashed once, in the worker: later calls need not queue behind an embedding batch
+            digest = await self._run(_file_digest, *self._weights())
+            self._info = ModelInfo(name=self._name, dims=self._dims, digest=digest)
+        return self._info
 
     async def embed(self, texts: Sequence[str], *, purpose: Purpose) -> Embedded:
         batch = list(texts)
