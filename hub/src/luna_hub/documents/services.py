@@ -35,7 +35,7 @@ _log = get_logger(__name__)
 
 
 class DocumentFile:
-    """The bytes of one stored version, for download."""
+    """The bytes of one stored version, with its name and type: for download, and for its job."""
 
     def __init__(self, data: bytes, filename: str, media_type: str) -> None:
         self.data = data
@@ -127,7 +127,7 @@ class DocumentService:
                         document_id=document_id,
                         filename=filename,
                         media_type=media_type,
-                        title=PurePosixPath(filename).stem or filename,
+                        title=_default_title(filename),
                         content_hash=digest,
                         size_bytes=len(data),
                         object_key=stored.key,
@@ -145,7 +145,7 @@ class DocumentService:
             msg = f"{filename}: the same bytes were being uploaded at the same time and vanished; try again"
             raise ConflictError(msg)
         _log.info("document uploaded", document_id=document_id, version=version, job_id=job.job_id, bytes=len(data))
-        self._start(job.job_id, document_id, version, stored)
+        self._start(job.job_id, document_id, version, stored, DocumentFile(data, filename, media_type))
         return UploadResult(document_id=document_id, version=version, deduplicated=False, job=job)
 
     def check_size(self, filename: str, size: int) -> None:
@@ -171,9 +171,11 @@ class DocumentService:
 
     # --- the job -----------------------------------------------------------------------------
 
-    def _start(self, job_id: int, document_id: str, version: int, stored: StoredObject) -> None:
+    def _start(self, job_id: int, document_id: str, version: int, stored: StoredObject, source: DocumentFile) -> None:
         self._busy.add(document_id)
-        task = asyncio.create_task(self._run(job_id, document_id, version, stored), name=f"luna-document-job-{job_id}")
+        task = asyncio.create_task(
+            self._run(job_id, document_id, version, stored, source), name=f"luna-document-job-{job_id}"
+        )
         self._jobs.add(task)
 
         def done(finished: asyncio.Task[None]) -> None:
@@ -182,24 +184,21 @@ class DocumentService:
 
         task.add_done_callback(done)
 
-    async def _run(self, job_id: int, document_id: str, version: int, stored: StoredObject) -> None:
+    async def _run(
+        self, job_id: int, document_id: str, version: int, stored: StoredObject, source: DocumentFile
+    ) -> None:
+        """Extract, chunk and index the uploaded bytes (in hand: not read back from the store)."""
         indexed = False
         try:
             await repository.set_job(self._pool, job_id, state="running", stage="extracting", started=True)
-            async with self._pool.acquire() as db:
-                row = await repository.version_row(db, document_id, version)
-            if row is None:
-                msg = f"version {version} of {document_id} vanished before its job ran"
-                raise DocumentNotFoundError(msg)  # noqa: TRY301 - undone below like any other failure
-            data = await self._store.get(stored.key, stored.version_id)
-            extraction = await self._extract(job_id, data, row.media_type, row.filename)
-            title = extraction.title or row.title
+            extraction = await self._extract(job_id, source.data, source.media_type, source.filename)
+            title = extraction.title or _default_title(source.filename)
             chunks = make_chunks(
                 extraction,
                 document_id=document_id,
                 version=version,
                 title=title,
-                media_type=row.media_type,
+                media_type=source.media_type,
                 max_chars=self._settings.chunk_chars,
                 overlap=self._settings.chunk_overlap,
             )
@@ -334,3 +333,8 @@ def _not_found(document_id: str, job: JobView | None) -> DocumentNotFoundError:
     if job is not None and job.state == "failed":
         return DocumentNotFoundError(f"no document {document_id}: its upload failed: {job.error}")
     return DocumentNotFoundError(f"no document {document_id}")
+
+
+def _default_title(filename: str) -> str:
+    """Return a version's title until extraction finds one: the file name without its suffix."""
+    return PurePosixPath(filename).stem or filename
