@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-import uuid
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +29,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from luna_agent.buffer import ReadingBuffer
 from luna_agent.sample import Sample
 from luna_agent.sync import Step, SyncSettings, Uploader
-from support.system import HubRun, Row, buffer_rows, hub_rows
+from support.system import HubRun, Row, SiteAgent, assert_exactly_once, buffer_rows, hub_rows
 
 pytestmark = pytest.mark.slow
 Fault = Literal["lost_ack"]
@@ -64,29 +63,28 @@ class WholePath(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.folder = Path(tempfile.mkdtemp(prefix="sync-whole-"))
-        tag = uuid.uuid4().hex[:10]
-        self.agent_id, self.site_id, self.meter = f"agent-{tag}", f"site-{tag}", f"meter-{tag}"
-        self.key_file = self.folder / "agent.key"
+        self.site = SiteAgent.new(self.folder)
         self.hub = HubRun(self.dsn, self.folder)
-        self.hub.create_agent(self.agent_id, self.site_id, self.key_file)
+        self.hub.create_agent(self.site.agent_id, self.site.site_id, self.site.key_file)
         self.hub.start()
         self.hub_up = True
         self.t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
         self.taken = 0
-        self.buffer = ReadingBuffer(self.folder / "buffer.sqlite3", synchronous="normal")
+        self.buffer = ReadingBuffer(self.site.buffer_path, synchronous="normal")
         self.transport = FaultyTransport()
         self.uploader = self._uploader("oldest_first", 50)
 
     def _uploader(self, order: str, batch_max: int) -> Uploader:
         sync = SyncSettings(
             hub_url=self.hub.url,
-            key_file=str(self.key_file),
+            key_file=str(self.site.key_file),
             order=order,  # type: ignore[arg-type]
             batch_max_readings=batch_max,
             drain_rate=1e9,
             timeout_s=30,
         )
-        return Uploader(sync, self.buffer, agent_id=self.agent_id, site_id=self.site_id, transport=self.transport)
+        site = self.site
+        return Uploader(sync, self.buffer, agent_id=site.agent_id, site_id=site.site_id, transport=self.transport)
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coroutine)
@@ -96,7 +94,7 @@ class WholePath(RuleBasedStateMachine):
         self.buffer.append(
             [
                 Sample(
-                    meter_id=self.meter,
+                    meter_id=self.site.meter,
                     metric=metric,
                     ts=self.t0 + timedelta(seconds=self.taken + i),
                     value=float((self.taken + i) % 977),
@@ -136,13 +134,13 @@ class WholePath(RuleBasedStateMachine):
     def crash_agent(self, order: str, batch_max: int) -> None:
         self._run(self.uploader.aclose())
         self.buffer._db.close()  # no orderly shutdown: only what was committed survives
-        self.buffer = ReadingBuffer(self.folder / "buffer.sqlite3", synchronous="normal")
+        self.buffer = ReadingBuffer(self.site.buffer_path, synchronous="normal")
         self.transport = FaultyTransport()
         self.uploader = self._uploader(order, batch_max)
 
     def _compare(self) -> tuple[set[Row], list[Row], set[int]]:
-        expected, _ = buffer_rows(self.folder / "buffer.sqlite3")
-        stored = self._run(hub_rows(self.dsn, self.agent_id))
+        expected, _ = buffer_rows(self.site.buffer_path)
+        stored = self._run(hub_rows(self.dsn, self.site.agent_id))
         unsynced = {r.seq for r in self.buffer.pending(10**6)}
         return expected, stored, unsynced
 
@@ -160,11 +158,7 @@ class WholePath(RuleBasedStateMachine):
             for _ in range(10_000):
                 if self._run(self.uploader.send_next()) is Step.EMPTY:
                     break
-            expected, stored, unsynced = self._compare()
-            assert not unsynced
-            assert len(stored) == len(set(stored))
-            assert set(stored) == expected
-            assert len(expected) == self.taken
+            assert self._run(assert_exactly_once(self.dsn, self.site)) == self.taken  # ledger without gaps too
         finally:
             self._run(self.uploader.aclose())
             self.loop.close()
