@@ -17,41 +17,19 @@ import pytest
 from luna_shared.codec import decode_hub_message
 from luna_shared.wire import BatchAck, ReadingBatch
 from support.hub import migrated_pool
-from support.processes import BIN, ManagedProcess, free_port
 from support.sync import Agent, batch, make_agent, post, stored_seqs
+from support.system import HubRun
 
 pytestmark = pytest.mark.slow
 
 
-class HubProcess:
-    """``luna-hub serve`` on the hub tests' database; restartable on the same port."""
-
-    def __init__(self, dsn: str, folder: Path) -> None:
-        self.dsn, self.folder, self.port, self.starts = dsn, folder, free_port(), 0
-        self.process: ManagedProcess | None = None
-
-    def start(self) -> str:
-        self.starts += 1
-        self.process = ManagedProcess(
-            [str(BIN / "luna-hub"), "serve", "--port", str(self.port)],
-            log=self.folder / f"hub-{self.starts}.log",
-            env={"LUNA_DATABASE_URL": self.dsn, "LUNA_LOG__LEVEL": "WARNING", "LUNA_DATA_DIR": str(self.folder)},
-        )
-        return self.process.wait_ready()["luna-hub"]
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()  # SIGKILL to the whole process group
-
-
 @pytest.fixture
-async def hub_process(hub_dsn: str, tmp_path: Path) -> AsyncIterator[HubProcess]:
+async def hub_process(hub_dsn: str, tmp_path: Path) -> AsyncIterator[HubRun]:
     async with migrated_pool(hub_dsn):
         pass
-    process = HubProcess(hub_dsn, tmp_path)
+    process = HubRun(hub_dsn, tmp_path)
     yield process
-    if process.process is not None:
-        process.kill()
+    process.kill()
 
 
 async def post_all(client: httpx.AsyncClient, batches: list[ReadingBatch], agent: Agent) -> list[BatchAck | None]:
@@ -81,11 +59,12 @@ async def wait_until_ready(client: httpx.AsyncClient) -> None:
 
 
 async def test_hub_killed_mid_stream_then_everything_reposted_stores_each_reading_once(
-    hub_process: HubProcess, hub_dsn: str
+    hub_process: HubRun, hub_dsn: str
 ) -> None:
     agent = await make_agent(hub_dsn)
     batches = [batch(agent, first, first + 499) for first in range(0, 40_000, 500)]
-    url = hub_process.start()
+    hub_process.start()
+    url = hub_process.url
     monitor = await asyncpg.connect(hub_dsn)
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -110,7 +89,8 @@ async def test_hub_killed_mid_stream_then_everything_reposted_stores_each_readin
     for ack in acked:  # every ack names readings that are durably stored
         assert set(range(ack.first_seq, ack.last_seq + 1)) <= set(after_kill)
 
-    url = hub_process.start()
+    hub_process.start()
+    url = hub_process.url
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         await wait_until_ready(client)
         second_acks = await post_all(client, batches, agent)
@@ -121,11 +101,12 @@ async def test_hub_killed_mid_stream_then_everything_reposted_stores_each_readin
 
 
 async def test_a_batch_whose_transaction_did_not_commit_is_neither_acked_nor_stored(
-    hub_process: HubProcess, hub_dsn: str
+    hub_process: HubRun, hub_dsn: str
 ) -> None:
     agent = await make_agent(hub_dsn)
     large = batch(agent, 0, 149_999)
-    url = hub_process.start()
+    hub_process.start()
+    url = hub_process.url
     monitor = await asyncpg.connect(hub_dsn)
     try:
         async with httpx.AsyncClient(base_url=url, timeout=120) as client:
@@ -159,7 +140,8 @@ async def test_a_batch_whose_transaction_did_not_commit_is_neither_acked_nor_sto
     finally:
         await monitor.close()
 
-    url = hub_process.start()
+    hub_process.start()
+    url = hub_process.url
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
         await wait_until_ready(client)
         response = await post(client, large, agent.key)
@@ -169,12 +151,13 @@ async def test_a_batch_whose_transaction_did_not_commit_is_neither_acked_nor_sto
 
 
 async def test_concurrent_replays_and_overlaps_of_one_agent_store_each_reading_once(
-    hub_process: HubProcess, hub_dsn: str
+    hub_process: HubRun, hub_dsn: str
 ) -> None:
     # A real server: the in-process test client handles one request at a time.
     agent = await make_agent(hub_dsn)
     sent = [batch(agent, first, first + 2999) for first in (0, 0, 1500, 1500, 3000, 0, 4500, 3600)]
-    url = hub_process.start()
+    hub_process.start()
+    url = hub_process.url
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         await wait_until_ready(client)
         responses = await asyncio.gather(*(post(client, message, agent.key) for message in sent))
