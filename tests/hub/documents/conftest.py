@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from moto.server import ThreadedMotoServer
 from luna_hub.settings import DocumentSettings
 from support.databases import database_for_session
 from support.documents import DocsHub, docs_hub_client, empty_tables
+from support.processes import free_port
 
 __all__ = ["docs_dsn", "docs_hub", "s3_endpoint"]
 
@@ -19,9 +19,7 @@ __all__ = ["docs_dsn", "docs_hub", "s3_endpoint"]
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server on a free loopback port for the whole session: the stand-in for MinIO."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"127.0.0.1:{port}"

@@ -6,7 +6,6 @@ bucket versioning included), a transport seam, not a mock of our code.
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from luna_hub.documents.errors import ObjectNotFoundError, ObjectStoreError
 from luna_hub.documents.storage import FilesystemStore, ObjectStore, S3Store, sha256_of
+from support.processes import free_port
 
 
 def s3_store(endpoint: str, bucket: str | None = None) -> S3Store:
@@ -105,9 +105,7 @@ async def test_keys_that_could_escape_the_store_are_refused(store: ObjectStore) 
 
 
 async def test_an_unreachable_s3_service_is_unavailable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens here once the socket closes
+    port = free_port()  # nothing listens there
     store = S3Store(
         endpoint=f"127.0.0.1:{port}",
         bucket="luna-unreachable",
