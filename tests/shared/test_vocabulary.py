@@ -6,8 +6,10 @@ import csv
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from luna_shared.vocabulary import METRICS, Metric, MetricKind, Unit, check_unit, metric_spec
+from luna_shared.vocabulary import METRICS, Metric, MetricKind, Quality, Unit, check_unit, metric_spec
 
 MAPS = Path(__file__).resolve().parents[3] / "shared" / "data" / "modbus" / "meters"
 CODE_METRICS = {  # identity and configuration registers: codes, not measurements
@@ -58,3 +60,18 @@ def test_unit_check() -> None:
     assert check_unit("power_w", "W")
     assert not check_unit("power_w", "kW")
     assert check_unit("some_future_metric", "anything")
+
+
+@given(st.lists(st.sampled_from(Quality), min_size=1, max_size=5))
+def test_worst_quality_wins_whatever_the_order(qualities: list[Quality]) -> None:
+    first, *others = qualities
+    worst = first.worst(*others)
+    assert worst in qualities
+    assert all(worst.severity >= quality.severity for quality in qualities)
+    assert first.worst(*reversed(others)) is worst
+
+
+def test_quality_order_is_good_suspect_bad() -> None:
+    assert Quality.GOOD.worst(Quality.SUSPECT) is Quality.SUSPECT
+    assert Quality.BAD.worst(Quality.GOOD, Quality.SUSPECT) is Quality.BAD
+    assert Quality.GOOD.worst() is Quality.GOOD

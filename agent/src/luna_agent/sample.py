@@ -31,7 +31,7 @@ class Sample(msgspec.Struct, frozen=True, kw_only=True):
 
         ``clear`` also removes the value (it cannot be stored as a number, e.g. NaN).
         """
-        worst = max(self.quality, quality, key=_SEVERITY.__getitem__)
+        worst = self.quality.worst(quality)
         reasons = self.reasons if reason in self.reasons else (*self.reasons, reason)
         new_value = None if clear else (self.value if value is None else value)
         return msgspec.structs.replace(self, quality=worst, reasons=reasons, value=new_value)
@@ -48,6 +48,3 @@ class Sample(msgspec.Struct, frozen=True, kw_only=True):
             reasons=self.reasons,
             seq=seq,
         )
-
-
-_SEVERITY = {Quality.GOOD: 0, Quality.SUSPECT: 1, Quality.BAD: 2}

@@ -64,6 +64,18 @@ class Quality(enum.StrEnum):
     SUSPECT = "suspect"
     BAD = "bad"
 
+    @property
+    def severity(self) -> int:
+        """Rank in "worst quality wins" order: good < suspect < bad."""
+        return _SEVERITY[self]
+
+    def worst(self, *others: Quality) -> Quality:
+        """Return the worst of this quality and ``others``: flags only ever lower a reading's quality."""
+        return max((self, *others), key=_SEVERITY.__getitem__)
+
+
+_SEVERITY: Final = {Quality.GOOD: 0, Quality.SUSPECT: 1, Quality.BAD: 2}
+
 
 class Flag(enum.StrEnum):
     """Reasons attached to a reading that is not plainly good."""
