@@ -115,3 +115,17 @@ async def test_timescaledb_migration_is_recorded_as_skipped_on_plain_postgres(db
     assert names[3] == "timescaledb (skipped: no TimescaleDB)"
     assert await db.fetchval("SELECT engine FROM rollup_settings") == "plain"
     assert await db.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'") == 0
+
+
+async def test_every_append_only_table_is_guarded_by_the_one_trigger_function(db: asyncpg.Connection) -> None:
+    guards = await db.fetch(
+        "SELECT DISTINCT c.relname AS table_name, p.proname AS function_name FROM pg_trigger t"
+        " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid"
+        " WHERE NOT t.tgisinternal AND p.proname LIKE '%append_only%' ORDER BY 1"
+    )
+    assert [(row["table_name"], row["function_name"]) for row in guards] == [
+        ("audit_log", "refuse_append_only_change"),
+        ("model_calls", "refuse_append_only_change"),
+    ]
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="model_calls is append-only: TRUNCATE refused"):
+        await db.execute("TRUNCATE model_calls")
