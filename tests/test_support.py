@@ -120,3 +120,14 @@ async def test_guard_tolerates_tasks_that_finish_in_time() -> None:
     done = asyncio.Event()
     asyncio.get_running_loop().call_soon(done.set)
     await done.wait()
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "failed"), ("", "skipped")])
+def test_timescale_engine_without_node_fails_in_ci_and_skips_elsewhere(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str, outcome: str
+) -> None:
+    pytester.makepyfile("from support.timescale import timescale_dsn\ndef test_engine(timescale_dsn):\n    pass\n")
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setenv("PATH", str(pytester.path))  # neither node nor npm on it
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:asyncio")
+    result.assert_outcomes(**{"errors" if outcome == "failed" else outcome: 1})
