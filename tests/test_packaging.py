@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -46,3 +50,50 @@ def test_top_level_layout_is_exactly_the_documented_one() -> None:
         "agent", "hub", "shared", "compose.edge.yaml", "compose.hub.yaml", "ansible", "tests", "bench",
         "pyproject.toml", "README.md", "Makefile", "uv.lock", "BENCHMARKS.md", ".env.example",
     }  # fmt: skip
+
+
+PACKAGES = {"agent": "luna_agent", "hub": "luna_hub", "shared": "luna_shared"}
+# Declared packages that no module imports by name, and why each is still needed.
+USED_WITHOUT_IMPORT = {
+    "hub": {"python-multipart": "Litestar parses the documents upload form with it"},
+    "agent": {"pyserial": "pymodbus opens serial ports (Modbus RTU) through it"},
+    "shared": {},
+}
+
+
+def _requirement_names(specs: list[str]) -> set[str]:
+    return {re.split(r"[\s\[<>=!~;]", spec, maxsplit=1)[0].lower().replace("_", "-") for spec in specs}
+
+
+def _declared(folder: str) -> set[str]:
+    project = tomllib.loads((ROOT / folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    specs = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        specs.extend(extra)
+    return _requirement_names(specs) - {"luna-shared"}
+
+
+def _imported_distributions(folder: str) -> set[str]:
+    owners = importlib.metadata.packages_distributions()
+    top_levels: set[str] = set()
+    for path in (ROOT / folder / "src").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                top_levels.update(alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                top_levels.add(node.module.partition(".")[0])
+    third_party = top_levels - set(sys.stdlib_module_names) - set(PACKAGES.values()) - {"__future__"}
+    missing = sorted(name for name in third_party if name not in owners)
+    assert not missing, f"{folder} imports modules no installed distribution provides: {missing}"
+    return {owners[name][0].lower().replace("_", "-") for name in third_party}
+
+
+@pytest.mark.parametrize("folder", sorted(PACKAGES))
+def test_every_imported_package_is_declared_and_every_declared_one_is_used(folder: str) -> None:
+    declared = _declared(folder)
+    imported = _imported_distributions(folder)
+    # luna-shared's extras (uvicorn, zstandard) count as declared for the packages that ask for them
+    declared_with_extras = declared | (_declared("shared") if folder != "shared" else set())
+    assert imported <= declared_with_extras, f"{folder} imports undeclared packages: {imported - declared_with_extras}"
+    unused = declared - imported - set(USED_WITHOUT_IMPORT[folder])
+    assert not unused, f"{folder} declares packages it never imports: {unused}"
