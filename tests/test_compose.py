@@ -147,3 +147,23 @@ def test_the_hub_container_uses_the_stacks_services() -> None:
     assert settings.rag.ollama.url == "http://ollama:11434"
     assert settings.database_url is not None
     assert settings.database_url.endswith("@db:5432/luna")
+
+
+@pytest.mark.parametrize(("name", "service", "package", "command"), [
+    ("compose.hub.yaml", "hub", "hub", ["serve"]),
+    ("compose.edge.yaml", "agent", "agent", ["run"]),
+])  # fmt: skip
+def test_hub_and_agent_images_come_from_the_one_dockerfile(
+    name: str, service: str, package: str, command: list[str]
+) -> None:
+    spec = _services(name)[service]
+    build = spec["build"]
+    assert isinstance(build, dict)
+    assert build.get("dockerfile", "Dockerfile") == "Dockerfile"
+    assert build["args"] == {"PACKAGE": package}
+    assert spec["command"] == command
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert '--package "luna-${PACKAGE}"' in dockerfile
+    assert '"/opt/luna/bin/luna-${PACKAGE}" /usr/local/bin/luna' in dockerfile
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
+    assert [path for path in tracked if Path(path).name.startswith("Dockerfile")] == ["Dockerfile"]
