@@ -10,10 +10,13 @@
         ├── NotFoundError         404 the named resource does not exist
         ├── ConflictError         409 the request contradicts stored state
         ├── PayloadTooLargeError  413 the body is beyond a size limit (also once decompressed)
-        ├── UnsupportedMediaError 415 a Content-Type or Content-Encoding the hub does not read
+        ├── UnsupportedMediaError 415 a Content-Type, Content-Encoding or file format the hub does not read
         ├── UnprocessableError    422 well-formed, but the hub cannot accept it
         │   └── UnsupportedVersionHubError  a message type or major version the hub does not speak
         └── UnavailableError      503 a backing service (database, ...) cannot be reached
+
+Domains hang their errors from these by status; the documents domain's rejected uploads
+also share a ``DocumentRejectedError`` base (:mod:`luna_hub.documents.errors`).
 """
 
 from __future__ import annotations
@@ -99,18 +102,18 @@ class PayloadTooLargeError(HubError):
 
 
 class UnsupportedMediaError(HubError):
-    """The body's Content-Type or Content-Encoding is one the hub does not read."""
+    """The body's Content-Type or Content-Encoding, or an uploaded file's format, is one the hub does not read."""
 
     status = 415
     title = "Unsupported media type"
 
-    def __init__(self, message: str, *, accept_encoding: str) -> None:
+    def __init__(self, message: str, *, accept_encoding: str | None = None) -> None:
         super().__init__(message)
         self.accept_encoding = accept_encoding
 
     def problem_headers(self) -> dict[str, str]:
-        """Tell the client which encodings would work (RFC 7694)."""
-        return {"Accept-Encoding": self.accept_encoding}
+        """Tell the client which encodings would work (RFC 7694), where an encoding was the trouble."""
+        return {"Accept-Encoding": self.accept_encoding} if self.accept_encoding is not None else {}
 
 
 class UnprocessableError(HubError):

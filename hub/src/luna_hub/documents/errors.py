@@ -2,8 +2,8 @@
 
 ::
 
-    BadRequestError (400)
-    └── DocumentRejectedError        422 the file cannot become a document; ``reason`` says why
+    HubError
+    └── DocumentRejectedError        the file cannot become a document; ``reason`` says why
         ├── CorruptDocumentError     422 the bytes are not the format they claim (truncated, not a ZIP, ...)
         ├── EncryptedDocumentError   422 password-protected
         ├── EmptyDocumentError       422 nothing in it (0 bytes, 0 pages, only whitespace)
@@ -15,13 +15,24 @@
     └── ObjectNotFoundError          no such object (or object version) in the object store
     UnavailableError (503)
     └── ObjectStoreError             the object store failed or cannot be reached
+
+Each rejection is also the hub's error of its status, which it takes its status from:
+an ``UnprocessableError`` (422), ``UnsupportedMediaError`` (415) or ``PayloadTooLargeError`` (413);
+none is a ``BadRequestError`` (400).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from luna_hub.errors import BadRequestError, NotFoundError, UnavailableError
+from luna_hub.errors import (
+    HubError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnavailableError,
+    UnprocessableError,
+    UnsupportedMediaError,
+)
 
 __all__ = [
     "CorruptDocumentError",
@@ -37,10 +48,12 @@ __all__ = [
 ]
 
 
-class DocumentRejectedError(BadRequestError):
-    """An uploaded file cannot become a document; nothing of it is stored."""
+class DocumentRejectedError(HubError):
+    """An uploaded file cannot become a document; nothing of it is stored.
 
-    status = 422
+    Not raised itself: each subclass also derives from the hub error of its status.
+    """
+
     title = "Document rejected"
     reason: ClassVar[str] = "rejected"
 
@@ -49,42 +62,40 @@ class DocumentRejectedError(BadRequestError):
         return {"reason": self.reason}
 
 
-class CorruptDocumentError(DocumentRejectedError):
+class CorruptDocumentError(DocumentRejectedError, UnprocessableError):
     """The bytes are not a readable file of the format they claim."""
 
     reason = "corrupt"
 
 
-class EncryptedDocumentError(DocumentRejectedError):
+class EncryptedDocumentError(DocumentRejectedError, UnprocessableError):
     """The file is password-protected."""
 
     reason = "encrypted"
 
 
-class EmptyDocumentError(DocumentRejectedError):
+class EmptyDocumentError(DocumentRejectedError, UnprocessableError):
     """The file holds no text at all (0 bytes, 0 pages, only whitespace)."""
 
     reason = "empty"
 
 
-class NoTextError(DocumentRejectedError):
+class NoTextError(DocumentRejectedError, UnprocessableError):
     """The file has pages but no text layer (a scan); the hub does no OCR."""
 
     reason = "no_text"
 
 
-class UnsupportedDocumentError(DocumentRejectedError):
+class UnsupportedDocumentError(DocumentRejectedError, UnsupportedMediaError):
     """A format the hub does not extract text from."""
 
-    status = 415
     title = "Unsupported media type"
     reason = "unsupported"
 
 
-class DocumentTooLargeError(DocumentRejectedError):
+class DocumentTooLargeError(DocumentRejectedError, PayloadTooLargeError):
     """The upload exceeds the configured maximum size."""
 
-    status = 413
     title = "Content too large"
     reason = "too_large"
 
