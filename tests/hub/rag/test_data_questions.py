@@ -7,10 +7,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from luna_hub.rag.data import find_period
+from luna_hub.rag.data import find_period, names_market, names_meter
 from support.hub import migrated_pool
 from support.ollama import OllamaTestServer
 
@@ -41,6 +43,53 @@ def test_periods_in_questions(question: str, start: date, end: date, bucket: str
 
 def test_no_period_no_data() -> None:
     assert find_period("What does the regulation say about smart meters?") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "meter_id", "named"),
+    [
+        ("How much energy did we use in March 2024?", "e", False),  # a one-letter meter is no word's part
+        ("What did meter e use in March 2024?", "e", True),
+        ("Power of main-meter in 2024.", "main-meter", True),
+        ("Power of main-meter-2 in 2024", "main-meter", False),
+        ("sensor.power_load in 2024", "sensor", False),
+        ("Was hat Zähler E im März 2024 verbraucht?", "e", True),
+        ("fridge-plug: March 2024", "fridge-plug", True),
+    ],
+)
+def test_meters_are_named_by_whole_tokens_only(question: str, meter_id: str, named: bool) -> None:
+    assert names_meter(question, meter_id) is named
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("DE-LU in Q4 2024", True),
+        ("de/lu prices 2024", True),
+        ("DELU 2024", True),
+        ("The model uses March 2024 data", False),  # "modeLUses" once matched DE-LU
+        ("IDELUX 2024", False),
+    ],
+)
+def test_markets_are_named_by_whole_tokens_only(question: str, named: bool) -> None:
+    assert names_market(question, "DE-LU") is named
+
+
+_ID = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,20}[A-Za-z0-9]", fullmatch=True)
+_WORD = st.from_regex(r"[A-Za-z0-9]{1,10}", fullmatch=True)
+
+
+@given(_ID, st.lists(_WORD, max_size=6), st.lists(_WORD, max_size=6), st.sampled_from(["", ".", "?", ":", ","]))
+def test_a_meter_id_between_spaces_is_named(meter_id: str, before: list[str], after: list[str], end: str) -> None:
+    question = " ".join([*before, meter_id + end, *after])
+    assert names_meter(question, meter_id)
+
+
+@given(_ID, _WORD, _WORD)
+def test_a_meter_id_glued_to_more_id_characters_is_not_named(meter_id: str, prefix: str, suffix: str) -> None:
+    assert not names_meter(f"{prefix}{meter_id}{suffix}", meter_id)
+    assert not names_meter(f"{prefix}-{meter_id}", meter_id)
+    assert not names_meter(f"{meter_id}.{suffix}", meter_id)
 
 
 async def load_prices(client: Client) -> None:

@@ -23,7 +23,7 @@ from luna_hub.rag.schemas import DataCitation
 from luna_hub.timeseries.schemas import Point
 from luna_hub.timeseries.services import Aggregate, SeriesQuery, run_query
 
-__all__ = ["DataContext", "Period", "find_period", "series_context"]
+__all__ = ["DataContext", "Period", "find_period", "names_market", "names_meter", "series_context"]
 
 _MONTHS: Final = {
     **{
@@ -51,6 +51,8 @@ _MONTHS: Final = {
 _MONTH_YEAR: Final = re.compile(
     r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?\s+(\d{4})\b", re.IGNORECASE
 )
+_ID_BEFORE: Final = r"(?<![a-z0-9._:-])"
+_ID_AFTER: Final = r"(?=[.:]*(?:[^a-z0-9._:-]|$))"
 _ISO_MONTH: Final = re.compile(r"\b(\d{4})-(\d{2})\b(?!-\d)")
 _ISO_DAY: Final = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _GERMAN_DAY: Final = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
@@ -124,12 +126,34 @@ class DataContext(NamedTuple):
     table: str
 
 
+def names_meter(question: str, meter_id: str) -> bool:
+    """Whether ``question`` names ``meter_id`` as a whole token (``e`` is not named by "energy").
+
+    A meter id's characters (``A-Za-z0-9._:-``) around it extend the token; a trailing ``.`` or ``:``
+    followed by a space or the end is punctuation ("... of main-meter.").
+    """
+    pattern = _ID_BEFORE + re.escape(meter_id.lower()) + _ID_AFTER
+    return re.search(pattern, question.lower()) is not None
+
+
+def names_market(question: str, market: str) -> bool:
+    """Whether ``question`` names ``market`` as a whole token, its parts joined by nothing or one separator.
+
+    ``DE-LU`` is named by "DE-LU", "DE/LU", "DE LU" and "DELU", not by "modeLUses".
+    """
+    parts = [re.escape(part) for part in re.split(r"[^a-z0-9]+", market.lower()) if part]
+    if not parts:
+        return False
+    pattern = r"(?<![a-z0-9])" + r"[^a-z0-9]?".join(parts) + r"(?![a-z0-9])"
+    return re.search(pattern, question.lower()) is not None
+
+
 async def _subjects(connection: asyncpg.Connection, question: str) -> list[tuple[str, str, str, str]]:
     """Return (kind, series, metric, unit) for markets and meters the question names."""
     lowered = question.lower()
     found: list[tuple[str, str, str, str]] = []
     markets = [row["market"] for row in await connection.fetch(_MARKETS)]
-    named = [m for m in markets if re.sub(r"[^a-z0-9]", "", m.lower()) in re.sub(r"[^a-z0-9]", "", lowered)]
+    named = [market for market in markets if names_market(question, market)]
     if not named and _MARKET_WORDS.search(question):
         named = ["DE-LU"] if "DE-LU" in markets else markets[:1] if len(markets) == 1 else []
     found += [("market", market, "price", "EUR/MWh") for market in named]
@@ -139,8 +163,8 @@ async def _subjects(connection: asyncpg.Connection, question: str) -> list[tuple
         lowered,
     )
     seen: set[str] = set()
-    for row in meters:
-        if row["meter_id"] in seen:
+    for row in meters:  # strpos found candidates; only a whole-token mention names a meter
+        if row["meter_id"] in seen or not names_meter(question, row["meter_id"]):
             continue
         seen.add(row["meter_id"])
         kind = "counter" if row["kind"] == "counter" else "meter"
