@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from luna_hub.rag.data import find_period, names_market, names_meter
+from luna_hub.rag.data import ImpossiblePeriodError, find_period, names_market, names_meter
 from support.hub import migrated_pool
 from support.ollama import OllamaTestServer
 
@@ -43,6 +43,40 @@ def test_periods_in_questions(question: str, start: date, end: date, bucket: str
 
 def test_no_period_no_data() -> None:
     assert find_period("What does the regulation say about smart meters?") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("DE-LU on 2024-02-30", "2024-02-30"),
+        ("DE-LU am 31.02.2024", "31.02.2024"),
+        ("DE-LU in March 0000", "March 0000"),
+        ("DE-LU in December 9999", "December 9999"),
+        ("DE-LU in Q4 9999", "Q4 9999"),
+        ("DE-LU 2024-00", "2024-00"),
+    ],
+)
+def test_impossible_periods_are_refused_by_name(question: str, named: str) -> None:
+    if named == "2024-00":  # "2024-00" is no month, so the year alone is the period
+        assert find_period(question) == find_period("DE-LU 2024")
+        return
+    with pytest.raises(ImpossiblePeriodError) as caught:
+        find_period(question)
+    assert caught.value.named == named
+    assert caught.value.status == 422
+
+
+@given(st.integers(min_value=0, max_value=9999), st.integers(min_value=0, max_value=99), st.integers(0, 99))
+def test_any_iso_day_is_a_period_or_refused(year: int, month: int, day: int) -> None:
+    question = f"DE-LU on {year:04d}-{month:02d}-{day:02d}"
+    try:
+        period = find_period(question)
+    except ImpossiblePeriodError:
+        with pytest.raises(ValueError, match=r"range|must be"):
+            date(year, month, day)
+    else:
+        assert period is not None
+        assert period.start == date(year, month, day)
 
 
 @pytest.mark.parametrize(
@@ -164,3 +198,16 @@ async def test_a_market_without_period_is_noted(rag_hub: Client) -> None:
     body = response.json()
     assert body["data"] == []
     assert any("no period" in note for note in body["notes"])
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_impossible_date_in_a_question_is_a_422_not_a_500(rag_hub: Client, stream: bool) -> None:
+    await load_prices(rag_hub)
+    question = {"question": "What was the DE-LU price on 2024-02-30?", "stream": stream}
+    response = await rag_hub.post("/rag/ask", json=question)
+    if not stream:
+        assert response.status_code == 422, response.text
+        assert response.json()["reason"] == "impossible_period"
+        return
+    assert "event: error" in response.text, response.text
+    assert "impossible_period" in response.text

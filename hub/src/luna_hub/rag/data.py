@@ -13,17 +13,26 @@ from __future__ import annotations
 import re
 import statistics
 from datetime import date, datetime, timedelta
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from luna_hub.errors import UnprocessableError
 from luna_hub.rag.schemas import DataCitation
 from luna_hub.timeseries.schemas import Point
 from luna_hub.timeseries.services import Aggregate, SeriesQuery, run_query
 
-__all__ = ["DataContext", "Period", "find_period", "names_market", "names_meter", "series_context"]
+__all__ = [
+    "DataContext",
+    "ImpossiblePeriodError",
+    "Period",
+    "find_period",
+    "names_market",
+    "names_meter",
+    "series_context",
+]
 
 _MONTHS: Final = {
     **{
@@ -80,31 +89,57 @@ def _month_end(year: int, month: int) -> date:
     return date(year + (month == 12), month % 12 + 1, 1)  # noqa: PLR2004 - December rolls over
 
 
-def find_period(question: str) -> Period | None:  # noqa: PLR0911 - one return per form
-    """Return the first period the question names, most specific form first."""
-    if match := _ISO_DAY.search(question):
-        day = date(int(match[1]), int(match[2]), int(match[3]))
+class ImpossiblePeriodError(UnprocessableError):
+    """The question names a period no calendar has (``2024-02-30``, ``March 0000``, the year 9999's end)."""
+
+    title = "Impossible period"
+
+    def __init__(self, named: str) -> None:
+        super().__init__(f"the question names {named!r}, which is not a period of the calendar")
+        self.named = named
+
+    def problem_extra(self) -> dict[str, Any]:
+        """Name the offending text, so a client can point at it."""
+        return {"reason": "impossible_period", "period": self.named}
+
+
+def find_period(question: str) -> Period | None:
+    """Return the first period the question names, most specific form first.
+
+    Raises :class:`ImpossiblePeriodError` when that period is not on the calendar.
+    """
+    for pattern in (_ISO_DAY, _GERMAN_DAY, _MONTH_YEAR, _ISO_MONTH, _QUARTER, _YEAR):
+        if (match := pattern.search(question)) is not None:
+            try:
+                period = _period(pattern, match)
+            except (ValueError, OverflowError) as exc:
+                raise ImpossiblePeriodError(match[0]) from exc
+            if period is not None:
+                return period
+    return None
+
+
+def _period(pattern: re.Pattern[str], match: re.Match[str]) -> Period | None:
+    if pattern is _ISO_DAY or pattern is _GERMAN_DAY:
+        year, month, day_of_month = (
+            (match[1], match[2], match[3]) if pattern is _ISO_DAY else (match[3], match[2], match[1])
+        )
+        day = date(int(year), int(month), int(day_of_month))
         return Period(day, day + timedelta(days=1), "1h", day.isoformat())
-    if match := _GERMAN_DAY.search(question):
-        try:
-            day = date(int(match[3]), int(match[2]), int(match[1]))
-        except ValueError:
-            return None
-        return Period(day, day + timedelta(days=1), "1h", day.isoformat())
-    if match := _MONTH_YEAR.search(question):
+    if pattern is _MONTH_YEAR:
         year, month = int(match[2]), _MONTHS[match[1].lower()]
         return Period(date(year, month, 1), _month_end(year, month), "1d", f"{date(year, month, 1):%B %Y}")
-    if (match := _ISO_MONTH.search(question)) and 1 <= int(match[2]) <= 12:  # noqa: PLR2004
+    if pattern is _ISO_MONTH:
         year, month = int(match[1]), int(match[2])
+        if not 1 <= month <= 12:  # noqa: PLR2004 - "2024-13" is no month; read on (a year may follow)
+            return None
         return Period(date(year, month, 1), _month_end(year, month), "1d", f"{date(year, month, 1):%B %Y}")
-    if match := _QUARTER.search(question):
+    if pattern is _QUARTER:
         year, quarter = int(match[2]), int(match[1])
         first = 3 * quarter - 2
         return Period(date(year, first, 1), _month_end(year, first + 2), "1w", f"Q{quarter} {year}")
-    if match := _YEAR.search(question):
-        year = int(match[1])
-        return Period(date(year, 1, 1), date(year + 1, 1, 1), "1mo", str(year))
-    return None
+    year = int(match[1])
+    return Period(date(year, 1, 1), date(year + 1, 1, 1), "1mo", str(year))
 
 
 _MARKETS: Final = """
