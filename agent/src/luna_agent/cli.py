@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,8 +17,6 @@ from luna_shared.errors import ConfigError
 from luna_shared.process import cli_parser, run_main, serve_http, start_logging
 
 __all__ = ["main"]
-
-_ARRAY_KEY = re.compile(r"^(?P<table>[a-z_]+)\[(?P<index>\d+)\](?:\.(?P<rest>[A-Za-z0-9_.]+))?")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,7 +75,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         asyncio.run(_simulate(args.profile, args.host, args.port, args.unit))
         return 0
     path = args.run_config or args.config
-    settings = start_logging(*_load(path))
+    settings = start_logging(*load(path))
     if args.command == "sync":
         return asyncio.run(_sync_once(settings, path))
     if settings.sync is not None:
@@ -87,40 +84,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(path: Path | None) -> tuple[AgentSettings, tuple[str, ...]]:
-    try:
-        return load(path)
-    except ConfigError as exc:
-        raise _with_line(exc, path) from exc
-
-
-def _with_line(exc: ConfigError, path: Path | None) -> ConfigError:
-    """Add the line of a key inside an array of tables (``[[devices]]``), which the shared loader leaves out."""
-    if exc.line is not None or path is None or exc.key is None or not path.exists():
-        return exc
-    match = _ARRAY_KEY.match(exc.key)
-    if match is None:
-        return exc
-    header = f"[[{match['table']}]]"
-    wanted = int(match["index"])
-    seen = -1
-    start = None
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if stripped == header:
-            seen += 1
-            if seen == wanted:
-                start = number
-        elif start is not None and stripped.startswith("["):
-            break
-        elif start is not None and match["rest"] and stripped.split("=")[0].strip() == match["rest"].split(".")[0]:
-            return ConfigError(exc.source, exc.key, exc.problem, line=number)
-    return ConfigError(exc.source, exc.key, exc.problem, line=start)
-
-
 def _check_config(path: Path) -> int:
-    settings, ignored = _load(path)
+    settings, ignored = load(path)
     print(
         f"{path}: OK ({len(settings.devices)} device(s), {len(settings.simulators)} simulator(s), "
         f"mqtt {'on' if settings.mqtt else 'off'}, sync {'to ' + settings.sync.hub_url if settings.sync else 'off'})"

@@ -12,7 +12,7 @@ from luna_agent.sources.modbus.points import PointSpec
 from luna_agent.sources.modbus.profiles import profile_names
 from luna_agent.sync.settings import SyncSettings
 from luna_agent.validation.settings import Range, ValidationSettings
-from luna_shared.config import LoadedSettings, load_settings
+from luna_shared.config import LoadedSettings, Port, Seconds, load_settings
 from luna_shared.logs import LogSettings
 from luna_shared.wire import AgentId, MeterId, SiteId
 
@@ -28,9 +28,6 @@ __all__ = [
     "SyncSettings",
     "load",
 ]
-
-Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
-Seconds = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class StatusApiSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
