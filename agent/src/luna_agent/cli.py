@@ -141,7 +141,7 @@ async def _sync_once(settings: AgentSettings, path: Path | None) -> int:
 
 
 async def _simulate(profile: str, host: str, port: int, unit: int) -> None:
-    from luna_agent.simulate import MeterSimulator  # noqa: PLC0415
+    from luna_agent.simulators.modbus_meter import MeterSimulator  # noqa: PLC0415
 
     simulator = await MeterSimulator(profile, host=host, port=port, unit=unit).start()
     print(f"luna-agent simulating {profile} at modbus://{host}:{simulator.port} unit {unit}", flush=True)

@@ -23,7 +23,7 @@ from luna_agent.buffer import ReadingBuffer
 from luna_agent.metrics import AgentMetrics
 from luna_agent.sample import Sample
 from luna_agent.settings import AgentSettings
-from luna_agent.simulate import MeterSimulator
+from luna_agent.simulators.modbus_meter import MeterSimulator
 from luna_agent.sources.modbus.coordinator import ModbusDevice
 from luna_agent.sync import Uploader
 from luna_agent.validation import Pipeline
