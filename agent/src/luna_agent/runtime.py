@@ -104,7 +104,7 @@ class Agent:
             )
         self._scheduler.start()
         if self.settings.mqtt is not None:
-            from luna_agent.simulate_plug import TasmotaPlugSimulator  # noqa: PLC0415 - paho only when configured
+            from luna_agent.simulators.tasmota_plug import TasmotaPlugSimulator  # noqa: PLC0415 - paho only when configured
             from luna_agent.sources.mqtt import MqttSource  # noqa: PLC0415
 
             self.mqtt = MqttSource(self.settings.mqtt, self.ingest)

@@ -1,3 +1,3 @@
-"""Simulated devices the agent can serve itself, for the demo, tests and benchmarks (``modbus_meter``)."""
+"""Simulated devices for the demo, tests and benchmarks: a Modbus meter and a Tasmota plug on MQTT."""
 
 __all__: list[str] = []
