@@ -96,7 +96,7 @@ def _check_config(path: Path) -> int:
 
 
 async def _probe(target: str, unit: int, request_timeout: float) -> int:
-    from luna_agent.probe import probe_device  # noqa: PLC0415 - only this command needs it
+    from luna_agent.sources.modbus.probe import probe_device  # noqa: PLC0415 - only this command needs it
     from luna_agent.sources.modbus.transport import ModbusTransport  # noqa: PLC0415
 
     host, _, port = target.partition(":")
