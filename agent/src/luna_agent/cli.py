@@ -120,7 +120,7 @@ async def _sync_once(settings: AgentSettings, path: Path | None) -> int:
 
     if settings.sync is None:
         raise ConfigError(str(path) if path else "settings", "sync", "no [sync] section: no hub to send to")
-    buffer = ReadingBuffer.from_settings(settings)
+    buffer = ReadingBuffer.from_settings(settings.buffer, Path(settings.data_dir))
     try:
         uploader = Uploader(settings.sync, buffer, agent_id=settings.agent_id, site_id=settings.site_id)
         try:

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -51,7 +52,7 @@ class Agent:
         """
         self.settings = settings
         self.started_at = datetime.now(UTC)
-        self.buffer = ReadingBuffer.from_settings(settings)
+        self.buffer = ReadingBuffer.from_settings(settings.buffer, Path(settings.data_dir))
         self.pipeline = Pipeline(settings.validation, meter_ranges={d.id: d.ranges for d in settings.devices})
         self.devices: dict[str, ModbusDevice] = {}
         self.simulators: dict[str, MeterSimulator] = {}

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from luna_agent.buffer import Synchronous
+from luna_agent.buffer.settings import BufferSettings
 from luna_agent.sources.modbus.points import PointSpec
 from luna_agent.sources.modbus.profiles import profile_names
 from luna_agent.sync.settings import SyncSettings
@@ -18,7 +18,6 @@ from luna_shared.wire import AgentId, MeterId, SiteId
 
 __all__ = [
     "AgentSettings",
-    "BufferSettings",
     "ModbusDeviceSettings",
     "MqttMapping",
     "MqttSettings",
@@ -95,17 +94,6 @@ class PlugSimulatorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_un
     """Tasmota's TelePeriod."""
 
 
-class BufferSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The durable buffer (``[buffer]``)."""
-
-    file: str = "buffer.sqlite3"
-    """Relative to ``data_dir``."""
-    synchronous: Synchronous = "full"
-    """``full`` survives power loss; ``normal`` may lose the last commits on power loss, never on a crash."""
-    max_rows: Annotated[int, msgspec.Meta(ge=10)] = 2_000_000
-    max_bytes: Annotated[int, msgspec.Meta(ge=65536)] = 512 << 20
-
-
 class MqttMapping(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How one topic pattern's payloads become samples (``[[mqtt.subscriptions]]``)."""
 
@@ -168,7 +156,7 @@ class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     @property
     def buffer_path(self) -> Path:
         """The buffer's database file."""
-        return Path(self.data_dir) / self.buffer.file
+        return self.buffer.path(Path(self.data_dir))
 
 
 def load(path: Path | None) -> LoadedSettings[AgentSettings]:

@@ -15,22 +15,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, NamedTuple, Self
+from typing import Final, NamedTuple, Self
 
 import msgspec
 
+from luna_agent.buffer.settings import BufferSettings, Synchronous
 from luna_agent.errors import StorageError
 from luna_agent.sample import Sample
 from luna_shared.logs import get_logger
 from luna_shared.vocabulary import Quality
 from luna_shared.wire import Reading
 
-if TYPE_CHECKING:
-    from luna_agent.settings import AgentSettings
+__all__ = ["BufferStats", "BufferedEvent", "ReadingBuffer", "SeqRange"]
 
-__all__ = ["BufferStats", "BufferedEvent", "ReadingBuffer", "SeqRange", "Synchronous"]
-
-Synchronous = Literal["off", "normal", "full", "extra"]
 _log = get_logger(__name__)
 
 _SCHEMA: Final = """
@@ -132,13 +129,13 @@ class ReadingBuffer:
             raise StorageError(f"{path}: cannot open the buffer: {exc}") from exc
 
     @classmethod
-    def from_settings(cls, settings: AgentSettings) -> Self:
-        """Open the buffer at ``settings.buffer_path`` with its ``[buffer]`` settings (agent and CLI alike)."""
+    def from_settings(cls, settings: BufferSettings, data_dir: Path) -> Self:
+        """Open the buffer file of ``settings`` inside ``data_dir`` with its bounds (agent and CLI alike)."""
         return cls(
-            settings.buffer_path,
-            synchronous=settings.buffer.synchronous,
-            max_rows=settings.buffer.max_rows,
-            max_bytes=settings.buffer.max_bytes,
+            settings.path(data_dir),
+            synchronous=settings.synchronous,
+            max_rows=settings.max_rows,
+            max_bytes=settings.max_bytes,
         )
 
     def _meta(self, key: str) -> int:
