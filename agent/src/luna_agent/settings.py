@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
 from luna_agent.buffer.settings import BufferSettings
 from luna_agent.sources.modbus.settings import ModbusDeviceSettings
+from luna_agent.sources.mqtt.settings import MqttSettings
 from luna_agent.sync.settings import SyncSettings
 from luna_agent.validation.settings import ValidationSettings
 from luna_shared.config import LoadedSettings, Port, Seconds, load_settings
@@ -17,8 +18,6 @@ from luna_shared.wire import AgentId, SiteId
 
 __all__ = [
     "AgentSettings",
-    "MqttMapping",
-    "MqttSettings",
     "PlugSimulatorSettings",
     "SimulatorSettings",
     "StatusApiSettings",
@@ -51,33 +50,6 @@ class PlugSimulatorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_un
     """The plug's topic name: it publishes ``tele/<name>/SENSOR``."""
     interval_s: Seconds = 10.0
     """Tasmota's TelePeriod."""
-
-
-class MqttMapping(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """How one topic pattern's payloads become samples (``[[mqtt.subscriptions]]``)."""
-
-    topic: str
-    format: Literal["tasmota", "shelly_gen2", "plain", "json"]
-    meter: str = "{topic[1]}"
-    """Meter id; ``{topic[N]}`` is the N-th level of the topic the message came on."""
-    metric: str | None = None
-    """Metric of a plain numeric payload."""
-    fields: dict[str, str] = msgspec.field(default_factory=dict)
-    """Generic JSON: metric -> JSON path (``$.a.b`` or ``a.b``)."""
-    timestamp_path: str | None = None
-    scale: dict[str, float] = msgspec.field(default_factory=dict)
-
-
-class MqttSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The MQTT source (``[mqtt]``)."""
-
-    host: str = "127.0.0.1"
-    port: Port = 1883
-    client_id: str = "luna-agent"
-    """Stable across restarts: the broker keeps the persistent session (QoS 1) under it."""
-    username: str | None = None
-    password: str | None = None
-    subscriptions: tuple[MqttMapping, ...] = ()
 
 
 class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
