@@ -10,7 +10,8 @@ from litestar.testing import AsyncTestClient
 from luna_agent import __version__
 from luna_agent.api import create_app
 from luna_agent.runtime import Agent
-from luna_agent.settings import AgentSettings, SimulatorSettings
+from luna_agent.settings import AgentSettings
+from luna_agent.simulators.settings import SimulatorSettings
 from luna_agent.sources.modbus.settings import ModbusDeviceSettings
 
 

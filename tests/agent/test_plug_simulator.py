@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from luna_agent.runtime import Agent
-from luna_agent.settings import AgentSettings, PlugSimulatorSettings
+from luna_agent.settings import AgentSettings
+from luna_agent.simulators.settings import PlugSimulatorSettings
 from luna_agent.simulators.tasmota_plug import tasmota_energy_payload
 from luna_agent.sources.mqtt.settings import MqttMapping, MqttSettings
 from support.services import MqttBroker

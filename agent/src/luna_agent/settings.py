@@ -1,29 +1,26 @@
-"""The agent's settings: one frozen object per process, built once by the CLI and passed down."""
+"""The agent's settings: one frozen object per process, built once by the CLI and passed down.
+
+Each stage owns its part (``buffer.settings``, ``sources.modbus.settings``, ``sources.mqtt.settings``,
+``validation.settings``, ``sync.settings``, ``simulators.settings``); this module only composes them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import msgspec
 
 from luna_agent.buffer.settings import BufferSettings
+from luna_agent.simulators.settings import PlugSimulatorSettings, SimulatorSettings
 from luna_agent.sources.modbus.settings import ModbusDeviceSettings
 from luna_agent.sources.mqtt.settings import MqttSettings
 from luna_agent.sync.settings import SyncSettings
 from luna_agent.validation.settings import ValidationSettings
-from luna_shared.config import LoadedSettings, Port, Seconds, load_settings
+from luna_shared.config import LoadedSettings, Port, load_settings
 from luna_shared.logs import LogSettings
 from luna_shared.wire import AgentId, SiteId
 
-__all__ = [
-    "AgentSettings",
-    "PlugSimulatorSettings",
-    "SimulatorSettings",
-    "StatusApiSettings",
-    "SyncSettings",
-    "load",
-]
+__all__ = ["AgentSettings", "StatusApiSettings", "load"]
 
 
 class StatusApiSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -31,25 +28,6 @@ class StatusApiSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
     host: str = "127.0.0.1"
     port: Port = 8090
-
-
-class SimulatorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A simulated meter the agent serves itself (``[[simulators]]``), for the demo and tests."""
-
-    name: str
-    profile: str = "sdm630"
-    host: str = "127.0.0.1"
-    port: Port = 0
-    unit: Annotated[int, msgspec.Meta(ge=1, le=247)] = 1
-
-
-class PlugSimulatorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A simulated Tasmota smart plug (``[[plug_simulators]]``) publishing to the ``[mqtt]`` broker."""
-
-    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]+$")]
-    """The plug's topic name: it publishes ``tele/<name>/SENSOR``."""
-    interval_s: Seconds = 10.0
-    """Tasmota's TelePeriod."""
 
 
 class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
