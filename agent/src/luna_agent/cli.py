@@ -12,7 +12,7 @@ import msgspec
 
 from luna_agent import __version__
 from luna_agent.settings import AgentSettings, load
-from luna_agent.sync.keyfile import read_key
+from luna_agent.sync import read_agent_key
 from luna_shared.errors import ConfigError
 from luna_shared.process import cli_parser, run_main, serve_http, start_logging
 
@@ -79,7 +79,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sync":
         return asyncio.run(_sync_once(settings, path))
     if settings.sync is not None:
-        read_key(Path(settings.sync.key_file))  # empty or unreadable: stop now, naming the file
+        read_agent_key(Path(settings.sync.key_file))  # empty or unreadable: stop now, naming the file
     _serve(settings, host=args.host, port=args.port)
     return 0
 

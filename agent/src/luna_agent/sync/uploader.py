@@ -29,20 +29,21 @@ import httpx
 from luna_agent import __version__
 from luna_agent.errors import KeyFileError, StorageError
 from luna_agent.sync.batches import contiguous_run, sized_batch
-from luna_agent.sync.keyfile import read_key
 from luna_agent.sync.pacing import Backoff, DrainLimiter
 from luna_agent.sync.settings import SyncSettings
 from luna_agent.sync.state import DrainSummary, Step, SyncProgress, SyncState
 from luna_shared.codec import WireFormat, decode_hub_message, encode
 from luna_shared.compression import ContentEncoding, available_encodings, compress
+from luna_shared.errors import KeyFileError as SharedKeyFileError
 from luna_shared.errors import WireError
+from luna_shared.keyfile import read_key
 from luna_shared.logs import get_logger
 from luna_shared.wire import AgentStatus, DeviceStatus, ReadingBatch, utc_ms
 
 if TYPE_CHECKING:
     from luna_agent.buffer import ReadingBuffer
 
-__all__ = ["BatchCounter", "Uploader"]
+__all__ = ["BatchCounter", "Uploader", "read_agent_key"]
 
 _log = get_logger(__name__)
 _THROUGHPUT_WINDOW_S: Final = 60.0
@@ -58,6 +59,14 @@ class BatchCounter(Protocol):
 
 StatusParts = Callable[[], tuple[bool, tuple[DeviceStatus, ...]]]
 """Returns whether the clock is trusted and the devices' health, for ``status.v1``."""
+
+
+def read_agent_key(path: Path) -> str | None:
+    """Read the key like :func:`luna_shared.keyfile.read_key`, raising the agent's :class:`KeyFileError`."""
+    try:
+        return read_key(path)
+    except SharedKeyFileError as exc:
+        raise KeyFileError(str(exc)) from exc
 
 
 def _no_devices() -> tuple[bool, tuple[DeviceStatus, ...]]:
@@ -91,7 +100,7 @@ class Uploader:
         self.agent_id = agent_id
         self.site_id = site_id
         self.key_path = Path(settings.key_file)
-        self._key = read_key(self.key_path)
+        self._key = read_agent_key(self.key_path)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._metrics = metrics
@@ -240,7 +249,7 @@ class Uploader:
     def _current_key(self) -> str | None:
         if self._key is None:
             try:
-                self._key = read_key(self.key_path)
+                self._key = read_agent_key(self.key_path)
             except KeyFileError as exc:  # appeared but not yet written: keep waiting, say why
                 self.last_error = str(exc)
                 return None
