@@ -30,30 +30,10 @@ __all__ = ["BufferStats", "BufferedEvent", "ReadingBuffer", "SeqRange"]
 
 _log = get_logger(__name__)
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS readings (
-    seq INTEGER PRIMARY KEY,
-    meter_id TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    value REAL,
-    unit TEXT NOT NULL,
-    quality TEXT NOT NULL,
-    reasons TEXT NOT NULL,
-    synced INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS readings_unsynced ON readings (seq) WHERE synced = 0;
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    ts_ms INTEGER NOT NULL,
-    meter_id TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0), ('dropped_synced', 0), ('dropped_unsynced', 0);
-"""
+_UNSYNCED_INDEX: Final = "CREATE INDEX IF NOT EXISTS readings_unsynced ON readings (seq) WHERE synced = 0"
+_META_ROWS: Final = (
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0), ('dropped_synced', 0), ('dropped_unsynced', 0)"
+)
 _INSERT: Final = (
     "INSERT INTO readings (seq, meter_id, metric, ts_ms, value, unit, quality, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -121,7 +101,7 @@ class ReadingBuffer:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._db.executescript(_SCHEMA)
+            _create_schema(self._db)
             self._next_seq = self._meta("next_seq")
             self._rows = self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
             self._depth = self._db.execute("SELECT COUNT(*) FROM readings WHERE synced = 0").fetchone()[0]
@@ -282,6 +262,39 @@ class ReadingBuffer:
     def close(self) -> None:
         """Close the database (idempotent)."""
         self._db.close()
+
+
+def _create_schema(connection: sqlite3.Connection) -> None:
+    """Create the tables unless they exist (sqlite-utils), the partial index and the meta counters (plain SQL)."""
+    import sqlite_utils  # noqa: PLC0415 - ~100 ms of imports only commands that open the buffer pay
+
+    db = sqlite_utils.Database(connection, recursive_triggers=False)
+    db.table("readings").create(
+        {
+            "seq": int,
+            "meter_id": str,
+            "metric": str,
+            "ts_ms": int,
+            "value": float,
+            "unit": str,
+            "quality": str,
+            "reasons": str,
+            "synced": int,
+        },
+        pk="seq",
+        not_null={"meter_id", "metric", "ts_ms", "unit", "quality", "reasons", "synced"},
+        defaults={"synced": 0},
+        if_not_exists=True,
+    )
+    db.table("events").create(
+        {"id": int, "ts_ms": int, "meter_id": str, "metric": str, "kind": str, "detail": str},
+        pk="id",
+        not_null={"ts_ms", "meter_id", "metric", "kind", "detail"},
+        if_not_exists=True,
+    )
+    db.table("meta").create({"key": str, "value": int}, pk="key", not_null={"value"}, if_not_exists=True)
+    connection.execute(_UNSYNCED_INDEX)  # sqlite-utils makes no partial indexes
+    connection.execute(_META_ROWS)
 
 
 def _reading(row: tuple[int, str, str, int, float | None, str, str, str]) -> Reading:
