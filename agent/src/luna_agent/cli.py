@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import msgspec
 
 from luna_agent import __version__
+from luna_agent.errors import AgentError
 from luna_agent.settings import AgentSettings, load
 from luna_agent.sync import read_agent_key
 from luna_shared.errors import ConfigError
-from luna_shared.process import cli_parser, run_main, serve_http, start_logging
+from luna_shared.process import EXIT_CONFIG, cli_parser, run_main, serve_http, start_logging
 
 __all__ = ["main"]
 
@@ -50,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--once", action="store_true", required=True, help="drain once and exit (the only mode)")
     sync.add_argument("-c", dest="run_config", type=Path, metavar="FILE", help="settings file (same as --config)")
+    _add_buffer_commands(commands)
     simulate = commands.add_parser(
         "simulate", help="serve a simulated meter", description="Serve a realistic simulated meter over Modbus TCP."
     )
@@ -58,6 +63,55 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=int, default=5020, help="TCP port, 0 for any (default 5020)")
     simulate.add_argument("--unit", type=int, default=1)
     return parser
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """Reports a bad argument in one line (no usage block), as the other errors of ``luna-agent`` are."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def _add_buffer_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    buffer = commands.add_parser(
+        "buffer",
+        help="look into the buffer file, read-only (stats, export)",
+        description="Read the buffer file without changing it; safe while the agent runs (WAL readers do not block "
+        "its writer). The file is data_dir/buffer.file from the settings, or --file.",
+    )
+    buffer.set_defaults(run_config=None, file=None)
+    actions = buffer.add_subparsers(dest="buffer_command", metavar="ACTION", parser_class=_OneLineErrorParser)
+    stats = actions.add_parser(
+        "stats",
+        help="rows, backlog, size, time span and drops",
+        description="Print rows, unsynced readings, bytes in use, oldest and newest reading, drop counters, events.",
+    )
+    export = actions.add_parser(
+        "export",
+        help="write readings as CSV or JSON lines",
+        description="Write the stored readings (synced or not) in sequence order, with seq, meter_id, metric, ts "
+        "(UTC, ISO 8601), value, unit, quality, reasons and synced.",
+    )
+    export.add_argument(
+        "--since",
+        type=_iso_time,
+        metavar="TIME",
+        help="only readings at or after TIME, ISO 8601 (2026-03-01T12:00:00+01:00; without an offset: UTC)",
+    )
+    export.add_argument("--format", dest="output_format", choices=("csv", "jsonl"), default="csv", help="default csv")
+    export.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
+    for action in (stats, export):
+        action.add_argument("-c", dest="run_config", type=Path, metavar="FILE", help="settings file (same as --config)")
+        action.add_argument("--file", type=Path, metavar="BUFFER", help="the buffer file itself (settings not read)")
+
+
+def _iso_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"not an ISO 8601 time: {text!r} (e.g. 2026-03-01T12:00:00Z)"
+        raise argparse.ArgumentTypeError(msg) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,6 +129,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         asyncio.run(_simulate(args.profile, args.host, args.port, args.unit))
         return 0
     path = args.run_config or args.config
+    if args.command == "buffer":
+        return _buffer(args, path)
     settings = start_logging(*load(path))
     if args.command == "sync":
         return asyncio.run(_sync_once(settings, path))
@@ -111,6 +167,41 @@ async def _probe(target: str, unit: int, request_timeout: float) -> int:
     for result in results:
         values = ", ".join(f"{k}={v}" for k, v in result.values.items())
         print(f"plausible: profile={result.profile} order={result.order} shift={result.address_shift:+d}  {values}")
+    return 0
+
+
+def _buffer(args: argparse.Namespace, path: Path | None) -> int:
+    from luna_agent.buffer.inspection import export, summarize  # noqa: PLC0415 - only this command needs it
+
+    if args.buffer_command is None:
+        print(
+            "luna-agent buffer: error: name an action, stats or export; see luna-agent buffer --help", file=sys.stderr
+        )
+        return EXIT_CONFIG
+    buffer_file: Path = args.file or load(path).settings.buffer_path
+    if args.buffer_command == "stats":
+        summary = summarize(buffer_file)
+        for name, value in msgspec.structs.asdict(summary).items():
+            shown = (
+                value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                if isinstance(value, datetime)
+                else value
+            )
+            print(f"{name}: {'-' if shown is None else shown}")
+        return 0
+    if args.output is None:
+        try:
+            export(buffer_file, sys.stdout, since=args.since, output_format=args.output_format)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader (head, less) had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    try:
+        with args.output.open("w", encoding="utf-8", newline="") as out:
+            count = export(buffer_file, out, since=args.since, output_format=args.output_format)
+    except OSError as exc:
+        raise AgentError(f"{args.output}: cannot write the export: {exc.strerror}") from exc
+    print(f"{count} reading(s) written to {args.output}", file=sys.stderr)
     return 0
 
 

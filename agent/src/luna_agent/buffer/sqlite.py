@@ -268,7 +268,7 @@ def _create_schema(connection: sqlite3.Connection) -> None:
     """Create the tables unless they exist (sqlite-utils), the partial index and the meta counters (plain SQL)."""
     import sqlite_utils  # noqa: PLC0415 - ~100 ms of imports only commands that open the buffer pay
 
-    db = sqlite_utils.Database(connection, recursive_triggers=False)
+    db = sqlite_utils.Database(connection, recursive_triggers=False, execute_plugins=False)
     db.table("readings").create(
         {
             "seq": int,
