@@ -156,7 +156,7 @@ class ReadingBuffer:
         ]
         last = first + len(rows) - 1
         with self._transaction() as db:
-            db.executemany(_INSERT, rows)
+            db.executemany(_INSERT, rows)  # 3x sqlite-utils insert_all (bench/agent_buffer_insert.py)
             db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (last + 1,))
         self._next_seq = last + 1
         self._rows += len(rows)
