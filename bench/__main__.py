@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench import (
     agent_buffer,
+    agent_buffer_insert,
     agent_footprint,
     agent_modbus,
     agent_sync,
@@ -20,6 +21,7 @@ from bench.report import write
 SUITES = {
     "codec": codec.run,
     "agent_buffer": agent_buffer.run,
+    "agent_buffer_insert": agent_buffer_insert.run,
     "agent_modbus": agent_modbus.run,
     "agent_footprint": agent_footprint.run,
     "agent_sync": agent_sync.run,

@@ -7,7 +7,7 @@ import contextlib
 import json
 import sys
 
-from luna_agent.simulate import MeterSimulator
+from luna_agent.simulators.modbus_meter import MeterSimulator
 
 
 async def serve(count: int) -> None:

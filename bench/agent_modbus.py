@@ -15,9 +15,9 @@ from pathlib import Path
 from pymodbus.client import AsyncModbusTcpClient
 
 from bench.report import Result
-from luna_agent.settings import ModbusDeviceSettings
 from luna_agent.sources.modbus.coordinator import ModbusDevice
 from luna_agent.sources.modbus.profiles import MeterProfile, load_profile
+from luna_agent.sources.modbus.settings import ModbusDeviceSettings
 
 READS = 1_000
 BIN = Path(sys.executable).parent

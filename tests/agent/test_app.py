@@ -10,7 +10,9 @@ from litestar.testing import AsyncTestClient
 from luna_agent import __version__
 from luna_agent.api import create_app
 from luna_agent.runtime import Agent
-from luna_agent.settings import AgentSettings, ModbusDeviceSettings, SimulatorSettings
+from luna_agent.settings import AgentSettings
+from luna_agent.simulators.settings import SimulatorSettings
+from luna_agent.sources.modbus.settings import ModbusDeviceSettings
 
 
 async def test_health_names_the_agent(tmp_path: Path) -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from luna_agent.runtime import Agent
-from luna_agent.settings import AgentSettings, MqttMapping, MqttSettings, PlugSimulatorSettings
-from luna_agent.simulate_plug import tasmota_energy_payload
+from luna_agent.settings import AgentSettings
+from luna_agent.simulators.settings import PlugSimulatorSettings
+from luna_agent.simulators.tasmota_plug import tasmota_energy_payload
+from luna_agent.sources.mqtt.settings import MqttMapping, MqttSettings
 from support.services import MqttBroker
 
 from .sources.test_mqtt_broker import wait_for

@@ -32,6 +32,15 @@ async def test_the_key_file_is_written_once_reused_and_replaced_when_unknown(hub
     assert await key_owner(hub_dsn, replaced) == ("demo-agent", "demo-site")
 
 
+async def test_an_emptied_key_file_is_replaced_like_a_missing_one(hub_dsn: str, tmp_path: Path) -> None:
+    path = tmp_path / "hub" / "demo-agent.key"
+    path.parent.mkdir()
+    path.write_text("")  # e.g. a crash between creating and writing it
+    async with migrated_pool(hub_dsn) as pool:
+        await provision_demo_agent(pool, tmp_path / "hub")
+    assert await key_owner(hub_dsn, path.read_text().strip()) == ("demo-agent", "demo-site")
+
+
 @pytest.mark.slow
 async def test_serve_with_demo_data_lets_the_demo_agent_sync(hub_dsn: str, tmp_path: Path) -> None:
     data_dir, demo_files = tmp_path / "hub", tmp_path / "no-demo-files"

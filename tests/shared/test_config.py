@@ -23,6 +23,7 @@ class Example(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     debug: bool = False
     tags: tuple[str, ...] = ()
     server: Server = msgspec.field(default_factory=Server)
+    backends: tuple[Server, ...] = ()
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -71,6 +72,13 @@ def test_unknown_key_in_file_names_file_line_and_key(tmp_path: Path) -> None:
         load_settings(Example, path=path, env={})
     assert str(caught.value) == f"{path}:6: key 'server.prot': Object contains unknown field `prot`"
     assert (caught.value.key, caught.value.line) == ("server.prot", 6)
+
+
+def test_key_inside_an_array_of_tables_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[backends]]\nhost = "a"\n\n[[backends]]\nhost = "b"\nport = 70000\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(Example, path=path, env={})
+    assert (caught.value.key, caught.value.line) == ("backends[1].port", 6)
 
 
 def test_wrong_type_in_file_names_the_key(tmp_path: Path) -> None:

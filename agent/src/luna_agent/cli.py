@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
+import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import msgspec
 
 from luna_agent import __version__
+from luna_agent.errors import AgentError
 from luna_agent.settings import AgentSettings, load
-from luna_agent.sync.keyfile import read_key
+from luna_agent.sync import read_agent_key
 from luna_shared.errors import ConfigError
-from luna_shared.process import cli_parser, run_main, serve_http, start_logging
+from luna_shared.process import EXIT_CONFIG, cli_parser, run_main, serve_http, start_logging
 
 __all__ = ["main"]
-
-_ARRAY_KEY = re.compile(r"^(?P<table>[a-z_]+)\[(?P<index>\d+)\](?:\.(?P<rest>[A-Za-z0-9_.]+))?")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--once", action="store_true", required=True, help="drain once and exit (the only mode)")
     sync.add_argument("-c", dest="run_config", type=Path, metavar="FILE", help="settings file (same as --config)")
+    _add_buffer_commands(commands)
     simulate = commands.add_parser(
         "simulate", help="serve a simulated meter", description="Serve a realistic simulated meter over Modbus TCP."
     )
@@ -61,6 +63,55 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=int, default=5020, help="TCP port, 0 for any (default 5020)")
     simulate.add_argument("--unit", type=int, default=1)
     return parser
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """Reports a bad argument in one line (no usage block), as the other errors of ``luna-agent`` are."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def _add_buffer_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    buffer = commands.add_parser(
+        "buffer",
+        help="look into the buffer file, read-only (stats, export)",
+        description="Read the buffer file without changing it; safe while the agent runs (WAL readers do not block "
+        "its writer). The file is data_dir/buffer.file from the settings, or --file.",
+    )
+    buffer.set_defaults(run_config=None, file=None)
+    actions = buffer.add_subparsers(dest="buffer_command", metavar="ACTION", parser_class=_OneLineErrorParser)
+    stats = actions.add_parser(
+        "stats",
+        help="rows, backlog, size, time span and drops",
+        description="Print rows, unsynced readings, bytes in use, oldest and newest reading, drop counters, events.",
+    )
+    export = actions.add_parser(
+        "export",
+        help="write readings as CSV or JSON lines",
+        description="Write the stored readings (synced or not) in sequence order, with seq, meter_id, metric, ts "
+        "(UTC, ISO 8601), value, unit, quality, reasons and synced.",
+    )
+    export.add_argument(
+        "--since",
+        type=_iso_time,
+        metavar="TIME",
+        help="only readings at or after TIME, ISO 8601 (2026-03-01T12:00:00+01:00; without an offset: UTC)",
+    )
+    export.add_argument("--format", dest="output_format", choices=("csv", "jsonl"), default="csv", help="default csv")
+    export.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
+    for action in (stats, export):
+        action.add_argument("-c", dest="run_config", type=Path, metavar="FILE", help="settings file (same as --config)")
+        action.add_argument("--file", type=Path, metavar="BUFFER", help="the buffer file itself (settings not read)")
+
+
+def _iso_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"not an ISO 8601 time: {text!r} (e.g. 2026-03-01T12:00:00Z)"
+        raise argparse.ArgumentTypeError(msg) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,49 +129,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         asyncio.run(_simulate(args.profile, args.host, args.port, args.unit))
         return 0
     path = args.run_config or args.config
-    settings = start_logging(*_load(path))
+    if args.command == "buffer":
+        return _buffer(args, path)
+    settings = start_logging(*load(path))
     if args.command == "sync":
         return asyncio.run(_sync_once(settings, path))
     if settings.sync is not None:
-        read_key(Path(settings.sync.key_file))  # empty or unreadable: stop now, naming the file
+        read_agent_key(Path(settings.sync.key_file))  # empty or unreadable: stop now, naming the file
     _serve(settings, host=args.host, port=args.port)
     return 0
 
 
-def _load(path: Path | None) -> tuple[AgentSettings, tuple[str, ...]]:
-    try:
-        return load(path)
-    except ConfigError as exc:
-        raise _with_line(exc, path) from exc
-
-
-def _with_line(exc: ConfigError, path: Path | None) -> ConfigError:
-    """Add the line of a key inside an array of tables (``[[devices]]``), which the shared loader leaves out."""
-    if exc.line is not None or path is None or exc.key is None or not path.exists():
-        return exc
-    match = _ARRAY_KEY.match(exc.key)
-    if match is None:
-        return exc
-    header = f"[[{match['table']}]]"
-    wanted = int(match["index"])
-    seen = -1
-    start = None
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if stripped == header:
-            seen += 1
-            if seen == wanted:
-                start = number
-        elif start is not None and stripped.startswith("["):
-            break
-        elif start is not None and match["rest"] and stripped.split("=")[0].strip() == match["rest"].split(".")[0]:
-            return ConfigError(exc.source, exc.key, exc.problem, line=number)
-    return ConfigError(exc.source, exc.key, exc.problem, line=start)
-
-
 def _check_config(path: Path) -> int:
-    settings, ignored = _load(path)
+    settings, ignored = load(path)
     print(
         f"{path}: OK ({len(settings.devices)} device(s), {len(settings.simulators)} simulator(s), "
         f"mqtt {'on' if settings.mqtt else 'off'}, sync {'to ' + settings.sync.hub_url if settings.sync else 'off'})"
@@ -131,7 +152,7 @@ def _check_config(path: Path) -> int:
 
 
 async def _probe(target: str, unit: int, request_timeout: float) -> int:
-    from luna_agent.probe import probe_device  # noqa: PLC0415 - only this command needs it
+    from luna_agent.sources.modbus.probe import probe_device  # noqa: PLC0415 - only this command needs it
     from luna_agent.sources.modbus.transport import ModbusTransport  # noqa: PLC0415
 
     host, _, port = target.partition(":")
@@ -149,13 +170,48 @@ async def _probe(target: str, unit: int, request_timeout: float) -> int:
     return 0
 
 
+def _buffer(args: argparse.Namespace, path: Path | None) -> int:
+    from luna_agent.buffer.inspection import export, summarize  # noqa: PLC0415 - only this command needs it
+
+    if args.buffer_command is None:
+        print(
+            "luna-agent buffer: error: name an action, stats or export; see luna-agent buffer --help", file=sys.stderr
+        )
+        return EXIT_CONFIG
+    buffer_file: Path = args.file or load(path).settings.buffer_path
+    if args.buffer_command == "stats":
+        summary = summarize(buffer_file)
+        for name, value in msgspec.structs.asdict(summary).items():
+            shown = (
+                value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                if isinstance(value, datetime)
+                else value
+            )
+            print(f"{name}: {'-' if shown is None else shown}")
+        return 0
+    if args.output is None:
+        try:
+            export(buffer_file, sys.stdout, since=args.since, output_format=args.output_format)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader (head, less) had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    try:
+        with args.output.open("w", encoding="utf-8", newline="") as out:
+            count = export(buffer_file, out, since=args.since, output_format=args.output_format)
+    except OSError as exc:
+        raise AgentError(f"{args.output}: cannot write the export: {exc.strerror}") from exc
+    print(f"{count} reading(s) written to {args.output}", file=sys.stderr)
+    return 0
+
+
 async def _sync_once(settings: AgentSettings, path: Path | None) -> int:
     from luna_agent.buffer import ReadingBuffer  # noqa: PLC0415 - only this command needs it
     from luna_agent.sync import SyncState, Uploader  # noqa: PLC0415
 
     if settings.sync is None:
         raise ConfigError(str(path) if path else "settings", "sync", "no [sync] section: no hub to send to")
-    buffer = ReadingBuffer.from_settings(settings)
+    buffer = ReadingBuffer.from_settings(settings.buffer, Path(settings.data_dir))
     try:
         uploader = Uploader(settings.sync, buffer, agent_id=settings.agent_id, site_id=settings.site_id)
         try:
@@ -176,7 +232,7 @@ async def _sync_once(settings: AgentSettings, path: Path | None) -> int:
 
 
 async def _simulate(profile: str, host: str, port: int, unit: int) -> None:
-    from luna_agent.simulate import MeterSimulator  # noqa: PLC0415
+    from luna_agent.simulators.modbus_meter import MeterSimulator  # noqa: PLC0415
 
     simulator = await MeterSimulator(profile, host=host, port=port, unit=unit).start()
     print(f"luna-agent simulating {profile} at modbus://{host}:{simulator.port} unit {unit}", flush=True)

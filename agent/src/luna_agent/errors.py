@@ -11,7 +11,7 @@
         │   └── DeviceRejected      the device answered with a Modbus exception code for a request
         ├── StorageError            the durable buffer cannot be opened or written
         └── SyncError               forwarding readings to the hub failed
-            └── KeyFileError        the agent key file exists but is empty or unreadable
+            └── KeyFileError        the agent key file exists but is empty or unreadable (from luna_shared's)
 """
 
 from __future__ import annotations

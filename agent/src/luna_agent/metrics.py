@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from luna_agent.buffer import BufferStats
     from luna_agent.sources.modbus.coordinator import ModbusDevice
     from luna_agent.sources.mqtt.client import MqttStats
-    from luna_agent.sync import SyncProgress
+    from luna_agent.sync.state import SyncProgress
 
 __all__ = ["AgentMetrics"]
 
@@ -98,6 +98,12 @@ class AgentMetrics:
         self.sync_oldest_unsynced_age.set(max(0.0, time.time() - oldest.timestamp()) if oldest else 0.0)
         if progress is not None and progress.last_ack_at is not None:
             self.sync_last_ack.set(progress.last_ack_at.timestamp())
+
+    def count_batch(self, result: str, readings: int = 0) -> None:
+        """Count one batch attempt of the uploader by result, and the readings it got acknowledged."""
+        self.sync_batches.labels(result=result).inc()
+        if readings:
+            self.sync_readings_sent.inc(readings)
 
     def observe_mqtt(self, stats: MqttStats) -> None:
         """Update the MQTT source's series (received, stored readings, malformed, unmatched)."""

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from luna_agent.buffer import ReadingBuffer
 from luna_agent.metrics import AgentMetrics
 from luna_agent.sample import Sample
 from luna_agent.settings import AgentSettings
-from luna_agent.simulate import MeterSimulator
+from luna_agent.simulators.modbus_meter import MeterSimulator
 from luna_agent.sources.modbus.coordinator import ModbusDevice
 from luna_agent.sync import Uploader
 from luna_agent.validation import Pipeline
@@ -51,7 +52,7 @@ class Agent:
         """
         self.settings = settings
         self.started_at = datetime.now(UTC)
-        self.buffer = ReadingBuffer.from_settings(settings)
+        self.buffer = ReadingBuffer.from_settings(settings.buffer, Path(settings.data_dir))
         self.pipeline = Pipeline(settings.validation, meter_ranges={d.id: d.ranges for d in settings.devices})
         self.devices: dict[str, ModbusDevice] = {}
         self.simulators: dict[str, MeterSimulator] = {}
@@ -104,7 +105,7 @@ class Agent:
             )
         self._scheduler.start()
         if self.settings.mqtt is not None:
-            from luna_agent.simulate_plug import TasmotaPlugSimulator  # noqa: PLC0415 - paho only when configured
+            from luna_agent.simulators.tasmota_plug import TasmotaPlugSimulator  # noqa: PLC0415 - paho only when configured
             from luna_agent.sources.mqtt import MqttSource  # noqa: PLC0415
 
             self.mqtt = MqttSource(self.settings.mqtt, self.ingest)

@@ -1,36 +1,26 @@
-"""The agent's settings: one frozen object per process, built once by the CLI and passed down."""
+"""The agent's settings: one frozen object per process, built once by the CLI and passed down.
+
+Each stage owns its part (``buffer.settings``, ``sources.modbus.settings``, ``sources.mqtt.settings``,
+``validation.settings``, ``sync.settings``, ``simulators.settings``); this module only composes them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
 
 import msgspec
 
-from luna_agent.buffer import Synchronous
-from luna_agent.sources.modbus.points import PointSpec
-from luna_agent.sources.modbus.profiles import profile_names
+from luna_agent.buffer.settings import BufferSettings
+from luna_agent.simulators.settings import PlugSimulatorSettings, SimulatorSettings
+from luna_agent.sources.modbus.settings import ModbusDeviceSettings
+from luna_agent.sources.mqtt.settings import MqttSettings
 from luna_agent.sync.settings import SyncSettings
-from luna_agent.validation.settings import Range, ValidationSettings
-from luna_shared.config import LoadedSettings, load_settings
+from luna_agent.validation.settings import ValidationSettings
+from luna_shared.config import LoadedSettings, Port, load_settings
 from luna_shared.logs import LogSettings
-from luna_shared.wire import AgentId, MeterId, SiteId
+from luna_shared.wire import AgentId, SiteId
 
-__all__ = [
-    "AgentSettings",
-    "BufferSettings",
-    "ModbusDeviceSettings",
-    "MqttMapping",
-    "MqttSettings",
-    "PlugSimulatorSettings",
-    "SimulatorSettings",
-    "StatusApiSettings",
-    "SyncSettings",
-    "load",
-]
-
-Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
-Seconds = Annotated[float, msgspec.Meta(gt=0)]
+__all__ = ["AgentSettings", "StatusApiSettings", "load"]
 
 
 class StatusApiSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -38,102 +28,6 @@ class StatusApiSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
     host: str = "127.0.0.1"
     port: Port = 8090
-
-
-class ModbusDeviceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One Modbus device (``[[devices]]``): where it is, what to read, how often."""
-
-    id: MeterId
-    profile: str | None = None
-    """A shipped profile (``luna-agent probe`` lists them); its points are read unless ``metrics`` narrows them."""
-    metrics: tuple[str, ...] = ()
-    points: tuple[PointSpec, ...] = ()
-    """Extra points, or all points of a device without a profile."""
-    host: str | None = None
-    port: Port = 502
-    serial_port: str | None = None
-    baudrate: Annotated[int, msgspec.Meta(gt=0)] = 9600
-    framing: Literal["tcp", "rtu"] = "tcp"
-    """``rtu`` over ``host:port`` talks to a serial gateway that forwards raw RTU frames."""
-    simulator: str | None = None
-    """Name of a ``[[simulators]]`` entry the agent starts itself (demo); replaces host and port."""
-    unit: Annotated[int, msgspec.Meta(ge=0, le=247)] = 1
-    interval_s: Seconds = 10.0
-    timeout_s: Seconds = 1.0
-    retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 1
-    max_gap: Annotated[int, msgspec.Meta(ge=0, le=124)] = 8
-    max_registers: Annotated[int, msgspec.Meta(ge=1, le=125)] | None = None
-    backoff_max_s: Seconds = 300.0
-    ranges: dict[str, Range] = msgspec.field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.profile is not None and self.profile not in profile_names():
-            msg = f"unknown profile {self.profile!r}; shipped: {', '.join(profile_names())}"
-            raise ValueError(msg)
-        if self.profile is None and not self.points:
-            msg = f"device {self.id!r} needs a profile or points"
-            raise ValueError(msg)
-        targets = [t for t in (self.host, self.serial_port, self.simulator) if t is not None]
-        if len(targets) != 1:
-            msg = f"device {self.id!r} needs exactly one of host, serial_port or simulator"
-            raise ValueError(msg)
-
-
-class SimulatorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A simulated meter the agent serves itself (``[[simulators]]``), for the demo and tests."""
-
-    name: str
-    profile: str = "sdm630"
-    host: str = "127.0.0.1"
-    port: Port = 0
-    unit: Annotated[int, msgspec.Meta(ge=1, le=247)] = 1
-
-
-class PlugSimulatorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A simulated Tasmota smart plug (``[[plug_simulators]]``) publishing to the ``[mqtt]`` broker."""
-
-    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]+$")]
-    """The plug's topic name: it publishes ``tele/<name>/SENSOR``."""
-    interval_s: Seconds = 10.0
-    """Tasmota's TelePeriod."""
-
-
-class BufferSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The durable buffer (``[buffer]``)."""
-
-    file: str = "buffer.sqlite3"
-    """Relative to ``data_dir``."""
-    synchronous: Synchronous = "full"
-    """``full`` survives power loss; ``normal`` may lose the last commits on power loss, never on a crash."""
-    max_rows: Annotated[int, msgspec.Meta(ge=10)] = 2_000_000
-    max_bytes: Annotated[int, msgspec.Meta(ge=65536)] = 512 << 20
-
-
-class MqttMapping(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """How one topic pattern's payloads become samples (``[[mqtt.subscriptions]]``)."""
-
-    topic: str
-    format: Literal["tasmota", "shelly_gen2", "plain", "json"]
-    meter: str = "{topic[1]}"
-    """Meter id; ``{topic[N]}`` is the N-th level of the topic the message came on."""
-    metric: str | None = None
-    """Metric of a plain numeric payload."""
-    fields: dict[str, str] = msgspec.field(default_factory=dict)
-    """Generic JSON: metric -> JSON path (``$.a.b`` or ``a.b``)."""
-    timestamp_path: str | None = None
-    scale: dict[str, float] = msgspec.field(default_factory=dict)
-
-
-class MqttSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The MQTT source (``[mqtt]``)."""
-
-    host: str = "127.0.0.1"
-    port: Port = 1883
-    client_id: str = "luna-agent"
-    """Stable across restarts: the broker keeps the persistent session (QoS 1) under it."""
-    username: str | None = None
-    password: str | None = None
-    subscriptions: tuple[MqttMapping, ...] = ()
 
 
 class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -171,7 +65,7 @@ class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     @property
     def buffer_path(self) -> Path:
         """The buffer's database file."""
-        return Path(self.data_dir) / self.buffer.file
+        return self.buffer.path(Path(self.data_dir))
 
 
 def load(path: Path | None) -> LoadedSettings[AgentSettings]:

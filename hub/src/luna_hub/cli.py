@@ -21,7 +21,6 @@ import asyncpg
 import msgspec
 
 from luna_hub import __version__
-from luna_hub.agents.keyfile import write_key_file
 from luna_hub.agents.services import create_agent
 from luna_hub.app import create_app
 from luna_hub.audit.services import verify_model_calls
@@ -35,6 +34,7 @@ from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
 from luna_hub.rag.wiring import open_rag
 from luna_hub.settings import HubSettings, load
+from luna_shared.keyfile import write_key
 from luna_shared.process import cli_parser, run_main, serve_http, start_logging
 
 __all__ = ["main"]
@@ -197,7 +197,7 @@ def _create_agent(settings: HubSettings, args: argparse.Namespace) -> int:
         print(created.key)
         return 0
     path: Path = args.key_file
-    write_key_file(path, created.key)
+    write_key(path, created.key)
     print(f"agent {created.agent_id!r} at site {created.site_id!r}; key written to {path}")
     return 0
 

@@ -16,10 +16,11 @@ from typing import Final
 
 import asyncpg
 
-from luna_hub.agents.keyfile import read_key_file, write_key_file
 from luna_hub.agents.services import reuse_or_create_key
 from luna_hub.ingest.services import LoadOptions, load_file
 from luna_hub.settings import HubSettings
+from luna_shared.errors import KeyFileError
+from luna_shared.keyfile import read_key, write_key
 from luna_shared.logs import get_logger
 
 __all__ = ["DEMO_AGENT", "DEMO_FILES", "DEMO_KEY_FILE", "DEMO_SITE", "load_demo_data", "provision_demo_agent"]
@@ -67,8 +68,17 @@ async def provision_demo_agent(pool: asyncpg.Pool, data_dir: Path) -> Path:
     """Make sure ``demo-agent`` exists with the key stored in ``data_dir/demo-agent.key``; return that path."""
     path = data_dir / DEMO_KEY_FILE
     async with pool.acquire() as connection:
-        created = await reuse_or_create_key(connection, DEMO_AGENT, DEMO_SITE, read_key_file(path), actor="demo")
+        created = await reuse_or_create_key(connection, DEMO_AGENT, DEMO_SITE, _stored_key(path), actor="demo")
     if created is not None:
-        write_key_file(path, created.key)
+        write_key(path, created.key)
         _log.info("demo agent key written", agent_id=DEMO_AGENT, site_id=DEMO_SITE, path=str(path))
     return path
+
+
+def _stored_key(path: Path) -> str | None:
+    """Return the demo agent's stored key; an unusable file (emptied by a crash, say) is replaced like a missing one."""
+    try:
+        return read_key(path)
+    except KeyFileError as exc:
+        _log.warning("demo agent key file unusable; issuing a new key", path=str(path), error=exc.problem)
+        return None

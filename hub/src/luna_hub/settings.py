@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from luna_shared.config import LoadedSettings, load_settings
+from luna_shared.config import LoadedSettings, Port, load_settings
 from luna_shared.logs import LogSettings
 
 __all__ = [
@@ -20,8 +20,6 @@ __all__ = [
     "ServerSettings",
     "load",
 ]
-
-Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 
 
 class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -11,7 +11,10 @@ is not a field of the settings type belong to another process (agent and hub sha
 prefix) and are returned as ignored rather than rejected.
 
 Every problem is raised as :class:`~luna_shared.errors.ConfigError` naming the file (with
-line where it can be found) or the variable, the key and the problem.
+line where it can be found, also inside an array of tables such as ``[[devices]]``) or the
+variable, the key and the problem.
+
+``Port`` and ``Seconds`` are the constrained field types every process's settings share.
 """
 
 from __future__ import annotations
@@ -22,17 +25,22 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Generic, NamedTuple, TypeVar
+from typing import Annotated, Any, Final, Generic, NamedTuple, TypeVar
 
 import msgspec
 
 from luna_shared.errors import ConfigError
 
-__all__ = ["CONFIG_ENV", "ENV_PREFIX", "LoadedSettings", "load_settings"]
+__all__ = ["CONFIG_ENV", "ENV_PREFIX", "LoadedSettings", "Port", "Seconds", "load_settings"]
 
 ENV_PREFIX: Final = "LUNA_"
 CONFIG_ENV: Final = "LUNA_CONFIG"
 """Names the settings file when a CLI gets no ``--config``; never read as a setting."""
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+"""A TCP port; 0 lets the system choose."""
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+"""A positive duration in seconds."""
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -40,6 +48,7 @@ _ERROR_PATH = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re
 _FIELD_IN_PROBLEM = re.compile(r"field `(?P<field>[^`]+)`")
 _TABLE_LINE = re.compile(r"^\s*\[\[?\s*(?P<name>[^\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _KEY_LINE = re.compile(r"^\s*(?P<key>[A-Za-z0-9_.\"'-]+?)\s*=")
+_ARRAY_KEY = re.compile(r"^(?P<table>[a-z_]+)\[(?P<index>\d+)\](?:\.(?P<rest>[A-Za-z0-9_.]+))?")
 
 
 class LoadedSettings(NamedTuple, Generic[S]):
@@ -136,7 +145,10 @@ def _config_error(
             return ConfigError(f"environment variable {variable}", key, problem)
     if path is None:
         return ConfigError("settings (defaults and environment)", key, problem)
-    return ConfigError(str(path), key, problem, line=_locate(text, key_path))
+    line = _locate(text, key_path)
+    if line is None and key is not None:
+        line = _locate_in_array(text, key)
+    return ConfigError(str(path), key, problem, line=line)
 
 
 def _locate(text: str, key_path: list[str]) -> int | None:
@@ -157,3 +169,25 @@ def _locate(text: str, key_path: list[str]) -> int | None:
     if len(key_path) > 1:
         return _locate(text, key_path[:-1])
     return None
+
+
+def _locate_in_array(text: str, key: str) -> int | None:
+    """Best-effort line of a key inside an array of tables (``devices[1].port``), else of that table's header."""
+    match = _ARRAY_KEY.match(key)
+    if match is None:
+        return None
+    header = f"[[{match['table']}]]"
+    wanted = int(match["index"])
+    seen = -1
+    start = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped == header:
+            seen += 1
+            if seen == wanted:
+                start = number
+        elif start is not None and stripped.startswith("["):
+            break
+        elif start is not None and match["rest"] and stripped.split("=")[0].strip() == match["rest"].split(".")[0]:
+            return number
+    return start

@@ -4,6 +4,7 @@
 
     LunaError                      base of every Luna-iEMS exception (agent and hub derive theirs)
     ├── ConfigError                a settings file or environment variable is wrong
+    ├── KeyFileError               an agent key file exists but is empty, unreadable or not one word
     └── WireError                  a message cannot be decoded
         ├── MalformedMessageError  not valid msgpack/JSON, or fields of the wrong type or range
         ├── MessageTooLargeError   a body beyond the receiver's size limit (also once decompressed)
@@ -12,8 +13,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "ConfigError",
+    "KeyFileError",
     "LunaError",
     "MalformedMessageError",
     "MessageTooLargeError",
@@ -36,6 +40,15 @@ class ConfigError(LunaError):
         self.line = line
         where = source if line is None else f"{source}:{line}"
         super().__init__(f"{where}: key '{key}': {problem}" if key else f"{where}: {problem}")
+
+
+class KeyFileError(LunaError):
+    """An agent key file exists but holds no usable key; the message names the file."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
 
 
 class WireError(LunaError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -141,3 +142,42 @@ def test_kill_9_mid_burst_loses_no_committed_reading_and_duplicates_none(tmp_pat
     assert all(r.value == float(r.seq) for r in stored)  # and is unaltered
     assert buffer.append(samples(1)).first == len(seqs)
     buffer.close()
+
+
+_HAND_WRITTEN_SCHEMA = """
+CREATE TABLE readings (
+    seq INTEGER PRIMARY KEY, meter_id TEXT NOT NULL, metric TEXT NOT NULL, ts_ms INTEGER NOT NULL, value REAL,
+    unit TEXT NOT NULL, quality TEXT NOT NULL, reasons TEXT NOT NULL, synced INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX readings_unsynced ON readings (seq) WHERE synced = 0;
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, meter_id TEXT NOT NULL, metric TEXT NOT NULL,
+    kind TEXT NOT NULL, detail TEXT NOT NULL
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+def _shape(path: Path) -> dict[str, object]:
+    db = sqlite3.connect(path)
+    try:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        shape: dict[str, object] = {t: db.execute(f"PRAGMA table_info({t})").fetchall() for t in tables}
+        shape["indexes"] = db.execute(
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+        ).fetchall()
+        return shape
+    finally:
+        db.close()
+
+
+def test_schema_is_the_hand_written_one_and_a_buffer_from_it_opens(tmp_path: Path) -> None:
+    ReadingBuffer(tmp_path / "ours.sqlite3").close()
+    hand = sqlite3.connect(tmp_path / "hand.sqlite3")
+    hand.executescript(_HAND_WRITTEN_SCHEMA)
+    hand.close()
+    assert _shape(tmp_path / "ours.sqlite3") == _shape(tmp_path / "hand.sqlite3")
+    older = ReadingBuffer(tmp_path / "hand.sqlite3")  # a buffer file written before sqlite-utils made the tables
+    assert older.append(samples(3)) == (0, 2)
+    assert older.stats().next_seq == 3
+    older.close()

@@ -21,9 +21,10 @@ from pymodbus.simulator import SimData, SimDevice
 from structlog.testing import capture_logs
 
 from luna_agent.runtime import Agent, aligned_start
-from luna_agent.settings import AgentSettings, ModbusDeviceSettings
+from luna_agent.settings import AgentSettings
 from luna_agent.sources.modbus.coordinator import ModbusDevice
 from luna_agent.sources.modbus.points import PointSpec
+from luna_agent.sources.modbus.settings import ModbusDeviceSettings
 from luna_shared.wire import DeviceState
 from support.modbus import RegisterMap, encode_registers
 from support.plugin import StartModbusServer

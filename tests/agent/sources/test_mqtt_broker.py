@@ -14,8 +14,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from luna_agent.api import create_app
 from luna_agent.runtime import Agent
 from luna_agent.sample import Sample
-from luna_agent.settings import AgentSettings, MqttMapping, MqttSettings
+from luna_agent.settings import AgentSettings
 from luna_agent.sources.mqtt import MqttSource
+from luna_agent.sources.mqtt.settings import MqttMapping, MqttSettings
 from support.services import MqttBroker
 
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from luna_agent.settings import MqttMapping
 from luna_agent.sources.mqtt.mappings import MalformedPayload, meter_id_for, parse_message, topic_matches
+from luna_agent.sources.mqtt.settings import MqttMapping
 from luna_shared.vocabulary import METRICS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mqtt"

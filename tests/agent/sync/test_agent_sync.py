@@ -13,7 +13,9 @@ from litestar.testing import AsyncTestClient
 
 from luna_agent.api import create_app
 from luna_agent.runtime import Agent
-from luna_agent.settings import AgentSettings, ModbusDeviceSettings, SimulatorSettings
+from luna_agent.settings import AgentSettings
+from luna_agent.simulators.settings import SimulatorSettings
+from luna_agent.sources.modbus.settings import ModbusDeviceSettings
 from luna_agent.sync import SyncSettings
 from support.fake_hub import FakeHub
 

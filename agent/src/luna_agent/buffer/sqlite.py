@@ -15,48 +15,25 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, NamedTuple, Self
+from typing import Final, NamedTuple, Self
 
 import msgspec
 
+from luna_agent.buffer.settings import BufferSettings, Synchronous
 from luna_agent.errors import StorageError
 from luna_agent.sample import Sample
 from luna_shared.logs import get_logger
 from luna_shared.vocabulary import Quality
 from luna_shared.wire import Reading
 
-if TYPE_CHECKING:
-    from luna_agent.settings import AgentSettings
+__all__ = ["BufferStats", "BufferedEvent", "ReadingBuffer", "SeqRange"]
 
-__all__ = ["BufferStats", "BufferedEvent", "ReadingBuffer", "SeqRange", "Synchronous"]
-
-Synchronous = Literal["off", "normal", "full", "extra"]
 _log = get_logger(__name__)
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS readings (
-    seq INTEGER PRIMARY KEY,
-    meter_id TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    value REAL,
-    unit TEXT NOT NULL,
-    quality TEXT NOT NULL,
-    reasons TEXT NOT NULL,
-    synced INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS readings_unsynced ON readings (seq) WHERE synced = 0;
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    ts_ms INTEGER NOT NULL,
-    meter_id TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0), ('dropped_synced', 0), ('dropped_unsynced', 0);
-"""
+_UNSYNCED_INDEX: Final = "CREATE INDEX IF NOT EXISTS readings_unsynced ON readings (seq) WHERE synced = 0"
+_META_ROWS: Final = (
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0), ('dropped_synced', 0), ('dropped_unsynced', 0)"
+)
 _INSERT: Final = (
     "INSERT INTO readings (seq, meter_id, metric, ts_ms, value, unit, quality, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -124,7 +101,7 @@ class ReadingBuffer:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._db.executescript(_SCHEMA)
+            _create_schema(self._db)
             self._next_seq = self._meta("next_seq")
             self._rows = self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
             self._depth = self._db.execute("SELECT COUNT(*) FROM readings WHERE synced = 0").fetchone()[0]
@@ -132,13 +109,13 @@ class ReadingBuffer:
             raise StorageError(f"{path}: cannot open the buffer: {exc}") from exc
 
     @classmethod
-    def from_settings(cls, settings: AgentSettings) -> Self:
-        """Open the buffer at ``settings.buffer_path`` with its ``[buffer]`` settings (agent and CLI alike)."""
+    def from_settings(cls, settings: BufferSettings, data_dir: Path) -> Self:
+        """Open the buffer file of ``settings`` inside ``data_dir`` with its bounds (agent and CLI alike)."""
         return cls(
-            settings.buffer_path,
-            synchronous=settings.buffer.synchronous,
-            max_rows=settings.buffer.max_rows,
-            max_bytes=settings.buffer.max_bytes,
+            settings.path(data_dir),
+            synchronous=settings.synchronous,
+            max_rows=settings.max_rows,
+            max_bytes=settings.max_bytes,
         )
 
     def _meta(self, key: str) -> int:
@@ -179,7 +156,7 @@ class ReadingBuffer:
         ]
         last = first + len(rows) - 1
         with self._transaction() as db:
-            db.executemany(_INSERT, rows)
+            db.executemany(_INSERT, rows)  # 3x sqlite-utils insert_all (bench/agent_buffer_insert.py)
             db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (last + 1,))
         self._next_seq = last + 1
         self._rows += len(rows)
@@ -285,6 +262,39 @@ class ReadingBuffer:
     def close(self) -> None:
         """Close the database (idempotent)."""
         self._db.close()
+
+
+def _create_schema(connection: sqlite3.Connection) -> None:
+    """Create the tables unless they exist (sqlite-utils), the partial index and the meta counters (plain SQL)."""
+    import sqlite_utils  # noqa: PLC0415 - ~100 ms of imports only commands that open the buffer pay
+
+    db = sqlite_utils.Database(connection, recursive_triggers=False, execute_plugins=False)
+    db.table("readings").create(
+        {
+            "seq": int,
+            "meter_id": str,
+            "metric": str,
+            "ts_ms": int,
+            "value": float,
+            "unit": str,
+            "quality": str,
+            "reasons": str,
+            "synced": int,
+        },
+        pk="seq",
+        not_null={"meter_id", "metric", "ts_ms", "unit", "quality", "reasons", "synced"},
+        defaults={"synced": 0},
+        if_not_exists=True,
+    )
+    db.table("events").create(
+        {"id": int, "ts_ms": int, "meter_id": str, "metric": str, "kind": str, "detail": str},
+        pk="id",
+        not_null={"ts_ms", "meter_id", "metric", "kind", "detail"},
+        if_not_exists=True,
+    )
+    db.table("meta").create({"key": str, "value": int}, pk="key", not_null={"value"}, if_not_exists=True)
+    connection.execute(_UNSYNCED_INDEX)  # sqlite-utils makes no partial indexes
+    connection.execute(_META_ROWS)
 
 
 def _reading(row: tuple[int, str, str, int, float | None, str, str, str]) -> Reading:

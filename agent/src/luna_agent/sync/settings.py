@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-__all__ = ["SyncSettings"]
+from luna_shared.config import Seconds
 
-_Seconds = Annotated[float, msgspec.Meta(gt=0)]
+__all__ = ["SyncSettings"]
 
 
 class SyncSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -18,20 +18,20 @@ class SyncSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """Base URL of the hub; batches go to ``{hub_url}/api/v1/ingest``."""
     key_file: str
     """File holding the agent's key (``luna-hub create-agent --key-file``); while it is missing the uploader waits."""
-    interval_s: _Seconds = 2.0
+    interval_s: Seconds = 2.0
     """Pause between looks at the buffer once the backlog is drained."""
     batch_max_readings: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 5000
     batch_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 4 << 20
     """Bound on a batch's msgpack before compression (the hub also bounds the decompressed size)."""
     encoding: Literal["zstd", "gzip", "identity"] = "zstd"
-    timeout_s: _Seconds = 10.0
-    backoff_initial_s: _Seconds = 1.0
-    backoff_max_s: _Seconds = 60.0
+    timeout_s: Seconds = 10.0
+    backoff_initial_s: Seconds = 1.0
+    backoff_max_s: Seconds = 60.0
     drain_rate: Annotated[float, msgspec.Meta(gt=0)] = 20_000.0
     """Readings per second at most, so a thousand sites back online do not flatten the hub."""
     order: Literal["oldest_first", "newest_first"] = "oldest_first"
     """Which end of a backlog goes first; within a batch readings are always in sequence order."""
-    status_interval_s: _Seconds = 60.0
+    status_interval_s: Seconds = 60.0
     """How often the agent reports its backlog, clock and devices (``status.v1``)."""
 
     def __post_init__(self) -> None:

@@ -16,114 +16,57 @@ the drain rate.
 from __future__ import annotations
 
 import asyncio
-import enum
 import random
 import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import httpx
-import msgspec
 
 from luna_agent import __version__
 from luna_agent.errors import KeyFileError, StorageError
 from luna_agent.sync.batches import contiguous_run, sized_batch
-from luna_agent.sync.keyfile import read_key
 from luna_agent.sync.pacing import Backoff, DrainLimiter
 from luna_agent.sync.settings import SyncSettings
+from luna_agent.sync.state import DrainSummary, Step, SyncProgress, SyncState
 from luna_shared.codec import WireFormat, decode_hub_message, encode
 from luna_shared.compression import ContentEncoding, available_encodings, compress
+from luna_shared.errors import KeyFileError as SharedKeyFileError
 from luna_shared.errors import WireError
+from luna_shared.keyfile import read_key
 from luna_shared.logs import get_logger
 from luna_shared.wire import AgentStatus, DeviceStatus, ReadingBatch, utc_ms
 
 if TYPE_CHECKING:
     from luna_agent.buffer import ReadingBuffer
-    from luna_agent.metrics import AgentMetrics
 
-__all__ = ["DrainSummary", "Step", "SyncProgress", "SyncState", "Uploader"]
+__all__ = ["BatchCounter", "Uploader", "read_agent_key"]
 
 _log = get_logger(__name__)
 _THROUGHPUT_WINDOW_S: Final = 60.0
 _DETAIL_MAX: Final = 300
 
 
-class SyncState(enum.StrEnum):
-    """What the uploader is doing, as ``/status`` shows it."""
+class BatchCounter(Protocol):
+    """Where the uploader counts batch attempts (the agent's metrics)."""
 
-    IDLE = "idle"
-    SENDING = "sending"
-    BACKOFF = "backoff"
-    BLOCKED = "blocked"
-    WAITING_FOR_KEY = "waiting_for_key"
-    DISABLED = "disabled"
-
-
-class Step(enum.StrEnum):
-    """The outcome of one :meth:`Uploader.send_next`."""
-
-    SENT = "sent"
-    """A batch was acknowledged."""
-    EMPTY = "empty"
-    """Nothing is waiting."""
-    RETRY = "retry"
-    """The hub asked for a smaller or uncompressed batch: try again at once."""
-    BACKOFF = "backoff"
-    BLOCKED = "blocked"
-    NO_KEY = "no_key"
-    STOPPED = "stopped"
-
-
-class SyncProgress(msgspec.Struct, frozen=True, kw_only=True):
-    """The uploader's own state (the backlog itself is the buffer's)."""
-
-    state: SyncState
-    last_ack_at: datetime | None
-    last_acked_seq: int | None
-    last_error: str | None
-    throughput: float
-    """Readings acknowledged per second over the last minute."""
-    hub_clock_offset_s: float | None
-    """Hub clock minus agent clock, from the last ack (midpoint of the request)."""
-    readings_sent: int
-    batches_sent: int
-    batch_limit: int | None
-    encoding: str | None
-    retry_in_s: float | None
-
-    @classmethod
-    def disabled(cls) -> SyncProgress:
-        """Return the progress of an agent without ``[sync]``."""
-        return cls(
-            state=SyncState.DISABLED,
-            last_ack_at=None,
-            last_acked_seq=None,
-            last_error=None,
-            throughput=0.0,
-            hub_clock_offset_s=None,
-            readings_sent=0,
-            batches_sent=0,
-            batch_limit=None,
-            encoding=None,
-            retry_in_s=None,
-        )
-
-
-class DrainSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """What ``luna-agent sync --once`` did."""
-
-    readings: int
-    batches: int
-    backlog: int
-    state: SyncState
-    last_error: str | None
+    def count_batch(self, result: str, readings: int = 0) -> None:
+        """Count one attempt with its ``result``; ``readings`` acknowledged by it."""
 
 
 StatusParts = Callable[[], tuple[bool, tuple[DeviceStatus, ...]]]
 """Returns whether the clock is trusted and the devices' health, for ``status.v1``."""
+
+
+def read_agent_key(path: Path) -> str | None:
+    """Read the key like :func:`luna_shared.keyfile.read_key`, raising the agent's :class:`KeyFileError`."""
+    try:
+        return read_key(path)
+    except SharedKeyFileError as exc:
+        raise KeyFileError(str(exc)) from exc
 
 
 def _no_devices() -> tuple[bool, tuple[DeviceStatus, ...]]:
@@ -145,7 +88,7 @@ class Uploader:
         agent_id: str,
         site_id: str,
         transport: httpx.AsyncBaseTransport | None = None,
-        metrics: AgentMetrics | None = None,
+        metrics: BatchCounter | None = None,
         describe: StatusParts = _no_devices,
         uniform: Callable[[], float] = random.random,
         monotonic: Callable[[], float] = time.monotonic,
@@ -157,7 +100,7 @@ class Uploader:
         self.agent_id = agent_id
         self.site_id = site_id
         self.key_path = Path(settings.key_file)
-        self._key = read_key(self.key_path)
+        self._key = read_agent_key(self.key_path)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._metrics = metrics
@@ -301,14 +244,12 @@ class Uploader:
 
     def _count(self, result: str, readings: int = 0) -> None:
         if self._metrics is not None:
-            self._metrics.sync_batches.labels(result=result).inc()
-            if readings:
-                self._metrics.sync_readings_sent.inc(readings)
+            self._metrics.count_batch(result, readings)
 
     def _current_key(self) -> str | None:
         if self._key is None:
             try:
-                self._key = read_key(self.key_path)
+                self._key = read_agent_key(self.key_path)
             except KeyFileError as exc:  # appeared but not yet written: keep waiting, say why
                 self.last_error = str(exc)
                 return None

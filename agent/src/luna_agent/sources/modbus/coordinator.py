@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 
 from luna_agent.errors import AgentError, DeviceError
 from luna_agent.sample import Sample
-from luna_agent.settings import ModbusDeviceSettings
 from luna_agent.sources.modbus.codec import DataType
 from luna_agent.sources.modbus.points import PointSpec
 from luna_agent.sources.modbus.profiles import MeterProfile, SunSpecProfile, load_profile
 from luna_agent.sources.modbus.reader import BlockReader, RegisterSource
+from luna_agent.sources.modbus.settings import ModbusDeviceSettings
 from luna_agent.sources.modbus.sunspec import discover_models
 from luna_agent.sources.modbus.transport import ModbusTransport
 from luna_shared.logs import get_logger

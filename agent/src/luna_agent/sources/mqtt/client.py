@@ -17,8 +17,8 @@ from typing import Any
 
 from luna_agent.errors import AgentError
 from luna_agent.sample import Sample
-from luna_agent.settings import MqttMapping, MqttSettings
 from luna_agent.sources.mqtt.mappings import MalformedPayload, parse_message, topic_matches
+from luna_agent.sources.mqtt.settings import MqttMapping, MqttSettings
 from luna_shared.logs import get_logger
 
 __all__ = ["MqttSource", "MqttStats"]

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from luna_agent.errors import AgentError
 from luna_agent.sample import Sample
-from luna_agent.settings import MqttMapping
+from luna_agent.sources.mqtt.settings import MqttMapping
 from luna_shared.vocabulary import Flag, Quality, metric_spec
 from luna_shared.wire import utc_ms
 
