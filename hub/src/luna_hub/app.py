@@ -27,11 +27,11 @@ from luna_hub.documents.services import DocumentService, open_object_store
 from luna_hub.errors import UnavailableError
 from luna_hub.health import health
 from luna_hub.ingest.controllers import IngestController
-from luna_hub.ingest.sync_controllers import AgentIngestController
 from luna_hub.problems import exception_handlers
 from luna_hub.rag.controllers import RagController
 from luna_hub.rag.wiring import open_rag
 from luna_hub.settings import HubSettings
+from luna_hub.sync.controllers import AgentIngestController
 from luna_hub.timeseries.controllers import TimeseriesController
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_shared.asgi import request_id_middleware

@@ -1,4 +1,4 @@
-"""``POST /api/v1/ingest``: agents deliver batches of readings and status reports (see ``sync_services``)."""
+"""``POST /api/v1/ingest``: agents deliver batches of readings and status reports (see ``luna_hub.sync.services``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from luna_hub.auth.guards import presented_key
-from luna_hub.ingest.sync_decoding import ACCEPT_ENCODING
-from luna_hub.ingest.sync_services import IncomingMessage, receive
+from luna_hub.sync.decoding import ACCEPT_ENCODING
+from luna_hub.sync.services import IncomingMessage, receive
 
 __all__ = ["AgentIngestController"]
 

@@ -26,10 +26,10 @@ import asyncpg
 from luna_hub.agents.schemas import AgentIdentity
 from luna_hub.agents.services import clock_offset_ms, record_status, verify_agent_key
 from luna_hub.errors import ConflictError, ForbiddenError, UnauthorizedError, UnprocessableError
-from luna_hub.ingest import sync_repository as repository
 from luna_hub.ingest.repository import BulkMethod, write_agent_readings
-from luna_hub.ingest.sync_decoding import content_encoding, decode_message, read_body, wire_format
 from luna_hub.settings import HubSettings, IngestSettings
+from luna_hub.sync import repository
+from luna_hub.sync.decoding import content_encoding, decode_message, read_body, wire_format
 from luna_shared.codec import encode
 from luna_shared.logs import get_logger
 from luna_shared.received import ReceivedBatch
