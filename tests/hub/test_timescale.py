@@ -20,10 +20,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from luna_hub.agents.services import create_agent
-from luna_hub.ingest.repository import ReadingRow, write_readings
 from luna_hub.settings import HubSettings
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.services import SeriesQuery, run_query
+from luna_hub.timeseries.writer import ReadingRow, write_readings
 from luna_shared.codec import decode_hub_message
 from luna_shared.vocabulary import Flag
 from support.hub import migrated_pool, ready_client

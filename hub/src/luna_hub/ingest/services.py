@@ -23,10 +23,10 @@ from luna_hub.ingest.formats import (
     csv_records,
 )
 from luna_hub.ingest.jsonfile import json_records
-from luna_hub.ingest.repository import BulkMethod, PriceRow, PriceWriter, ReadingRow, ReadingWriter
 from luna_hub.ingest.schemas import Gap, LoadReport, RowIssue
 from luna_hub.ingest.validation import SeriesCheck, unit_problem
 from luna_hub.timeseries.repository import refresh_dirty
+from luna_hub.timeseries.writer import BulkMethod, PriceRow, PriceWriter, ReadingRow, ReadingWriter
 from luna_shared.logs import get_logger
 
 __all__ = ["LoadOptions", "LoadRejectedError", "load_file"]
