@@ -14,8 +14,8 @@ from litestar.params import FromQuery, QueryParameter
 
 from luna_hub.auth.guards import api_key_guard
 from luna_hub.errors import BadRequestError
-from luna_hub.ingest.fields import LocalClock, parse_instant, zone
 from luna_hub.settings import HubSettings
+from luna_hub.timeparse import LocalClock, parse_instant, zone
 from luna_hub.timeseries.completeness import completeness
 from luna_hub.timeseries.schemas import CompletenessReport, QueryResult
 from luna_hub.timeseries.services import Aggregate, Fill, SeriesQuery, render_csv, run_query
