@@ -22,7 +22,7 @@ from luna_hub.database import close_pool, create_pool, describe_dsn
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.demo import load_demo_documents
-from luna_hub.documents.schemas import ChunkIndex
+from luna_hub.documents.index import ChunkIndex
 from luna_hub.documents.services import DocumentService, open_object_store
 from luna_hub.errors import UnavailableError
 from luna_hub.health import health
