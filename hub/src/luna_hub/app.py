@@ -29,7 +29,7 @@ from luna_hub.health import health
 from luna_hub.ingest.controllers import IngestController
 from luna_hub.problems import exception_handlers
 from luna_hub.rag.controllers import RagController
-from luna_hub.rag.wiring import open_rag
+from luna_hub.rag.deps import open_rag
 from luna_hub.settings import HubSettings
 from luna_hub.sync.controllers import AgentIngestController
 from luna_hub.timeseries.controllers import TimeseriesController
@@ -153,7 +153,7 @@ def _documents(state: State) -> DocumentService:
 
 @asynccontextmanager
 async def rag_clients(app: Litestar, *, settings: HubSettings) -> AsyncIterator[None]:
-    """Open the rag domain's parts on the app's pool (see :func:`luna_hub.rag.wiring.open_rag`)."""
+    """Open the rag domain's parts on the app's pool (see :func:`luna_hub.rag.deps.open_rag`)."""
     async with open_rag(app.state.db_pool, settings) as parts:
         app.state.chunk_index = parts.index
         app.state.rag = parts.service

@@ -33,7 +33,7 @@ from luna_hub.documents.services import DocumentService, open_object_store
 from luna_hub.errors import HubError
 from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
-from luna_hub.rag.wiring import open_rag
+from luna_hub.rag.deps import open_rag
 from luna_hub.settings import HubSettings, load
 from luna_shared.process import cli_parser, run_main, serve_http, start_logging
 
