@@ -15,7 +15,7 @@ from luna_hub.problems import PROBLEM_JSON
 from luna_hub.timeseries.writer import BulkMethod, ReadingRow, write_readings
 from support.hub import migrated_pool
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 Client = AsyncTestClient[Litestar]
 
 
