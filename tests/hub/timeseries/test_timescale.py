@@ -29,7 +29,7 @@ from luna_shared.vocabulary import Flag
 from support.hub import migrated_pool, ready_client
 from support.sync import Agent, batch, post
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 pytestmark = pytest.mark.slow
 # One connection at a time; the engine shares one session between connections (see support.timescale).
 ENGINE_POOL: dict[str, Any] = {"max_size": 1, "statement_cache_size": 0, "search_path": "public"}
