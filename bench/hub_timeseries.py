@@ -28,10 +28,10 @@ from litestar.testing import AsyncTestClient
 from bench.report import Result
 from luna_hub.app import create_app
 from luna_hub.database.migrate import apply_migrations
-from luna_hub.ingest.repository import ReadingRow, ReadingWriter
 from luna_hub.ingest.services import LoadOptions, load_file
 from luna_hub.settings import HubSettings
 from luna_hub.timeseries.repository import refresh_dirty
+from luna_hub.timeseries.writer import ReadingRow, ReadingWriter
 
 ADMIN_DSN = os.environ.get("LUNA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 YEAR_START = datetime(2024, 1, 1, tzinfo=UTC)

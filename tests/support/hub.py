@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from luna_hub.app import create_app
 from luna_hub.database import close_pool, create_pool
 from luna_hub.database.migrate import apply_migrations
-from luna_hub.documents.schemas import ChunkIndex
+from luna_hub.documents.index import ChunkIndex
 from luna_hub.settings import HubSettings
 
 __all__ = ["migrated_pool", "ready_client"]

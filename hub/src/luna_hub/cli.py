@@ -26,13 +26,14 @@ from luna_hub.app import create_app
 from luna_hub.audit.services import verify_model_calls
 from luna_hub.auth.services import create_api_key, create_user
 from luna_hub.database import EmbeddedPostgres, close_pool, create_pool
+from luna_hub.database.deps import provide_schema_ready
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.demo import load_demo_data, provision_demo_agent
 from luna_hub.documents.services import DocumentService, open_object_store
 from luna_hub.errors import HubError
 from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
-from luna_hub.rag.wiring import open_rag
+from luna_hub.rag.deps import open_rag
 from luna_hub.settings import HubSettings, load
 from luna_shared.keyfile import write_key
 from luna_shared.process import cli_parser, run_main, serve_http, start_logging
@@ -334,7 +335,7 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
         app = create_app(settings)
         _settle_garbage_collector()
         # /health answers 200 once the schema is ready; the event exists once the app's lifespan has begun
-        ready = lambda: app.state.schema_ready.wait()  # noqa: E731, PLW0108
+        ready = lambda: provide_schema_ready(app.state).wait()  # noqa: E731
         asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub", ready=ready))
 
 

@@ -7,7 +7,6 @@ import asyncio
 import asyncpg
 import msgspec
 from litestar import get
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from luna_hub.errors import UnavailableError
@@ -34,11 +33,10 @@ async def check_database(pool: asyncpg.Pool) -> str:
 
 
 @get("/health", tags=["system"], summary="Readiness of the hub and its database")
-async def health(db_pool: NamedDependency[asyncpg.Pool], state: State) -> Health:
+async def health(db_pool: NamedDependency[asyncpg.Pool], schema_ready: NamedDependency[asyncio.Event]) -> Health:
     """Report readiness; 503 (problem JSON) while the database cannot be reached or is not migrated yet."""
     database = await check_database(db_pool)
-    schema_ready: asyncio.Event | None = state.get("schema_ready")
-    if schema_ready is None or not schema_ready.is_set():
+    if not schema_ready.is_set():
         msg = "database schema is being migrated"
         raise UnavailableError(msg)
     return Health(status="ok", database=database)

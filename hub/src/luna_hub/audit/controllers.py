@@ -12,17 +12,19 @@ from litestar.params import FromQuery, QueryParameter
 
 from luna_hub.audit.schemas import ModelCallFilter, ModelCallPage
 from luna_hub.audit.services import list_model_calls
-from luna_hub.auth.guards import api_key_guard
 
 __all__ = ["AuditController"]
 
 
 class AuditController(Controller):
-    """Model calls (embed, generate), newest first."""
+    """Model calls (embed, generate), newest first.
+
+    Guarded by the API key where the app is assembled (``luna_hub.app``): every domain writes to the
+    audit log, so the audit domain imports none of them, not even ``auth``.
+    """
 
     path = "/audit"
     tags = ["audit"]  # noqa: RUF012 - Litestar's declared type
-    guards = [api_key_guard]  # noqa: RUF012
 
     @get("/", summary="Model calls with their prompts, answers, chunks and hash chain")
     async def calls(  # noqa: PLR0913, PLR0917 - one parameter per filter

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
 from luna_hub.auth.services import Principal, verify_api_key
+from luna_hub.database.deps import provide_db_pool
 from luna_hub.errors import UnauthorizedError
+from luna_hub.settings import HubSettings
 
 __all__ = ["actor_of", "api_key_guard", "presented_key"]
 
@@ -35,15 +38,23 @@ def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return principal.username if isinstance(principal, Principal) else "anonymous"
 
 
+def _app_parts(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[HubSettings, asyncpg.Pool]:
+    """Return the app's settings and pool: guards run before dependencies are resolved, so they read app state here."""
+    state = connection.app.state
+    settings: HubSettings = state.settings
+    return settings, provide_db_pool(state)
+
+
 async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Refuse the request (401) unless keys are optional or a valid one was presented."""
-    if not connection.app.state.settings.require_api_key:
+    settings, pool = _app_parts(connection)
+    if not settings.require_api_key:
         return
     key = presented_key(connection)
     if key is None:
         msg = "this endpoint needs an API key: send 'Authorization: Bearer <key>' (luna-hub create-api-key)"
         raise UnauthorizedError(msg)
-    async with connection.app.state.db_pool.acquire() as db:
+    async with pool.acquire() as db:
         principal = await verify_api_key(db, key)
     if principal is None:
         msg = "the API key is unknown or revoked"

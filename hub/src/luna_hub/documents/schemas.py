@@ -1,19 +1,17 @@
-"""The chunk: what the documents domain hands to retrieval, and the index it hands it to.
+"""The chunk: what the documents domain hands to retrieval (through :class:`~luna_hub.documents.index.ChunkIndex`).
 
 This is the seam between ``documents`` (storage, extraction, chunking) and ``rag`` (embeddings,
 vector and full-text search, answers): documents produce :class:`Chunk` values and call a
-:class:`ChunkIndex`; rag implements it.
+``ChunkIndex``; rag implements it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
 
 import msgspec
 
-__all__ = ["Chunk", "ChunkIndex", "DocumentDetail", "DocumentSummary", "JobView", "UploadResult", "VersionView"]
+__all__ = ["Chunk", "DocumentDetail", "DocumentSummary", "JobView", "UploadResult", "VersionView"]
 
 
 class Chunk(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,16 +37,6 @@ class Chunk(msgspec.Struct, frozen=True, kw_only=True):
     char_start: int = 0
     """Offsets into the document version's extracted text."""
     char_end: int = 0
-
-
-class ChunkIndex(Protocol):
-    """Where chunks become searchable (implemented by the rag domain)."""
-
-    async def index(self, document_id: str, version: int, chunks: Sequence[Chunk]) -> None:
-        """Make ``chunks`` the searchable content of ``document_id`` (replacing older versions)."""
-
-    async def remove(self, document_id: str) -> None:
-        """Remove every chunk of ``document_id``."""
 
 
 # --- the HTTP API's bodies -------------------------------------------------------------------

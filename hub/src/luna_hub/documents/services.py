@@ -20,7 +20,8 @@ from luna_hub.documents import repository
 from luna_hub.documents.chunking import make_chunks
 from luna_hub.documents.errors import DocumentNotFoundError, DocumentTooLargeError
 from luna_hub.documents.extract import Extraction, extract, probe, sniff
-from luna_hub.documents.schemas import ChunkIndex, DocumentDetail, DocumentSummary, JobView, UploadResult
+from luna_hub.documents.index import ChunkIndex
+from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, JobView, UploadResult
 from luna_hub.documents.storage import BlockingCalls, FilesystemStore, ObjectStore, S3Store, StoredObject, sha256_of
 from luna_hub.errors import BadRequestError, ConflictError
 from luna_hub.settings import DocumentSettings, HubSettings

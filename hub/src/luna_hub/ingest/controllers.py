@@ -8,7 +8,6 @@ from typing import Annotated, Any, BinaryIO, cast
 
 import asyncpg
 from litestar import Controller, Request, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
@@ -34,7 +33,7 @@ class IngestController(Controller):
         self,
         request: Request[Any, Any, Any],
         db_pool: NamedDependency[asyncpg.Pool],
-        state: State,
+        settings: NamedDependency[HubSettings],
         strict: Annotated[bool, QueryParameter(description="any rejected row aborts the load")] = False,
         tz: Annotated[str, QueryParameter(description="zone of timestamps without offset")] = "Europe/Berlin",
         market: Annotated[str | None, QueryParameter(description="market of a price file, e.g. DE-LU")] = None,
@@ -49,7 +48,6 @@ class IngestController(Controller):
         rest is stored, unless ``strict=true`` (then 422 and nothing is stored). A file that
         cannot be read at all is a 400 and stores nothing. Loading the same file again stores nothing new.
         """
-        settings: HubSettings = state.settings
         digest = hashlib.sha256()
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
             async for chunk in request.stream():

@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, TextIO
 
 from luna_hub.errors import BadRequestError
-from luna_hub.ingest.fields import FieldError, LocalClock, parse_instant, parse_number
+from luna_hub.ingest.fields import parse_number
+from luna_hub.timeparse import FieldError, LocalClock, parse_instant
 from luna_shared.vocabulary import Metric, metric_spec
 
 __all__ = [

@@ -12,7 +12,6 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from luna_hub.ingest.fields import FieldError, parse_instant
 from luna_hub.ingest.formats import (
     FileOptions,
     MalformedFileError,
@@ -22,6 +21,7 @@ from luna_hub.ingest.formats import (
     Rejected,
     default_unit,
 )
+from luna_hub.timeparse import FieldError, parse_instant
 
 __all__ = ["json_records"]
 

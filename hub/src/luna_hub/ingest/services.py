@@ -12,7 +12,6 @@ import msgspec
 
 from luna_hub import audit
 from luna_hub.errors import BadRequestError
-from luna_hub.ingest.fields import LocalClock, zone
 from luna_hub.ingest.formats import (
     FileOptions,
     MalformedFileError,
@@ -23,10 +22,11 @@ from luna_hub.ingest.formats import (
     csv_records,
 )
 from luna_hub.ingest.jsonfile import json_records
-from luna_hub.ingest.repository import BulkMethod, PriceRow, PriceWriter, ReadingRow, ReadingWriter
 from luna_hub.ingest.schemas import Gap, LoadReport, RowIssue
 from luna_hub.ingest.validation import SeriesCheck, unit_problem
+from luna_hub.timeparse import LocalClock, zone
 from luna_hub.timeseries.repository import refresh_dirty
+from luna_hub.timeseries.writer import BulkMethod, PriceRow, PriceWriter, ReadingRow, ReadingWriter
 from luna_shared.logs import get_logger
 
 __all__ = ["LoadOptions", "LoadRejectedError", "load_file"]

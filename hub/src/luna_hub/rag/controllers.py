@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
@@ -20,11 +20,6 @@ from luna_hub.rag.services import RagService
 __all__ = ["RagController"]
 
 
-def _service(state: State) -> RagService:
-    service: RagService = state.rag
-    return service
-
-
 class RagController(Controller):
     """Embeddings and grounded answers."""
 
@@ -32,26 +27,29 @@ class RagController(Controller):
     guards = [api_key_guard]  # noqa: RUF012
 
     @post("/embed", status_code=200, summary="Embed texts with the configured embedding model")
-    async def embed(self, data: JSONBody[EmbedRequest], state: State, request: Request[Any, Any, Any]) -> Embeddings:
+    async def embed(
+        self, data: JSONBody[EmbedRequest], rag: NamedDependency[RagService], request: Request[Any, Any, Any]
+    ) -> Embeddings:
         """Return one vector per text."""
-        return await _service(state).embed(data.texts, purpose=data.purpose, actor=actor_of(request), endpoint="/embed")
+        return await rag.embed(data.texts, purpose=data.purpose, actor=actor_of(request), endpoint="/embed")
 
     @post(
         "/rag/ask",
         status_code=200,
         summary="Answer a question from the documents (and stored series), with citations",
     )
-    async def ask(self, data: JSONBody[AskRequest], state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def ask(
+        self, data: JSONBody[AskRequest], rag: NamedDependency[RagService], request: Request[Any, Any, Any]
+    ) -> Response[Any]:
         """Answer as JSON, or stream ``sources``, ``token`` and ``done`` events when ``stream`` is true."""
-        service = _service(state)
         actor = actor_of(request)
         if not data.stream:
-            answer: Answer = await service.ask(data, actor=actor)
+            answer: Answer = await rag.ask(data, actor=actor)
             return Response(msgspec.json.encode(answer), media_type="application/json")
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
             try:
-                async for kind, payload in service.ask_events(data, actor=actor):
+                async for kind, payload in rag.ask_events(data, actor=actor):
                     yield ServerSentEventMessage(event=kind, data=msgspec.json.encode(payload).decode())
             except HubError as exc:
                 body = problem_body(exc, instance=request.url.path)

@@ -26,7 +26,8 @@ from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from luna_hub.documents.chunking import split_text
-from luna_hub.documents.schemas import Chunk, ChunkIndex
+from luna_hub.documents.index import ChunkIndex
+from luna_hub.documents.schemas import Chunk
 from luna_hub.errors import UnavailableError
 from luna_hub.rag.embedders import Embedded, Embedder
 from luna_shared.logs import get_logger

@@ -1,3 +1,3 @@
-"""Querying readings and prices: buckets, aggregates, rollups, completeness."""
+"""Readings and prices: the bulk writers every ingest path uses, and queries: buckets, aggregates, rollups."""
 
 __all__: list[str] = []

@@ -19,7 +19,7 @@ import asyncpg
 
 from luna_hub.agents.services import agent_completeness
 from luna_hub.errors import BadRequestError
-from luna_hub.ingest.fields import zone
+from luna_hub.timeparse import zone
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next
 from luna_hub.timeseries.schemas import CompletenessDay, CompletenessReport, MeterCompleteness
 

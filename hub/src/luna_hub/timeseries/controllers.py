@@ -8,14 +8,13 @@ from typing import Annotated, Literal
 import asyncpg
 import msgspec
 from litestar import Controller, Response, get
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from luna_hub.auth.guards import api_key_guard
 from luna_hub.errors import BadRequestError
-from luna_hub.ingest.fields import LocalClock, parse_instant, zone
 from luna_hub.settings import HubSettings
+from luna_hub.timeparse import LocalClock, parse_instant, zone
 from luna_hub.timeseries.completeness import completeness
 from luna_hub.timeseries.schemas import CompletenessReport, QueryResult
 from luna_hub.timeseries.services import Aggregate, Fill, SeriesQuery, render_csv, run_query
@@ -44,7 +43,7 @@ class TimeseriesController(Controller):
     async def query(  # noqa: PLR0913, PLR0917 - one parameter per query dimension
         self,
         db_pool: NamedDependency[asyncpg.Pool],
-        state: State,
+        settings: NamedDependency[HubSettings],
         start: _Instant,
         end: _Instant,
         meter: Annotated[list[str] | None, QueryParameter(description="meter id; repeat for several")] = None,
@@ -62,7 +61,6 @@ class TimeseriesController(Controller):
         format: FromQuery[Literal["json", "csv"]] = "json",  # noqa: A002 - the public parameter name
     ) -> Response[bytes]:
         """Aggregate series into buckets (raw readings are paged with ``cursor``)."""
-        settings: HubSettings = state.settings
         zone_name = tz or settings.rollup_timezone
         if market is None and (not meter or not metric):
             msg = "pass meter=... (one or more) and metric=..., or market=..."
@@ -96,7 +94,7 @@ class TimeseriesController(Controller):
     async def completeness(  # noqa: PLR0913, PLR0917
         self,
         db_pool: NamedDependency[asyncpg.Pool],
-        state: State,
+        settings: NamedDependency[HubSettings],
         meter: FromQuery[list[str]],
         metric: FromQuery[str],
         start: _Instant,
@@ -105,7 +103,6 @@ class TimeseriesController(Controller):
         interval_minutes: Annotated[int | None, QueryParameter(ge=1, le=1440)] = None,
     ) -> CompletenessReport:
         """Report, per meter and local day, how many readings arrived of those expected."""
-        settings: HubSettings = state.settings
         zone_name = tz or settings.rollup_timezone
         return await completeness(
             db_pool,

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from luna_hub.errors import BadRequestError
-from luna_hub.ingest.fields import zone
+from luna_hub.timeparse import zone
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next, grid_origin, offset_multiple
 from luna_hub.timeseries.repository import Source, aggregate, raw_page, refresh_dirty, rollup_config
 from luna_hub.timeseries.schemas import Point, QueryResult, Series

@@ -10,7 +10,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 SMARD_2024 = DATA / "prices" / "smard" / "Gro_handelspreise_202401010000_202501010000_Stunde.csv"
 ENTSOE_2024 = DATA / "prices" / "entsoe" / "Day-ahead Prices_202401010000-202501010000.csv"
 pytestmark = pytest.mark.skipif(not SMARD_2024.is_file(), reason=f"real data not found at {DATA}")

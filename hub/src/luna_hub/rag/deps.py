@@ -1,4 +1,4 @@
-"""The rag domain's parts built from settings, once, for the app's lifespan and for the CLI."""
+"""The rag domain's parts built from settings, in one place: for the app's lifespan and for the CLI."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 import msgspec
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
 
+from luna_hub.database.deps import provide_db_pool
 from luna_hub.documents.schemas import Chunk
 from luna_hub.rag.embedders import Embedded, create_embedder
 from luna_hub.rag.generation import OllamaChat
@@ -15,8 +19,11 @@ from luna_hub.rag.retrieval import Retriever
 from luna_hub.rag.services import RagService
 from luna_hub.rag.vectors import QdrantChunkIndex, open_qdrant
 from luna_hub.settings import HubSettings
+from luna_shared.logs import get_logger
 
-__all__ = ["RagParts", "open_rag"]
+__all__ = ["RagParts", "open_rag", "provide_chunk_index", "provide_rag", "rag_dependencies", "rag_lifespan"]
+
+_log = get_logger(__name__)
 
 
 class RagParts(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,3 +65,30 @@ async def open_rag(pool: asyncpg.Pool, settings: HubSettings) -> AsyncIterator[R
         await embedder.close()
         if chat is not None:
             await chat.close()
+
+
+@asynccontextmanager
+async def rag_lifespan(app: Litestar, *, settings: HubSettings) -> AsyncIterator[None]:
+    """Open the rag domain's parts (:func:`open_rag`) on the app's pool for as long as the app runs."""
+    async with open_rag(provide_db_pool(app.state), settings) as parts:
+        app.state.chunk_index = parts.index
+        app.state.rag = parts.service
+        _log.info("rag ready", collection=parts.index.collection, answerer=settings.rag.answerer)
+        yield
+
+
+def provide_rag(state: State) -> RagService:
+    """Return the app's RAG service (opened by :func:`rag_lifespan`)."""
+    service: RagService = state.rag
+    return service
+
+
+def provide_chunk_index(state: State) -> QdrantChunkIndex:
+    """Return the app's chunk index (opened by :func:`rag_lifespan`)."""
+    index: QdrantChunkIndex = state.chunk_index
+    return index
+
+
+def rag_dependencies() -> dict[str, Provide]:
+    """Return the dependency ``rag`` for handlers."""
+    return {"rag": Provide(provide_rag, sync_to_thread=False)}

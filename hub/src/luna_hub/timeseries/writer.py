@@ -1,4 +1,4 @@
-"""Bulk writers for readings and market prices, reusable by every ingest path.
+"""Bulk writers for readings and market prices, shared by every ingest path (file loads and agent sync).
 
 Rows are staged in a temporary table (COPY, or ``INSERT ... SELECT FROM unnest(...)`` for
 servers where COPY is not available) and moved into the real table by one

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import asyncpg
 
-from luna_hub.ingest.repository import ReadingRow, ReadingWriter
 from luna_hub.ingest.services import LoadOptions, load_file
 from luna_hub.settings import HubSettings
+from luna_hub.timeseries.writer import ReadingRow, ReadingWriter
 from support.hub import migrated_pool, ready_client
 from support.processes import BIN
 

@@ -11,11 +11,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from luna_hub.ingest.repository import BulkMethod, ReadingRow, write_readings
 from luna_hub.problems import PROBLEM_JSON
+from luna_hub.timeseries.writer import BulkMethod, ReadingRow, write_readings
 from support.hub import migrated_pool
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 Client = AsyncTestClient[Litestar]
 
 

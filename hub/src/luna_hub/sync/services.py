@@ -3,7 +3,7 @@
 A batch is stored in one transaction under its agent's row lock: the ledger entry of its
 sequence range, and those of its readings whose sequence numbers no earlier range covered
 (COPY straight into the table; when some are stored already, the staged way with
-``INSERT ... ON CONFLICT DO NOTHING`` on the natural key, see ``ingest.repository``).
+``INSERT ... ON CONFLICT DO NOTHING`` on the natural key, see ``luna_hub.timeseries.writer``).
 So a batch is either acknowledged and durable, or not stored at all; a replay of the same
 range with the same content hash is acknowledged from the ledger, with a different hash it is
 a 409; overlapping or out-of-order ranges store only what is new.
@@ -26,10 +26,10 @@ import asyncpg
 from luna_hub.agents.schemas import AgentIdentity
 from luna_hub.agents.services import clock_offset_ms, record_status, verify_agent_key
 from luna_hub.errors import ConflictError, ForbiddenError, UnauthorizedError, UnprocessableError
-from luna_hub.ingest import sync_repository as repository
-from luna_hub.ingest.repository import BulkMethod, write_agent_readings
-from luna_hub.ingest.sync_decoding import content_encoding, decode_message, read_body, wire_format
 from luna_hub.settings import HubSettings, IngestSettings
+from luna_hub.sync import repository
+from luna_hub.sync.decoding import content_encoding, decode_message, read_body, wire_format
+from luna_hub.timeseries.writer import BulkMethod, write_agent_readings
 from luna_shared.codec import encode
 from luna_shared.logs import get_logger
 from luna_shared.received import ReceivedBatch

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from luna_hub.ingest.fields import FieldError, LocalClock, parse_number
+from luna_hub.ingest.fields import parse_number
 from luna_hub.ingest.validation import DUPLICATE, GAP_BEFORE, SeriesCheck
+from luna_hub.timeparse import FieldError, LocalClock
 from luna_shared.vocabulary import Flag
 
 BERLIN = ZoneInfo("Europe/Berlin")

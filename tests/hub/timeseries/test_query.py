@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from luna_hub.ingest.repository import ReadingRow, write_readings
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.services import SeriesQuery, run_query
+from luna_hub.timeseries.writer import ReadingRow, write_readings
 from support.hub import migrated_pool
 
 Client = AsyncTestClient[Litestar]

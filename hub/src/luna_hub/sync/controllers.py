@@ -1,4 +1,4 @@
-"""``POST /api/v1/ingest``: agents deliver batches of readings and status reports (see ``sync_services``)."""
+"""``POST /api/v1/ingest``: agents deliver batches of readings and status reports (see ``luna_hub.sync.services``)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Any
 
 import asyncpg
 from litestar import Controller, Request, Response, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from luna_hub.auth.guards import presented_key
-from luna_hub.ingest.sync_decoding import ACCEPT_ENCODING
-from luna_hub.ingest.sync_services import IncomingMessage, receive
+from luna_hub.settings import HubSettings
+from luna_hub.sync.decoding import ACCEPT_ENCODING
+from luna_hub.sync.services import IncomingMessage, receive
 
 __all__ = ["AgentIngestController"]
 
@@ -29,7 +29,10 @@ class AgentIngestController(Controller):
         status_code=200,
     )
     async def ingest(
-        self, request: Request[Any, Any, Any], db_pool: NamedDependency[asyncpg.Pool], state: State
+        self,
+        request: Request[Any, Any, Any],
+        db_pool: NamedDependency[asyncpg.Pool],
+        settings: NamedDependency[HubSettings],
     ) -> Response[bytes]:
         """Store a batch exactly once and answer its ``ack.v1`` (in the request's content type), or 204 for a status.
 
@@ -44,7 +47,7 @@ class AgentIngestController(Controller):
             content_length=request.content_length,
             body=request.stream(),
         )
-        reply = await receive(db_pool, state.settings, incoming)
+        reply = await receive(db_pool, settings, incoming)
         headers = {"Accept-Encoding": ACCEPT_ENCODING}
         if reply.body is None:
             return Response(b"", status_code=204, headers=headers)

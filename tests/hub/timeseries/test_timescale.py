@@ -20,16 +20,16 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from luna_hub.agents.services import create_agent
-from luna_hub.ingest.repository import ReadingRow, write_readings
 from luna_hub.settings import HubSettings
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.services import SeriesQuery, run_query
+from luna_hub.timeseries.writer import ReadingRow, write_readings
 from luna_shared.codec import decode_hub_message
 from luna_shared.vocabulary import Flag
 from support.hub import migrated_pool, ready_client
 from support.sync import Agent, batch, post
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 pytestmark = pytest.mark.slow
 # One connection at a time; the engine shares one session between connections (see support.timescale).
 ENGINE_POOL: dict[str, Any] = {"max_size": 1, "statement_cache_size": 0, "search_path": "public"}
