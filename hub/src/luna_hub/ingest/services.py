@@ -28,13 +28,14 @@ from luna_hub.timeparse import LocalClock, zone
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.writer import BulkMethod, PriceRow, PriceWriter, ReadingRow, ReadingWriter
 from luna_shared.logs import get_logger
+from luna_shared.vocabulary import Quality
 
 __all__ = ["LoadOptions", "LoadRejectedError", "load_file"]
 
 _BATCH: Final = 10_000
 _LISTED: Final = 100
 _RESOLUTIONS: Final = frozenset(timedelta(minutes=m) for m in (5, 15, 30, 60))
-_QUALITIES: Final = frozenset({"good", "suspect", "bad"})
+_QUALITIES: Final = frozenset(quality.value for quality in Quality)
 _log = get_logger(__name__)
 
 
@@ -223,7 +224,7 @@ def _reading_row(record: ReadingRecord, checks: dict[tuple[str, str], SeriesChec
     quality = record.quality or "good"
     if outcome.reasons:
         tally.flag(record.line, outcome.reasons)
-        quality = "bad" if quality == "bad" else "suspect"
+        quality = Quality(quality).worst(Quality.SUSPECT).value
     if outcome.gap is not None and len(tally.gaps) < _LISTED:
         tally.gaps.append(Gap(series=f"{record.meter_id}/{record.metric}", after=outcome.gap[0], before=outcome.gap[1]))
     tally.accepted += 1

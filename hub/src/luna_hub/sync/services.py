@@ -113,7 +113,7 @@ def batch_rows(rows: list[ReadingFields], offset: timedelta, limits: IngestSetti
                 (meter, metric, ts + offset, value, unit, quality, (*reasons, Flag.TIMESTAMP_CORRECTED.value), seq)
             )
         elif skewed:
-            worse = Quality.SUSPECT if quality is Quality.GOOD else quality
+            worse = quality.worst(Quality.SUSPECT)
             flagged.append((meter, metric, ts, value, unit, worse, (*reasons, Flag.CLOCK_SKEW.value), seq))
         else:
             flagged.append((meter, metric, ts, value, unit, quality, reasons, seq))
