@@ -97,3 +97,12 @@ def test_every_imported_package_is_declared_and_every_declared_one_is_used(folde
     assert imported <= declared_with_extras, f"{folder} imports undeclared packages: {imported - declared_with_extras}"
     unused = declared - imported - set(USED_WITHOUT_IMPORT[folder])
     assert not unused, f"{folder} declares packages it never imports: {unused}"
+
+
+@pytest.mark.parametrize("folder", ["hub/src/luna_hub", "agent/src/luna_agent"])
+def test_the_readme_parts_table_names_every_package_folder(folder: str) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| ") and f"`{folder}/`" in line)
+    packages = sorted(path.parent.name for path in (ROOT / folder).glob("*/__init__.py"))
+    missing = [name for name in packages if f"`{name}`" not in row and f"`{name}/" not in row]
+    assert not missing, f"README's parts table does not name {missing} in the {folder} row"
