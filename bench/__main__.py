@@ -14,6 +14,7 @@ from bench import (
     codec,
     hub_ingest,
     hub_timeseries,
+    rag_quality,
     rag_retrieval,
 )
 from bench.report import write
@@ -28,6 +29,7 @@ SUITES = {
     "hub_timeseries": hub_timeseries.run,
     "hub_ingest": hub_ingest.run,
     "rag_retrieval": rag_retrieval.run,
+    "rag_quality": rag_quality.run,
 }
 
 
