@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from luna_hub import __version__
 from luna_hub.agents.controllers import AgentsController
 from luna_hub.audit.controllers import AuditController
-from luna_hub.auth.guards import api_key_guard
+from luna_hub.auth.guards import policy_guard
 from luna_hub.database.deps import database_dependencies, database_lifespan, database_url
 from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.deps import documents_dependencies, documents_lifespan
@@ -48,7 +48,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             TimeseriesController,
             DocumentsController,
             RagController,
-            Router(path="/", guards=[api_key_guard], route_handlers=[AuditController]),  # audit imports no auth
+            AuditController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
             partial(database_lifespan, settings=settings),
@@ -62,6 +62,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             **rag_dependencies(),
             **documents_dependencies(),
         },
+        guards=[policy_guard],  # every route's rule is in luna_hub.auth.policy
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(title="Luna-iEMS hub", version=__version__, path="/schema"),
         state=State({"settings": settings}),
