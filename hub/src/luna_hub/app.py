@@ -12,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from luna_hub import __version__
 from luna_hub.agents.controllers import AgentsController
 from luna_hub.audit.controllers import AuditController
+from luna_hub.auth.exposure import check_exposure
 from luna_hub.auth.guards import policy_guard
 from luna_hub.database.deps import database_dependencies, database_lifespan, database_url
 from luna_hub.documents.controllers import DocumentsController
@@ -38,6 +39,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
     created in the lifespan with the embedder of ``settings.rag``).
     """
     database_url(settings)  # fail here, not in the lifespan, without one
+    check_exposure(settings)
     index_of = provide_chunk_index if chunk_index is None else lambda _state: chunk_index
     return Litestar(
         route_handlers=[

@@ -25,6 +25,7 @@ from luna_hub import __version__
 from luna_hub.agents.services import create_agent
 from luna_hub.app import create_app
 from luna_hub.audit.services import verify_model_calls
+from luna_hub.auth.exposure import check_exposure
 from luna_hub.auth.passwords import Passwords
 from luna_hub.auth.services import (
     ROLES,
@@ -38,7 +39,7 @@ from luna_hub.auth.services import (
 from luna_hub.database import EmbeddedPostgres, close_pool, create_pool
 from luna_hub.database.deps import provide_schema_ready
 from luna_hub.database.migrate import apply_migrations
-from luna_hub.demo import load_demo_data, provision_demo_agent
+from luna_hub.demo import load_demo_data, provision_demo_admin, provision_demo_agent
 from luna_hub.documents.services import DocumentService, open_object_store
 from luna_hub.errors import HubError
 from luna_hub.ingest.schemas import LoadReport
@@ -429,11 +430,15 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
         settings.server, host=host or settings.server.host, port=settings.server.port if port is None else port
     )
     settings = msgspec.structs.replace(settings, server=server, demo_data=demo or settings.demo_data)
+    check_exposure(settings)  # before starting a database for nothing
     with _database(settings) as settings:
         if settings.demo_data:
             folder = Path(settings.demo_data)
             _with_pool(settings, lambda pool: load_demo_data(pool, folder, settings))
             _with_pool(settings, lambda pool: provision_demo_agent(pool, Path(settings.data_dir)))
+            admin_key = _with_pool(settings, lambda pool: provision_demo_admin(pool, Path(settings.data_dir)))
+            header = f'-H "Authorization: Bearer $(cat {admin_key})"'
+            print(f"luna-hub admin API key in {admin_key}: curl {header} ...", flush=True)
         app = create_app(settings)
         _settle_garbage_collector()
         # /health answers 200 once the schema is ready; the event exists once the app's lifespan has begun
