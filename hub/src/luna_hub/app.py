@@ -10,8 +10,10 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from luna_hub import __version__
+from luna_hub.admin.controllers import AdminController
 from luna_hub.agents.controllers import AgentsController
 from luna_hub.audit.controllers import AuditController
+from luna_hub.auth.deps import auth_dependencies, auth_lifespan
 from luna_hub.auth.exposure import check_exposure
 from luna_hub.auth.guards import policy_guard
 from luna_hub.database.deps import database_dependencies, database_lifespan, database_url
@@ -51,9 +53,11 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             DocumentsController,
             RagController,
             AuditController,
+            AdminController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
             partial(database_lifespan, settings=settings),
+            partial(auth_lifespan, settings=settings),
             partial(rollups_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
             partial(documents_lifespan, settings=settings, chunk_index=index_of),
@@ -61,6 +65,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         dependencies={
             "settings": Provide(_provide_settings, sync_to_thread=False),
             **database_dependencies(),
+            **auth_dependencies(),
             **rag_dependencies(),
             **documents_dependencies(),
         },

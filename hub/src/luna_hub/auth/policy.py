@@ -57,6 +57,17 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/embed"): ANALYST,
     # audit logs
     ("GET", "/audit"): ADMIN,
+    # administration
+    ("GET", "/admin/users"): ADMIN,
+    ("POST", "/admin/users"): ADMIN,
+    ("PATCH", "/admin/users/{name}"): ADMIN,
+    ("GET", "/admin/api-keys"): ADMIN,
+    ("POST", "/admin/api-keys"): ADMIN,
+    ("DELETE", "/admin/api-keys/{key_id}"): ADMIN,
+    ("GET", "/admin/agents"): ADMIN,
+    ("POST", "/admin/agents"): ADMIN,
+    ("POST", "/admin/agents/{agent_id}/rotate-key"): ADMIN,
+    ("DELETE", "/admin/agents/{agent_id}"): ADMIN,
 }
 
 _OPEN_PREFIXES: Final = ("/schema",)
