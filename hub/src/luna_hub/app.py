@@ -13,6 +13,7 @@ from luna_hub import __version__
 from luna_hub.admin.controllers import AdminController
 from luna_hub.agents.controllers import AgentsController
 from luna_hub.audit.controllers import AuditController
+from luna_hub.auth.controllers import AuthController
 from luna_hub.auth.deps import auth_dependencies, auth_lifespan
 from luna_hub.auth.exposure import check_exposure
 from luna_hub.auth.guards import policy_guard
@@ -54,6 +55,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             RagController,
             AuditController,
             AdminController,
+            AuthController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
             partial(database_lifespan, settings=settings),

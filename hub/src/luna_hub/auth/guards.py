@@ -19,7 +19,8 @@ from luna_hub.agents.services import verify_agent_key
 from luna_hub.auth.errors import CredentialsError
 from luna_hub.auth.policy import Rule, rule_for
 from luna_hub.auth.schemas import Principal
-from luna_hub.auth.services import verify_api_key
+from luna_hub.auth.services import API_KEY_PREFIX, user_principal, verify_api_key
+from luna_hub.auth.tokens import read_access_token
 from luna_hub.database.deps import provide_db_pool
 from luna_hub.errors import ForbiddenError
 from luna_hub.settings import HubSettings
@@ -77,8 +78,12 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
                     key_id=agent.key_id,
                     agent_id=agent.agent_id,
                 )
-        else:
+        elif credential.startswith(API_KEY_PREFIX):
             principal = await verify_api_key(db, credential)
+        else:
+            username = read_access_token(credential, connection.app.state.jwt_secret)
+            if username is not None:
+                principal = await user_principal(db, username, "token")
     if principal is None:
         msg = "the credential is unknown, expired or revoked"
         raise CredentialsError(msg)

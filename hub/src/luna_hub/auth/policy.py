@@ -57,6 +57,11 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/embed"): ANALYST,
     # audit logs
     ("GET", "/audit"): ADMIN,
+    # signing in
+    ("POST", "/auth/token"): PUBLIC,
+    ("POST", "/auth/refresh"): PUBLIC,
+    ("POST", "/auth/logout"): PUBLIC,
+    ("GET", "/auth/me"): SIGNED_IN,
     # administration
     ("GET", "/admin/users"): ADMIN,
     ("POST", "/admin/users"): ADMIN,

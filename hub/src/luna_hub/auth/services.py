@@ -26,6 +26,7 @@ from luna_hub.auth.schemas import ApiKeyCreated, ApiKeyView, Principal, UserPatc
 from luna_hub.errors import BadRequestError, ConflictError, NotFoundError
 
 __all__ = [
+    "API_KEY_PREFIX",
     "ROLES",
     "authenticate_password",
     "create_api_key",
@@ -41,6 +42,7 @@ __all__ = [
     "verify_api_key",
 ]
 
+API_KEY_PREFIX: Final = "luna_"
 ROLES: Final[tuple[UserRole, ...]] = ("admin", "analyst", "user")
 _USERNAME: Final = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _SITE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
