@@ -120,7 +120,9 @@ async def test_users_and_keys_store_only_a_hash(cli_dsn: str) -> None:
     connection = await asyncpg.connect(cli_dsn)
     try:
         rows = await connection.fetch("SELECT * FROM api_keys")
-        entries = await connection.fetch("SELECT actor, action, target FROM audit_log WHERE target = 'carol'")
+        entries = await connection.fetch(
+            "SELECT actor, action, target FROM admin_log WHERE target = 'carol' ORDER BY entry_id"
+        )
     finally:
         await connection.close()
     assert [row["key_hash"] for row in rows] == [hash_key(key)]

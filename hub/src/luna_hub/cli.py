@@ -24,6 +24,7 @@ import msgspec
 from luna_hub import __version__
 from luna_hub.agents.services import create_agent
 from luna_hub.app import create_app
+from luna_hub.audit.admin_log import verify_admin_log
 from luna_hub.audit.services import verify_model_calls
 from luna_hub.auth.exposure import check_exposure
 from luna_hub.auth.passwords import Passwords
@@ -406,11 +407,19 @@ async def _add_document(service: DocumentService, path: Path, document_id: str |
 
 def _verify_audit(settings: HubSettings) -> int:
     report = _with_pool(settings, lambda pool: _in(pool, verify_model_calls))
+    admin = _with_pool(settings, lambda pool: _in(pool, verify_admin_log))
+    failed = 0
     if report.ok:
         print(f"model audit log: {report.rows} rows, hash chain intact")
-        return 0
-    print(f"model audit log: hash chain broken at call {report.broken_call_id}: {report.reason}", file=sys.stderr)
-    return 1
+    else:
+        print(f"model audit log: hash chain broken at call {report.broken_call_id}: {report.reason}", file=sys.stderr)
+        failed = 1
+    if admin.ok:
+        print(f"admin log: {admin.rows} rows, hash chain intact")
+    else:
+        print(f"admin log: hash chain broken at entry {admin.broken_call_id}: {admin.reason}", file=sys.stderr)
+        failed = 1
+    return failed
 
 
 def _settle_garbage_collector() -> None:

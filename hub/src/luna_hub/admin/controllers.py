@@ -11,9 +11,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from luna_hub.admin.schemas import AgentAccount, NewAgent
-from luna_hub.admin.services import list_agent_accounts, retire_agent, rotate_agent_key
+from luna_hub.admin.services import create_agent_account, list_agent_accounts, retire_agent, rotate_agent_key
 from luna_hub.agents.schemas import AgentCreated
-from luna_hub.agents.services import create_agent
 from luna_hub.auth.guards import actor_of
 from luna_hub.auth.passwords import Passwords
 from luna_hub.auth.schemas import ApiKeyCreated, ApiKeyView, NewApiKey, NewUser, UserPatch, UserView
@@ -107,7 +106,7 @@ class AdminController(Controller):
     ) -> AgentCreated:
         """Create the agent (and its site) when missing and issue a key; 409 when it belongs to another site."""
         async with db_pool.acquire() as db:
-            return await create_agent(db, data.agent_id, data.site_id, actor=actor_of(request))
+            return await create_agent_account(db, data.agent_id, data.site_id, actor=actor_of(request))
 
     @post("/agents/{agent_id:str}/rotate-key", summary="Issue a new agent key and revoke the others")
     async def rotate_key(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncpg
 
-from luna_hub import audit
 from luna_hub.admin import repository
 from luna_hub.admin.schemas import AgentAccount
 from luna_hub.agents.schemas import AgentCreated
 from luna_hub.agents.services import create_agent
+from luna_hub.audit.admin_log import record_admin
 from luna_hub.errors import NotFoundError
 
-__all__ = ["list_agent_accounts", "retire_agent", "rotate_agent_key"]
+__all__ = ["create_agent_account", "list_agent_accounts", "retire_agent", "rotate_agent_key"]
 
 
 async def list_agent_accounts(connection: asyncpg.Connection) -> list[AgentAccount]:
@@ -28,13 +28,24 @@ async def _site_of(connection: asyncpg.Connection, agent_id: str) -> str:
     return site
 
 
+async def create_agent_account(
+    connection: asyncpg.Connection, agent_id: str, site_id: str, *, actor: str
+) -> AgentCreated:
+    """Create the agent (and its site) when missing with a new key; 409 when it belongs to another site."""
+    async with connection.transaction():
+        created = await create_agent(connection, agent_id, site_id, actor=actor)
+        details = {"key_id": created.key_id, "site_id": site_id}
+        await record_admin(connection, actor=actor, action="agent.create", target=agent_id, details=details)
+    return created
+
+
 async def rotate_agent_key(connection: asyncpg.Connection, agent_id: str, *, actor: str) -> AgentCreated:
     """Issue a new key for the agent and revoke its others (refused from the next request on)."""
     async with connection.transaction():
         created = await create_agent(connection, agent_id, await _site_of(connection, agent_id), actor=actor)
         revoked = await repository.revoke_agent_keys(connection, agent_id, keep=created.key_id)
         details = {"new_key_id": created.key_id, "revoked_key_ids": revoked}
-        await audit.record(connection, actor=actor, action="agent_key.rotate", target=agent_id, details=details)
+        await record_admin(connection, actor=actor, action="agent_key.rotate", target=agent_id, details=details)
     return created
 
 
@@ -43,6 +54,6 @@ async def retire_agent(connection: asyncpg.Connection, agent_id: str, *, actor: 
     async with connection.transaction():
         await _site_of(connection, agent_id)
         revoked = await repository.revoke_agent_keys(connection, agent_id)
-        await audit.record(
+        await record_admin(
             connection, actor=actor, action="agent.retire", target=agent_id, details={"revoked": revoked}
         )

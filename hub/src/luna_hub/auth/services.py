@@ -19,7 +19,7 @@ from typing import Any, Final
 import asyncpg
 import msgspec
 
-from luna_hub import audit
+from luna_hub.audit.admin_log import record_admin
 from luna_hub.auth import repository
 from luna_hub.auth.passwords import Passwords
 from luna_hub.auth.schemas import ApiKeyCreated, ApiKeyView, Principal, UserPatch, UserRole, UserView
@@ -129,7 +129,7 @@ async def create_user(  # noqa: PLR0913 - the user's fields
             msg = f"user {username!r} exists already"
             raise ConflictError(msg)
         details = {"role": role, "sites": sites, "password": password is not None}
-        await audit.record(connection, actor=actor, action="user.create", target=username, details=details)
+        await record_admin(connection, actor=actor, action="user.create", target=username, details=details)
         row = await repository.find_user(connection, username)
     assert row is not None  # noqa: S101 - inserted in this transaction
     return _user_view(row)
@@ -161,7 +161,7 @@ async def update_user(
         details = {name: value for name, value in changes.items() if name != "password_hash"}
         if "password_hash" in changes:
             details["password"] = "changed"  # noqa: S105 - a note, no secret
-        await audit.record(connection, actor=actor, action="user.update", target=username, details=details)
+        await record_admin(connection, actor=actor, action="user.update", target=username, details=details)
         row = await repository.find_user(connection, username)
     assert row is not None  # noqa: S101 - updated in this transaction
     return _user_view(row)
@@ -196,7 +196,7 @@ async def create_api_key(
             connection, "api_keys", owner, name, expires_at, prefix=prefix, key_hash=hash_key(key)
         )
         details = {"key_id": key_id, "name": name, "prefix": prefix, "expires_at": expires_at}
-        await audit.record(connection, actor=actor, action="api_key.create", target=username, details=details)
+        await record_admin(connection, actor=actor, action="api_key.create", target=username, details=details)
     return ApiKeyCreated(id=key_id, key=key, user=username, name=name, expires_at=expires_at)
 
 
@@ -214,7 +214,7 @@ async def revoke_api_key(connection: asyncpg.Connection, key: str, *, actor: str
             msg = f"no API key with id or prefix {key!r} (luna-hub api-keys lists them)"
             raise NotFoundError(msg)
         details = {"key_id": row["id"], "prefix": row["prefix"], "name": row["name"]}
-        await audit.record(connection, actor=actor, action="api_key.revoke", target=row["user"], details=details)
+        await record_admin(connection, actor=actor, action="api_key.revoke", target=row["user"], details=details)
     return ApiKeyView(**dict(row))
 
 

@@ -19,7 +19,7 @@ from typing import Final
 import asyncpg
 import jwt
 
-from luna_hub import audit
+from luna_hub.audit.admin_log import record_admin
 from luna_hub.auth.errors import CredentialsError, ThrottledError
 from luna_hub.auth.passwords import Passwords
 from luna_hub.auth.schemas import Principal, TokenPair
@@ -144,7 +144,7 @@ async def rotate_refresh_token(
             if row["revoked_at"] is None:  # reuse of a live family: someone else holds a copy
                 await revoke_family(connection, row["family_id"])
                 details = {"family": str(row["family_id"])}
-                await audit.record(
+                await record_admin(
                     connection, actor=row["username"], action="refresh_token.reuse", target=row["username"],
                     details=details,
                 )  # fmt: skip
@@ -234,7 +234,7 @@ async def login(  # noqa: PLR0913 - the login's parts
     if principal is None:
         throttle.failed(*keys)
         details = {"address": address}
-        await audit.record(connection, actor="anonymous", action="login.failed", target=username[:64], details=details)
+        await record_admin(connection, actor="anonymous", action="login.failed", target=username[:64], details=details)
         msg = "unknown user or wrong password"
         raise CredentialsError(msg)
     throttle.succeeded(keys[0])
