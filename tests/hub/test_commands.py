@@ -1,4 +1,7 @@
-"""``luna-hub migrate | load | create-user | create-api-key | create-agent`` as processes against real PostgreSQL."""
+"""``luna-hub migrate | load | create-user | create-api-key | revoke-api-key | users | api-keys | create-agent``.
+
+As processes against real PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +40,10 @@ def hub(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", ["migrate", "load", "create-user", "create-api-key", "create-agent"])
+@pytest.mark.parametrize(
+    "command",
+    ["migrate", "load", "create-user", "create-api-key", "revoke-api-key", "users", "api-keys", "create-agent"],
+)
 def test_help_of_every_command(command: str) -> None:
     result = subprocess.run([str(BIN / "luna-hub"), command, "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0
@@ -81,33 +87,103 @@ def test_load_of_a_malformed_or_missing_file_names_it(cli_dsn: str, tmp_path: Pa
     assert "No such file or directory" in missing.stderr
 
 
+def hub_stdin(dsn: str, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "luna-hub"), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+        env={
+            **os.environ,
+            "LUNA_DATABASE_URL": dsn,
+            "LUNA_LOG__LEVEL": "WARNING",
+            "LUNA_AUTH__PASSWORD_MEMORY_KIB": "8",
+            "LUNA_AUTH__PASSWORD_TIME_COST": "1",
+            "LUNA_AUTH__PASSWORD_PARALLELISM": "1",
+        },
+        check=False,
+    )
+
+
 async def test_users_and_keys_store_only_a_hash(cli_dsn: str) -> None:
-    created = hub(cli_dsn, "create-user", "carol", "--display-name", "Carol C.")
-    assert created.returncode == 0
-    assert hub(cli_dsn, "create-user", "carol").stderr.strip() == "luna-hub: error: user 'carol' exists already"
+    created = hub(cli_dsn, "create-user", "carol", "--role", "analyst", "--display-name", "Carol C.")
+    assert created.returncode == 0, created.stderr
+    assert created.stdout == "created user 'carol', role analyst, reads every site; no password: API keys only\n"
+    again = hub(cli_dsn, "create-user", "carol", "--role", "analyst")
+    assert again.stderr == "luna-hub: error: user 'carol' exists already\n"
     result = hub(cli_dsn, "create-api-key", "carol", "--name", "analysis")
     assert result.returncode == 0
+    assert "never expires (shown once, store it now):" in result.stdout
     key = result.stdout.strip().splitlines()[-1]
     assert key.startswith("luna_")
     connection = await asyncpg.connect(cli_dsn)
     try:
         rows = await connection.fetch("SELECT * FROM api_keys")
+        entries = await connection.fetch(
+            "SELECT actor, action, target FROM admin_log WHERE target = 'carol' ORDER BY entry_id"
+        )
     finally:
         await connection.close()
     assert [row["key_hash"] for row in rows] == [hash_key(key)]
     assert all(key not in str(dict(row)) for row in rows)
-    connection = await asyncpg.connect(cli_dsn)
-    try:
-        entries = await connection.fetch("SELECT actor, action, target FROM audit_log WHERE target = 'carol'")
-    finally:
-        await connection.close()
     assert [(e["actor"].split(":")[0], e["action"]) for e in entries] == [
         ("cli", "user.create"),
         ("cli", "api_key.create"),
     ]
     nobody = hub(cli_dsn, "create-api-key", "dave")
     assert nobody.returncode == 1
-    assert "no user 'dave'" in nobody.stderr
+    assert nobody.stderr == "luna-hub: error: no user 'dave': create it first (luna-hub create-user)\n"
+
+
+async def test_a_user_with_sites_and_a_password_from_stdin(cli_dsn: str) -> None:
+    result = hub_stdin(
+        cli_dsn, "s3cret-pass\n", "create-user", "erin", "--role", "user", "--site", "s1", "--site", "s2",
+        "--password-stdin",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "created user 'erin', role user, reads s1, s2; with a password\n"
+    connection = await asyncpg.connect(cli_dsn)
+    try:
+        row = await connection.fetchrow("SELECT role, sites, password_hash FROM users WHERE username = 'erin'")
+    finally:
+        await connection.close()
+    assert (row["role"], row["sites"]) == ("user", ["s1", "s2"])
+    assert row["password_hash"].startswith("$argon2id$")
+    empty = hub_stdin(cli_dsn, "", "create-user", "frank", "--role", "user", "--password-stdin")
+    assert (empty.returncode, empty.stderr) == (2, "luna-hub: --password-stdin: standard input holds no password\n")
+    short = hub_stdin(cli_dsn, "short\n", "create-user", "frank", "--role", "user", "--password-stdin")
+    assert short.stderr == "luna-hub: error: the password is too short: at least 8 characters\n"
+    no_role = hub(cli_dsn, "create-user", "frank")
+    assert no_role.returncode == 2
+    assert "the following arguments are required: --role" in no_role.stderr
+    plain = hub(cli_dsn, "create-user", "grace", "--role", "user")
+    assert "reads no site yet" in plain.stdout
+
+
+def test_keys_expire_list_and_revoke(cli_dsn: str) -> None:
+    assert hub(cli_dsn, "create-user", "heidi", "--role", "admin").returncode == 0
+    created = hub(cli_dsn, "create-api-key", "heidi", "--name", "ci", "--expires-in", "90d")
+    assert created.returncode == 0, created.stderr
+    header = created.stdout.splitlines()[0]
+    key_id = header.split()[2]
+    assert f"API key {key_id} 'ci' for 'heidi', expires " in header
+    prefix = created.stdout.splitlines()[1].split("_")[1]
+    bad = hub(cli_dsn, "create-api-key", "heidi", "--expires-in", "soon")
+    assert bad.stderr == "luna-hub: error: invalid duration 'soon': a positive number with m, h, d or w, e.g. 90d\n"
+    listed = hub(cli_dsn, "api-keys", "--user", "heidi").stdout.splitlines()
+    assert listed[0].split()[:4] == ["ID", "PREFIX", "USER", "NAME"]
+    assert listed[1].split()[:4] == [key_id, prefix, "heidi", "ci"]
+    assert listed[1].endswith(" -")  # not revoked
+    revoked = hub(cli_dsn, "revoke-api-key", prefix)
+    assert revoked.stdout == f"API key {key_id} ({prefix}, 'ci' of 'heidi') revoked\n"
+    assert not hub(cli_dsn, "api-keys", "--user", "heidi").stdout.splitlines()[1].endswith(" -")
+    unknown = hub(cli_dsn, "revoke-api-key", "999999")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("luna-hub: error: no API key with id or prefix '999999'")
+    users = hub(cli_dsn, "users").stdout.splitlines()
+    assert users[0].split() == ["NAME", "ROLE", "SITES", "PASSWORD", "DISABLED"]
+    assert ["heidi", "admin", "*", "no", "no"] in [line.split() for line in users]
 
 
 async def test_create_agent_prints_a_working_key_once(cli_dsn: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,19 +14,24 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from luna_hub.app import create_app
+from luna_hub.auth.schemas import UserRole
+from luna_hub.auth.services import create_api_key, create_user
 from luna_hub.database import close_pool, create_pool
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.documents.index import ChunkIndex
 from luna_hub.settings import HubSettings
 
-__all__ = ["migrated_pool", "ready_client"]
+__all__ = ["admin_key", "migrated_pool", "ready_client"]
 
 
 @asynccontextmanager
 async def ready_client(
-    settings: HubSettings, *, chunk_index: ChunkIndex | None = None
+    settings: HubSettings, *, chunk_index: ChunkIndex | None = None, as_admin: bool = True
 ) -> AsyncIterator[AsyncTestClient[Litestar]]:
     """An in-process client of ``create_app(settings, ...)`` once ``/health`` says the schema is migrated.
+
+    With ``as_admin`` (default) the client sends an API key of a new admin user with every request
+    (auth is required by default); without, it sends no credential.
 
     Without a ``data_dir`` of its own, the hub keeps its local state (document files, Qdrant's local
     storage) in a scratch directory, never in the checkout's ``var/``.
@@ -34,7 +40,31 @@ async def ready_client(
         if settings.data_dir == HubSettings().data_dir:
             settings = msgspec.structs.replace(settings, data_dir=scratch)
         async with _client(settings, chunk_index) as client:
+            if as_admin:
+                client.headers["Authorization"] = f"Bearer {await _admin_key_for(settings)}"
             yield client
+
+
+async def _admin_key_for(settings: HubSettings) -> str:
+    """An admin key, made over a pool of the test's loop (the app's pool lives on the client's portal loop)."""
+    pool = await create_pool(
+        settings.database_url or "",
+        max_size=1,
+        statement_cache_size=settings.database_statement_cache_size,
+        search_path=settings.database_search_path,
+    )
+    try:
+        return await admin_key(pool)
+    finally:
+        await close_pool(pool)
+
+
+async def admin_key(pool: asyncpg.Pool, role: UserRole = "admin", sites: list[str] | None = None) -> str:
+    """Create a user of ``role`` (reading ``sites``, None: every site) with an API key; return the key."""
+    username = f"test-{role}-{uuid.uuid4().hex[:10]}"
+    async with pool.acquire() as connection:
+        await create_user(connection, username, role=role, sites=sites, actor="test")
+        return (await create_api_key(connection, username, "test", actor="test")).key
 
 
 @asynccontextmanager

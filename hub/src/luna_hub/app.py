@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from functools import partial
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from luna_hub import __version__
+from luna_hub.admin.controllers import AdminController
 from luna_hub.agents.controllers import AgentsController
 from luna_hub.audit.controllers import AuditController
-from luna_hub.auth.guards import api_key_guard
+from luna_hub.auth.controllers import AuthController
+from luna_hub.auth.deps import auth_dependencies, auth_lifespan
+from luna_hub.auth.exposure import check_exposure
+from luna_hub.auth.guards import policy_guard
 from luna_hub.database.deps import database_dependencies, database_lifespan, database_url
 from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.deps import documents_dependencies, documents_lifespan
@@ -38,6 +42,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
     created in the lifespan with the embedder of ``settings.rag``).
     """
     database_url(settings)  # fail here, not in the lifespan, without one
+    check_exposure(settings)
     index_of = provide_chunk_index if chunk_index is None else lambda _state: chunk_index
     return Litestar(
         route_handlers=[
@@ -48,10 +53,13 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             TimeseriesController,
             DocumentsController,
             RagController,
-            Router(path="/", guards=[api_key_guard], route_handlers=[AuditController]),  # audit imports no auth
+            AuditController,
+            AdminController,
+            AuthController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
             partial(database_lifespan, settings=settings),
+            partial(auth_lifespan, settings=settings),
             partial(rollups_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
             partial(documents_lifespan, settings=settings, chunk_index=index_of),
@@ -59,9 +67,11 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         dependencies={
             "settings": Provide(_provide_settings, sync_to_thread=False),
             **database_dependencies(),
+            **auth_dependencies(),
             **rag_dependencies(),
             **documents_dependencies(),
         },
+        guards=[policy_guard],  # every route's rule is in luna_hub.auth.policy
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(title="Luna-iEMS hub", version=__version__, path="/schema"),
         state=State({"settings": settings}),

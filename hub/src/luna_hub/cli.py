@@ -13,6 +13,7 @@ import getpass
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Final, TypeVar
@@ -23,12 +24,23 @@ import msgspec
 from luna_hub import __version__
 from luna_hub.agents.services import create_agent
 from luna_hub.app import create_app
+from luna_hub.audit.admin_log import verify_admin_log
 from luna_hub.audit.services import verify_model_calls
-from luna_hub.auth.services import create_api_key, create_user
+from luna_hub.auth.exposure import check_exposure
+from luna_hub.auth.passwords import Passwords
+from luna_hub.auth.services import (
+    ROLES,
+    create_api_key,
+    create_user,
+    list_api_keys,
+    list_users,
+    parse_duration,
+    revoke_api_key,
+)
 from luna_hub.database import EmbeddedPostgres, close_pool, create_pool
 from luna_hub.database.deps import provide_schema_ready
 from luna_hub.database.migrate import apply_migrations
-from luna_hub.demo import load_demo_data, provision_demo_agent
+from luna_hub.demo import load_demo_data, provision_demo_admin, provision_demo_agent
 from luna_hub.documents.services import DocumentService, open_object_store
 from luna_hub.errors import HubError
 from luna_hub.ingest.schemas import LoadReport
@@ -86,16 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to add")
     add.add_argument("--document-id", help="add FILE as a new version of this document (one FILE only)")
-    user = commands.add_parser("create-user", help="create a user", description="Create a user.")
-    user.add_argument("username")
-    user.add_argument("--display-name", default="", help="full name shown in the UI")
-    key = commands.add_parser(
-        "create-api-key",
-        help="create an API key for a user (printed once, stored only as a hash)",
-        description="Create an API key for USERNAME; the key is printed once and stored only as a SHA-256.",
-    )
-    key.add_argument("username")
-    key.add_argument("--name", default="default", help="what the key is for, e.g. 'agent site-1'")
+    _identity_commands(commands)
     agent = commands.add_parser(
         "create-agent",
         help="create an agent (and its site) with a key for POST /api/v1/ingest (printed once)",
@@ -113,6 +116,40 @@ def _parser() -> argparse.ArgumentParser:
         description="Recompute the model audit log's hash chain; exit 1 naming the first changed or missing row.",
     )
     return parser
+
+
+def _identity_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    user = commands.add_parser(
+        "create-user",
+        help="create a user with a role (admin, analyst, user) and optionally sites and a password",
+        description="Create user NAME. A role 'user' reads only the sites given with --site; admins and analysts"
+        " read every site unless --site limits them. The password is read from standard input, never argv.",
+    )
+    user.add_argument("username", metavar="NAME")
+    user.add_argument("--role", required=True, choices=ROLES, help="what the user may do")
+    user.add_argument("--site", action="append", metavar="S", help="a site the user may read; repeat for several")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    user.add_argument("--display-name", default="", help="full name shown in the UI")
+    key = commands.add_parser(
+        "create-api-key",
+        help="create an API key for a user (printed once, stored only as a hash)",
+        description="Create an API key for USER; it acts with the user's role and sites. The key is printed once"
+        " and stored only as a SHA-256.",
+    )
+    key.add_argument("username", metavar="USER")
+    key.add_argument("--name", default="default", help="what the key is for, e.g. 'grafana'")
+    key.add_argument("--expires-in", metavar="DURATION", help="e.g. 90d, 12h, 2w (default: never)")
+    revoke = commands.add_parser(
+        "revoke-api-key",
+        help="revoke an API key by id or prefix (refused from the next request on)",
+        description="Revoke the API key with id or prefix ID (as listed by luna-hub api-keys).",
+    )
+    revoke.add_argument("key", metavar="ID")
+    commands.add_parser("users", help="list users with role and sites", description="List users.")
+    keys = commands.add_parser(
+        "api-keys", help="list API keys (id, prefix, user, expiry, last use)", description="List API keys."
+    )
+    keys.add_argument("--user", help="only this user's keys")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,15 +177,82 @@ def _documents(settings: HubSettings, args: argparse.Namespace) -> int:
     return _add_documents(settings, args.files, args.document_id)
 
 
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
 def _create_user(settings: HubSettings, args: argparse.Namespace) -> int:
-    user_id = _with_pool(settings, lambda pool: _in(pool, create_user, args.username, args.display_name))
-    print(f"created user {args.username!r} (id {user_id})")
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            print("luna-hub: --password-stdin: standard input holds no password", file=sys.stderr)
+            return 2
+    sites = None if args.site is None else list(dict.fromkeys(args.site))
+    if args.role == "user" and sites is None:
+        sites = []  # a plain user reads the sites it is given, none by default
+    passwords = Passwords(settings.auth)
+    create = partial(
+        create_user,
+        role=args.role,
+        sites=sites,
+        password=password,
+        passwords=passwords,
+        display_name=args.display_name,
+        actor=_actor(),
+    )
+    try:
+        user = _with_pool(settings, lambda pool: _in(pool, create, args.username))
+    finally:
+        passwords.close()
+    where = "every site" if user.sites is None else ", ".join(user.sites) or "no site yet"
+    login = "with a password" if user.has_password else "no password: API keys only"
+    print(f"created user {user.username!r}, role {user.role}, reads {where}; {login}")
     return 0
 
 
 def _create_api_key(settings: HubSettings, args: argparse.Namespace) -> int:
-    created = _with_pool(settings, lambda pool: _in(pool, create_api_key, args.username, args.name))
-    print(f"API key {created.name!r} for {created.username!r} (shown once, store it now):\n{created.key}")
+    expires_in = None if args.expires_in is None else parse_duration(args.expires_in)
+    create = partial(create_api_key, expires_in=expires_in, actor=_actor())
+    created = _with_pool(settings, lambda pool: _in(pool, create, args.username, args.name))
+    until = "never expires" if created.expires_at is None else f"expires {created.expires_at:%Y-%m-%d %H:%M} UTC"
+    print(f"API key {created.id} {created.name!r} for {created.user!r}, {until} (shown once, store it now):")
+    print(created.key)
+    return 0
+
+
+def _revoke_api_key(settings: HubSettings, args: argparse.Namespace) -> int:
+    revoked = _with_pool(settings, lambda pool: _in(pool, partial(revoke_api_key, actor=_actor()), args.key))
+    print(f"API key {revoked.id} ({revoked.prefix}, {revoked.name!r} of {revoked.user!r}) revoked")
+    return 0
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
+def _users(settings: HubSettings, _args: argparse.Namespace) -> int:
+    users = _with_pool(settings, lambda pool: _in(pool, list_users))
+    print(f"{'NAME':<24} {'ROLE':<8} {'SITES':<30} {'PASSWORD':<8} DISABLED")
+    for user in users:
+        sites = "*" if user.sites is None else ",".join(user.sites) or "-"
+        print(
+            f"{user.username:<24} {user.role:<8} {sites:<30} {'yes' if user.has_password else 'no':<8} "
+            f"{'yes' if user.disabled else 'no'}"
+        )
+    return 0
+
+
+def _api_keys(settings: HubSettings, args: argparse.Namespace) -> int:
+    keys = _with_pool(settings, lambda pool: _in(pool, list_api_keys, args.user))
+    print(
+        f"{'ID':>5} {'PREFIX':<9} {'USER':<20} {'NAME':<20} {'CREATED':<16} {'EXPIRES':<16} {'LAST USED':<16} REVOKED"
+    )
+    for key in keys:
+        print(
+            f"{key.id:>5} {key.prefix:<9} {key.user:<20} {key.name:<20} {_when(key.created_at):<16} "
+            f"{_when(key.expires_at):<16} {_when(key.last_used_at):<16} {_when(key.revoked_at)}"
+        )
     return 0
 
 
@@ -185,7 +289,7 @@ async def _schema_version(pool: asyncpg.Pool) -> int:
     return version
 
 
-async def _in(pool: asyncpg.Pool, action: Callable[..., Awaitable[T]], *args: str) -> T:
+async def _in(pool: asyncpg.Pool, action: Callable[..., Awaitable[T]], *args: str | None) -> T:
     async with pool.acquire() as connection:
         return await action(connection, *args)
 
@@ -303,11 +407,19 @@ async def _add_document(service: DocumentService, path: Path, document_id: str |
 
 def _verify_audit(settings: HubSettings) -> int:
     report = _with_pool(settings, lambda pool: _in(pool, verify_model_calls))
+    admin = _with_pool(settings, lambda pool: _in(pool, verify_admin_log))
+    failed = 0
     if report.ok:
         print(f"model audit log: {report.rows} rows, hash chain intact")
-        return 0
-    print(f"model audit log: hash chain broken at call {report.broken_call_id}: {report.reason}", file=sys.stderr)
-    return 1
+    else:
+        print(f"model audit log: hash chain broken at call {report.broken_call_id}: {report.reason}", file=sys.stderr)
+        failed = 1
+    if admin.ok:
+        print(f"admin log: {admin.rows} rows, hash chain intact")
+    else:
+        print(f"admin log: hash chain broken at entry {admin.broken_call_id}: {admin.reason}", file=sys.stderr)
+        failed = 1
+    return failed
 
 
 def _settle_garbage_collector() -> None:
@@ -327,11 +439,15 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
         settings.server, host=host or settings.server.host, port=settings.server.port if port is None else port
     )
     settings = msgspec.structs.replace(settings, server=server, demo_data=demo or settings.demo_data)
+    check_exposure(settings)  # before starting a database for nothing
     with _database(settings) as settings:
         if settings.demo_data:
             folder = Path(settings.demo_data)
             _with_pool(settings, lambda pool: load_demo_data(pool, folder, settings))
             _with_pool(settings, lambda pool: provision_demo_agent(pool, Path(settings.data_dir)))
+            admin_key = _with_pool(settings, lambda pool: provision_demo_admin(pool, Path(settings.data_dir)))
+            header = f'-H "Authorization: Bearer $(cat {admin_key})"'
+            print(f"luna-hub admin API key in {admin_key}: curl {header} ...", flush=True)
         app = create_app(settings)
         _settle_garbage_collector()
         # /health answers 200 once the schema is ready; the event exists once the app's lifespan has begun
@@ -347,6 +463,9 @@ _COMMANDS: dict[str, Callable[[HubSettings, argparse.Namespace], int]] = {
     "audit": lambda settings, _args: _verify_audit(settings),
     "create-user": _create_user,
     "create-api-key": _create_api_key,
+    "revoke-api-key": _revoke_api_key,
+    "users": _users,
+    "api-keys": _api_keys,
 }
 
 

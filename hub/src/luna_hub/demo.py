@@ -17,13 +17,25 @@ from typing import Final
 import asyncpg
 
 from luna_hub.agents.services import reuse_or_create_key
+from luna_hub.auth.repository import user_id
+from luna_hub.auth.services import create_api_key, create_user, verify_api_key
 from luna_hub.ingest.services import LoadOptions, load_file
 from luna_hub.settings import HubSettings
 from luna_shared.errors import KeyFileError
 from luna_shared.keyfile import read_key, write_key
 from luna_shared.logs import get_logger
 
-__all__ = ["DEMO_AGENT", "DEMO_FILES", "DEMO_KEY_FILE", "DEMO_SITE", "load_demo_data", "provision_demo_agent"]
+__all__ = [
+    "DEMO_ADMIN",
+    "DEMO_ADMIN_KEY_FILE",
+    "DEMO_AGENT",
+    "DEMO_FILES",
+    "DEMO_KEY_FILE",
+    "DEMO_SITE",
+    "load_demo_data",
+    "provision_demo_admin",
+    "provision_demo_agent",
+]
 
 DEMO_FILES: Final = (
     # EPEX SPOT day-ahead DE-LU, hourly, 2023-2024 (SMARD CSV, CRLF): market "DE-LU"
@@ -36,6 +48,8 @@ DEMO_FILES: Final = (
 DEMO_AGENT: Final = "demo-agent"
 DEMO_SITE: Final = "demo-site"
 DEMO_KEY_FILE: Final = "demo-agent.key"
+DEMO_ADMIN: Final = "demo-admin"
+DEMO_ADMIN_KEY_FILE: Final = "admin.key"
 _log = get_logger(__name__)
 
 
@@ -72,6 +86,27 @@ async def provision_demo_agent(pool: asyncpg.Pool, data_dir: Path) -> Path:
     if created is not None:
         write_key(path, created.key)
         _log.info("demo agent key written", agent_id=DEMO_AGENT, site_id=DEMO_SITE, path=str(path))
+    return path
+
+
+async def provision_demo_admin(pool: asyncpg.Pool, data_dir: Path) -> Path:
+    """Keep an API key of admin ``demo-admin`` in ``<data_dir>/admin.key`` (mode 0600) for the README's curls.
+
+    A key already in the file is reused while it works; otherwise the user is created when missing
+    and a new key is written.
+    """
+    path = data_dir / DEMO_ADMIN_KEY_FILE
+    stored = _stored_key(path) if path.exists() else None
+    async with pool.acquire() as connection:
+        if stored is not None:
+            principal = await verify_api_key(connection, stored)
+            if principal is not None and principal.role == "admin":
+                return path
+        if await user_id(connection, DEMO_ADMIN) is None:
+            await create_user(connection, DEMO_ADMIN, role="admin", display_name="make run demo", actor="demo")
+        created = await create_api_key(connection, DEMO_ADMIN, "make run demo", actor="demo")
+    write_key(path, created.key)
+    _log.info("demo admin key written", user=DEMO_ADMIN, key_id=created.id, path=str(path))
     return path
 
 

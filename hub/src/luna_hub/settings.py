@@ -11,6 +11,7 @@ from luna_shared.config import LoadedSettings, Port, load_settings
 from luna_shared.logs import LogSettings
 
 __all__ = [
+    "AuthSettings",
     "DocumentSettings",
     "HubSettings",
     "IngestSettings",
@@ -22,11 +23,55 @@ __all__ = [
 ]
 
 
+_MIN_SECRET = 32
+
+
 class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Where the HTTP API listens (``[server]``)."""
 
     host: str = "127.0.0.1"
     port: Port = 8080
+    tls_cert: str | None = None
+    """PEM certificate (chain) file; with ``tls_key`` the hub serves HTTPS."""
+    tls_key: str | None = None
+    """PEM private key file of ``tls_cert``."""
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            msg = "tls_cert and tls_key go together: set both or neither"
+            raise ValueError(msg)
+
+
+class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Who may call the hub (``[auth]``; see :mod:`luna_hub.auth`)."""
+
+    required: bool = True
+    """Every route but /health, /schema and the token routes needs a credential; ``false`` only on loopback."""
+    jwt_secret: str | None = None
+    """Signs access tokens (``LUNA_AUTH__JWT_SECRET``); at least 32 characters."""
+    jwt_secret_file: str | None = None
+    """A file holding the secret; with neither, the hub keeps one in ``<data_dir>/jwt.secret`` (mode 0600)."""
+    access_token_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] = 15
+    refresh_token_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
+    password_time_cost: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
+    """Argon2id iterations; a stored hash made with other parameters is replaced at the next login."""
+    password_memory_kib: Annotated[int, msgspec.Meta(ge=8, le=4 * 1024 * 1024)] = 64 * 1024
+    password_parallelism: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
+    login_free_failures: Annotated[int, msgspec.Meta(ge=1)] = 5
+    """Failed logins per user or client address before each further attempt must wait (doubling delays)."""
+    login_max_delay_s: Annotated[float, msgspec.Meta(gt=0)] = 900.0
+    cors_allow_origins: list[str] = msgspec.field(default_factory=list)
+    """Origins a browser may call the hub from; empty: no cross-origin access."""
+    cookie_secure: bool | None = None
+    """The session cookie's ``Secure`` flag; default: on when the hub serves TLS."""
+
+    def __post_init__(self) -> None:
+        if self.password_memory_kib < 8 * self.password_parallelism:
+            msg = "password_memory_kib must be at least 8 x password_parallelism (Argon2's minimum)"
+            raise ValueError(msg)
+        if self.jwt_secret is not None and len(self.jwt_secret) < _MIN_SECRET:
+            msg = f"jwt_secret must be at least {_MIN_SECRET} characters (e.g. openssl rand -hex 32)"
+            raise ValueError(msg)
 
 
 class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -142,11 +187,10 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Local days of this zone are pre-aggregated; fixed at the first migration (see rollup_settings)."""
     rollup_refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     """How often the app refreshes rollups of readings written by other paths than a file load."""
-    require_api_key: bool = False
-    """Whether the /data endpoints need an API key (see luna_hub.auth.guards)."""
     demo_data: str | None = None
     """A folder of real data files (``../shared/data``) that ``serve`` loads at start when set."""
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     rag: RagSettings = msgspec.field(default_factory=RagSettings)

@@ -124,6 +124,7 @@ async def test_every_append_only_table_is_guarded_by_the_one_trigger_function(db
         " WHERE NOT t.tgisinternal AND p.proname LIKE '%append_only%' ORDER BY 1"
     )
     assert [(row["table_name"], row["function_name"]) for row in guards] == [
+        ("admin_log", "refuse_append_only_change"),
         ("audit_log", "refuse_append_only_change"),
         ("model_calls", "refuse_append_only_change"),
     ]

@@ -60,7 +60,8 @@ async def test_serve_with_demo_data_lets_the_demo_agent_sync(hub_dsn: str, tmp_p
                     break
                 await asyncio.sleep(0.1)
             response = await post(client, batch(agent, 0, 9), key)
-            listed = (await client.get("/agents")).json()
+            admin = (data_dir / "admin.key").read_text().strip()  # the demo's admin key (auth is on)
+            listed = (await client.get("/agents", headers={"Authorization": f"Bearer {admin}"})).json()
     finally:
         hub.kill()
     assert response.status_code == 200, response.text

@@ -10,7 +10,8 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
-from luna_hub.audit.schemas import ModelCallFilter, ModelCallPage
+from luna_hub.audit.admin_log import list_admin_entries
+from luna_hub.audit.schemas import AdminLogPage, ModelCallFilter, ModelCallPage
 from luna_hub.audit.services import list_model_calls
 
 __all__ = ["AuditController"]
@@ -38,8 +39,14 @@ class AuditController(Controller):
         until: Annotated[datetime | None, QueryParameter(description="ISO 8601 with offset, exclusive")] = None,
         before: Annotated[int | None, QueryParameter(ge=1, description="next_before of the previous page")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-    ) -> ModelCallPage:
-        """List model calls matching every given filter."""
+        kind: Annotated[
+            Literal["model", "admin"], QueryParameter(description="model calls, or the admin log (users, keys, logins)")
+        ] = "model",
+    ) -> ModelCallPage | AdminLogPage:
+        """List model calls matching every given filter, or (``kind=admin``) admin log entries."""
+        if kind == "admin":
+            entries = await list_admin_entries(db_pool, before=before, limit=limit)
+            return AdminLogPage(entries=entries, next_before=entries[-1].entry_id if len(entries) == limit else None)
         query = ModelCallFilter(
             actor=actor,
             operation=operation,

@@ -7,7 +7,16 @@ from typing import Any, Literal
 
 import msgspec
 
-__all__ = ["ChunkRef", "ModelCall", "ModelCallFilter", "ModelCallPage", "ModelCallRow", "VerifyReport"]
+__all__ = [
+    "AdminEntry",
+    "AdminLogPage",
+    "ChunkRef",
+    "ModelCall",
+    "ModelCallFilter",
+    "ModelCallPage",
+    "ModelCallRow",
+    "VerifyReport",
+]
 
 Operation = Literal["embed", "generate"]
 
@@ -74,6 +83,26 @@ class ModelCallPage(msgspec.Struct, frozen=True, kw_only=True):
     """Calls newest first; pass ``next_before`` as ``before`` for the next page."""
 
     calls: list[ModelCallRow]
+    next_before: int | None = None
+
+
+class AdminEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One admin log row."""
+
+    entry_id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+    prev_hash: str
+    row_hash: str
+
+
+class AdminLogPage(msgspec.Struct, frozen=True, kw_only=True):
+    """Admin log entries newest first (``GET /audit?kind=admin``); pass ``next_before`` as ``before``."""
+
+    entries: list[AdminEntry]
     next_before: int | None = None
 
 

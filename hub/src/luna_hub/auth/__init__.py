@@ -1,6 +1,6 @@
-"""Users and API keys: creating them, and checking a presented key (the seam later roles build on)."""
+"""Identity and access: users, roles, API keys, tokens, and the one guard that applies the policy table."""
 
-from luna_hub.auth.guards import api_key_guard
-from luna_hub.auth.services import ApiKeyCreated, Principal, create_api_key, create_user, verify_api_key
+from luna_hub.auth.schemas import ApiKeyCreated, Principal, Role
+from luna_hub.auth.services import create_api_key, create_user, verify_api_key
 
-__all__ = ["ApiKeyCreated", "Principal", "api_key_guard", "create_api_key", "create_user", "verify_api_key"]
+__all__ = ["ApiKeyCreated", "Principal", "Role", "create_api_key", "create_user", "verify_api_key"]

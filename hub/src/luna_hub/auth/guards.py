@@ -1,10 +1,9 @@
-"""The Litestar guard that checks API keys on the data endpoints.
+"""The one guard of the app: find the route's rule (:mod:`luna_hub.auth.policy`), authenticate, authorize.
 
-What is enforced now: with ``require_api_key = true`` (``LUNA_REQUIRE_API_KEY``) every route of
-the ``/data`` controllers needs a valid, unrevoked key in ``Authorization: Bearer <key>`` or
-``X-API-Key``; otherwise 401 problem JSON. ``/health`` and ``/schema`` stay open. Any valid key
-may do everything: roles and per-site permissions come with a later issue and plug in here.
-The default is off, so the local demo (``make run``) and its curl examples need no key.
+Credentials: ``Authorization: Bearer <credential>`` or ``X-API-Key``; a user's API key
+(``luna_...``), an agent key (``lak_...``) or an access token (JWT). With ``auth.required = false``
+(loopback only) a request without one runs as ``anonymous`` with every right; a credential that is
+sent is still checked. The principal lands in ``scope["user"]`` for handlers (:func:`actor_of`).
 """
 
 from __future__ import annotations
@@ -15,16 +14,25 @@ import asyncpg
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from luna_hub.auth.services import Principal, verify_api_key
+from luna_hub.agents.services import KEY_PREFIX as AGENT_KEY_PREFIX
+from luna_hub.agents.services import verify_agent_key
+from luna_hub.auth.errors import CredentialsError
+from luna_hub.auth.policy import Rule, rule_for
+from luna_hub.auth.schemas import Principal
+from luna_hub.auth.services import API_KEY_PREFIX, user_principal, verify_api_key
+from luna_hub.auth.tokens import read_access_token
 from luna_hub.database.deps import provide_db_pool
-from luna_hub.errors import UnauthorizedError
+from luna_hub.errors import ForbiddenError
 from luna_hub.settings import HubSettings
 
-__all__ = ["actor_of", "api_key_guard", "presented_key"]
+__all__ = ["ANONYMOUS", "actor_of", "api_key_guard", "authenticate", "policy_guard", "presented_key", "principal_of"]
+
+ANONYMOUS = Principal(username="anonymous", role="admin", sites=None, via="open")
+"""Who a request without credential runs as when ``auth.required`` is false."""
 
 
 def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    """Return the key sent with the request, if any."""
+    """Return the credential sent with the request, if any."""
     authorization = connection.headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -32,10 +40,16 @@ def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return connection.headers.get("x-api-key")
 
 
-def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    """Return who makes the request, for logs and the audit: the key's user, or ``anonymous``."""
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """Return the principal the guard established for this request, if any."""
     principal = connection.scope.get("user")
-    return principal.username if isinstance(principal, Principal) else "anonymous"
+    return principal if isinstance(principal, Principal) else None
+
+
+def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Return who makes the request, for logs and the audit: the user, ``agent:<id>``, or ``anonymous``."""
+    principal = principal_of(connection)
+    return principal.username if principal is not None else "anonymous"
 
 
 def _app_parts(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[HubSettings, asyncpg.Pool]:
@@ -45,18 +59,80 @@ def _app_parts(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[HubSetti
     return settings, provide_db_pool(state)
 
 
-async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Refuse the request (401) unless keys are optional or a valid one was presented."""
-    settings, pool = _app_parts(connection)
-    if not settings.require_api_key:
-        return
-    key = presented_key(connection)
-    if key is None:
-        msg = "this endpoint needs an API key: send 'Authorization: Bearer <key>' (luna-hub create-api-key)"
-        raise UnauthorizedError(msg)
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """Return who the request's credential belongs to; None without one; 401 for a bad one (one answer for all)."""
+    credential = presented_key(connection)
+    if credential is None:
+        return None
+    _, pool = _app_parts(connection)
+    principal: Principal | None = None
     async with pool.acquire() as db:
-        principal = await verify_api_key(db, key)
+        if credential.startswith(AGENT_KEY_PREFIX):
+            agent = await verify_agent_key(db, credential)
+            if agent is not None:
+                principal = Principal(
+                    username=f"agent:{agent.agent_id}",
+                    role="agent",
+                    sites=(agent.site_id,),
+                    via="agent_key",
+                    key_id=agent.key_id,
+                    agent_id=agent.agent_id,
+                )
+        elif credential.startswith(API_KEY_PREFIX):
+            principal = await verify_api_key(db, credential)
+        else:
+            username = read_access_token(credential, connection.app.state.jwt_secret)
+            if username is not None:
+                principal = await user_principal(db, username, "token")
     if principal is None:
-        msg = "the API key is unknown or revoked"
-        raise UnauthorizedError(msg)
+        msg = "the credential is unknown, expired or revoked"
+        raise CredentialsError(msg)
+    return principal
+
+
+async def _check_sites(connection: ASGIConnection[Any, Any, Any, Any], principal: Principal, rule: Rule) -> None:
+    """403 unless every meter named in the rule's query parameter is at a site the principal may read."""
+    if rule.site_query is None or principal.sites is None:
+        return
+    meters = connection.query_params.getall(rule.site_query, [])
+    if not meters:
+        return
+    _, pool = _app_parts(connection)
+    async with pool.acquire() as db:
+        rows = await db.fetch("SELECT meter_id, site_id FROM meters WHERE meter_id = ANY($1::text[])", meters)
+    sites = {row["meter_id"]: row["site_id"] for row in rows}
+    for meter in meters:
+        if not principal.may_read_site(sites.get(meter)):
+            msg = f"meter {meter!r} is not at a site of yours"
+            raise ForbiddenError(msg)
+
+
+async def policy_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Apply the route's rule: 401 without a valid credential, 403 for a role or site the rule excludes."""
+    method = str(connection.scope.get("method") or "GET")
+    template = str(connection.scope.get("path_template") or connection.scope["path"])
+    rule = rule_for(method, template)
+    if rule is None:
+        msg = f"no access rule declares {method} {template}"
+        raise ForbiddenError(msg)
+    if rule.public or rule.agent_key:
+        return
+    settings, _ = _app_parts(connection)
+    principal = await authenticate(connection)
+    if principal is None:
+        if settings.auth.required:
+            msg = "this route needs a credential: send 'Authorization: Bearer <key or token>' (see README, Access)"
+            raise CredentialsError(msg)
+        principal = ANONYMOUS
+    if principal.role not in rule.roles:
+        msg = f"role {principal.role!r} may not {method} {template}"
+        raise ForbiddenError(msg)
+    await _check_sites(connection, principal, rule)
     connection.scope["user"] = principal
+
+
+async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Kept for the controllers that still name it: the app-level :func:`policy_guard` has done the work."""
+    if principal_of(connection) is None:
+        msg = "no principal: the app's policy guard did not run"
+        raise ForbiddenError(msg)

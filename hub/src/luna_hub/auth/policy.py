@@ -1,0 +1,88 @@
+"""Who may call which route: one table, applied to every request by :func:`luna_hub.auth.guards.policy_guard`.
+
+Each route of the served OpenAPI schema (method, path template) has exactly one rule; a route the
+table does not name is refused (403) and fails the authorization-matrix test, so a new route
+cannot ship without one. Roles: ``admin`` everything; ``analyst`` every site's data, loads,
+documents, embeddings; ``user`` the meters of its sites, market prices, documents, questions;
+``agent`` only ``POST /api/v1/ingest`` for its own site (checked by the sync domain, which
+verifies the agent key itself on its hot path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from luna_hub.auth.schemas import Role
+
+__all__ = ["POLICY", "Rule", "rule_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What a route needs: nothing (``public``), an agent key checked by its handler, or one of ``roles``."""
+
+    roles: frozenset[Role] = frozenset()
+    public: bool = False
+    agent_key: bool = False
+    """The handler authenticates the agent key (and its site) itself."""
+    site_query: str | None = None
+    """A query parameter naming meters: each must be at a site the caller may read."""
+
+
+PUBLIC: Final = Rule(public=True)
+AGENT: Final = Rule(agent_key=True)
+ADMIN: Final = Rule(roles=frozenset({"admin"}))
+ANALYST: Final = Rule(roles=frozenset({"admin", "analyst"}))
+SIGNED_IN: Final = Rule(roles=frozenset({"admin", "analyst", "user"}))
+SITE_READER: Final = Rule(roles=frozenset({"admin", "analyst", "user"}), site_query="meter")
+
+POLICY: Final[dict[tuple[str, str], Rule]] = {
+    # system
+    ("GET", "/health"): PUBLIC,
+    # agents deliver
+    ("POST", "/api/v1/ingest"): AGENT,
+    ("GET", "/agents"): ANALYST,
+    # readings and prices
+    ("GET", "/data/query"): SITE_READER,
+    ("GET", "/data/completeness"): SITE_READER,
+    ("POST", "/data/load"): ANALYST,
+    # documents and questions
+    ("GET", "/documents"): SIGNED_IN,
+    ("POST", "/documents"): ANALYST,
+    ("GET", "/documents/{document_id}"): SIGNED_IN,
+    ("DELETE", "/documents/{document_id}"): ANALYST,
+    ("GET", "/documents/{document_id}/file"): SIGNED_IN,
+    ("POST", "/rag/ask"): SIGNED_IN,
+    ("POST", "/embed"): ANALYST,
+    # audit logs
+    ("GET", "/audit"): ADMIN,
+    # signing in
+    ("POST", "/auth/token"): PUBLIC,
+    ("POST", "/auth/refresh"): PUBLIC,
+    ("POST", "/auth/logout"): PUBLIC,
+    ("GET", "/auth/me"): SIGNED_IN,
+    # administration
+    ("GET", "/admin/users"): ADMIN,
+    ("POST", "/admin/users"): ADMIN,
+    ("PATCH", "/admin/users/{name}"): ADMIN,
+    ("GET", "/admin/api-keys"): ADMIN,
+    ("POST", "/admin/api-keys"): ADMIN,
+    ("DELETE", "/admin/api-keys/{key_id}"): ADMIN,
+    ("GET", "/admin/agents"): ADMIN,
+    ("POST", "/admin/agents"): ADMIN,
+    ("POST", "/admin/agents/{agent_id}/rotate-key"): ADMIN,
+    ("DELETE", "/admin/agents/{agent_id}"): ADMIN,
+}
+
+_OPEN_PREFIXES: Final = ("/schema",)
+"""The OpenAPI documents and viewers (not themselves in the schema)."""
+
+
+def rule_for(method: str, path_template: str) -> Rule | None:
+    """Return the rule of a route; None when the table does not name it (the guard then refuses the request)."""
+    if method == "OPTIONS":  # Litestar's automatic answer listing the methods, and CORS preflights
+        return PUBLIC
+    if path_template.startswith(_OPEN_PREFIXES):
+        return PUBLIC
+    return POLICY.get(("GET" if method == "HEAD" else method, path_template))
