@@ -6,15 +6,9 @@ from datetime import datetime
 
 import msgspec
 
+from luna_hub.auth.agent_keys import AgentIdentity
+
 __all__ = ["AgentCompleteness", "AgentCreated", "AgentIdentity", "AgentView"]
-
-
-class AgentIdentity(msgspec.Struct, frozen=True, kw_only=True):
-    """Who a verified agent key belongs to."""
-
-    agent_id: str
-    site_id: str
-    key_id: int
 
 
 class AgentCreated(msgspec.Struct, frozen=True, kw_only=True):

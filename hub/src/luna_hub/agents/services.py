@@ -1,14 +1,12 @@
-"""Agents: create them with a key, verify a presented key, record status reports, list them with their gaps.
+"""Agents: create them with a key, record status reports, list them with their gaps.
 
-An agent key reads ``lak_<secret>``; the first characters of the secret are stored as a prefix
-(to find the row) next to the SHA-256 of the whole key, so a leaked database leaks no usable
-key. The key is shown once, when it is created (``luna-hub create-agent``).
+Keys are made and checked by the auth domain (:mod:`luna_hub.auth.agent_keys`); a new key is
+shown once, when it is created (``luna-hub create-agent``).
 """
 
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import datetime
 from typing import Final
 
@@ -17,9 +15,10 @@ import msgspec
 
 from luna_hub import audit
 from luna_hub.agents import repository
-from luna_hub.agents.schemas import AgentCompleteness, AgentCreated, AgentIdentity, AgentView
+from luna_hub.agents.schemas import AgentCompleteness, AgentCreated, AgentView
+from luna_hub.auth.agent_keys import AGENT_KEY_PREFIX, agent_key_prefix, new_agent_key, verify_agent_key
 from luna_hub.auth.repository import insert_key
-from luna_hub.auth.services import find_key_row, hash_key
+from luna_hub.auth.services import hash_key
 from luna_hub.errors import BadRequestError, ConflictError
 from luna_shared.wire import AgentStatus
 
@@ -34,9 +33,7 @@ __all__ = [
     "verify_agent_key",
 ]
 
-KEY_PREFIX: Final = "lak_"
-_PREFIX_LENGTH: Final = 10
-_KEY: Final = re.compile(r"^lak_([A-Za-z0-9_-]{10})[A-Za-z0-9_-]{22,}$")
+KEY_PREFIX: Final = AGENT_KEY_PREFIX
 _ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
@@ -55,14 +52,16 @@ async def create_agent(
     """
     _check_id("agent id", agent_id)
     _check_id("site id", site_id)
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = new_agent_key()
     async with connection.transaction():
         current_site = await repository.ensure_agent(connection, agent_id, site_id)
         if current_site != site_id:
             msg = f"agent {agent_id!r} belongs to site {current_site!r}, not {site_id!r}"
             raise ConflictError(msg)
-        key_id = await insert_key(connection, "agent_keys", agent_id, prefix=_prefix(key), key_hash=hash_key(key))
-        details = {"key_id": key_id, "site_id": site_id, "prefix": _prefix(key)}
+        key_id = await insert_key(
+            connection, "agent_keys", agent_id, prefix=agent_key_prefix(key), key_hash=hash_key(key)
+        )
+        details = {"key_id": key_id, "site_id": site_id, "prefix": agent_key_prefix(key)}
         await audit.record(connection, actor=actor, action="agent_key.create", target=agent_id, details=details)
     return AgentCreated(agent_id=agent_id, site_id=site_id, key_id=key_id, key=key)
 
@@ -76,18 +75,6 @@ async def reuse_or_create_key(
         if identity is not None and identity.agent_id == agent_id and identity.site_id == site_id:
             return None
     return await create_agent(connection, agent_id, site_id, actor=actor)
-
-
-def _prefix(key: str) -> str:
-    return key[len(KEY_PREFIX) : len(KEY_PREFIX) + _PREFIX_LENGTH]
-
-
-async def verify_agent_key(connection: asyncpg.Connection, key: str) -> AgentIdentity | None:
-    """Return the agent ``key`` belongs to, or None when it is unknown, revoked or malformed."""
-    row = await find_key_row(connection, "agent_keys", key, _KEY)
-    if row is None:
-        return None
-    return AgentIdentity(agent_id=row["agent_id"], site_id=row["site_id"], key_id=row["key_id"])
 
 
 async def record_status(connection: asyncpg.Connection, status: AgentStatus, received_at: datetime) -> None:

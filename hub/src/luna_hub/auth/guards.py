@@ -14,8 +14,7 @@ import asyncpg
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from luna_hub.agents.services import KEY_PREFIX as AGENT_KEY_PREFIX
-from luna_hub.agents.services import verify_agent_key
+from luna_hub.auth.agent_keys import AGENT_KEY_PREFIX, verify_agent_key
 from luna_hub.auth.errors import CredentialsError
 from luna_hub.auth.policy import Rule, rule_for
 from luna_hub.auth.schemas import Principal

@@ -23,8 +23,8 @@ from typing import Final, NamedTuple
 
 import asyncpg
 
-from luna_hub.agents.schemas import AgentIdentity
 from luna_hub.agents.services import clock_offset_ms, record_status, verify_agent_key
+from luna_hub.auth.agent_keys import AgentIdentity
 from luna_hub.errors import ConflictError, ForbiddenError, UnauthorizedError, UnprocessableError
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_hub.sync import repository
