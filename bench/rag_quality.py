@@ -67,6 +67,7 @@ KS = (1, 5, 10)
 GROUP = "hub rag quality"
 FRONIUS = "manuals/fronius_datamanager_modbus_tcp_rtu.pdf"
 FRONIUS_HALF = 50  # pages 1-50 German, 51-100 the same in English
+FRONIUS_TWIN = 48  # the same content 48 pages on (German contents p. 3, English p. 51)
 
 
 @dataclass(frozen=True)
@@ -146,16 +147,16 @@ def at_locator(item: Item, passage: Passage) -> bool:
     if isinstance(locator, int):
         pages = {locator}
         if item.file == FRONIUS:
-            pages.add(locator + FRONIUS_HALF if locator <= FRONIUS_HALF else locator - FRONIUS_HALF)
+            pages.add(locator + FRONIUS_TWIN if locator <= FRONIUS_HALF else locator - FRONIUS_TWIN)
         first = passage.page or 0
         last = passage.page_end or first
         return any(first <= page <= last for page in pages)
     text = str(locator)
-    if text.startswith("§"):
-        return re.search(re.escape(text) + r"(?![0-9a-z])", passage.section or "") is not None
     if text.lower().startswith("row "):
         return re.search(rf"\bRow {re.escape(text[4:].strip())}:", passage.text) is not None
-    return text.lower() in (passage.section or "").lower()
+    # a § or Anlage number, or a heading: whole, so "§ 3" is not "§ 37" and "Anlage 4" not "Anlage 4a"
+    pattern = re.escape(text) + r"(?![0-9A-Za-z])"
+    return re.search(pattern, passage.section or "", re.IGNORECASE) is not None
 
 
 def passage_hits(item: Item, passage: Passage) -> bool:

@@ -39,8 +39,11 @@ def test_locators_of_laws_pages_headings_and_rows() -> None:
     assert not at_locator(_item("§ 3"), _passage("", section="Teil 3 > § 37 Informationspflichten"))
     assert at_locator(_item(12, file="manuals/x.pdf"), _passage("", page=12))
     fronius = "manuals/fronius_datamanager_modbus_tcp_rtu.pdf"
-    assert at_locator(_item(12, file=fronius), _passage("", page=62))  # the same page in the other language
+    assert at_locator(_item(3, file=fronius), _passage("", page=51))  # the same page in the other language
+    assert at_locator(_item(57, file=fronius), _passage("", page=9))
     assert not at_locator(_item(12, file="manuals/x.pdf"), _passage("", page=62))
+    assert at_locator(_item("Anlage 4"), _passage("", section="Anlage 4 (zu § 30)"))
+    assert not at_locator(_item("Anlage 4"), _passage("", section="Anlage 4a"))
     assert at_locator(_item("row 7", file="office/v.csv"), _passage("Row 7: a: b"))
     assert not at_locator(_item("row 7", file="office/v.csv"), _passage("Row 70: a: b"))
 
