@@ -20,7 +20,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from luna_hub.agents.services import create_agent
-from luna_hub.settings import HubSettings
+from luna_hub.settings import AuthSettings, HubSettings
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.services import SeriesQuery, run_query
 from luna_hub.timeseries.writer import ReadingRow, write_readings
@@ -49,8 +49,9 @@ async def hub(timescale_dsn: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
         database_statement_cache_size=0,
         database_search_path="public",
         bulk_insert="unnest",
+        auth=AuthSettings(required=False),  # loopback; an admin key would need a second engine connection
     )
-    async with ready_client(settings) as client:
+    async with ready_client(settings, as_admin=False) as client:
         yield client
 
 
@@ -163,8 +164,9 @@ async def test_agent_batches_are_stored_once_on_the_hypertable(timescale_dsn: st
         database_statement_cache_size=0,
         database_search_path="public",
         bulk_insert="unnest",
+        auth=AuthSettings(required=False),  # loopback; an admin key would need a second engine connection
     )
-    async with ready_client(settings) as client:
+    async with ready_client(settings, as_admin=False) as client:
         acks = [decode_hub_message((await post(client, sent, agent.key)).content) for _ in range(2)]
     assert [(ack.stored, ack.duplicates) for ack in acks] == [(100, 0), (0, 100)]
     async with migrated_pool(timescale_dsn, **ENGINE_POOL) as pool, pool.acquire() as connection:
