@@ -47,6 +47,12 @@ class AgentMetrics:
         self.mqtt_messages = Gauge(
             "luna_agent_mqtt_messages", "MQTT messages by outcome", ["outcome"], registry=self.registry
         )
+        self.mqtt_malformed = Gauge(
+            "luna_agent_mqtt_malformed",
+            "Malformed MQTT messages (acknowledged, not stored) by reason",
+            ["reason"],
+            registry=self.registry,
+        )
         self.sync_backlog = Gauge(
             "luna_agent_sync_backlog", "Readings waiting for the hub's acknowledgement", registry=self.registry
         )
@@ -109,6 +115,8 @@ class AgentMetrics:
         """Update the MQTT source's series (received, stored readings, malformed, unmatched)."""
         for outcome in ("received", "stored", "malformed", "unmatched"):
             self.mqtt_messages.labels(outcome=outcome).set(getattr(stats, outcome))
+        for reason, count in stats.malformed_by_reason.items():
+            self.mqtt_malformed.labels(reason=reason).set(count)
 
     def render(self) -> bytes:
         """Render the text exposition format."""

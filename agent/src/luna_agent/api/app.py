@@ -69,6 +69,8 @@ class MqttView(msgspec.Struct, frozen=True, kw_only=True):
     stored: int
     malformed: int
     unmatched: int
+    malformed_by_reason: dict[str, int] = msgspec.field(default_factory=dict)
+    """Malformed messages by reason: not_json, no_known_field, invalid_meter_id, invalid_metric, unreadable, ..."""
 
 
 class SyncView(SyncProgress, frozen=True, kw_only=True):
@@ -168,6 +170,7 @@ def _mqtt_view(agent: Agent) -> MqttView | None:
         stored=stats.stored,
         malformed=stats.malformed,
         unmatched=stats.unmatched,
+        malformed_by_reason=dict(stats.malformed_by_reason),
     )
 
 

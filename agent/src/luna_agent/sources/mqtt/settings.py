@@ -7,6 +7,7 @@ from typing import Literal
 import msgspec
 
 from luna_shared.config import Port
+from luna_shared.wire import metric_problem
 
 __all__ = ["MqttMapping", "MqttSettings"]
 
@@ -24,6 +25,13 @@ class MqttMapping(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Generic JSON: metric -> JSON path (``$.a.b`` or ``a.b``)."""
     timestamp_path: str | None = None
     scale: dict[str, float] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for metric in (self.metric, *self.fields):
+            problem = metric_problem(metric) if metric is not None else None
+            if problem is not None:
+                msg = f"subscription {self.topic!r}: {problem}"
+                raise ValueError(msg)
 
 
 class MqttSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
