@@ -44,6 +44,11 @@ class AgentMetrics:
         self.buffer_dropped = Gauge(
             "luna_agent_buffer_dropped", "Readings dropped by the overflow policy", ["kind"], registry=self.registry
         )
+        self.buffer_quarantined = Gauge(
+            "luna_agent_buffer_quarantined",
+            "Readings the hub refused on their own, set aside out of the queue (see /status quarantine)",
+            registry=self.registry,
+        )
         self.mqtt_messages = Gauge(
             "luna_agent_mqtt_messages", "MQTT messages by outcome", ["outcome"], registry=self.registry
         )
@@ -67,7 +72,8 @@ class AgentMetrics:
         self.sync_batches = Counter(
             "luna_agent_sync_batches",
             "Batch attempts by result: acked, network, server_error, rejected, too_large, unsupported_encoding, "
-            "storage_error",
+            "storage_error, split (refused as malformed: split to find the reading), quarantined (a single reading "
+            "refused: set aside)",
             ["result"],
             registry=self.registry,
         )
@@ -96,6 +102,7 @@ class AgentMetrics:
         self.buffer_bytes.set(stats.bytes)
         self.buffer_dropped.labels(kind="synced").set(stats.dropped_synced)
         self.buffer_dropped.labels(kind="unsynced").set(stats.dropped_unsynced)
+        self.buffer_quarantined.set(stats.quarantined)
 
     def observe_sync(self, stats: BufferStats, progress: SyncProgress | None) -> None:
         """Update the sync series: backlog and its age from the buffer's stats, last ack from the uploader."""

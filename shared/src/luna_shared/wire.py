@@ -38,6 +38,7 @@ __all__ = [
     "HubMessage",
     "MeterId",
     "MetricName",
+    "QuarantinedSeq",
     "Reading",
     "ReadingBatch",
     "ReadingFields",
@@ -280,6 +281,13 @@ class DeviceStatus(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None
 
 
+class QuarantinedSeq(msgspec.Struct, frozen=True, kw_only=True):
+    """A reading the agent set aside because the hub refused it on its own: its sequence number, the hub's reason."""
+
+    seq: Seq
+    reason: Annotated[str, msgspec.Meta(max_length=500)]
+
+
 class AgentStatus(msgspec.Struct, frozen=True, kw_only=True, tag="status.v1", tag_field="type"):
     """An agent's report about itself: identity, clock, backlog and devices."""
 
@@ -294,6 +302,8 @@ class AgentStatus(msgspec.Struct, frozen=True, kw_only=True, tag="status.v1", ta
     last_acked_seq: Seq | None = None
     last_ack_at: UtcTimestamp | None = None
     devices: tuple[DeviceStatus, ...] = ()
+    quarantined: tuple[QuarantinedSeq, ...] = ()
+    """Readings set aside since the last report the hub took: not lost, so no gap in the hub's ledger."""
 
     def __post_init__(self) -> None:
         for name in ("sent_at", "started_at", "oldest_unsynced_at", "last_ack_at"):
