@@ -257,6 +257,9 @@ class BatchAck(msgspec.Struct, frozen=True, kw_only=True, tag="ack.v1", tag_fiel
     duplicates: Count
     received_at: UtcTimestamp
     """The hub's wall clock when it received the batch."""
+    quarantined: Count = 0
+    """Readings of the range the hub set aside instead of storing (e.g. later than its clock allows); the range
+    is acknowledged all the same: they are recorded on the hub, not lost, and must not be sent again."""
 
     def __post_init__(self) -> None:
         _check_instant("received_at", self.received_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,9 +18,10 @@ from litestar.testing import AsyncTestClient
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_shared.codec import WireFormat, decode_hub_message
 from luna_shared.compression import ContentEncoding
+from luna_shared.vocabulary import Quality
 from luna_shared.wire import BatchAck, Reading, make_batch, utc_ms
 from support.hub import ready_client
-from support.sync import BASE, Agent, batch, make_agent, post, readings, seq_union, stored_seqs
+from support.sync import BASE, Agent, batch, fetch, make_agent, post, readings, seq_union, stored_seqs
 
 Client = AsyncTestClient[Litestar]
 
@@ -212,14 +214,53 @@ async def test_too_large_as_sent_or_once_decompressed_is_413(hub_dsn: str, agent
     await assert_nothing_stored(hub_dsn, agent)
 
 
-async def test_readings_from_the_future_are_422(hub: Client, hub_dsn: str, agent: Agent) -> None:
-    future = batch(agent, 0, 9, base=utc_ms(datetime.now(UTC) + timedelta(minutes=10)))
-    response = await post(hub, future, agent.key)
-    assert response.status_code == 422
-    assert "later than the hub's clock plus ingest.future_tolerance_s (300 s)" in response.json()["detail"]
-    await assert_nothing_stored(hub_dsn, agent)
-    within = batch(agent, 0, 9, base=utc_ms(datetime.now(UTC) + timedelta(minutes=4)))
+async def test_a_reading_from_the_future_is_set_aside_and_never_blocks_its_batch(
+    hub: Client, hub_dsn: str, agent: Agent
+) -> None:
+    """Issue 16: a plug sending local time read as UTC made the hub refuse the whole batch (422) for an hour."""
+    now = utc_ms(datetime.now(UTC))
+    good = readings(agent, 0, 9, base=now - timedelta(minutes=5))
+    future = [msgspec.structs.replace(r, ts=r.ts + timedelta(hours=2)) for r in good[3:5]]
+    mixed = make_batch(agent.agent_id, agent.site_id, [*good[:3], *future, *good[5:]], now)
+    ack = ack_of(await post(hub, mixed, agent.key))
+    assert (ack.stored, ack.duplicates, ack.quarantined) == (8, 0, 2)
+    assert await stored_seqs(hub_dsn, agent) == [0, 1, 2, 5, 6, 7, 8, 9]
+    aside = await fetch(
+        hub_dsn,
+        "SELECT seq, side, reason, reading FROM sync_quarantine WHERE agent_id = $1 ORDER BY seq",
+        agent.agent_id,
+    )
+    assert [(row["seq"], row["side"]) for row in aside] == [(3, "hub"), (4, "hub")]
+    assert "ingest.future_tolerance_s (300 s)" in aside[0]["reason"]
+    assert json.loads(aside[0]["reading"])["ts"] == future[0].ts.isoformat().replace("+00:00", "Z")
+    replay = ack_of(await post(hub, mixed, agent.key))  # the range is acknowledged: a replay changes nothing
+    assert (replay.stored, replay.duplicates) == (0, 10)
+    assert (await listed_gaps(hub, agent)) == ([], 2)
+    within = batch(agent, 10, 19, base=utc_ms(datetime.now(UTC) + timedelta(minutes=4)))
     assert ack_of(await post(hub, within, agent.key)).stored == 10
+
+
+async def listed_gaps(client: Client, agent: Agent) -> tuple[list[list[int]], int]:
+    found = next(item for item in (await client.get("/agents")).json() if item["agent_id"] == agent.agent_id)
+    return found["gaps"], found["quarantined"]
+
+
+@pytest.mark.parametrize(
+    "ts", [datetime(9999, 12, 31, 23, 59, tzinfo=UTC), datetime(1, 1, 1, 0, 1, tzinfo=UTC)], ids=["9999", "0001"]
+)
+async def test_timestamps_at_the_calendars_edges_are_set_aside_not_a_500(
+    hub: Client, hub_dsn: str, agent: Agent, ts: datetime
+) -> None:
+    """Issue 16: correcting a ``clock_untrusted`` reading at year 9999 (or 1) by the offset overflowed: 500, forever."""
+    (edge,) = readings(agent, 0, 0, reasons=("clock_untrusted",))
+    edge = msgspec.structs.replace(edge, ts=ts)
+    sent_at = datetime.now(UTC) - timedelta(hours=1) if ts.year == 9999 else datetime.now(UTC) + timedelta(hours=1)
+    rest = readings(agent, 1, 3, base=utc_ms(datetime.now(UTC)) - timedelta(minutes=1))
+    message = make_batch(agent.agent_id, agent.site_id, [edge, *rest], utc_ms(sent_at))
+    response = await post(hub, message, agent.key)
+    assert response.status_code == 200, response.text
+    assert ack_of(response).quarantined == 1
+    assert await stored_seqs(hub_dsn, agent) == [1, 2, 3]
 
 
 # One agent's readings 0..39; batches are any ranges of them, in any order, any number of times.
@@ -293,3 +334,40 @@ async def test_a_new_batch_registers_its_series_and_marks_its_rollups_dirty(
         await connection.close()
     assert dict(metric) == {"unit": "W", "kind": "gauge"}
     assert (dirty["low"], dirty["high"]) == (BASE, BASE + timedelta(seconds=59))
+
+
+_ANY_INSTANT = st.datetimes(
+    min_value=datetime(1, 1, 1, 0, 0, 1),  # noqa: DTZ001 - made aware below
+    max_value=datetime(9999, 12, 31, 23, 59),  # noqa: DTZ001
+    timezones=st.just(UTC),
+).map(utc_ms)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    instants=st.lists(_ANY_INSTANT, min_size=1, max_size=6, unique=True),
+    untrusted=st.lists(st.booleans(), min_size=6, max_size=6),
+    clock_offset_h=st.integers(-48, 48),
+)
+async def test_any_timestamps_are_stored_or_set_aside_one_by_one_never_a_refused_batch(
+    hub: Client, hub_dsn: str, instants: list[datetime], untrusted: list[bool], clock_offset_h: int
+) -> None:
+    agent = await make_agent(hub_dsn, prefix=f"edge{uuid.uuid4().hex[:4]}")
+    sent = [
+        msgspec.structs.replace(
+            reading,
+            ts=ts,
+            quality=Quality.SUSPECT if flag else Quality.GOOD,
+            reasons=("clock_untrusted",) if flag else (),
+        )
+        for reading, ts, flag in zip(readings(agent, 0, len(instants) - 1), instants, untrusted, strict=False)
+    ]
+    message = make_batch(
+        agent.agent_id, agent.site_id, sent, utc_ms(datetime.now(UTC) + timedelta(hours=clock_offset_h))
+    )
+    response = await post(hub, message, agent.key)
+    assert response.status_code == 200, response.text
+    ack = ack_of(response)
+    assert ack.stored + ack.quarantined == len(sent)
+    aside = await fetch(hub_dsn, "SELECT seq FROM sync_quarantine WHERE agent_id = $1", agent.agent_id)
+    assert sorted([*await stored_seqs(hub_dsn, agent), *(row["seq"] for row in aside)]) == list(range(len(sent)))

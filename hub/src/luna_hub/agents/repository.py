@@ -96,10 +96,10 @@ async def record_agent_quarantine(
 
 
 async def quarantined_seqs(connection: asyncpg.Connection, agent_ids: list[str]) -> dict[str, list[int]]:
-    """Per agent, the sequence numbers the agent quarantined (never stored by the hub), ascending."""
+    """Per agent, the sequence numbers set aside by the agent (never sent whole) or by the hub, ascending."""
     rows = await connection.fetch(
         "SELECT agent_id, array_agg(seq ORDER BY seq) AS seqs FROM sync_quarantine"
-        " WHERE agent_id = ANY($1::text[]) AND side = 'agent' GROUP BY agent_id",
+        " WHERE agent_id = ANY($1::text[]) GROUP BY agent_id",
         agent_ids,
     )
     return {row["agent_id"]: list(row["seqs"]) for row in rows}

@@ -10,6 +10,8 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from luna_shared.wire import ReadingFields
+
 __all__ = [
     "AgentState",
     "LedgerEntry",
@@ -18,6 +20,7 @@ __all__ = [
     "overlapping_entries",
     "record_batch",
     "record_replay",
+    "set_aside",
 ]
 
 
@@ -123,4 +126,23 @@ async def record_replay(
         received_at,
         clock_offset_ms,
         duplicates,
+    )
+
+
+async def set_aside(connection: asyncpg.Connection, agent_id: str, rows: list[tuple[ReadingFields, str]]) -> None:
+    """Keep readings the hub will not store in ``sync_quarantine`` (side ``hub``), each with its reason."""
+    readings = [
+        msgspec.json.encode(
+            {"meter_id": m, "metric": k, "ts": ts, "value": v, "unit": u, "quality": q, "reasons": list(r)}
+        ).decode()
+        for (m, k, ts, v, u, q, r, _), _ in rows
+    ]
+    await connection.execute(
+        "INSERT INTO sync_quarantine (agent_id, seq, side, reason, reading)"
+        " SELECT $1, seq, 'hub', reason, reading::jsonb FROM unnest($2::bigint[], $3::text[], $4::text[])"
+        " AS q(seq, reason, reading) ON CONFLICT (agent_id, seq) DO NOTHING",
+        agent_id,
+        [row[7] for row, _ in rows],
+        [reason for _, reason in rows],
+        readings,
     )

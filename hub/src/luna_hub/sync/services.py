@@ -11,8 +11,14 @@ a 409; overlapping or out-of-order ranges store only what is new.
 Clock: the offset is the hub's receive time minus the agent's send time. Beyond
 ``ingest.clock_tolerance_s`` the batch's readings become at least ``suspect`` with reason
 ``clock_skew``; readings the agent marked ``clock_untrusted`` or ``clock_jump`` are shifted by
-the offset and marked ``timestamp_corrected`` (``ingest.correct_untrusted_clock``). Readings later
-than the hub's clock plus ``ingest.future_tolerance_s`` (after correction) refuse the batch (422).
+the offset and marked ``timestamp_corrected`` (``ingest.correct_untrusted_clock``).
+
+One reading never blocks its batch: a reading later than the hub's clock plus
+``ingest.future_tolerance_s`` (after correction; e.g. a plug sending local time read as UTC),
+earlier than 1970, or whose correction would leave the calendar (year 1 .. 9999) is set aside
+in ``sync_quarantine`` (side ``hub``, with the reading and the reason) instead of being stored;
+the range is acknowledged with ``quarantined`` counting them. Such timestamps are not stored as
+readings because one of them breaks every bucketed query and rollup of its series.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import asyncpg
 
 from luna_hub.agents.schemas import AgentIdentity
 from luna_hub.agents.services import clock_offset_ms, record_status, verify_agent_key
-from luna_hub.errors import ConflictError, ForbiddenError, UnauthorizedError, UnprocessableError
+from luna_hub.errors import ConflictError, ForbiddenError, UnauthorizedError
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_hub.sync import repository
 from luna_hub.sync.decoding import content_encoding, decode_message, read_body, wire_format
@@ -36,9 +42,10 @@ from luna_shared.received import ReceivedBatch
 from luna_shared.vocabulary import Flag, Quality
 from luna_shared.wire import AgentStatus, BatchAck, ReadingFields, utc_ms
 
-__all__ = ["IncomingMessage", "Reply", "batch_rows", "receive", "store_batch", "uncovered"]
+__all__ = ["IncomingMessage", "Reply", "Screened", "batch_rows", "receive", "store_batch", "uncovered"]
 
 _CLOCK_FLAGS: Final = frozenset({Flag.CLOCK_UNTRUSTED.value, Flag.CLOCK_JUMP.value})
+_EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _log = get_logger(__name__)
 
 
@@ -100,17 +107,49 @@ def _check_sender(identity: AgentIdentity, agent_id: str, site_id: str) -> None:
         raise ForbiddenError(msg)
 
 
-def batch_rows(rows: list[ReadingFields], offset: timedelta, limits: IngestSettings) -> list[ReadingFields]:
-    """Return ``rows`` flagged and corrected for the agent's clock (module docstring); as given when nothing applies."""
+class Screened(NamedTuple):
+    """A batch's rows, flagged and corrected for the agent's clock, and the readings to set aside, by seq."""
+
+    rows: list[ReadingFields]
+    """Every row of the batch, in sequence order (those set aside too: ledger arithmetic needs them all)."""
+    aside: dict[int, str]
+    """Seq -> why the reading is set aside instead of stored."""
+
+
+def batch_rows(rows: list[ReadingFields], offset: timedelta, limits: IngestSettings, received_at: datetime) -> Screened:
+    """Flag and correct ``rows`` for the agent's clock, and pick those to set aside (module docstring)."""
     skewed = abs(offset.total_seconds()) > limits.clock_tolerance_s
     correct = limits.correct_untrusted_clock and any(row[6] and not _CLOCK_FLAGS.isdisjoint(row[6]) for row in rows)
-    if not skewed and not correct:  # the common case: no per-reading decisions
-        return rows
+    aside: dict[int, str] = {}
+    if skewed or correct:
+        rows = _flagged(rows, offset, skewed=skewed, correct=correct, aside=aside)
+    horizon = received_at + timedelta(seconds=limits.future_tolerance_s)
+    if max(row[2] for row in rows) > horizon or min(row[2] for row in rows) < _EARLIEST:  # rare: look at each
+        for row in rows:
+            if row[2] > horizon:
+                aside.setdefault(
+                    row[7],
+                    f"ts {row[2].isoformat()} is later than the hub's clock ({received_at.isoformat()}) plus"
+                    f" ingest.future_tolerance_s ({limits.future_tolerance_s:g} s): set aside, not stored",
+                )
+            elif row[2] < _EARLIEST:
+                aside.setdefault(row[7], f"ts {row[2].isoformat()} is before 1970: set aside, not stored")
+    return Screened(rows, aside)
+
+
+def _flagged(
+    rows: list[ReadingFields], offset: timedelta, *, skewed: bool, correct: bool, aside: dict[int, str]
+) -> list[ReadingFields]:
     flagged: list[ReadingFields] = []
     for meter, metric, ts, value, unit, quality, reasons, seq in rows:
         if correct and reasons and not _CLOCK_FLAGS.isdisjoint(reasons):
+            try:
+                moved = ts + offset
+            except OverflowError:  # year 1 or 9999 shifted beyond the calendar
+                aside[seq] = f"ts {ts.isoformat()} shifted by the agent's clock offset {offset} leaves the calendar"
+                moved = ts
             flagged.append(
-                (meter, metric, ts + offset, value, unit, quality, (*reasons, Flag.TIMESTAMP_CORRECTED.value), seq)
+                (meter, metric, moved, value, unit, quality, (*reasons, Flag.TIMESTAMP_CORRECTED.value), seq)
             )
         elif skewed:
             worse = quality.worst(Quality.SUSPECT)
@@ -133,18 +172,6 @@ def uncovered(rows: list[ReadingFields], first_seq: int, covered: list[tuple[int
     return kept
 
 
-def _check_future(rows: list[ReadingFields], received_at: datetime, limits: IngestSettings) -> None:
-    latest = max(row[2] for row in rows)
-    horizon = received_at + timedelta(seconds=limits.future_tolerance_s)
-    if latest > horizon:
-        seq = next(row[7] for row in rows if row[2] == latest)
-        msg = (
-            f"reading seq {seq} at {latest.isoformat()} is later than the hub's clock plus"
-            f" ingest.future_tolerance_s ({limits.future_tolerance_s:g} s): nothing stored"
-        )
-        raise UnprocessableError(msg)
-
-
 async def store_batch(
     pool: asyncpg.Pool, batch: ReceivedBatch, received_at: datetime, limits: IngestSettings, *, method: BulkMethod
 ) -> BatchAck:
@@ -152,8 +179,7 @@ async def store_batch(
     offset = received_at - batch.sent_at
     offset_ms = clock_offset_ms(received_at, batch.sent_at)
     size = batch.last_seq - batch.first_seq + 1
-    rows = batch_rows(batch.rows, offset, limits)
-    _check_future(rows, received_at, limits)
+    rows, aside = batch_rows(batch.rows, offset, limits, received_at)
     async with pool.acquire() as connection, connection.transaction():
         agent = await repository.lock_agent(connection, batch.agent_id)
         earlier = await repository.overlapping_entries(connection, batch.agent_id, batch.first_seq, batch.last_seq)
@@ -177,6 +203,13 @@ async def store_batch(
             )
         covered = [(max(e.first_seq, batch.first_seq), min(e.last_seq, batch.last_seq)) for e in earlier]
         fresh = uncovered(rows, batch.first_seq, sorted(covered))
+        set_aside = [row for row in fresh if row[7] in aside] if aside else []
+        if set_aside:
+            fresh = [row for row in fresh if row[7] not in aside]
+            await repository.set_aside(connection, batch.agent_id, [(row, aside[row[7]]) for row in set_aside])
+            _log.warning(
+                "readings set aside", agent_id=batch.agent_id, count=len(set_aside), first=aside[set_aside[0][7]]
+            )
         stored, backfilled, latest = 0, 0, agent.max_reading_ts
         if fresh:
             meters = list({row[0] for row in fresh})
@@ -196,15 +229,19 @@ async def store_batch(
             sent_at=batch.sent_at,
             received_at=received_at,
             stored=stored,
-            duplicates=size - stored,
+            duplicates=size - stored - len(set_aside),
             backfilled=backfilled,
             clock_offset_ms=offset_ms,
             max_reading_ts=latest,
         )
-    return _ack(batch, received_at, stored=stored, duplicates=size - stored)
+    return _ack(
+        batch, received_at, stored=stored, duplicates=size - stored - len(set_aside), quarantined=len(set_aside)
+    )
 
 
-def _ack(batch: ReceivedBatch, received_at: datetime, *, stored: int, duplicates: int) -> BatchAck:
+def _ack(
+    batch: ReceivedBatch, received_at: datetime, *, stored: int, duplicates: int, quarantined: int = 0
+) -> BatchAck:
     return BatchAck(
         agent_id=batch.agent_id,
         first_seq=batch.first_seq,
@@ -212,4 +249,5 @@ def _ack(batch: ReceivedBatch, received_at: datetime, *, stored: int, duplicates
         stored=stored,
         duplicates=duplicates,
         received_at=received_at,
+        quarantined=quarantined,
     )
