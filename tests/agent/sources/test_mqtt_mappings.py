@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -237,3 +237,44 @@ def test_hostile_tasmota_messages_map_to_readings_the_hub_accepts_or_are_malform
     received = decode_for_storage(encode(batch))
     assert isinstance(received, ReceivedBatch)
     assert len(received.rows) == len(samples)
+
+
+# -- device time zones (issue 16): a Tasmota plug's Time is local time -----------------------------------------------
+
+BERLIN_SUMMER = datetime(2026, 7, 1, 10, 0, 5, tzinfo=UTC)  # 12:00:05 in Berlin (UTC+2)
+
+
+def test_tasmota_local_time_with_the_devices_timezone_is_the_right_instant() -> None:
+    payload = b'{"Time":"2026-07-01T12:00:00","ENERGY":{"Power":7}}'
+    (sample,) = parse_message(mapping("tasmota", timezone="Europe/Berlin"), "tele/p/SENSOR", payload, BERLIN_SUMMER)
+    assert (sample.ts, sample.reasons) == (datetime(2026, 7, 1, 10, 0, tzinfo=UTC), ())
+
+
+def test_tasmota_local_time_without_a_timezone_is_never_a_reading_in_the_future() -> None:
+    """Issue 16: read as UTC it was two hours ahead; the hub refused the whole batch (422) and the site stalled."""
+    payload = b'{"Time":"2026-07-01T12:00:00","ENERGY":{"Power":7}}'
+    (sample,) = parse_message(mapping("tasmota"), "tele/p/SENSOR", payload, BERLIN_SUMMER)
+    assert (sample.ts, sample.quality.value, sample.reasons) == (BERLIN_SUMMER, "suspect", ("timestamp_corrected",))
+
+
+def test_an_unknown_timezone_fails_at_start_up_with_its_name() -> None:
+    with pytest.raises(ValueError, match="Europe/Berlln"):
+        MqttMapping(topic="#", format="tasmota", timezone="Europe/Berlln")
+
+
+@given(
+    received=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)),  # noqa: DTZ001
+    zone=st.sampled_from(["Europe/Berlin", "America/New_York", "Asia/Kolkata", "Pacific/Chatham", "UTC"]),
+)
+def test_a_device_sending_local_time_is_read_right_with_its_zone_and_never_ahead_without(
+    received: datetime, zone: str
+) -> None:
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    received = received.replace(microsecond=0)
+    local = received.astimezone(ZoneInfo(zone)).replace(tzinfo=None).isoformat()
+    payload = f'{{"Time":"{local}","ENERGY":{{"Power":1}}}}'.encode()
+    (zoned,) = parse_message(mapping("tasmota", timezone=zone), "tele/p/SENSOR", payload, received)
+    assert zoned.ts in {received, received - timedelta(hours=1)}  # the latter only in a DST change's repeated hour
+    (unzoned,) = parse_message(mapping("tasmota"), "tele/p/SENSOR", payload, received)
+    assert unzoned.ts <= received + timedelta(minutes=1)

@@ -16,8 +16,9 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from luna_agent.errors import AgentError
 from luna_agent.sample import Sample
@@ -30,6 +31,8 @@ __all__ = ["MalformedPayload", "meter_id_for", "parse_message", "topic_matches"]
 _NAN_LITERAL: Final = re.compile(r":\s*(-?)nan\b", re.IGNORECASE)
 _METER_CHARS: Final = re.compile(r"[^A-Za-z0-9._:-]+")
 _MAX_SKEW: Final = timedelta(days=1)
+_NAIVE_AHEAD: Final = timedelta(minutes=1)
+"""A time without offset, read as UTC, may be this much ahead of the receive time (clock drift) and be UTC."""
 _PHASES: Final = ("l1", "l2", "l3")
 
 _TASMOTA: Final = {
@@ -156,8 +159,12 @@ def _path(document: Any, path: str) -> Any:  # noqa: ANN401
     return node
 
 
-def _parse_time(value: Any, received_at: datetime) -> tuple[datetime, bool]:  # noqa: ANN401
-    """Return the payload's time (UTC if it carries no offset), or the receive time; ``True`` when corrected."""
+def _parse_time(value: Any, received_at: datetime, zone: tzinfo | None = None) -> tuple[datetime, bool]:  # noqa: ANN401
+    """Return the payload's time, or the receive time; ``True`` when corrected.
+
+    A time without an offset is in ``zone``; without a zone it is UTC unless that puts it more
+    than a minute after the receive time (local time east of UTC), then the receive time is used.
+    """
     moment: datetime | None = None
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -167,7 +174,9 @@ def _parse_time(value: Any, received_at: datetime) -> tuple[datetime, bool]:  # 
         elif isinstance(value, str) and value:
             moment = datetime.fromisoformat(value)
             if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
+                moment = moment.replace(tzinfo=zone or UTC)
+                if zone is None and moment - received_at > _NAIVE_AHEAD:
+                    return received_at, True
         if moment is None:
             return received_at, False
         if abs(moment - received_at) > _MAX_SKEW:  # device clock not set (1970) or far off
@@ -277,7 +286,7 @@ def parse_message(mapping: MqttMapping, topic: str, payload: bytes, received_at:
         problem = metric_problem(metric)
         if problem is not None:
             raise MalformedPayload(problem, reason="invalid_metric")
-    ts, corrected = _parse_time(time_value, received_at)
+    ts, corrected = _parse_time(time_value, received_at, ZoneInfo(mapping.timezone) if mapping.timezone else None)
     return [
         _sample(meter, metric, value, ts, scale=scale * mapping.scale.get(metric, 1.0), corrected=corrected)
         for metric, value, scale in pairs
