@@ -145,12 +145,18 @@ def _check_readings(rows: list[ReadingFields]) -> None:
     isfinite, good, utc = math.isfinite, _GOOD, UTC
     flagged = [
         index
-        for index, (_, _, ts, value, _, quality, _, _) in enumerate(rows)
-        if quality is not good or value is None or not isfinite(value) or ts.tzinfo is not utc or ts.microsecond % 1000
+        for index, (_, _, ts, value, unit, quality, reasons, _) in enumerate(rows)
+        if quality is not good
+        or reasons
+        or value is None
+        or not isfinite(value)
+        or ts.tzinfo is not utc
+        or ts.microsecond % 1000
+        or "\x00" in unit
     ]
     for index in flagged:
-        _, _, ts, value, _, quality, reasons, _ = rows[index]
-        _raise_if(reading_problem(ts, value, quality, reasons), f"`$.readings[{index}]`")
+        _, _, ts, value, unit, quality, reasons, _ = rows[index]
+        _raise_if(reading_problem(ts, value, quality, reasons, unit), f"`$.readings[{index}]`")
 
 
 def _raise_if(problem: str | None, where: str) -> None:

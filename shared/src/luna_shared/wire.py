@@ -51,6 +51,7 @@ __all__ = [
     "make_batch",
     "meter_id_problem",
     "metric_problem",
+    "nul_problem",
     "reading_problem",
     "readings_hash",
     "rows_hash",
@@ -143,9 +144,21 @@ def _check_range(first: int, last: int) -> None:
         raise ValueError(msg)
 
 
-def reading_problem(ts: datetime, value: float | None, quality: Quality, reasons: Sequence[str]) -> str | None:
+def nul_problem(name: str, value: str | None) -> str | None:
+    """Return why ``value`` cannot be stored as text (it holds U+0000, which PostgreSQL text cannot), or ``None``."""
+    if value is not None and "\x00" in value:
+        return f"{name} must not contain NUL (U+0000)"
+    return None
+
+
+def reading_problem(
+    ts: datetime, value: float | None, quality: Quality, reasons: Sequence[str], unit: str = ""
+) -> str | None:
     """Return the rule a reading breaks, in words, or ``None``: the invariants :class:`Reading` checks."""
     problem = instant_problem("ts", ts)
+    if problem is not None:
+        return problem
+    problem = nul_problem("unit", unit) or next((nul_problem("reason", r) for r in reasons if "\x00" in r), None)
     if problem is not None:
         return problem
     if value is None:
@@ -189,7 +202,7 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True):
     seq: Seq
 
     def __post_init__(self) -> None:
-        problem = reading_problem(self.ts, self.value, self.quality, self.reasons)
+        problem = reading_problem(self.ts, self.value, self.quality, self.reasons, self.unit)
         if problem is not None:
             raise ValueError(problem)
 
@@ -311,6 +324,12 @@ class AgentStatus(msgspec.Struct, frozen=True, kw_only=True, tag="status.v1", ta
     def __post_init__(self) -> None:
         for name in ("sent_at", "started_at", "oldest_unsynced_at", "last_ack_at"):
             _check_instant(name, getattr(self, name))
+        texts: list[tuple[str, str | None]] = [("version", self.version)]
+        texts += [("device_id", d.device_id) for d in self.devices] + [("error", d.error) for d in self.devices]
+        texts += [("quarantined reason", q.reason) for q in self.quarantined]
+        problem = next((p for name, text in texts if (p := nul_problem(name, text)) is not None), None)
+        if problem is not None:
+            raise ValueError(problem)
 
 
 AgentMessage = ReadingBatch | AgentStatus

@@ -19,7 +19,7 @@ from luna_hub.settings import HubSettings, IngestSettings
 from luna_shared.codec import WireFormat, decode_hub_message
 from luna_shared.compression import ContentEncoding
 from luna_shared.vocabulary import Quality
-from luna_shared.wire import BatchAck, Reading, make_batch, utc_ms
+from luna_shared.wire import BatchAck, Reading, make_batch, rows_hash, utc_ms
 from support.hub import ready_client
 from support.sync import BASE, Agent, batch, fetch, make_agent, post, readings, seq_union, stored_seqs
 
@@ -371,3 +371,59 @@ async def test_any_timestamps_are_stored_or_set_aside_one_by_one_never_a_refused
     assert ack.stored + ack.quarantined == len(sent)
     aside = await fetch(hub_dsn, "SELECT seq FROM sync_quarantine WHERE agent_id = $1", agent.agent_id)
     assert sorted([*await stored_seqs(hub_dsn, agent), *(row["seq"] for row in aside)]) == list(range(len(sent)))
+
+
+_HOSTILE_REASON = st.one_of(
+    st.text(min_size=1, max_size=64),
+    st.sampled_from(['say "hi"', "back\\slash", "a,b", "{x}", "NULL", " ", "'", '"', "\\", "\x00", "é\u2028"]),
+)
+
+
+def _unchecked_batch(agent: Agent, rows: list[tuple[Any, ...]]) -> bytes:
+    """A ``readings.v1`` batch as any sender might send it, built from field tuples without the structs' checks."""
+    names = ("meter_id", "metric", "ts", "value", "unit", "quality", "reasons", "seq")
+    return msgspec.msgpack.encode(
+        {
+            "type": "readings.v1",
+            "agent_id": agent.agent_id,
+            "site_id": agent.site_id,
+            "first_seq": rows[0][7],
+            "last_seq": rows[-1][7],
+            "sent_at": utc_ms(datetime.now(UTC)),
+            "readings": [dict(zip(names, row, strict=True)) for row in rows],
+            "content_hash": rows_hash(rows),
+        }
+    )
+
+
+async def _ingest_with_reasons(client: Client, hub_dsn: str, reasons: tuple[str, ...], *, staged: bool) -> int:
+    """Send readings 1 and 2 with ``reasons``; ``staged``: reading 1's (meter, metric, ts) is stored already."""
+    agent = await make_agent(hub_dsn, prefix=f"rsn{uuid.uuid4().hex[:4]}")
+    assert ack_of(await post(client, batch(agent, 0, 0), agent.key)).stored == 1
+    base = BASE - timedelta(seconds=1) if staged else BASE + timedelta(hours=1)  # staged: seq 1 lands on seq 0's ts
+    rows = [(*msgspec.structs.astuple(r)[:6], reasons, r.seq) for r in readings(agent, 1, 2, base=base, reasons=("x",))]
+    response = await post(client, _unchecked_batch(agent, rows), agent.key)
+    if response.status_code != 200:
+        return response.status_code
+    query = "SELECT reasons FROM smart_meter_readings WHERE agent_id = $1 AND seq = 2"
+    assert [tuple(row["reasons"]) for row in await fetch(hub_dsn, query, agent.agent_id)] == [reasons]
+    return 200
+
+
+@pytest.mark.parametrize("method", ["copy", "unnest"])
+@pytest.mark.parametrize("staged", [False, True], ids=["direct", "staged"])
+async def test_a_reason_with_a_double_quote_is_stored_on_every_insert_path(
+    hub_dsn: str, method: str, staged: bool
+) -> None:
+    """Issue 16: ``"`` in a reason gave "malformed array literal" (500) on the staged path, retried forever."""
+    async with ready_client(HubSettings(database_url=hub_dsn, bulk_insert=method)) as client:  # type: ignore[arg-type]
+        assert await _ingest_with_reasons(client, hub_dsn, ('say "hi"', "back\\slash"), staged=staged) == 200
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reasons=st.lists(_HOSTILE_REASON, min_size=1, max_size=3).map(tuple), staged=st.booleans())
+async def test_hostile_reasons_are_stored_exactly_or_refused_as_400_never_a_500(
+    hub: Client, hub_dsn: str, reasons: tuple[str, ...], staged: bool
+) -> None:
+    status = await _ingest_with_reasons(hub, hub_dsn, reasons, staged=staged)
+    assert status == (400 if any("\x00" in reason for reason in reasons) else 200)
