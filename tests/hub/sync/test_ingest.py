@@ -427,3 +427,54 @@ async def test_hostile_reasons_are_stored_exactly_or_refused_as_400_never_a_500(
 ) -> None:
     status = await _ingest_with_reasons(hub, hub_dsn, reasons, staged=staged)
     assert status == (400 if any("\x00" in reason for reason in reasons) else 200)
+
+
+async def test_an_agent_of_another_site_cannot_write_a_sites_meter(hub: Client, hub_dsn: str) -> None:
+    """Issue 16: site B's agent wrote a reading for site A's meter at T; A's real reading at T was then a duplicate."""
+    owner, intruder = await make_agent(hub_dsn, prefix="siteA"), await make_agent(hub_dsn, prefix="siteB")
+    assert ack_of(await post(hub, batch(owner, 0, 2), owner.key)).stored == 3
+    forged = [
+        msgspec.structs.replace(r, meter_id=owner.meter)
+        for r in readings(intruder, 0, 4, base=BASE + timedelta(hours=1))
+    ]
+    own = readings(intruder, 5, 6)
+    response = await post(
+        hub, make_batch(intruder.agent_id, intruder.site_id, [*forged, *own], utc_ms(datetime.now(UTC))), intruder.key
+    )
+    assert response.status_code == 403
+    assert owner.meter in response.json()["detail"]
+    assert owner.site_id in response.json()["detail"]
+    await assert_nothing_stored(hub_dsn, intruder)
+    assert await stored_seqs(hub_dsn, owner) == [0, 1, 2]
+    later = batch(owner, 3, 7, base=BASE + timedelta(hours=1) - timedelta(seconds=3))  # the times B tried to take
+    assert ack_of(await post(hub, later, owner.key)).stored == 5
+    assert ack_of(await post(hub, batch(intruder, 0, 1), intruder.key)).stored == 2  # B's own meters still work
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(claims=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=6))
+async def test_a_meter_only_ever_holds_readings_of_the_site_that_claimed_it_first(
+    hub: Client, hub_dsn: str, claims: list[tuple[int, int]]
+) -> None:
+    agents = [await make_agent(hub_dsn, prefix=f"own{index}") for index in range(3)]
+    meters = [f"shared-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    owner: dict[str, str] = {}
+    next_seq = [0, 0, 0]
+    for sender, meter_index in claims:
+        agent, meter = agents[sender], meters[meter_index]
+        seq = next_seq[sender]
+        (reading,) = readings(agent, seq, seq, base=BASE + timedelta(minutes=len(owner)))
+        message = make_batch(
+            agent.agent_id, agent.site_id, [msgspec.structs.replace(reading, meter_id=meter)], utc_ms(datetime.now(UTC))
+        )
+        response = await post(hub, message, agent.key)
+        expected = owner.setdefault(meter, agent.site_id)
+        assert response.status_code == (200 if expected == agent.site_id else 403)
+        next_seq[sender] += response.status_code == 200
+    rows = await fetch(
+        hub_dsn,
+        "SELECT r.meter_id, a.site_id FROM smart_meter_readings r JOIN agents a USING (agent_id)"
+        " WHERE r.meter_id = ANY($1::text[])",
+        meters,
+    )
+    assert all(owner[row["meter_id"]] == row["site_id"] for row in rows)

@@ -62,16 +62,30 @@ async def overlapping_entries(
     return [LedgerEntry(**dict(row)) for row in rows]
 
 
-async def claim_meters(connection: asyncpg.Connection, meters: list[str], site_id: str, agent_id: str) -> None:
-    """Register the meters as the agent's (a meter first seen elsewhere keeps its owner)."""
+async def claim_meters(
+    connection: asyncpg.Connection, meters: list[str], site_id: str, agent_id: str
+) -> list[tuple[str, str]]:
+    """Register the meters as the site's (and the agent's); return those that belong to another site, with it.
+
+    A meter belongs to the site that first registered it, or to the site an operator set; a meter
+    only known from file loads (no site yet) is claimed by the first agent that sends it.
+    """
     await connection.execute(
         "INSERT INTO meters (meter_id, site_id, agent_id) SELECT unnest($1::text[]), $2, $3"
-        " ON CONFLICT (meter_id) DO UPDATE SET site_id = EXCLUDED.site_id, agent_id = EXCLUDED.agent_id"
-        " WHERE meters.agent_id IS NULL",
+        " ON CONFLICT (meter_id) DO UPDATE SET site_id = coalesce(meters.site_id, EXCLUDED.site_id),"
+        " agent_id = coalesce(meters.agent_id, EXCLUDED.agent_id)"
+        " WHERE meters.site_id IS NULL OR (meters.site_id = EXCLUDED.site_id AND meters.agent_id IS NULL)",
         meters,
         site_id,
         agent_id,
     )
+    rows = await connection.fetch(
+        "SELECT meter_id, site_id FROM meters WHERE meter_id = ANY($1::text[]) AND site_id IS DISTINCT FROM $2"
+        " ORDER BY meter_id",
+        meters,
+        site_id,
+    )
+    return [(row["meter_id"], row["site_id"]) for row in rows]
 
 
 async def record_batch(  # noqa: PLR0913 - one column each

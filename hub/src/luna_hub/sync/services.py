@@ -1,7 +1,9 @@
 """Batches and status reports from agents (``POST /api/v1/ingest``): exactly once, with the clock checked.
 
-A batch is stored in one transaction under its agent's row lock: the ledger entry of its
-sequence range, and those of its readings whose sequence numbers no earlier range covered
+A batch touching a meter of another site is refused (403) and nothing in it is stored: a meter
+belongs to the site that registered it first (or that an operator set). A batch is stored in one
+transaction under its agent's row lock: the ledger entry of its sequence range, and those of
+its readings whose sequence numbers no earlier range covered
 (COPY straight into the table; when some are stored already, the staged way with
 ``INSERT ... ON CONFLICT DO NOTHING`` on the natural key, see ``luna_hub.timeseries.writer``).
 So a batch is either acknowledged and durable, or not stored at all; a replay of the same
@@ -46,6 +48,7 @@ __all__ = ["IncomingMessage", "Reply", "Screened", "batch_rows", "receive", "sto
 
 _CLOCK_FLAGS: Final = frozenset({Flag.CLOCK_UNTRUSTED.value, Flag.CLOCK_JUMP.value})
 _EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_NAMED_MAX: Final = 5
 _log = get_logger(__name__)
 
 
@@ -182,6 +185,17 @@ async def store_batch(
     rows, aside = batch_rows(batch.rows, offset, limits, received_at)
     async with pool.acquire() as connection, connection.transaction():
         agent = await repository.lock_agent(connection, batch.agent_id)
+        foreign = await repository.claim_meters(
+            connection, list({row[0] for row in rows}), batch.site_id, batch.agent_id
+        )
+        if foreign:
+            named = ", ".join(f"{meter!r} (site {site!r})" for meter, site in foreign[:_NAMED_MAX])
+            more = " ..." if len(foreign) > _NAMED_MAX else ""
+            msg = (
+                f"meters of another site: {named}{more}; a meter belongs to the site that registered it first,"
+                f" agent {batch.agent_id!r} is at site {batch.site_id!r}: nothing stored"
+            )
+            raise ForbiddenError(msg)
         earlier = await repository.overlapping_entries(connection, batch.agent_id, batch.first_seq, batch.last_seq)
         known = next((e for e in earlier if (e.first_seq, e.last_seq) == (batch.first_seq, batch.last_seq)), None)
         if known is not None:
@@ -212,8 +226,6 @@ async def store_batch(
             )
         stored, backfilled, latest = 0, 0, agent.max_reading_ts
         if fresh:
-            meters = list({row[0] for row in fresh})
-            await repository.claim_meters(connection, meters, batch.site_id, batch.agent_id)
             stored = (await write_agent_readings(connection, fresh, batch.agent_id, method=method)).stored
             if latest is not None:
                 previous = latest
