@@ -27,7 +27,9 @@ from luna_shared.wire import AgentStatus, BatchAck, Reading, ReadingBatch, utc_m
 
 __all__ = ["FakeHub", "Fault"]
 
-Fault = Literal["down", "timeout", "5xx", "413", "415", "lost_ack", "wrong_ack", "unsupported_version"]
+Fault = Literal[
+    "down", "timeout", "5xx", "413", "415", "lost_ack", "wrong_ack", "unsupported_version", "duplicate_instance"
+]
 NaturalKey = tuple[str, str, datetime]
 _MAX_BODY: Final = 64 << 20
 
@@ -164,6 +166,10 @@ def _before_reading(request: httpx.Request, fault: Fault | None) -> httpx.Respon
             return _problem(413, "body too large")
         case "415":
             return _problem(415, "unsupported encoding", {"Accept-Encoding": "identity"})
+        case "duplicate_instance":
+            return _problem(
+                409, "agent-1 is already running as instance 0f", kind="urn:luna-iems:problem:duplicate-instance"
+            )
         case "unsupported_version":
             return _problem(422, "unknown message type 'readings.v1'", kind="urn:luna-iems:problem:unsupported-version")
         case _:

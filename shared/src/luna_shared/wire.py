@@ -36,6 +36,7 @@ __all__ = [
     "DeviceState",
     "DeviceStatus",
     "HubMessage",
+    "InstanceId",
     "MeterId",
     "MetricName",
     "QuarantinedSeq",
@@ -75,6 +76,8 @@ _HASH_PREFIX: Final = "sha256:"
 _hash_encoder: Final = msgspec.msgpack.Encoder()
 
 AgentId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ID_PATTERN)]
+InstanceId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ID_PATTERN)]
+"""Which running copy of an agent (its buffer) sent a message: two copies with one agent id lose data."""
 ContentHash = Annotated[str, msgspec.Meta(pattern=r"^sha256:[0-9a-f]{64}$")]
 SiteId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ID_PATTERN)]
 MeterId = Annotated[str, msgspec.Meta(min_length=1, max_length=METER_ID_MAX_LENGTH, pattern=ID_PATTERN)]
@@ -234,6 +237,8 @@ class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings.v1",
     readings: tuple[Reading, ...]
     content_hash: ContentHash
     """:func:`readings_hash` of ``readings``; checked on construction and on decode."""
+    instance_id: InstanceId | None = None
+    """The sending buffer's id: the hub refuses (409) a second live instance of one agent id."""
 
     def __post_init__(self) -> None:
         _check_instant("sent_at", self.sent_at)
@@ -244,7 +249,9 @@ class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings.v1",
             raise ValueError(CONTENT_HASH_MISMATCH)
 
 
-def make_batch(agent_id: str, site_id: str, readings: Sequence[Reading], sent_at: datetime) -> ReadingBatch:
+def make_batch(
+    agent_id: str, site_id: str, readings: Sequence[Reading], sent_at: datetime, instance_id: str | None = None
+) -> ReadingBatch:
     """Build a batch from a non-empty, contiguous, ordered run of readings, computing range and hash."""
     if not readings:
         msg = "a batch needs at least one reading"
@@ -257,6 +264,7 @@ def make_batch(agent_id: str, site_id: str, readings: Sequence[Reading], sent_at
         sent_at=utc_ms(sent_at),
         readings=tuple(readings),
         content_hash=readings_hash(readings),
+        instance_id=instance_id,
     )
 
 
@@ -320,6 +328,8 @@ class AgentStatus(msgspec.Struct, frozen=True, kw_only=True, tag="status.v1", ta
     devices: tuple[DeviceStatus, ...] = ()
     quarantined: tuple[QuarantinedSeq, ...] = ()
     """Readings set aside since the last report the hub took: not lost, so no gap in the hub's ledger."""
+    instance_id: InstanceId | None = None
+    """As in :class:`ReadingBatch`."""
 
     def __post_init__(self) -> None:
         for name in ("sent_at", "started_at", "oldest_unsynced_at", "last_ack_at"):

@@ -493,3 +493,35 @@ def test_any_refused_readings_are_quarantined_exactly_and_everything_else_delive
         assert not hub.conflicts
     finally:
         buffer.close()
+
+
+async def test_a_second_running_copy_stops_syncing_and_says_so(
+    buffer: ReadingBuffer, make_uploader: MakeUploader
+) -> None:
+    """Issue 16: on 409 duplicate-instance the agent stops syncing (readings stay buffered) instead of retrying."""
+    buffer.append(samples(5))
+    hub = FakeHub()
+    hub.faults = ["duplicate_instance"]
+    uploader = make_uploader(hub)
+    assert await uploader.send_next() is Step.STOPPED
+    assert uploader.progress().state is SyncState.STOPPED
+    assert "already running as instance" in (uploader.last_error or "")
+    assert await uploader.send_next() is Step.STOPPED  # nothing more is sent
+    assert len(hub.requests) == 1
+    assert buffer.stats().depth == 5
+    await asyncio.wait_for(uploader.run(), 5)  # run() returns at once
+
+
+async def test_batches_and_status_carry_the_buffers_instance_id(
+    buffer: ReadingBuffer, make_uploader: MakeUploader
+) -> None:
+    buffer.append(samples(2))
+    hub = FakeHub()
+    uploader = make_uploader(hub)
+    await uploader.drain()
+    assert await uploader.send_status()
+    assert hub.batches[0].instance_id == hub.statuses[0].instance_id == buffer.instance_id
+    assert len(buffer.instance_id) == 16
+    reopened = ReadingBuffer(buffer.path)
+    assert reopened.instance_id == buffer.instance_id  # a restart is the same instance
+    reopened.close()

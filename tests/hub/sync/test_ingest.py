@@ -19,7 +19,7 @@ from luna_hub.settings import HubSettings, IngestSettings
 from luna_shared.codec import WireFormat, decode_hub_message
 from luna_shared.compression import ContentEncoding
 from luna_shared.vocabulary import Quality
-from luna_shared.wire import BatchAck, Reading, make_batch, rows_hash, utc_ms
+from luna_shared.wire import AgentStatus, BatchAck, Reading, make_batch, rows_hash, utc_ms
 from support.hub import ready_client
 from support.sync import BASE, Agent, batch, fetch, make_agent, post, readings, seq_union, stored_seqs
 
@@ -478,3 +478,42 @@ async def test_a_meter_only_ever_holds_readings_of_the_site_that_claimed_it_firs
         meters,
     )
     assert all(owner[row["meter_id"]] == row["site_id"] for row in rows)
+
+
+async def test_a_second_running_copy_of_an_agent_is_refused_with_409_and_the_first_keeps_going(
+    hub: Client, hub_dsn: str, agent: Agent
+) -> None:
+    """Issue 16: two agents with one id both got 200: 2,000 acknowledged, 1,000 stored, 990 silently lost."""
+    now = utc_ms(datetime.now(UTC))
+    first = make_batch(agent.agent_id, agent.site_id, readings(agent, 0, 9), now, instance_id="aaaa")
+    second = make_batch(
+        agent.agent_id, agent.site_id, readings(agent, 0, 9, base=BASE + timedelta(days=1)), now, instance_id="bbbb"
+    )
+    assert ack_of(await post(hub, first, agent.key)).stored == 10
+    refused = await post(hub, second, agent.key)
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("duplicate-instance")
+    assert "already running as instance aaaa" in refused.json()["detail"]
+    assert await stored_seqs(hub_dsn, agent) == list(range(10))
+    more = make_batch(agent.agent_id, agent.site_id, readings(agent, 10, 12), now, instance_id="aaaa")
+    assert ack_of(await post(hub, more, agent.key)).stored == 3
+    status = AgentStatus(
+        agent_id=agent.agent_id,
+        site_id=agent.site_id,
+        version="x",
+        sent_at=now,
+        started_at=now,
+        clock_trusted=True,
+        backlog=0,
+        instance_id="bbbb",
+    )
+    assert (await post(hub, status, agent.key)).status_code == 409
+    connection = await asyncpg.connect(hub_dsn)
+    try:  # the first copy falls silent beyond the takeover time
+        await connection.execute(
+            "UPDATE agents SET instance_seen_at = now() - interval '11 minutes' WHERE agent_id = $1", agent.agent_id
+        )
+    finally:
+        await connection.close()
+    taken = make_batch(agent.agent_id, agent.site_id, readings(agent, 13, 14), now, instance_id="bbbb")
+    assert ack_of(await post(hub, taken, agent.key)).stored == 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -122,6 +123,9 @@ class ReadingBuffer:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             _create_schema(self._db)
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?)", (secrets.randbits(62),))
+            self.instance_id = f"{self._meta('instance'):016x}"
+            """This buffer's random id, fixed when the file is created: the hub tells two running copies apart by it."""
             self._next_seq = self._meta("next_seq")
             self._rows = self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
             self._depth = self._db.execute("SELECT COUNT(*) FROM readings WHERE synced = 0").fetchone()[0]

@@ -59,6 +59,7 @@ _SPLITTABLE: Final = frozenset({httpx.codes.BAD_REQUEST, httpx.codes.UNPROCESSAB
 _UNSPLITTABLE_TYPES: Final = ("unsupported-version",)
 """Problem types (their last path segment) that refuse every batch alike: splitting would quarantine everything."""
 _REPORT_QUARANTINE_MAX: Final = 500
+_DUPLICATE_INSTANCE: Final = "duplicate-instance"
 
 
 class BatchCounter(Protocol):
@@ -145,8 +146,10 @@ class Uploader:
 
     # -- one step ------------------------------------------------------------------------------
 
-    async def send_next(self) -> Step:
+    async def send_next(self) -> Step:  # noqa: PLR0911 - one return per outcome
         """Send the next batch and act on the answer; see :class:`Step`."""
+        if self.state is SyncState.STOPPED:
+            return Step.STOPPED
         key = self._current_key()
         if key is None:
             self.state = SyncState.WAITING_FOR_KEY
@@ -173,6 +176,7 @@ class Uploader:
             sent_wall,
             max_bytes=self.settings.batch_max_bytes,
             keep_newest=newest_first,
+            instance_id=self.buffer.instance_id,
         )
         self.state = SyncState.SENDING
         encoding = self.encoding
@@ -245,6 +249,8 @@ class Uploader:
             self._count("unsupported_encoding")
             _log.warning("hub refuses the encoding; sending uncompressed", encoding=encoding.value, detail=detail)
             return Step.RETRY
+        if status == httpx.codes.CONFLICT and _problem_type(response).endswith(_DUPLICATE_INSTANCE):
+            return self._stop_duplicate(f"hub answered {status}: {detail}")
         if status in _SPLITTABLE and not _problem_type(response).endswith(_UNSPLITTABLE_TYPES):
             return self._split(batch, f"hub answered {status}: {detail}")
         if httpx.codes.is_server_error(status):
@@ -252,6 +258,21 @@ class Uploader:
         if status == httpx.codes.UNAUTHORIZED:
             self._key = None  # read the file again before the next attempt: the operator may replace the key
         return self._blocked(f"hub answered {status}: {detail}")
+
+    def _stop_duplicate(self, error: str) -> Step:
+        """Another running agent has this agent id: stop syncing (readings stay buffered) and say so, once."""
+        self.state = SyncState.STOPPED
+        self.retry_in_s = None
+        self.last_error = error
+        self._count("duplicate_instance")
+        _log.error(
+            "another agent with this agent id is running; sync STOPPED until this agent restarts"
+            " (give each agent its own agent_id; readings stay in the buffer)",
+            instance_id=self.buffer.instance_id,
+            error=error,
+        )
+        self._stopping.set()
+        return Step.STOPPED
 
     def _split(self, batch: ReadingBatch, error: str) -> Step:
         """Narrow a refused batch down to the readings the hub refuses on their own; quarantine each such one."""
@@ -336,6 +357,7 @@ class Uploader:
             last_acked_seq=self.last_acked_seq,
             last_ack_at=utc_ms(self.last_ack_at) if self.last_ack_at else None,
             devices=devices,
+            instance_id=self.buffer.instance_id,
             quarantined=tuple(
                 QuarantinedSeq(seq=q.reading.seq, reason=q.reason[:500])
                 for q in self.buffer.quarantined(_REPORT_QUARANTINE_MAX, unreported=True)
@@ -345,6 +367,9 @@ class Uploader:
             response = await self._post(compress(encode(message), self.encoding), key, self.encoding)
         except httpx.RequestError as exc:
             _log.debug("status report not delivered", error=str(exc) or type(exc).__name__)
+            return False
+        if response.status_code == httpx.codes.CONFLICT and _problem_type(response).endswith(_DUPLICATE_INSTANCE):
+            self._stop_duplicate(f"hub answered 409: {_problem_detail(response)}")
             return False
         if not httpx.codes.is_success(response.status_code):
             _log.debug("status report refused", status=response.status_code, detail=_problem_detail(response))

@@ -15,6 +15,7 @@ from luna_shared.wire import ReadingFields
 __all__ = [
     "AgentState",
     "LedgerEntry",
+    "check_instance",
     "claim_meters",
     "lock_agent",
     "overlapping_entries",
@@ -38,6 +39,33 @@ class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
     last_seq: int
     content_hash: str
     received_at: datetime
+
+
+async def check_instance(
+    connection: asyncpg.Connection, agent_id: str, instance_id: str | None, now: datetime, takeover_s: float
+) -> tuple[str, datetime] | None:
+    """Record ``instance_id`` as the agent's running copy; return the other live copy ``(id, last seen)`` if any.
+
+    Another copy counts as live when heard from within ``takeover_s``; after that silence a new copy
+    (a replaced device, a new buffer) takes over. Call under the agent's row lock.
+    """
+    if instance_id is None:  # an agent from before instance ids: nothing to compare
+        return None
+    row = await connection.fetchrow(
+        "SELECT instance_id, instance_seen_at FROM agents WHERE agent_id = $1 FOR UPDATE", agent_id
+    )
+    current, seen = row["instance_id"], row["instance_seen_at"]
+    if (
+        current is not None
+        and current != instance_id
+        and seen is not None
+        and (now - seen).total_seconds() < takeover_s
+    ):
+        return current, seen
+    await connection.execute(
+        "UPDATE agents SET instance_id = $2, instance_seen_at = $3 WHERE agent_id = $1", agent_id, instance_id, now
+    )
+    return None
 
 
 async def lock_agent(connection: asyncpg.Connection, agent_id: str) -> AgentState:

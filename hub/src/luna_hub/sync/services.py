@@ -33,7 +33,7 @@ import asyncpg
 
 from luna_hub.agents.schemas import AgentIdentity
 from luna_hub.agents.services import clock_offset_ms, record_status, verify_agent_key
-from luna_hub.errors import ConflictError, ForbiddenError, UnauthorizedError
+from luna_hub.errors import PROBLEM_TYPE_BASE, ConflictError, ForbiddenError, UnauthorizedError
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_hub.sync import repository
 from luna_hub.sync.decoding import content_encoding, decode_message, read_body, wire_format
@@ -49,6 +49,28 @@ __all__ = ["IncomingMessage", "Reply", "Screened", "batch_rows", "receive", "sto
 _CLOCK_FLAGS: Final = frozenset({Flag.CLOCK_UNTRUSTED.value, Flag.CLOCK_JUMP.value})
 _EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _NAMED_MAX: Final = 5
+INSTANCE_TAKEOVER_S: Final = 600.0
+"""A copy of an agent silent this long may be replaced by another (new buffer, replaced device)."""
+
+
+class DuplicateInstanceError(ConflictError):
+    """A second running copy of one agent id (another buffer) sends while the first is live."""
+
+    problem_type = PROBLEM_TYPE_BASE + "duplicate-instance"
+
+
+async def check_instance(connection: asyncpg.Connection, agent_id: str, instance_id: str | None, now: datetime) -> None:
+    """Raise :class:`DuplicateInstanceError` when another copy of the agent is live (call under its row lock)."""
+    other = await repository.check_instance(connection, agent_id, instance_id, now, INSTANCE_TAKEOVER_S)
+    if other is not None:
+        msg = (
+            f"agent {agent_id!r} is already running as instance {other[0]} (last heard {other[1].isoformat()});"
+            f" this is instance {instance_id}: two agents with one id would lose readings. Stop one or give it its"
+            f" own agent id (a copy silent for {INSTANCE_TAKEOVER_S:g} s may take over)"
+        )
+        raise DuplicateInstanceError(msg)
+
+
 _log = get_logger(__name__)
 
 
@@ -84,7 +106,8 @@ async def receive(pool: asyncpg.Pool, settings: HubSettings, incoming: IncomingM
             ack = await store_batch(pool, message, received_at, limits, method=settings.bulk_insert)
             return Reply(encode(ack, fmt), fmt.value)
         case AgentStatus():
-            async with pool.acquire() as connection:
+            async with pool.acquire() as connection, connection.transaction():
+                await check_instance(connection, message.agent_id, message.instance_id, received_at)
                 await record_status(connection, message, received_at)
             return Reply(None, fmt.value)
 
@@ -185,6 +208,7 @@ async def store_batch(
     rows, aside = batch_rows(batch.rows, offset, limits, received_at)
     async with pool.acquire() as connection, connection.transaction():
         agent = await repository.lock_agent(connection, batch.agent_id)
+        await check_instance(connection, batch.agent_id, batch.instance_id, received_at)
         foreign = await repository.claim_meters(
             connection, list({row[0] for row in rows}), batch.site_id, batch.agent_id
         )
