@@ -55,3 +55,24 @@ async def test_status_latest_and_metrics_while_polling_a_simulated_meter(tmp_pat
     assert 'luna_agent_poll_errors_total{device="ghost"}' in metrics
     assert 'luna_agent_readings_total{quality="good"}' in metrics
     assert "luna_agent_buffer_depth" in metrics
+
+
+async def test_status_and_metrics_show_quarantined_readings(tmp_path: Path) -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from luna_agent.sample import Sample  # noqa: PLC0415
+
+    settings = AgentSettings(data_dir=str(tmp_path))
+    agent = Agent(settings)
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    agent.buffer.append([Sample(meter_id="-evil", metric="power_w", ts=at, value=1.0, unit="W")])
+    agent.buffer.quarantine(0, "hub answered 400: bad meter id", at)
+    async with AsyncTestClient(create_app(settings, agent)) as client:
+        status = (await client.get("/status")).json()
+        metrics = (await client.get("/metrics")).text
+    assert status["buffer"]["quarantined"] == 1
+    assert status["buffer"]["depth"] == 0
+    assert [(q["seq"], q["meter_id"], q["reason"], q["reported"]) for q in status["quarantine"]] == [
+        (0, "-evil", "hub answered 400: bad meter id", False)
+    ]
+    assert "luna_agent_buffer_quarantined 1.0" in metrics

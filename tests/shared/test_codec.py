@@ -55,6 +55,7 @@ class NewerReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings
     sent_at: datetime
     readings: tuple[NewerReading, ...]
     content_hash: str
+    instance_id: str | None = None
     priority: int = 0
 
 

@@ -138,7 +138,7 @@ def _one(**changes: Any) -> bytes:
     [
         ({"value": None}, "without a value must have quality 'bad' - at `$.readings[1]`"),
         ({"quality": "suspect"}, "a suspect reading needs at least one reason - at `$.readings[1]`"),
-        ({"meter_id": "bad id"}, "matching regex '^[A-Za-z0-9][A-Za-z0-9._:-]*$' - at `$.readings[1].meter_id`"),
+        ({"meter_id": "bad id"}, "matching regex '^[A-Za-z0-9][A-Za-z0-9._:-]*\\\\Z' - at `$.readings[1].meter_id`"),
         ({"metric": "Power"}, "at `$.readings[1].metric`"),
         ({"ts": "2026-03-29T01:00:00.000001Z"}, "millisecond precision (use utc_ms) - at `$.readings[1]`"),
         ({"seq": 9}, "reading 1 has seq 9, expected 8 - at `$`"),

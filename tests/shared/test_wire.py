@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import msgspec
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from luna_shared.vocabulary import Quality
-from luna_shared.wire import BatchAck, Reading, ReadingBatch, make_batch, readings_hash, utc_ms
+from luna_shared.wire import (
+    BatchAck,
+    MeterId,
+    MetricName,
+    Reading,
+    ReadingBatch,
+    make_batch,
+    meter_id_problem,
+    metric_problem,
+    readings_hash,
+    utc_ms,
+)
 from support.strategies import utc_instants
 
 T0 = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
@@ -136,3 +149,40 @@ def test_make_batch_takes_range_from_readings_and_refuses_empty() -> None:
 def test_ack_range_must_be_ordered() -> None:
     with pytest.raises(ValueError, match="before first_seq"):
         BatchAck(agent_id="a", first_seq=3, last_seq=2, stored=0, duplicates=0, received_at=T0)
+
+
+# -- one set of id rules (issue 16): the functions the agent checks with are the schema's rules ----------------------
+
+_HOSTILE_TEXT = st.one_of(
+    st.text(max_size=140),
+    st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,140}\Z"),
+    st.from_regex(r"\A[a-z][a-z0-9_]{0,70}\Z"),
+    st.sampled_from(["-evil", "a\n", "power_w\n", "a\x00", "ü", "a b", "_x", "x" * 128, "x" * 129]),
+)
+
+
+@given(_HOSTILE_TEXT)
+def test_meter_id_problem_is_exactly_the_wire_schemas_rule(value: str) -> None:
+    try:
+        msgspec.convert(value, MeterId)
+    except msgspec.ValidationError:
+        assert meter_id_problem(value) is not None
+    else:
+        assert meter_id_problem(value) is None
+
+
+@given(_HOSTILE_TEXT)
+def test_metric_problem_is_exactly_the_wire_schemas_rule(value: str) -> None:
+    try:
+        msgspec.convert(value, MetricName)
+    except msgspec.ValidationError:
+        assert metric_problem(value) is not None
+    else:
+        assert metric_problem(value) is None
+
+
+@pytest.mark.parametrize(("value", "kind"), [("meter\n", MeterId), ("power_w\n", MetricName)])
+def test_a_trailing_newline_is_no_valid_id(value: str, kind: object) -> None:
+    """``$`` in the patterns matched before a trailing newline: ``"meter\\n"`` passed as a meter id."""
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert(value, kind)

@@ -5,12 +5,15 @@ what the real hub keeps: a ledger of ranges with their content hash (an exact re
 without writing), and the readings under their natural key ``(meter, metric, ts)`` written with
 "on conflict do nothing". Faults are queued per request: ``down`` (connection refused),
 ``timeout``, ``5xx``, ``413``, ``415``, ``lost_ack`` (stored and committed, then the answer is
-lost), ``wrong_ack`` (an ack for another range).
+lost), ``wrong_ack`` (an ack for another range), ``unsupported_version`` (422, as a hub that does
+not speak ``readings.v1`` answers). Like the real hub it refuses a whole batch with 400 when one
+reading breaks the wire schema (an invalid meter id), or when ``refuse`` names a reason for one.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final, Literal
 
@@ -24,7 +27,9 @@ from luna_shared.wire import AgentStatus, BatchAck, Reading, ReadingBatch, utc_m
 
 __all__ = ["FakeHub", "Fault"]
 
-Fault = Literal["down", "timeout", "5xx", "413", "415", "lost_ack", "wrong_ack"]
+Fault = Literal[
+    "down", "timeout", "5xx", "413", "415", "lost_ack", "wrong_ack", "unsupported_version", "duplicate_instance"
+]
 NaturalKey = tuple[str, str, datetime]
 _MAX_BODY: Final = 64 << 20
 
@@ -32,7 +37,7 @@ _MAX_BODY: Final = 64 << 20
 class FakeHub:
     """One agent's view of a hub; see the module docstring."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - one keyword per behaviour of the hub
         self,
         *,
         key: str = "lak_test-key",
@@ -40,12 +45,14 @@ class FakeHub:
         site_id: str = "site-1",
         encodings: tuple[str, ...] = ("zstd", "gzip", "identity"),
         max_readings: int | None = None,
+        refuse: Callable[[Reading], str | None] | None = None,
     ) -> None:
         self.key = key
         self.agent_id = agent_id
         self.site_id = site_id
         self.encodings = encodings
         self.max_readings = max_readings
+        self.refuse = refuse
         self.rows: dict[NaturalKey, Reading] = {}
         self.conflicts: list[tuple[Reading, Reading]] = []
         """A natural key that arrived again with other content: the agent rewrote history."""
@@ -97,6 +104,10 @@ class FakeHub:
             return httpx.Response(204)
         if self.max_readings is not None and len(message.readings) > self.max_readings:
             return _problem(413, f"more than {self.max_readings} readings")
+        for index, reading in enumerate(message.readings if self.refuse is not None else ()):
+            reason = self.refuse(reading) if self.refuse is not None else None
+            if reason is not None:
+                return _problem(400, f"{reason} - at `$.readings[{index}]`")
         ack = self._store(message)
         if ack is None:
             return _problem(409, "range already stored with other content")
@@ -155,10 +166,18 @@ def _before_reading(request: httpx.Request, fault: Fault | None) -> httpx.Respon
             return _problem(413, "body too large")
         case "415":
             return _problem(415, "unsupported encoding", {"Accept-Encoding": "identity"})
+        case "duplicate_instance":
+            return _problem(
+                409, "agent-1 is already running as instance 0f", kind="urn:luna-iems:problem:duplicate-instance"
+            )
+        case "unsupported_version":
+            return _problem(422, "unknown message type 'readings.v1'", kind="urn:luna-iems:problem:unsupported-version")
         case _:
             return None
 
 
-def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    body = {"type": "about:blank", "title": httpx.codes.get_reason_phrase(status), "status": status, "detail": detail}
+def _problem(
+    status: int, detail: str, headers: dict[str, str] | None = None, kind: str = "about:blank"
+) -> httpx.Response:
+    body = {"type": kind, "title": httpx.codes.get_reason_phrase(status), "status": status, "detail": detail}
     return httpx.Response(status, json=body, headers={"Content-Type": "application/problem+json", **(headers or {})})

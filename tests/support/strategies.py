@@ -73,7 +73,7 @@ def agent_statuses(draw: st.DrawFn) -> AgentStatus:
                 device_id=identifiers,
                 state=st.sampled_from(DeviceState),
                 last_ok_at=st.none() | utc_instants,
-                error=st.none() | st.text(max_size=50),
+                error=st.none() | st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=50),
             ),
             max_size=4,
         )
@@ -81,7 +81,7 @@ def agent_statuses(draw: st.DrawFn) -> AgentStatus:
     return AgentStatus(
         agent_id=draw(identifiers),
         site_id=draw(identifiers),
-        version=draw(st.text(min_size=1, max_size=10)),
+        version=draw(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=10)),
         sent_at=draw(utc_instants),
         started_at=draw(utc_instants),
         clock_trusted=draw(st.booleans()),

@@ -10,7 +10,8 @@ from typing import Any, NamedTuple
 import asyncpg
 import httpx
 
-from luna_hub.agents.services import create_agent, verify_agent_key
+from luna_hub.agents.services import create_agent
+from luna_hub.auth.agent_keys import verify_agent_key
 from luna_shared.codec import WireFormat, encode
 from luna_shared.compression import ContentEncoding, compress
 from luna_shared.vocabulary import Quality

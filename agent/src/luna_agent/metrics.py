@@ -44,8 +44,19 @@ class AgentMetrics:
         self.buffer_dropped = Gauge(
             "luna_agent_buffer_dropped", "Readings dropped by the overflow policy", ["kind"], registry=self.registry
         )
+        self.buffer_quarantined = Gauge(
+            "luna_agent_buffer_quarantined",
+            "Readings the hub refused on their own, set aside out of the queue (see /status quarantine)",
+            registry=self.registry,
+        )
         self.mqtt_messages = Gauge(
             "luna_agent_mqtt_messages", "MQTT messages by outcome", ["outcome"], registry=self.registry
+        )
+        self.mqtt_malformed = Gauge(
+            "luna_agent_mqtt_malformed",
+            "Malformed MQTT messages (acknowledged, not stored) by reason",
+            ["reason"],
+            registry=self.registry,
         )
         self.sync_backlog = Gauge(
             "luna_agent_sync_backlog", "Readings waiting for the hub's acknowledgement", registry=self.registry
@@ -61,7 +72,8 @@ class AgentMetrics:
         self.sync_batches = Counter(
             "luna_agent_sync_batches",
             "Batch attempts by result: acked, network, server_error, rejected, too_large, unsupported_encoding, "
-            "storage_error",
+            "storage_error, split (refused as malformed: split to find the reading), quarantined (a single reading "
+            "refused: set aside)",
             ["result"],
             registry=self.registry,
         )
@@ -90,6 +102,7 @@ class AgentMetrics:
         self.buffer_bytes.set(stats.bytes)
         self.buffer_dropped.labels(kind="synced").set(stats.dropped_synced)
         self.buffer_dropped.labels(kind="unsynced").set(stats.dropped_unsynced)
+        self.buffer_quarantined.set(stats.quarantined)
 
     def observe_sync(self, stats: BufferStats, progress: SyncProgress | None) -> None:
         """Update the sync series: backlog and its age from the buffer's stats, last ack from the uploader."""
@@ -109,6 +122,8 @@ class AgentMetrics:
         """Update the MQTT source's series (received, stored readings, malformed, unmatched)."""
         for outcome in ("received", "stored", "malformed", "unmatched"):
             self.mqtt_messages.labels(outcome=outcome).set(getattr(stats, outcome))
+        for reason, count in stats.malformed_by_reason.items():
+            self.mqtt_malformed.labels(reason=reason).set(count)
 
     def render(self) -> bytes:
         """Render the text exposition format."""

@@ -29,6 +29,7 @@ from luna_shared.wire import (
     AgentId,
     AgentStatus,
     ContentHash,
+    InstanceId,
     ReadingBatch,
     ReadingFields,
     ReasonName,
@@ -72,6 +73,7 @@ class _IncomingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings.v1
     sent_at: UtcTimestamp
     readings: list[_IncomingReading]
     content_hash: ContentHash
+    instance_id: InstanceId | None = None
 
 
 class ReceivedBatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,6 +86,7 @@ class ReceivedBatch(msgspec.Struct, frozen=True, kw_only=True):
     sent_at: datetime
     content_hash: str
     rows: list[ReadingFields]
+    instance_id: str | None = None
 
 
 _TAG: Final = str(ReadingBatch.__struct_config__.tag)
@@ -127,6 +130,7 @@ def _checked(batch: _IncomingBatch) -> ReceivedBatch:
         sent_at=batch.sent_at,
         content_hash=batch.content_hash,
         rows=rows,
+        instance_id=batch.instance_id,
     )
 
 
@@ -145,12 +149,18 @@ def _check_readings(rows: list[ReadingFields]) -> None:
     isfinite, good, utc = math.isfinite, _GOOD, UTC
     flagged = [
         index
-        for index, (_, _, ts, value, _, quality, _, _) in enumerate(rows)
-        if quality is not good or value is None or not isfinite(value) or ts.tzinfo is not utc or ts.microsecond % 1000
+        for index, (_, _, ts, value, unit, quality, reasons, _) in enumerate(rows)
+        if quality is not good
+        or reasons
+        or value is None
+        or not isfinite(value)
+        or ts.tzinfo is not utc
+        or ts.microsecond % 1000
+        or "\x00" in unit
     ]
     for index in flagged:
-        _, _, ts, value, _, quality, reasons, _ = rows[index]
-        _raise_if(reading_problem(ts, value, quality, reasons), f"`$.readings[{index}]`")
+        _, _, ts, value, unit, quality, reasons, _ = rows[index]
+        _raise_if(reading_problem(ts, value, quality, reasons, unit), f"`$.readings[{index}]`")
 
 
 def _raise_if(problem: str | None, where: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
@@ -35,8 +36,10 @@ __all__ = [
     "DeviceState",
     "DeviceStatus",
     "HubMessage",
+    "InstanceId",
     "MeterId",
     "MetricName",
+    "QuarantinedSeq",
     "Reading",
     "ReadingBatch",
     "ReadingFields",
@@ -47,6 +50,9 @@ __all__ = [
     "UtcTimestamp",
     "instant_problem",
     "make_batch",
+    "meter_id_problem",
+    "metric_problem",
+    "nul_problem",
     "reading_problem",
     "readings_hash",
     "rows_hash",
@@ -54,18 +60,28 @@ __all__ = [
     "utc_ms",
 ]
 
-ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-"""Agent, site and meter ids: letters and digits, then also ``.``, ``_``, ``:`` and ``-``."""
-METRIC_PATTERN: Final = r"^[a-z][a-z0-9_]*$"
+ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]*\Z"
+"""Agent, site and meter ids: letters and digits, then also ``.``, ``_``, ``:`` and ``-``.
+
+``\\Z``, not ``$``: msgspec checks a pattern with ``re.search``, and ``$`` also matches before a
+trailing newline (``"meter\\n"`` was a valid id).
+"""
+METRIC_PATTERN: Final = r"^[a-z][a-z0-9_]*\Z"
+METER_ID_MAX_LENGTH: Final = 128
+METRIC_MAX_LENGTH: Final = 64
+_ID_RE: Final = re.compile(ID_PATTERN)
+_METRIC_RE: Final = re.compile(METRIC_PATTERN)
 _ZERO: Final = timedelta(0)
 _HASH_PREFIX: Final = "sha256:"
 _hash_encoder: Final = msgspec.msgpack.Encoder()
 
 AgentId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ID_PATTERN)]
+InstanceId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ID_PATTERN)]
+"""Which running copy of an agent (its buffer) sent a message: two copies with one agent id lose data."""
 ContentHash = Annotated[str, msgspec.Meta(pattern=r"^sha256:[0-9a-f]{64}$")]
 SiteId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ID_PATTERN)]
-MeterId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=ID_PATTERN)]
-MetricName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=METRIC_PATTERN)]
+MeterId = Annotated[str, msgspec.Meta(min_length=1, max_length=METER_ID_MAX_LENGTH, pattern=ID_PATTERN)]
+MetricName = Annotated[str, msgspec.Meta(min_length=1, max_length=METRIC_MAX_LENGTH, pattern=METRIC_PATTERN)]
 UnitName = Annotated[str, msgspec.Meta(max_length=16)]
 ReasonName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
@@ -84,6 +100,28 @@ def utc_ms(moment: datetime) -> datetime:
         raise ValueError(msg)
     moment = moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _text_problem(kind: str, value: str, pattern: re.Pattern[str], max_length: int, rule: str) -> str | None:
+    if not value:
+        return f"empty {kind}"
+    if len(value) > max_length:
+        return f"{kind} {value[:40]!r}... is longer than {max_length} characters"
+    if pattern.search(value) is None:  # as msgspec checks a pattern
+        return f"invalid {kind} {value!r}: {rule}"
+    return None
+
+
+def meter_id_problem(value: str) -> str | None:
+    """Return why ``value`` is not a valid :data:`MeterId` (the wire schema's rule, in words), or ``None``."""
+    rule = f"1-{METER_ID_MAX_LENGTH} of A-Z a-z 0-9 . _ : -, starting with a letter or digit"
+    return _text_problem("meter id", value, _ID_RE, METER_ID_MAX_LENGTH, rule)
+
+
+def metric_problem(value: str) -> str | None:
+    """Return why ``value`` is not a valid :data:`MetricName` (the wire schema's rule, in words), or ``None``."""
+    rule = f"1-{METRIC_MAX_LENGTH} of a-z 0-9 _, starting with a letter"
+    return _text_problem("metric", value, _METRIC_RE, METRIC_MAX_LENGTH, rule)
 
 
 def instant_problem(name: str, moment: datetime | None) -> str | None:
@@ -109,9 +147,21 @@ def _check_range(first: int, last: int) -> None:
         raise ValueError(msg)
 
 
-def reading_problem(ts: datetime, value: float | None, quality: Quality, reasons: Sequence[str]) -> str | None:
+def nul_problem(name: str, value: str | None) -> str | None:
+    """Return why ``value`` cannot be stored as text (it holds U+0000, which PostgreSQL text cannot), or ``None``."""
+    if value is not None and "\x00" in value:
+        return f"{name} must not contain NUL (U+0000)"
+    return None
+
+
+def reading_problem(
+    ts: datetime, value: float | None, quality: Quality, reasons: Sequence[str], unit: str = ""
+) -> str | None:
     """Return the rule a reading breaks, in words, or ``None``: the invariants :class:`Reading` checks."""
     problem = instant_problem("ts", ts)
+    if problem is not None:
+        return problem
+    problem = nul_problem("unit", unit) or next((nul_problem("reason", r) for r in reasons if "\x00" in r), None)
     if problem is not None:
         return problem
     if value is None:
@@ -155,7 +205,7 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True):
     seq: Seq
 
     def __post_init__(self) -> None:
-        problem = reading_problem(self.ts, self.value, self.quality, self.reasons)
+        problem = reading_problem(self.ts, self.value, self.quality, self.reasons, self.unit)
         if problem is not None:
             raise ValueError(problem)
 
@@ -187,6 +237,8 @@ class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings.v1",
     readings: tuple[Reading, ...]
     content_hash: ContentHash
     """:func:`readings_hash` of ``readings``; checked on construction and on decode."""
+    instance_id: InstanceId | None = None
+    """The sending buffer's id: the hub refuses (409) a second live instance of one agent id."""
 
     def __post_init__(self) -> None:
         _check_instant("sent_at", self.sent_at)
@@ -197,7 +249,9 @@ class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True, tag="readings.v1",
             raise ValueError(CONTENT_HASH_MISMATCH)
 
 
-def make_batch(agent_id: str, site_id: str, readings: Sequence[Reading], sent_at: datetime) -> ReadingBatch:
+def make_batch(
+    agent_id: str, site_id: str, readings: Sequence[Reading], sent_at: datetime, instance_id: str | None = None
+) -> ReadingBatch:
     """Build a batch from a non-empty, contiguous, ordered run of readings, computing range and hash."""
     if not readings:
         msg = "a batch needs at least one reading"
@@ -210,6 +264,7 @@ def make_batch(agent_id: str, site_id: str, readings: Sequence[Reading], sent_at
         sent_at=utc_ms(sent_at),
         readings=tuple(readings),
         content_hash=readings_hash(readings),
+        instance_id=instance_id,
     )
 
 
@@ -223,6 +278,9 @@ class BatchAck(msgspec.Struct, frozen=True, kw_only=True, tag="ack.v1", tag_fiel
     duplicates: Count
     received_at: UtcTimestamp
     """The hub's wall clock when it received the batch."""
+    quarantined: Count = 0
+    """Readings of the range the hub set aside instead of storing (e.g. later than its clock allows); the range
+    is acknowledged all the same: they are recorded on the hub, not lost, and must not be sent again."""
 
     def __post_init__(self) -> None:
         _check_instant("received_at", self.received_at)
@@ -247,6 +305,13 @@ class DeviceStatus(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None
 
 
+class QuarantinedSeq(msgspec.Struct, frozen=True, kw_only=True):
+    """A reading the agent set aside because the hub refused it on its own: its sequence number, the hub's reason."""
+
+    seq: Seq
+    reason: Annotated[str, msgspec.Meta(max_length=500)]
+
+
 class AgentStatus(msgspec.Struct, frozen=True, kw_only=True, tag="status.v1", tag_field="type"):
     """An agent's report about itself: identity, clock, backlog and devices."""
 
@@ -261,10 +326,20 @@ class AgentStatus(msgspec.Struct, frozen=True, kw_only=True, tag="status.v1", ta
     last_acked_seq: Seq | None = None
     last_ack_at: UtcTimestamp | None = None
     devices: tuple[DeviceStatus, ...] = ()
+    quarantined: tuple[QuarantinedSeq, ...] = ()
+    """Readings set aside since the last report the hub took: not lost, so no gap in the hub's ledger."""
+    instance_id: InstanceId | None = None
+    """As in :class:`ReadingBatch`."""
 
     def __post_init__(self) -> None:
         for name in ("sent_at", "started_at", "oldest_unsynced_at", "last_ack_at"):
             _check_instant(name, getattr(self, name))
+        texts: list[tuple[str, str | None]] = [("version", self.version)]
+        texts += [("device_id", d.device_id) for d in self.devices] + [("error", d.error) for d in self.devices]
+        texts += [("quarantined reason", q.reason) for q in self.quarantined]
+        problem = next((p for name, text in texts if (p := nul_problem(name, text)) is not None), None)
+        if problem is not None:
+            raise ValueError(problem)
 
 
 AgentMessage = ReadingBatch | AgentStatus

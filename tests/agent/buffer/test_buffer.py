@@ -156,6 +156,13 @@ CREATE TABLE events (
 );
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+_QUARANTINE_SCHEMA = """
+CREATE TABLE quarantine (
+    seq INTEGER PRIMARY KEY, meter_id TEXT NOT NULL, metric TEXT NOT NULL, ts_ms INTEGER NOT NULL, value REAL,
+    unit TEXT NOT NULL, quality TEXT NOT NULL, reasons TEXT NOT NULL, reason TEXT NOT NULL,
+    quarantined_at_ms INTEGER NOT NULL, reported INTEGER NOT NULL DEFAULT 0
+);
+"""
 
 
 def _shape(path: Path) -> dict[str, object]:
@@ -176,8 +183,12 @@ def test_schema_is_the_hand_written_one_and_a_buffer_from_it_opens(tmp_path: Pat
     hand = sqlite3.connect(tmp_path / "hand.sqlite3")
     hand.executescript(_HAND_WRITTEN_SCHEMA)
     hand.close()
-    assert _shape(tmp_path / "ours.sqlite3") == _shape(tmp_path / "hand.sqlite3")
-    older = ReadingBuffer(tmp_path / "hand.sqlite3")  # a buffer file written before sqlite-utils made the tables
+    older = ReadingBuffer(tmp_path / "hand.sqlite3")  # written before sqlite-utils made the tables, and the quarantine
     assert older.append(samples(3)) == (0, 2)
     assert older.stats().next_seq == 3
+    assert older.stats().quarantined == 0
     older.close()
+    full = sqlite3.connect(tmp_path / "full.sqlite3")
+    full.executescript(_HAND_WRITTEN_SCHEMA + _QUARANTINE_SCHEMA)
+    full.close()
+    assert _shape(tmp_path / "ours.sqlite3") == _shape(tmp_path / "full.sqlite3")

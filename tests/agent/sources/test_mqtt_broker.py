@@ -126,9 +126,46 @@ async def test_the_running_agent_reports_mqtt_in_status_and_latest(
         status = (await client.get("/status")).json()
         latest = (await client.get("/readings/latest")).json()
         metrics = (await client.get("/metrics")).text
-    assert status["mqtt"] == {"connected": True, "received": 2, "stored": 2, "malformed": 1, "unmatched": 0}
+    assert status["mqtt"] == {
+        "connected": True,
+        "received": 2,
+        "stored": 2,
+        "malformed": 1,
+        "unmatched": 0,
+        "malformed_by_reason": {"not_json": 1},
+    }
     assert {(r["meter_id"], r["metric"], r["value"]) for r in latest} == {
         ("pow7", "energy_import_kwh", 1.5),
         ("pow7", "power_w", 12.0),
     }
     assert 'luna_agent_mqtt_messages{outcome="malformed"} 1.0' in metrics
+    assert 'luna_agent_mqtt_malformed{reason="not_json"} 1.0' in metrics
+
+
+async def test_poison_messages_beyond_the_in_flight_window_are_acknowledged_and_data_keeps_flowing(
+    mqtt_broker: MqttBroker, mqtt_topic: str, tmp_path: Path
+) -> None:
+    """Issue 16: ``"Time": 1e20``, a 400-digit number or ``tele/-evil/SENSOR`` crashed the handler unacknowledged;
+    after 20 (Mosquitto's in-flight limit) no MQTT data arrived while ``/status`` said connected, 0 malformed."""
+    agent = Agent(AgentSettings(data_dir=str(tmp_path)))
+    source = MqttSource(settings_for(mqtt_broker, mqtt_topic, f"luna-test-{uuid.uuid4().hex[:10]}"), agent.ingest)
+    source.start()
+    await wait_for(source.stats.subscribed.is_set)
+    sensor = f"{mqtt_topic}/tele/pow1/SENSOR"
+    poison = [
+        (sensor, b'{"Time":1e20,"ENERGY":{"Power":1}}'),
+        (sensor, b'{"Time":1' + b"0" * 400 + b',"ENERGY":{"Power":1}}'),
+        (sensor, b'{"ENERGY":{"Power":' + b"9" * 5000 + b"}}"),
+        (f"{mqtt_topic}/tele/-evil/SENSOR", b'{"ENERGY":{"Power":1}}'),
+    ] * 10
+    publish(mqtt_broker, [*poison, (sensor, b'{"ENERGY":{"Power":42.5}}')])
+    await wait_for(lambda: source.stats.received == len(poison) + 1)
+    source.stop()
+    stored = agent.buffer.read(0, 1000)
+    await agent.stop()
+    assert dict(source.stats.malformed_by_reason) == {"not_json": 10, "invalid_meter_id": 10}
+    assert source.stats.malformed == 20
+    assert "-evil" not in {r.meter_id for r in stored}
+    # the two time-poison kinds are readings at the receive time, flagged; the good one arrived after them all
+    assert [r.value for r in stored] == [1.0, 1.0] * 10 + [42.5]
+    assert all(r.reasons == ("timestamp_corrected",) for r in stored[:-1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -157,3 +157,124 @@ def test_arbitrary_bytes_never_crash_the_mapping(payload: bytes, fmt: Format) ->
 )
 def test_topic_patterns(pattern: str, topic: str, matches: bool) -> None:
     assert topic_matches(pattern, topic) is matches
+
+
+# -- hostile payloads and topics (issue 16): every message either maps to readings the hub accepts, or is malformed --
+
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "time_literal",
+    ["1e20", "1" + "0" * 400, "-1" + "0" * 400, "1e400", '"0000-01-01T00:00:00"', '"9999-12-31T23:59:59-14:00"'],
+)
+def test_a_time_that_is_no_instant_becomes_the_receive_time_flagged(time_literal: str) -> None:
+    payload = f'{{"Time":{time_literal},"ENERGY":{{"Power":5}}}}'.encode()
+    (sample,) = parse_message(mapping("tasmota"), "tele/p/SENSOR", payload, NOW)
+    assert (sample.ts, sample.value, sample.reasons) == (NOW, 5.0, ("timestamp_corrected",))
+
+
+def test_a_value_too_large_for_a_float_is_kept_as_infinity_for_validation_to_flag() -> None:
+    payload = b'{"ENERGY":{"Power":1' + b"0" * 400 + b"}}"
+    (sample,) = parse_message(mapping("tasmota"), "tele/p/SENSOR", payload, NOW)
+    assert sample.value == math.inf
+
+
+@pytest.mark.parametrize("payload", [b"1" * 5000, b"[" * 100_000 + b"]" * 100_000])
+def test_json_beyond_pythons_limits_is_malformed(payload: bytes) -> None:
+    with pytest.raises(MalformedPayload) as caught:
+        parse_message(mapping("tasmota"), "tele/p/SENSOR", payload, NOW)
+    assert caught.value.reason == "not_json"
+
+
+@pytest.mark.parametrize("topic", ["tele/-evil/SENSOR", "tele/.dot/SENSOR", "tele/:x/SENSOR"])
+def test_a_topic_giving_an_invalid_meter_id_is_malformed_not_buffered(topic: str) -> None:
+    with pytest.raises(MalformedPayload) as caught:
+        parse_message(mapping("tasmota"), topic, b'{"ENERGY":{"Power":1}}', NOW)
+    assert caught.value.reason == "invalid_meter_id"
+    assert "meter id" in str(caught.value)
+
+
+def test_a_configured_metric_the_wire_would_refuse_fails_at_start_up() -> None:
+    with pytest.raises(ValueError, match="Power W"):
+        MqttMapping(topic="#", format="json", fields={"Power W": "a"})
+    with pytest.raises(ValueError, match="metric"):
+        MqttMapping(topic="#", format="plain", metric="power\n")
+
+
+_NUMBERS = st.one_of(
+    st.integers(min_value=-(10**500), max_value=10**500),
+    st.floats(allow_nan=False),
+    st.sampled_from([1e20, 1e11, 1e308, -1e308, 0, 2**63, 253402300800, -62135596801]),
+)
+_JSON_VALUES = st.one_of(_NUMBERS, st.text(max_size=30), st.booleans(), st.none())
+_TOPIC_LEVEL = st.text(max_size=12).filter(lambda level: "/" not in level and "+" not in level and "#" not in level)
+
+
+def _json(value: object) -> str:
+    if isinstance(value, float) and math.isinf(value):
+        return "1e400" if value > 0 else "-1e400"
+    return json.dumps(value)
+
+
+@given(time=_JSON_VALUES, power=_JSON_VALUES, total=_JSON_VALUES, level=_TOPIC_LEVEL)
+def test_hostile_tasmota_messages_map_to_readings_the_hub_accepts_or_are_malformed(
+    time: object, power: object, total: object, level: str
+) -> None:
+    from luna_agent.validation.pipeline import Pipeline  # noqa: PLC0415
+    from luna_agent.validation.settings import ValidationSettings  # noqa: PLC0415
+    from luna_shared.codec import encode  # noqa: PLC0415
+    from luna_shared.received import ReceivedBatch, decode_for_storage  # noqa: PLC0415
+    from luna_shared.wire import make_batch  # noqa: PLC0415
+
+    payload = f'{{"Time":{_json(time)},"ENERGY":{{"Power":{_json(power)},"Total":{_json(total)}}}}}'.encode()
+    try:
+        samples = parse_message(mapping("tasmota", meter="{topic[1]}"), f"tele/{level}/SENSOR", payload, NOW)
+    except MalformedPayload:
+        return
+    checked = Pipeline(ValidationSettings()).check(samples).samples
+    batch = make_batch("agent-1", "site-1", [s.to_reading(seq) for seq, s in enumerate(checked)], NOW)
+    received = decode_for_storage(encode(batch))
+    assert isinstance(received, ReceivedBatch)
+    assert len(received.rows) == len(samples)
+
+
+# -- device time zones (issue 16): a Tasmota plug's Time is local time -----------------------------------------------
+
+BERLIN_SUMMER = datetime(2026, 7, 1, 10, 0, 5, tzinfo=UTC)  # 12:00:05 in Berlin (UTC+2)
+
+
+def test_tasmota_local_time_with_the_devices_timezone_is_the_right_instant() -> None:
+    payload = b'{"Time":"2026-07-01T12:00:00","ENERGY":{"Power":7}}'
+    (sample,) = parse_message(mapping("tasmota", timezone="Europe/Berlin"), "tele/p/SENSOR", payload, BERLIN_SUMMER)
+    assert (sample.ts, sample.reasons) == (datetime(2026, 7, 1, 10, 0, tzinfo=UTC), ())
+
+
+def test_tasmota_local_time_without_a_timezone_is_never_a_reading_in_the_future() -> None:
+    """Issue 16: read as UTC it was two hours ahead; the hub refused the whole batch (422) and the site stalled."""
+    payload = b'{"Time":"2026-07-01T12:00:00","ENERGY":{"Power":7}}'
+    (sample,) = parse_message(mapping("tasmota"), "tele/p/SENSOR", payload, BERLIN_SUMMER)
+    assert (sample.ts, sample.quality.value, sample.reasons) == (BERLIN_SUMMER, "suspect", ("timestamp_corrected",))
+
+
+def test_an_unknown_timezone_fails_at_start_up_with_its_name() -> None:
+    with pytest.raises(ValueError, match="Europe/Berlln"):
+        MqttMapping(topic="#", format="tasmota", timezone="Europe/Berlln")
+
+
+@given(
+    received=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)),  # noqa: DTZ001
+    zone=st.sampled_from(["Europe/Berlin", "America/New_York", "Asia/Kolkata", "Pacific/Chatham", "UTC"]),
+)
+def test_a_device_sending_local_time_is_read_right_with_its_zone_and_never_ahead_without(
+    received: datetime, zone: str
+) -> None:
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    received = received.replace(microsecond=0)
+    local = received.astimezone(ZoneInfo(zone)).replace(tzinfo=None).isoformat()
+    payload = f'{{"Time":"{local}","ENERGY":{{"Power":1}}}}'.encode()
+    (zoned,) = parse_message(mapping("tasmota", timezone=zone), "tele/p/SENSOR", payload, received)
+    assert zoned.ts in {received, received - timedelta(hours=1)}  # the latter only in a DST change's repeated hour
+    (unzoned,) = parse_message(mapping("tasmota"), "tele/p/SENSOR", payload, received)
+    assert unzoned.ts <= received + timedelta(minutes=1)

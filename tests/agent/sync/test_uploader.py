@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from luna_agent.buffer import ReadingBuffer
 from luna_agent.errors import KeyFileError, StorageError
@@ -385,3 +387,141 @@ async def test_a_failing_buffer_backs_off_instead_of_ending_the_loop(
     await asyncio.wait_for(task, 5)
     assert buffer.stats().depth == 0
     assert uploader.last_error == "buffer: disk I/O error"
+
+
+# -- a refused reading never blocks the queue (issue 16) --------------------------------------------------------------
+
+
+def poisoned(count: int, bad: set[int]) -> list[Sample]:
+    """``count`` readings; those at the offsets in ``bad`` carry a meter id the wire schema refuses."""
+    return [
+        Sample(
+            meter_id="-evil" if i in bad else "main",
+            metric="power_w",
+            ts=T0 + timedelta(seconds=i),
+            value=1.0,
+            unit="W",
+        )
+        for i in range(count)
+    ]
+
+
+async def test_a_batch_refused_for_one_reading_is_split_the_reading_quarantined_and_the_rest_delivered(
+    buffer: ReadingBuffer, make_uploader: MakeUploader
+) -> None:
+    """Issue 16: a reading with meter id ``-evil`` made the hub answer 400, and the agent retried it forever."""
+    buffer.append(poisoned(1000, {437}))
+    hub = FakeHub()
+    uploader = make_uploader(hub, batch_max_readings=1000)
+    summary = await uploader.drain()
+    assert summary.backlog == 0
+    assert summary.state is SyncState.IDLE
+    assert sorted(hub.by_seq()) == [seq for seq in range(1000) if seq != 437]
+    (quarantined,) = buffer.quarantined()
+    assert quarantined.reading.seq == 437
+    assert quarantined.reading.meter_id == "-evil"
+    assert "hub answered 400" in quarantined.reason
+    assert "meter_id" in quarantined.reason
+    assert buffer.stats().quarantined == 1
+    assert hub.answers[400] == 10  # 1000, 500, 250, 125, 63, 31, 15, 7, 3, 1: one refusal per halving
+    assert hub.answers[200] <= 11
+
+
+async def test_the_next_status_report_tells_the_hub_which_seqs_are_quarantined_once(
+    buffer: ReadingBuffer, make_uploader: MakeUploader
+) -> None:
+    buffer.append(poisoned(6, {1, 4}))
+    hub = FakeHub()
+    uploader = make_uploader(hub)
+    await uploader.drain()
+    assert await uploader.send_status()
+    assert await uploader.send_status()
+    reported = [[(q.seq, "meter_id" in q.reason) for q in status.quarantined] for status in hub.statuses]
+    assert reported == [[(4, True), (1, True)], []]
+    assert all(q.reported for q in buffer.quarantined())
+
+
+async def test_a_hub_that_refuses_the_message_version_blocks_instead_of_quarantining(
+    buffer: ReadingBuffer, make_uploader: MakeUploader
+) -> None:
+    buffer.append(samples(8))
+    hub = FakeHub()
+    hub.faults = ["unsupported_version"] * 20
+    uploader = make_uploader(hub)
+    assert await uploader.send_next() is Step.BLOCKED
+    assert buffer.stats().depth == 8
+    assert buffer.quarantined() == []
+
+
+@given(
+    count=st.integers(1, 120),
+    bad=st.sets(st.integers(0, 119), max_size=8),
+    batch_max=st.integers(1, 64),
+    order=st.sampled_from(["oldest_first", "newest_first"]),
+)
+@settings(max_examples=40, deadline=None)
+def test_any_refused_readings_are_quarantined_exactly_and_everything_else_delivered_once(
+    tmp_path_factory: pytest.TempPathFactory, count: int, bad: set[int], batch_max: int, order: str
+) -> None:
+    bad = {seq for seq in bad if seq < count}
+    buffer = ReadingBuffer(tmp_path_factory.mktemp("q") / "buffer.sqlite3", synchronous="off")
+    buffer.append(poisoned(count, bad))
+    key = tmp_path_factory.mktemp("k") / "agent.key"
+    key.write_text("lak_test-key", encoding="utf-8")
+    hub = FakeHub()
+    uploader = Uploader(
+        sync_settings(key, batch_max_readings=batch_max, order=order),
+        buffer,
+        agent_id=hub.agent_id,
+        site_id=hub.site_id,
+        transport=hub.transport(),
+    )
+
+    async def run() -> None:
+        try:
+            summary = await uploader.drain()
+            assert summary.backlog == 0
+            assert await uploader.send_status()
+        finally:
+            await uploader.aclose()
+
+    try:
+        asyncio.run(run())
+        assert sorted(hub.by_seq()) == sorted(set(range(count)) - bad)
+        assert {q.reading.seq for q in buffer.quarantined(1000)} == bad
+        assert {q.seq for q in hub.statuses[-1].quarantined} == bad
+        assert not hub.conflicts
+    finally:
+        buffer.close()
+
+
+async def test_a_second_running_copy_stops_syncing_and_says_so(
+    buffer: ReadingBuffer, make_uploader: MakeUploader
+) -> None:
+    """Issue 16: on 409 duplicate-instance the agent stops syncing (readings stay buffered) instead of retrying."""
+    buffer.append(samples(5))
+    hub = FakeHub()
+    hub.faults = ["duplicate_instance"]
+    uploader = make_uploader(hub)
+    assert await uploader.send_next() is Step.STOPPED
+    assert uploader.progress().state is SyncState.STOPPED
+    assert "already running as instance" in (uploader.last_error or "")
+    assert await uploader.send_next() is Step.STOPPED  # nothing more is sent
+    assert len(hub.requests) == 1
+    assert buffer.stats().depth == 5
+    await asyncio.wait_for(uploader.run(), 5)  # run() returns at once
+
+
+async def test_batches_and_status_carry_the_buffers_instance_id(
+    buffer: ReadingBuffer, make_uploader: MakeUploader
+) -> None:
+    buffer.append(samples(2))
+    hub = FakeHub()
+    uploader = make_uploader(hub)
+    await uploader.drain()
+    assert await uploader.send_status()
+    assert hub.batches[0].instance_id == hub.statuses[0].instance_id == buffer.instance_id
+    assert len(buffer.instance_id) == 16
+    reopened = ReadingBuffer(buffer.path)
+    assert reopened.instance_id == buffer.instance_id  # a restart is the same instance
+    reopened.close()

@@ -6,13 +6,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from luna_hub.agents.services import subtract_seqs
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_shared.codec import decode_hub_message
 from luna_shared.vocabulary import Flag
-from luna_shared.wire import AgentStatus, BatchAck, DeviceState, DeviceStatus, utc_ms
+from luna_shared.wire import AgentStatus, BatchAck, DeviceState, DeviceStatus, QuarantinedSeq, utc_ms
 from support.hub import ready_client
 from support.sync import BASE, Agent, batch, fetch, make_agent, post
 
@@ -164,4 +167,55 @@ async def test_completeness_reports_received_missing_and_backfilled_per_agent(hu
         "missing_count": 20,
         "backfilled": 10,
         "duplicates": 0,
+        "quarantined": 0,
     }
+
+
+def status_of(agent: Agent, *quarantined: QuarantinedSeq) -> AgentStatus:
+    now = utc_ms(datetime.now(UTC))
+    return AgentStatus(
+        agent_id=agent.agent_id,
+        site_id=agent.site_id,
+        version="0.1.0",
+        sent_at=now,
+        started_at=now,
+        clock_trusted=True,
+        backlog=0,
+        quarantined=quarantined,
+    )
+
+
+async def test_seqs_the_agent_quarantined_are_no_gaps(hub: Client, agent: Agent) -> None:
+    """Issue 16: readings the agent set aside (the hub refused them) must not show as lost in ``/agents``."""
+    for first, last in [(0, 11), (13, 19), (25, 30)]:
+        await acked(hub, batch(agent, first, last), agent)
+    reason = 'hub answered 400: malformed msgpack message: Expected `str` matching regex "..."'
+    report = status_of(agent, QuarantinedSeq(seq=12, reason=reason), QuarantinedSeq(seq=22, reason=reason))
+    assert (await post(hub, report, agent.key)).status_code == 204
+    assert (await post(hub, report, agent.key)).status_code == 204  # reported again: recorded once
+    view = await listed(hub, agent)
+    assert view["gaps"] == [[20, 21], [23, 24]]
+    assert view["quarantined"] == 2
+    response = await hub.get(
+        "/data/completeness",
+        params={"meter": agent.meter, "metric": "power_w", "start": "2024-05-01", "end": "2024-05-02", "tz": "UTC"},
+    )
+    (section,) = response.json()["agents"]
+    assert (section["missing"], section["missing_count"], section["quarantined"]) == ([[20, 21], [23, 24]], 4, 2)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 200), st.integers(0, 20)), max_size=8),
+    st.sets(st.integers(0, 250), max_size=30),
+)
+def test_subtracting_quarantined_seqs_from_gaps_is_set_difference(spans: list[tuple[int, int]], seqs: set[int]) -> None:
+    gaps: list[tuple[int, int]] = []
+    for start, length in sorted(spans):  # disjoint, ascending ranges as the ledger gives them
+        first = max(start, gaps[-1][1] + 2) if gaps else start
+        gaps.append((first, first + length))
+    left, removed = subtract_seqs(gaps, sorted(seqs))
+    covered = {seq for first, last in gaps for seq in range(first, last + 1)}
+    assert {seq for first, last in left for seq in range(first, last + 1)} == covered - seqs
+    assert removed == len(covered & seqs)
+    assert all(first <= last for first, last in left)
+    assert left == sorted(left)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,9 +18,10 @@ from litestar.testing import AsyncTestClient
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_shared.codec import WireFormat, decode_hub_message
 from luna_shared.compression import ContentEncoding
-from luna_shared.wire import BatchAck, Reading, make_batch, utc_ms
+from luna_shared.vocabulary import Quality
+from luna_shared.wire import AgentStatus, BatchAck, Reading, make_batch, rows_hash, utc_ms
 from support.hub import ready_client
-from support.sync import BASE, Agent, batch, make_agent, post, readings, seq_union, stored_seqs
+from support.sync import BASE, Agent, batch, fetch, make_agent, post, readings, seq_union, stored_seqs
 
 Client = AsyncTestClient[Litestar]
 
@@ -212,14 +214,53 @@ async def test_too_large_as_sent_or_once_decompressed_is_413(hub_dsn: str, agent
     await assert_nothing_stored(hub_dsn, agent)
 
 
-async def test_readings_from_the_future_are_422(hub: Client, hub_dsn: str, agent: Agent) -> None:
-    future = batch(agent, 0, 9, base=utc_ms(datetime.now(UTC) + timedelta(minutes=10)))
-    response = await post(hub, future, agent.key)
-    assert response.status_code == 422
-    assert "later than the hub's clock plus ingest.future_tolerance_s (300 s)" in response.json()["detail"]
-    await assert_nothing_stored(hub_dsn, agent)
-    within = batch(agent, 0, 9, base=utc_ms(datetime.now(UTC) + timedelta(minutes=4)))
+async def test_a_reading_from_the_future_is_set_aside_and_never_blocks_its_batch(
+    hub: Client, hub_dsn: str, agent: Agent
+) -> None:
+    """Issue 16: a plug sending local time read as UTC made the hub refuse the whole batch (422) for an hour."""
+    now = utc_ms(datetime.now(UTC))
+    good = readings(agent, 0, 9, base=now - timedelta(minutes=5))
+    future = [msgspec.structs.replace(r, ts=r.ts + timedelta(hours=2)) for r in good[3:5]]
+    mixed = make_batch(agent.agent_id, agent.site_id, [*good[:3], *future, *good[5:]], now)
+    ack = ack_of(await post(hub, mixed, agent.key))
+    assert (ack.stored, ack.duplicates, ack.quarantined) == (8, 0, 2)
+    assert await stored_seqs(hub_dsn, agent) == [0, 1, 2, 5, 6, 7, 8, 9]
+    aside = await fetch(
+        hub_dsn,
+        "SELECT seq, side, reason, reading FROM sync_quarantine WHERE agent_id = $1 ORDER BY seq",
+        agent.agent_id,
+    )
+    assert [(row["seq"], row["side"]) for row in aside] == [(3, "hub"), (4, "hub")]
+    assert "ingest.future_tolerance_s (300 s)" in aside[0]["reason"]
+    assert json.loads(aside[0]["reading"])["ts"] == future[0].ts.isoformat().replace("+00:00", "Z")
+    replay = ack_of(await post(hub, mixed, agent.key))  # the range is acknowledged: a replay changes nothing
+    assert (replay.stored, replay.duplicates) == (0, 10)
+    assert (await listed_gaps(hub, agent)) == ([], 2)
+    within = batch(agent, 10, 19, base=utc_ms(datetime.now(UTC) + timedelta(minutes=4)))
     assert ack_of(await post(hub, within, agent.key)).stored == 10
+
+
+async def listed_gaps(client: Client, agent: Agent) -> tuple[list[list[int]], int]:
+    found = next(item for item in (await client.get("/agents")).json() if item["agent_id"] == agent.agent_id)
+    return found["gaps"], found["quarantined"]
+
+
+@pytest.mark.parametrize(
+    "ts", [datetime(9999, 12, 31, 23, 59, tzinfo=UTC), datetime(1, 1, 1, 0, 1, tzinfo=UTC)], ids=["9999", "0001"]
+)
+async def test_timestamps_at_the_calendars_edges_are_set_aside_not_a_500(
+    hub: Client, hub_dsn: str, agent: Agent, ts: datetime
+) -> None:
+    """Issue 16: correcting a ``clock_untrusted`` reading at year 9999 (or 1) by the offset overflowed: 500, forever."""
+    (edge,) = readings(agent, 0, 0, reasons=("clock_untrusted",))
+    edge = msgspec.structs.replace(edge, ts=ts)
+    sent_at = datetime.now(UTC) - timedelta(hours=1) if ts.year == 9999 else datetime.now(UTC) + timedelta(hours=1)
+    rest = readings(agent, 1, 3, base=utc_ms(datetime.now(UTC)) - timedelta(minutes=1))
+    message = make_batch(agent.agent_id, agent.site_id, [edge, *rest], utc_ms(sent_at))
+    response = await post(hub, message, agent.key)
+    assert response.status_code == 200, response.text
+    assert ack_of(response).quarantined == 1
+    assert await stored_seqs(hub_dsn, agent) == [1, 2, 3]
 
 
 # One agent's readings 0..39; batches are any ranges of them, in any order, any number of times.
@@ -293,3 +334,186 @@ async def test_a_new_batch_registers_its_series_and_marks_its_rollups_dirty(
         await connection.close()
     assert dict(metric) == {"unit": "W", "kind": "gauge"}
     assert (dirty["low"], dirty["high"]) == (BASE, BASE + timedelta(seconds=59))
+
+
+_ANY_INSTANT = st.datetimes(
+    min_value=datetime(1, 1, 1, 0, 0, 1),  # noqa: DTZ001 - made aware below
+    max_value=datetime(9999, 12, 31, 23, 59),  # noqa: DTZ001
+    timezones=st.just(UTC),
+).map(utc_ms)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    instants=st.lists(_ANY_INSTANT, min_size=1, max_size=6, unique=True),
+    untrusted=st.lists(st.booleans(), min_size=6, max_size=6),
+    clock_offset_h=st.integers(-48, 48),
+)
+async def test_any_timestamps_are_stored_or_set_aside_one_by_one_never_a_refused_batch(
+    hub: Client, hub_dsn: str, instants: list[datetime], untrusted: list[bool], clock_offset_h: int
+) -> None:
+    agent = await make_agent(hub_dsn, prefix=f"edge{uuid.uuid4().hex[:4]}")
+    sent = [
+        msgspec.structs.replace(
+            reading,
+            ts=ts,
+            quality=Quality.SUSPECT if flag else Quality.GOOD,
+            reasons=("clock_untrusted",) if flag else (),
+        )
+        for reading, ts, flag in zip(readings(agent, 0, len(instants) - 1), instants, untrusted, strict=False)
+    ]
+    message = make_batch(
+        agent.agent_id, agent.site_id, sent, utc_ms(datetime.now(UTC) + timedelta(hours=clock_offset_h))
+    )
+    response = await post(hub, message, agent.key)
+    assert response.status_code == 200, response.text
+    ack = ack_of(response)
+    assert ack.stored + ack.quarantined == len(sent)
+    aside = await fetch(hub_dsn, "SELECT seq FROM sync_quarantine WHERE agent_id = $1", agent.agent_id)
+    assert sorted([*await stored_seqs(hub_dsn, agent), *(row["seq"] for row in aside)]) == list(range(len(sent)))
+
+
+_HOSTILE_REASON = st.one_of(
+    st.text(min_size=1, max_size=64),
+    st.sampled_from(['say "hi"', "back\\slash", "a,b", "{x}", "NULL", " ", "'", '"', "\\", "\x00", "é\u2028"]),
+)
+
+
+def _unchecked_batch(agent: Agent, rows: list[tuple[Any, ...]]) -> bytes:
+    """A ``readings.v1`` batch as any sender might send it, built from field tuples without the structs' checks."""
+    names = ("meter_id", "metric", "ts", "value", "unit", "quality", "reasons", "seq")
+    return msgspec.msgpack.encode(
+        {
+            "type": "readings.v1",
+            "agent_id": agent.agent_id,
+            "site_id": agent.site_id,
+            "first_seq": rows[0][7],
+            "last_seq": rows[-1][7],
+            "sent_at": utc_ms(datetime.now(UTC)),
+            "readings": [dict(zip(names, row, strict=True)) for row in rows],
+            "content_hash": rows_hash(rows),
+        }
+    )
+
+
+async def _ingest_with_reasons(client: Client, hub_dsn: str, reasons: tuple[str, ...], *, staged: bool) -> int:
+    """Send readings 1 and 2 with ``reasons``; ``staged``: reading 1's (meter, metric, ts) is stored already."""
+    agent = await make_agent(hub_dsn, prefix=f"rsn{uuid.uuid4().hex[:4]}")
+    assert ack_of(await post(client, batch(agent, 0, 0), agent.key)).stored == 1
+    base = BASE - timedelta(seconds=1) if staged else BASE + timedelta(hours=1)  # staged: seq 1 lands on seq 0's ts
+    rows = [(*msgspec.structs.astuple(r)[:6], reasons, r.seq) for r in readings(agent, 1, 2, base=base, reasons=("x",))]
+    response = await post(client, _unchecked_batch(agent, rows), agent.key)
+    if response.status_code != 200:
+        return response.status_code
+    query = "SELECT reasons FROM smart_meter_readings WHERE agent_id = $1 AND seq = 2"
+    assert [tuple(row["reasons"]) for row in await fetch(hub_dsn, query, agent.agent_id)] == [reasons]
+    return 200
+
+
+@pytest.mark.parametrize("method", ["copy", "unnest"])
+@pytest.mark.parametrize("staged", [False, True], ids=["direct", "staged"])
+async def test_a_reason_with_a_double_quote_is_stored_on_every_insert_path(
+    hub_dsn: str, method: str, staged: bool
+) -> None:
+    """Issue 16: ``"`` in a reason gave "malformed array literal" (500) on the staged path, retried forever."""
+    async with ready_client(HubSettings(database_url=hub_dsn, bulk_insert=method)) as client:  # type: ignore[arg-type]
+        assert await _ingest_with_reasons(client, hub_dsn, ('say "hi"', "back\\slash"), staged=staged) == 200
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reasons=st.lists(_HOSTILE_REASON, min_size=1, max_size=3).map(tuple), staged=st.booleans())
+async def test_hostile_reasons_are_stored_exactly_or_refused_as_400_never_a_500(
+    hub: Client, hub_dsn: str, reasons: tuple[str, ...], staged: bool
+) -> None:
+    status = await _ingest_with_reasons(hub, hub_dsn, reasons, staged=staged)
+    assert status == (400 if any("\x00" in reason for reason in reasons) else 200)
+
+
+async def test_an_agent_of_another_site_cannot_write_a_sites_meter(hub: Client, hub_dsn: str) -> None:
+    """Issue 16: site B's agent wrote a reading for site A's meter at T; A's real reading at T was then a duplicate."""
+    owner, intruder = await make_agent(hub_dsn, prefix="siteA"), await make_agent(hub_dsn, prefix="siteB")
+    assert ack_of(await post(hub, batch(owner, 0, 2), owner.key)).stored == 3
+    forged = [
+        msgspec.structs.replace(r, meter_id=owner.meter)
+        for r in readings(intruder, 0, 4, base=BASE + timedelta(hours=1))
+    ]
+    own = readings(intruder, 5, 6)
+    response = await post(
+        hub, make_batch(intruder.agent_id, intruder.site_id, [*forged, *own], utc_ms(datetime.now(UTC))), intruder.key
+    )
+    assert response.status_code == 403
+    assert owner.meter in response.json()["detail"]
+    assert owner.site_id in response.json()["detail"]
+    await assert_nothing_stored(hub_dsn, intruder)
+    assert await stored_seqs(hub_dsn, owner) == [0, 1, 2]
+    later = batch(owner, 3, 7, base=BASE + timedelta(hours=1) - timedelta(seconds=3))  # the times B tried to take
+    assert ack_of(await post(hub, later, owner.key)).stored == 5
+    assert ack_of(await post(hub, batch(intruder, 0, 1), intruder.key)).stored == 2  # B's own meters still work
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(claims=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=6))
+async def test_a_meter_only_ever_holds_readings_of_the_site_that_claimed_it_first(
+    hub: Client, hub_dsn: str, claims: list[tuple[int, int]]
+) -> None:
+    agents = [await make_agent(hub_dsn, prefix=f"own{index}") for index in range(3)]
+    meters = [f"shared-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    owner: dict[str, str] = {}
+    next_seq = [0, 0, 0]
+    for sender, meter_index in claims:
+        agent, meter = agents[sender], meters[meter_index]
+        seq = next_seq[sender]
+        (reading,) = readings(agent, seq, seq, base=BASE + timedelta(minutes=len(owner)))
+        message = make_batch(
+            agent.agent_id, agent.site_id, [msgspec.structs.replace(reading, meter_id=meter)], utc_ms(datetime.now(UTC))
+        )
+        response = await post(hub, message, agent.key)
+        expected = owner.setdefault(meter, agent.site_id)
+        assert response.status_code == (200 if expected == agent.site_id else 403)
+        next_seq[sender] += response.status_code == 200
+    rows = await fetch(
+        hub_dsn,
+        "SELECT r.meter_id, a.site_id FROM smart_meter_readings r JOIN agents a USING (agent_id)"
+        " WHERE r.meter_id = ANY($1::text[])",
+        meters,
+    )
+    assert all(owner[row["meter_id"]] == row["site_id"] for row in rows)
+
+
+async def test_a_second_running_copy_of_an_agent_is_refused_with_409_and_the_first_keeps_going(
+    hub: Client, hub_dsn: str, agent: Agent
+) -> None:
+    """Issue 16: two agents with one id both got 200: 2,000 acknowledged, 1,000 stored, 990 silently lost."""
+    now = utc_ms(datetime.now(UTC))
+    first = make_batch(agent.agent_id, agent.site_id, readings(agent, 0, 9), now, instance_id="aaaa")
+    second = make_batch(
+        agent.agent_id, agent.site_id, readings(agent, 0, 9, base=BASE + timedelta(days=1)), now, instance_id="bbbb"
+    )
+    assert ack_of(await post(hub, first, agent.key)).stored == 10
+    refused = await post(hub, second, agent.key)
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("duplicate-instance")
+    assert "already running as instance aaaa" in refused.json()["detail"]
+    assert await stored_seqs(hub_dsn, agent) == list(range(10))
+    more = make_batch(agent.agent_id, agent.site_id, readings(agent, 10, 12), now, instance_id="aaaa")
+    assert ack_of(await post(hub, more, agent.key)).stored == 3
+    status = AgentStatus(
+        agent_id=agent.agent_id,
+        site_id=agent.site_id,
+        version="x",
+        sent_at=now,
+        started_at=now,
+        clock_trusted=True,
+        backlog=0,
+        instance_id="bbbb",
+    )
+    assert (await post(hub, status, agent.key)).status_code == 409
+    connection = await asyncpg.connect(hub_dsn)
+    try:  # the first copy falls silent beyond the takeover time
+        await connection.execute(
+            "UPDATE agents SET instance_seen_at = now() - interval '11 minutes' WHERE agent_id = $1", agent.agent_id
+        )
+    finally:
+        await connection.close()
+    taken = make_batch(agent.agent_id, agent.site_id, readings(agent, 13, 14), now, instance_id="bbbb")
+    assert ack_of(await post(hub, taken, agent.key)).stored == 2

@@ -59,6 +59,22 @@ class BufferView(msgspec.Struct, frozen=True, kw_only=True):
     next_seq: int
     dropped_synced: int
     dropped_unsynced: int
+    quarantined: int = 0
+    """Readings the hub refused on their own, set aside (``quarantine`` lists the latest)."""
+
+
+class QuarantineView(msgspec.Struct, frozen=True, kw_only=True):
+    """A reading the hub refused on its own: out of the queue, kept with the hub's reason."""
+
+    seq: int
+    meter_id: str
+    metric: str
+    ts: datetime
+    value: float | None
+    reason: str
+    quarantined_at: datetime
+    reported: bool
+    """Whether the hub has been told, so it counts the seq as quarantined rather than missing."""
 
 
 class MqttView(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,6 +85,8 @@ class MqttView(msgspec.Struct, frozen=True, kw_only=True):
     stored: int
     malformed: int
     unmatched: int
+    malformed_by_reason: dict[str, int] = msgspec.field(default_factory=dict)
+    """Malformed messages by reason: not_json, no_known_field, invalid_meter_id, invalid_metric, unreadable, ..."""
 
 
 class SyncView(SyncProgress, frozen=True, kw_only=True):
@@ -91,6 +109,11 @@ class AgentStatusView(msgspec.Struct, frozen=True, kw_only=True):
     last_sync_at: datetime | None
     sync: SyncView
     mqtt: MqttView | None = None
+    quarantine: list[QuarantineView] = msgspec.field(default_factory=list)
+    """The latest quarantined readings (up to 20), newest first."""
+
+
+_QUARANTINE_SHOWN = 20
 
 
 @get("/health", tags=["system"], summary="Liveness of the agent")
@@ -140,10 +163,24 @@ async def status(state: State) -> AgentStatusView:
             next_seq=stats.next_seq,
             dropped_synced=stats.dropped_synced,
             dropped_unsynced=stats.dropped_unsynced,
+            quarantined=stats.quarantined,
         ),
         last_sync_at=agent.last_sync_at,
         sync=_sync_view(agent, stats.depth, oldest_age_s),
         mqtt=_mqtt_view(agent),
+        quarantine=[
+            QuarantineView(
+                seq=q.reading.seq,
+                meter_id=q.reading.meter_id,
+                metric=q.reading.metric,
+                ts=q.reading.ts,
+                value=q.reading.value,
+                reason=q.reason,
+                quarantined_at=q.quarantined_at,
+                reported=q.reported,
+            )
+            for q in (agent.buffer.quarantined(_QUARANTINE_SHOWN) if stats.quarantined else ())
+        ],
     )
 
 
@@ -168,6 +205,7 @@ def _mqtt_view(agent: Agent) -> MqttView | None:
         stored=stats.stored,
         malformed=stats.malformed,
         unmatched=stats.unmatched,
+        malformed_by_reason=dict(stats.malformed_by_reason),
     )
 
 

@@ -4,12 +4,18 @@ Readings stay until the uploader acknowledges them (``ack``) and after that as l
 the bounds allow. When a bound (rows or bytes) is exceeded, the oldest *synced* rows go
 first, then the oldest *unsynced* ones; both are counted (persistently) and logged. A
 reading is never altered once stored.
+
+A reading the hub refuses on its own (the uploader found it by splitting the batch) moves to
+the ``quarantine`` table with the hub's reason (:meth:`ReadingBuffer.quarantine`): it leaves the
+queue, so it never blocks the readings behind it, and it stays for the operator to inspect
+(``/status``). The hub is told its sequence number (``status.v1``), so it is no unexplained gap.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,13 +32,14 @@ from luna_shared.logs import get_logger
 from luna_shared.vocabulary import Quality
 from luna_shared.wire import Reading
 
-__all__ = ["BufferStats", "BufferedEvent", "ReadingBuffer", "SeqRange"]
+__all__ = ["BufferStats", "BufferedEvent", "QuarantinedReading", "ReadingBuffer", "SeqRange"]
 
 _log = get_logger(__name__)
 
 _UNSYNCED_INDEX: Final = "CREATE INDEX IF NOT EXISTS readings_unsynced ON readings (seq) WHERE synced = 0"
 _META_ROWS: Final = (
-    "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0), ('dropped_synced', 0), ('dropped_unsynced', 0)"
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0), ('dropped_synced', 0), ('dropped_unsynced', 0),"
+    " ('quarantined', 0)"
 )
 _INSERT: Final = (
     "INSERT INTO readings (seq, meter_id, metric, ts_ms, value, unit, quality, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -41,6 +48,8 @@ _BYTE_ROUNDS: Final = 8
 _QUALITY_TEXT: Final = {quality: str(quality.value) for quality in Quality}
 _QUALITY_OF_TEXT: Final = {text: quality for quality, text in _QUALITY_TEXT.items()}
 _COLUMNS: Final = "seq, meter_id, metric, ts_ms, value, unit, quality, reasons"
+_QUARANTINE_KEEP: Final = 10_000
+"""Quarantined readings kept for inspection (the oldest go first); the count in ``meta`` is kept forever."""
 
 
 class SeqRange(NamedTuple):
@@ -61,6 +70,18 @@ class BufferStats(msgspec.Struct, frozen=True, kw_only=True):
     next_seq: int
     dropped_synced: int
     dropped_unsynced: int
+    quarantined: int = 0
+    """Readings the hub refused on their own, set aside (ever, not only those still kept)."""
+
+
+class QuarantinedReading(msgspec.Struct, frozen=True, kw_only=True):
+    """A reading the hub refused on its own, with the hub's reason; out of the queue, kept for inspection."""
+
+    reading: Reading
+    reason: str
+    quarantined_at: datetime
+    reported: bool
+    """Whether the hub has been told (``status.v1``), so it counts the sequence number as quarantined, not lost."""
 
 
 class BufferedEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,6 +123,9 @@ class ReadingBuffer:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             _create_schema(self._db)
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?)", (secrets.randbits(62),))
+            self.instance_id = f"{self._meta('instance'):016x}"
+            """This buffer's random id, fixed when the file is created: the hub tells two running copies apart by it."""
             self._next_seq = self._meta("next_seq")
             self._rows = self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
             self._depth = self._db.execute("SELECT COUNT(*) FROM readings WHERE synced = 0").fetchone()[0]
@@ -164,13 +188,22 @@ class ReadingBuffer:
         self._enforce_bounds()
         return SeqRange(first, last)
 
-    def pending(self, limit: int, *, newest_first: bool = False) -> list[Reading]:
-        """Up to ``limit`` unacknowledged readings, oldest first (or newest first)."""
+    def pending(
+        self, limit: int, *, newest_first: bool = False, first_seq: int | None = None, last_seq: int | None = None
+    ) -> list[Reading]:
+        """Up to ``limit`` unacknowledged readings, oldest first (or newest first); within a range when given."""
         order = "DESC" if newest_first else "ASC"
-        cursor = self._db.execute(
-            f"SELECT {_COLUMNS} FROM readings WHERE synced = 0 ORDER BY seq {order} LIMIT ?",  # noqa: S608 - fixed text
-            (limit,),
-        )
+        if first_seq is None and last_seq is None:
+            cursor = self._db.execute(
+                f"SELECT {_COLUMNS} FROM readings WHERE synced = 0 ORDER BY seq {order} LIMIT ?",  # noqa: S608 - fixed
+                (limit,),
+            )
+        else:
+            cursor = self._db.execute(
+                f"SELECT {_COLUMNS} FROM readings WHERE synced = 0 AND seq BETWEEN ? AND ?"  # noqa: S608 - fixed text
+                f" ORDER BY seq {order} LIMIT ?",
+                (first_seq if first_seq is not None else 0, last_seq if last_seq is not None else 2**63 - 1, limit),
+            )
         return [_reading(row) for row in cursor]
 
     def read(self, first_seq: int, last_seq: int) -> list[Reading]:
@@ -189,6 +222,46 @@ class ReadingBuffer:
             ).rowcount
         self._depth -= changed
         return changed
+
+    def quarantine(self, seq: int, reason: str, at: datetime) -> bool:
+        """Move the unacknowledged reading ``seq`` out of the queue into quarantine; ``False`` if not waiting."""
+        with self._transaction() as db:
+            moved = db.execute(
+                f"INSERT INTO quarantine ({_COLUMNS}, reason, quarantined_at_ms)"  # noqa: S608 - fixed text
+                f" SELECT {_COLUMNS}, ?, ? FROM readings WHERE seq = ? AND synced = 0",
+                (reason, _ms(at), seq),
+            ).rowcount
+            if moved:
+                db.execute("DELETE FROM readings WHERE seq = ?", (seq,))
+                db.execute("UPDATE meta SET value = value + 1 WHERE key = 'quarantined'")
+                db.execute(
+                    "DELETE FROM quarantine WHERE seq IN"
+                    " (SELECT seq FROM quarantine ORDER BY seq DESC LIMIT -1 OFFSET ?)",
+                    (_QUARANTINE_KEEP,),
+                )
+        if moved:
+            self._rows -= 1
+            self._depth -= 1
+        return bool(moved)
+
+    def quarantined(self, limit: int = 100, *, unreported: bool = False) -> list[QuarantinedReading]:
+        """Return quarantined readings, newest first (with ``unreported``, those the hub has not been told of)."""
+        cursor = self._db.execute(
+            f"SELECT {_COLUMNS}, reason, quarantined_at_ms, reported FROM quarantine"  # noqa: S608 - fixed text
+            " WHERE reported = 0 OR NOT ? ORDER BY seq DESC LIMIT ?",
+            (unreported, limit),
+        )
+        return [
+            QuarantinedReading(
+                reading=_reading(row[:8]), reason=row[8], quarantined_at=_from_ms(row[9]), reported=bool(row[10])
+            )
+            for row in cursor
+        ]
+
+    def mark_reported(self, seqs: Sequence[int]) -> None:
+        """Note that the hub has been told of these quarantined readings."""
+        with self._transaction() as db:
+            db.executemany("UPDATE quarantine SET reported = 1 WHERE seq = ?", [(seq,) for seq in seqs])
 
     def add_event(
         self, ts: datetime, meter_id: str, metric: str, kind: str, detail: dict[str, float | str | None]
@@ -228,6 +301,7 @@ class ReadingBuffer:
             next_seq=self._next_seq,
             dropped_synced=self._meta("dropped_synced"),
             dropped_unsynced=self._meta("dropped_unsynced"),
+            quarantined=self._meta("quarantined"),
         )
 
     def _enforce_bounds(self) -> None:
@@ -290,6 +364,35 @@ def _create_schema(connection: sqlite3.Connection) -> None:
         {"id": int, "ts_ms": int, "meter_id": str, "metric": str, "kind": str, "detail": str},
         pk="id",
         not_null={"ts_ms", "meter_id", "metric", "kind", "detail"},
+        if_not_exists=True,
+    )
+    db.table("quarantine").create(
+        {
+            "seq": int,
+            "meter_id": str,
+            "metric": str,
+            "ts_ms": int,
+            "value": float,
+            "unit": str,
+            "quality": str,
+            "reasons": str,
+            "reason": str,
+            "quarantined_at_ms": int,
+            "reported": int,
+        },
+        pk="seq",
+        not_null={
+            "meter_id",
+            "metric",
+            "ts_ms",
+            "unit",
+            "quality",
+            "reasons",
+            "reason",
+            "quarantined_at_ms",
+            "reported",
+        },
+        defaults={"reported": 0},
         if_not_exists=True,
     )
     db.table("meta").create({"key": str, "value": int}, pk="key", not_null={"value"}, if_not_exists=True)

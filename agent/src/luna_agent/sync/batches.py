@@ -37,6 +37,7 @@ def sized_batch(  # noqa: PLR0913 - the batch's identity, content and bounds
     *,
     max_bytes: int,
     keep_newest: bool = False,
+    instance_id: str | None = None,
 ) -> tuple[ReadingBatch, bytes]:
     """Build the batch and its msgpack from ``run``, shortening it until the msgpack fits ``max_bytes``.
 
@@ -45,7 +46,7 @@ def sized_batch(  # noqa: PLR0913 - the batch's identity, content and bounds
     """
     readings = list(run)
     while True:
-        batch = make_batch(agent_id, site_id, readings, sent_at)
+        batch = make_batch(agent_id, site_id, readings, sent_at, instance_id)
         body = encode(batch)
         if len(body) <= max_bytes or len(readings) == 1:
             return batch, body

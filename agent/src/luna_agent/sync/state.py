@@ -19,6 +19,8 @@ class SyncState(enum.StrEnum):
     BLOCKED = "blocked"
     WAITING_FOR_KEY = "waiting_for_key"
     DISABLED = "disabled"
+    STOPPED = "stopped"
+    """The hub saw another running agent with this id (409 duplicate-instance): sync stays off until a restart."""
 
 
 class Step(enum.StrEnum):

@@ -7,10 +7,15 @@ A lost answer leaves the run unacknowledged, so it is sent again; the hub recogn
 replay. The uploader never deletes a reading: only the buffer's overflow policy does.
 
 How it reacts to the hub (the sync contract): 2xx with a matching ack -> acknowledge; 413 ->
-halve the batch and retry at once; 415 -> send uncompressed; other 4xx or a wrong ack ->
-``blocked``, retried after ``backoff_max_s`` (after a 401 the key file is read again); 5xx,
-timeouts and connection errors -> exponential back-off with full jitter. A token bucket bounds
-the drain rate.
+halve the batch and retry at once; 415 -> send uncompressed; 400 or 422 (the batch is malformed
+or unprocessable; not an unsupported message version) -> split it: the first half of the refused
+range is sent on its own, and so on, until the hub refuses a single reading, which goes to the
+buffer's quarantine with the hub's reason while the rest is delivered (a bad reading costs about
+2 log2(n) requests and never blocks the queue); other 4xx or a wrong ack -> ``blocked``, retried
+after ``backoff_max_s`` (after a 401 the key file is read again); 5xx, timeouts and connection
+errors -> exponential back-off with full jitter. A token bucket bounds the drain rate.
+Quarantined sequence numbers go to the hub with the next status report (``status.v1``
+``quarantined``), so its ledger shows them as quarantined rather than lost.
 """
 
 from __future__ import annotations
@@ -38,16 +43,23 @@ from luna_shared.errors import KeyFileError as SharedKeyFileError
 from luna_shared.errors import WireError
 from luna_shared.keyfile import read_key
 from luna_shared.logs import get_logger
-from luna_shared.wire import AgentStatus, DeviceStatus, ReadingBatch, utc_ms
+from luna_shared.wire import AgentStatus, DeviceStatus, QuarantinedSeq, ReadingBatch, utc_ms
 
 if TYPE_CHECKING:
     from luna_agent.buffer import ReadingBuffer
+    from luna_shared.wire import Reading
 
 __all__ = ["BatchCounter", "Uploader", "read_agent_key"]
 
 _log = get_logger(__name__)
 _THROUGHPUT_WINDOW_S: Final = 60.0
 _DETAIL_MAX: Final = 300
+_SPLITTABLE: Final = frozenset({httpx.codes.BAD_REQUEST, httpx.codes.UNPROCESSABLE_ENTITY})
+"""Refusals that may be about single readings: split the batch to find them."""
+_UNSPLITTABLE_TYPES: Final = ("unsupported-version",)
+"""Problem types (their last path segment) that refuse every batch alike: splitting would quarantine everything."""
+_REPORT_QUARANTINE_MAX: Final = 500
+_DUPLICATE_INSTANCE: Final = "duplicate-instance"
 
 
 class BatchCounter(Protocol):
@@ -122,6 +134,10 @@ class Uploader:
         self.retry_in_s: float | None = None
         self.readings_sent = 0
         self.batches_sent = 0
+        self.readings_quarantined = 0
+        self._isolating: tuple[int, int] | None = None
+        """The refused range being split, and below the size of its next piece."""
+        self._isolate_limit = 0
         self._acked: deque[tuple[float, int]] = deque()
         self._stopping = asyncio.Event()
         self._failing: str | None = None
@@ -130,15 +146,19 @@ class Uploader:
 
     # -- one step ------------------------------------------------------------------------------
 
-    async def send_next(self) -> Step:
+    async def send_next(self) -> Step:  # noqa: PLR0911 - one return per outcome
         """Send the next batch and act on the answer; see :class:`Step`."""
+        if self.state is SyncState.STOPPED:
+            return Step.STOPPED
         key = self._current_key()
         if key is None:
             self.state = SyncState.WAITING_FOR_KEY
             return Step.NO_KEY
         newest_first = self.settings.order == "newest_first"
-        pending = self.buffer.pending(self.batch_limit, newest_first=newest_first)
-        run = contiguous_run(pending, newest_first=newest_first)
+        run = self._isolated_run(newest_first)
+        if run is None:
+            pending = self.buffer.pending(self.batch_limit, newest_first=newest_first)
+            run = contiguous_run(pending, newest_first=newest_first)
         if not run:
             if self.state is SyncState.SENDING:
                 self.state = SyncState.IDLE
@@ -156,6 +176,7 @@ class Uploader:
             sent_wall,
             max_bytes=self.settings.batch_max_bytes,
             keep_newest=newest_first,
+            instance_id=self.buffer.instance_id,
         )
         self.state = SyncState.SENDING
         encoding = self.encoding
@@ -166,6 +187,18 @@ class Uploader:
         if httpx.codes.is_success(response.status_code):
             return self._on_ack(batch, response, sent_wall + (self._now() - sent_wall) / 2)
         return self._on_refusal(batch, response, encoding)
+
+    def _isolated_run(self, newest_first: bool) -> list[Reading] | None:
+        """Return the next piece of a refused range being split, or ``None`` when none waits (any more)."""
+        if self._isolating is None:
+            return None
+        first, last = self._isolating
+        pending = self.buffer.pending(self._isolate_limit, newest_first=newest_first, first_seq=first, last_seq=last)
+        run = contiguous_run(pending, newest_first=newest_first)
+        if not run:
+            self._isolating = None
+            return None
+        return run
 
     async def _post(self, content: bytes, key: str, encoding: ContentEncoding) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": WireFormat.MSGPACK.value}
@@ -216,11 +249,56 @@ class Uploader:
             self._count("unsupported_encoding")
             _log.warning("hub refuses the encoding; sending uncompressed", encoding=encoding.value, detail=detail)
             return Step.RETRY
+        if status == httpx.codes.CONFLICT and _problem_type(response).endswith(_DUPLICATE_INSTANCE):
+            return self._stop_duplicate(f"hub answered {status}: {detail}")
+        if status in _SPLITTABLE and not _problem_type(response).endswith(_UNSPLITTABLE_TYPES):
+            return self._split(batch, f"hub answered {status}: {detail}")
         if httpx.codes.is_server_error(status):
             return self._unavailable(f"hub answered {status}: {detail}", "server_error")
         if status == httpx.codes.UNAUTHORIZED:
             self._key = None  # read the file again before the next attempt: the operator may replace the key
         return self._blocked(f"hub answered {status}: {detail}")
+
+    def _stop_duplicate(self, error: str) -> Step:
+        """Another running agent has this agent id: stop syncing (readings stay buffered) and say so, once."""
+        self.state = SyncState.STOPPED
+        self.retry_in_s = None
+        self.last_error = error
+        self._count("duplicate_instance")
+        _log.error(
+            "another agent with this agent id is running; sync STOPPED until this agent restarts"
+            " (give each agent its own agent_id; readings stay in the buffer)",
+            instance_id=self.buffer.instance_id,
+            error=error,
+        )
+        self._stopping.set()
+        return Step.STOPPED
+
+    def _split(self, batch: ReadingBatch, error: str) -> Step:
+        """Narrow a refused batch down to the readings the hub refuses on their own; quarantine each such one."""
+        size = len(batch.readings)
+        if size > 1:
+            self._isolating = (batch.first_seq, batch.last_seq)
+            self._isolate_limit = (size + 1) // 2
+            self._count("split")
+            _log.info(
+                "hub refused the batch; splitting it", first_seq=batch.first_seq, last_seq=batch.last_seq, error=error
+            )
+            return Step.RETRY
+        self._isolating = None
+        reading = batch.readings[0]
+        if self.buffer.quarantine(reading.seq, error, self._now()):
+            self.readings_quarantined += 1
+            self._count("quarantined")
+            _log.warning(
+                "hub refused a reading; quarantined, the rest goes on",
+                seq=reading.seq,
+                meter_id=reading.meter_id,
+                metric=reading.metric,
+                ts=reading.ts.isoformat(),
+                error=error,
+            )
+        return Step.RETRY
 
     def _unavailable(self, error: str, result: str) -> Step:
         self.retry_in_s = self._backoff.next_delay()
@@ -279,15 +357,25 @@ class Uploader:
             last_acked_seq=self.last_acked_seq,
             last_ack_at=utc_ms(self.last_ack_at) if self.last_ack_at else None,
             devices=devices,
+            instance_id=self.buffer.instance_id,
+            quarantined=tuple(
+                QuarantinedSeq(seq=q.reading.seq, reason=q.reason[:500])
+                for q in self.buffer.quarantined(_REPORT_QUARANTINE_MAX, unreported=True)
+            ),
         )
         try:
             response = await self._post(compress(encode(message), self.encoding), key, self.encoding)
         except httpx.RequestError as exc:
             _log.debug("status report not delivered", error=str(exc) or type(exc).__name__)
             return False
+        if response.status_code == httpx.codes.CONFLICT and _problem_type(response).endswith(_DUPLICATE_INSTANCE):
+            self._stop_duplicate(f"hub answered 409: {_problem_detail(response)}")
+            return False
         if not httpx.codes.is_success(response.status_code):
             _log.debug("status report refused", status=response.status_code, detail=_problem_detail(response))
             return False
+        if message.quarantined:
+            self.buffer.mark_reported([q.seq for q in message.quarantined])
         return True
 
     def progress(self) -> SyncProgress:
@@ -368,6 +456,16 @@ class Uploader:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _problem_type(response: httpx.Response) -> str:
+    """Return the problem's ``type`` (RFC 9457), or ``""``."""
+    try:
+        problem = response.json()
+    except ValueError:
+        return ""
+    kind = problem.get("type") if isinstance(problem, dict) else None
+    return kind if isinstance(kind, str) else ""
 
 
 def _problem_detail(response: httpx.Response) -> str:

@@ -10,6 +10,8 @@ __all__ = [
     "agent_rows",
     "ensure_agent",
     "ledger_summary",
+    "quarantined_seqs",
+    "record_agent_quarantine",
     "record_status",
 ]
 
@@ -77,6 +79,30 @@ async def record_status(  # noqa: PLR0913 - one column each
         clock_offset_ms,
         devices_json,
     )
+
+
+async def record_agent_quarantine(
+    connection: asyncpg.Connection, agent_id: str, seqs: list[int], reasons: list[str]
+) -> None:
+    """Note readings the agent set aside (the hub refused them); a seq already known keeps its first record."""
+    await connection.execute(
+        "INSERT INTO sync_quarantine (agent_id, seq, side, reason)"
+        " SELECT $1, seq, 'agent', reason FROM unnest($2::bigint[], $3::text[]) AS q(seq, reason)"
+        " ON CONFLICT (agent_id, seq) DO NOTHING",
+        agent_id,
+        seqs,
+        reasons,
+    )
+
+
+async def quarantined_seqs(connection: asyncpg.Connection, agent_ids: list[str]) -> dict[str, list[int]]:
+    """Per agent, the sequence numbers set aside by the agent (never sent whole) or by the hub, ascending."""
+    rows = await connection.fetch(
+        "SELECT agent_id, array_agg(seq ORDER BY seq) AS seqs FROM sync_quarantine"
+        " WHERE agent_id = ANY($1::text[]) GROUP BY agent_id",
+        agent_ids,
+    )
+    return {row["agent_id"]: list(row["seqs"]) for row in rows}
 
 
 async def agent_rows(connection: asyncpg.Connection, agent_ids: list[str] | None = None) -> list[asyncpg.Record]:

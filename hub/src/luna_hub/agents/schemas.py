@@ -41,7 +41,9 @@ class AgentView(msgspec.Struct, frozen=True, kw_only=True):
     clock_trusted: bool | None
     status_at: datetime | None
     gaps: list[tuple[int, int]]
-    """Sequence ranges missing between the batches received, ``[first, last]`` inclusive."""
+    """Sequence ranges missing between the batches received, ``[first, last]`` inclusive (quarantined ones not)."""
+    quarantined: int = 0
+    """Readings the agent set aside because the hub refused them on their own (reported in ``status.v1``)."""
 
 
 class AgentCompleteness(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,3 +61,5 @@ class AgentCompleteness(msgspec.Struct, frozen=True, kw_only=True):
     backfilled: int
     """Readings older than the agent's latest reading when they arrived (delivered late, after an outage)."""
     duplicates: int
+    quarantined: int = 0
+    """Sequence numbers between received ranges the agent quarantined (refused by the hub): not missing."""

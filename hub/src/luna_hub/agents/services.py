@@ -30,6 +30,7 @@ __all__ = [
     "list_agents",
     "record_status",
     "reuse_or_create_key",
+    "subtract_seqs",
     "verify_agent_key",
 ]
 
@@ -78,7 +79,18 @@ async def reuse_or_create_key(
 
 
 async def record_status(connection: asyncpg.Connection, status: AgentStatus, received_at: datetime) -> None:
-    """Store what an agent reported about itself on its row (the clock offset is measured, as for batches)."""
+    """Store what an agent reported about itself on its row (the clock offset is measured, as for batches).
+
+    Sequence numbers it quarantined (the hub refused those readings on their own) are recorded, so
+    they show as quarantined instead of missing.
+    """
+    if status.quarantined:
+        await repository.record_agent_quarantine(
+            connection,
+            status.agent_id,
+            [q.seq for q in status.quarantined],
+            [q.reason for q in status.quarantined],
+        )
     await repository.record_status(
         connection,
         status.agent_id,
@@ -98,47 +110,76 @@ def clock_offset_ms(received_at: datetime, sent_at: datetime) -> int:
     return round((received_at - sent_at).total_seconds() * 1000)
 
 
-def _gaps(summary: asyncpg.Record | None) -> list[tuple[int, int]]:
+def _gaps(summary: asyncpg.Record | None, quarantined: list[int] | None = None) -> tuple[list[tuple[int, int]], int]:
+    """Return the ledger's holes minus the seqs the agent quarantined, and how many of those fell in them."""
     if summary is None:
-        return []
-    return list(zip(summary["gap_first"], summary["gap_last"], strict=True))
+        return [], 0
+    gaps = list(zip(summary["gap_first"], summary["gap_last"], strict=True))
+    return subtract_seqs(gaps, quarantined or [])
+
+
+def subtract_seqs(gaps: list[tuple[int, int]], seqs: list[int]) -> tuple[list[tuple[int, int]], int]:
+    """Remove the (ascending) ``seqs`` from the inclusive ranges ``gaps``; return what is left and how many went."""
+    left: list[tuple[int, int]] = []
+    removed = 0
+    index = 0
+    for first, last in gaps:
+        while index < len(seqs) and seqs[index] < first:
+            index += 1
+        start = first
+        while index < len(seqs) and seqs[index] <= last:
+            if seqs[index] > start:
+                left.append((start, seqs[index] - 1))
+            start = seqs[index] + 1
+            removed += 1
+            index += 1
+        if start <= last:
+            left.append((start, last))
+    return left, removed
 
 
 async def list_agents(pool: asyncpg.Pool) -> list[AgentView]:
     """Every agent with its last contact, clock offset, reported backlog, counters and sequence gaps."""
     async with pool.acquire() as connection:
         rows = await repository.agent_rows(connection)
-        ledger = await repository.ledger_summary(connection, [row["agent_id"] for row in rows])
-    return [
-        AgentView(
-            agent_id=row["agent_id"],
-            site_id=row["site_id"],
-            last_seen_at=row["last_seen_at"],
-            clock_offset_ms=row["clock_offset_ms"],
-            backlog=row["backlog"],
-            oldest_unsynced_at=row["oldest_unsynced_at"],
-            last_acked_seq=row["last_acked_seq"],
-            batches=row["batches"],
-            readings=row["readings"],
-            duplicates=row["duplicates"],
-            backfilled=row["backfilled"],
-            version=row["version"],
-            clock_trusted=row["clock_trusted"],
-            status_at=row["status_at"],
-            gaps=_gaps(ledger.get(row["agent_id"])),
+        ids = [row["agent_id"] for row in rows]
+        ledger = await repository.ledger_summary(connection, ids)
+        quarantine = await repository.quarantined_seqs(connection, ids)
+    views = []
+    for row in rows:
+        gaps, _ = _gaps(ledger.get(row["agent_id"]), quarantine.get(row["agent_id"]))
+        views.append(
+            AgentView(
+                agent_id=row["agent_id"],
+                site_id=row["site_id"],
+                last_seen_at=row["last_seen_at"],
+                clock_offset_ms=row["clock_offset_ms"],
+                backlog=row["backlog"],
+                oldest_unsynced_at=row["oldest_unsynced_at"],
+                last_acked_seq=row["last_acked_seq"],
+                batches=row["batches"],
+                readings=row["readings"],
+                duplicates=row["duplicates"],
+                backfilled=row["backfilled"],
+                version=row["version"],
+                clock_trusted=row["clock_trusted"],
+                status_at=row["status_at"],
+                gaps=gaps,
+                quarantined=len(quarantine.get(row["agent_id"], ())),
+            )
         )
-        for row in rows
-    ]
+    return views
 
 
 async def agent_completeness(connection: asyncpg.Connection, agent_ids: list[str]) -> list[AgentCompleteness]:
     """Per agent: sequence numbers received, the missing ranges between them, readings delivered late."""
     rows = await repository.agent_rows(connection, agent_ids)
     ledger = await repository.ledger_summary(connection, agent_ids)
+    quarantine = await repository.quarantined_seqs(connection, agent_ids)
     report = []
     for row in rows:
         summary = ledger.get(row["agent_id"])
-        gaps = _gaps(summary)
+        gaps, quarantined = _gaps(summary, quarantine.get(row["agent_id"]))
         report.append(
             AgentCompleteness(
                 agent_id=row["agent_id"],
@@ -150,6 +191,7 @@ async def agent_completeness(connection: asyncpg.Connection, agent_ids: list[str
                 missing_count=sum(last - first + 1 for first, last in gaps),
                 backfilled=row["backfilled"],
                 duplicates=row["duplicates"],
+                quarantined=quarantined,
             )
         )
     return report

@@ -1,7 +1,9 @@
 """Batches and status reports from agents (``POST /api/v1/ingest``): exactly once, with the clock checked.
 
-A batch is stored in one transaction under its agent's row lock: the ledger entry of its
-sequence range, and those of its readings whose sequence numbers no earlier range covered
+A batch touching a meter of another site is refused (403) and nothing in it is stored: a meter
+belongs to the site that registered it first (or that an operator set). A batch is stored in one
+transaction under its agent's row lock: the ledger entry of its sequence range, and those of
+its readings whose sequence numbers no earlier range covered
 (COPY straight into the table; when some are stored already, the staged way with
 ``INSERT ... ON CONFLICT DO NOTHING`` on the natural key, see ``luna_hub.timeseries.writer``).
 So a batch is either acknowledged and durable, or not stored at all; a replay of the same
@@ -11,8 +13,14 @@ a 409; overlapping or out-of-order ranges store only what is new.
 Clock: the offset is the hub's receive time minus the agent's send time. Beyond
 ``ingest.clock_tolerance_s`` the batch's readings become at least ``suspect`` with reason
 ``clock_skew``; readings the agent marked ``clock_untrusted`` or ``clock_jump`` are shifted by
-the offset and marked ``timestamp_corrected`` (``ingest.correct_untrusted_clock``). Readings later
-than the hub's clock plus ``ingest.future_tolerance_s`` (after correction) refuse the batch (422).
+the offset and marked ``timestamp_corrected`` (``ingest.correct_untrusted_clock``).
+
+One reading never blocks its batch: a reading later than the hub's clock plus
+``ingest.future_tolerance_s`` (after correction; e.g. a plug sending local time read as UTC),
+earlier than 1970, or whose correction would leave the calendar (year 1 .. 9999) is set aside
+in ``sync_quarantine`` (side ``hub``, with the reading and the reason) instead of being stored;
+the range is acknowledged with ``quarantined`` counting them. Such timestamps are not stored as
+readings because one of them breaks every bucketed query and rollup of its series.
 """
 
 from __future__ import annotations
@@ -23,9 +31,9 @@ from typing import Final, NamedTuple
 
 import asyncpg
 
-from luna_hub.agents.services import clock_offset_ms, record_status, verify_agent_key
-from luna_hub.auth.agent_keys import AgentIdentity
-from luna_hub.errors import ConflictError, ForbiddenError, UnauthorizedError, UnprocessableError
+from luna_hub.agents.services import clock_offset_ms, record_status
+from luna_hub.auth.agent_keys import AgentIdentity, verify_agent_key
+from luna_hub.errors import PROBLEM_TYPE_BASE, ConflictError, ForbiddenError, UnauthorizedError
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_hub.sync import repository
 from luna_hub.sync.decoding import content_encoding, decode_message, read_body, wire_format
@@ -36,9 +44,33 @@ from luna_shared.received import ReceivedBatch
 from luna_shared.vocabulary import Flag, Quality
 from luna_shared.wire import AgentStatus, BatchAck, ReadingFields, utc_ms
 
-__all__ = ["IncomingMessage", "Reply", "batch_rows", "receive", "store_batch", "uncovered"]
+__all__ = ["IncomingMessage", "Reply", "Screened", "batch_rows", "receive", "store_batch", "uncovered"]
 
 _CLOCK_FLAGS: Final = frozenset({Flag.CLOCK_UNTRUSTED.value, Flag.CLOCK_JUMP.value})
+_EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_NAMED_MAX: Final = 5
+INSTANCE_TAKEOVER_S: Final = 600.0
+"""A copy of an agent silent this long may be replaced by another (new buffer, replaced device)."""
+
+
+class DuplicateInstanceError(ConflictError):
+    """A second running copy of one agent id (another buffer) sends while the first is live."""
+
+    problem_type = PROBLEM_TYPE_BASE + "duplicate-instance"
+
+
+async def check_instance(connection: asyncpg.Connection, agent_id: str, instance_id: str | None, now: datetime) -> None:
+    """Raise :class:`DuplicateInstanceError` when another copy of the agent is live (call under its row lock)."""
+    other = await repository.check_instance(connection, agent_id, instance_id, now, INSTANCE_TAKEOVER_S)
+    if other is not None:
+        msg = (
+            f"agent {agent_id!r} is already running as instance {other[0]} (last heard {other[1].isoformat()});"
+            f" this is instance {instance_id}: two agents with one id would lose readings. Stop one or give it its"
+            f" own agent id (a copy silent for {INSTANCE_TAKEOVER_S:g} s may take over)"
+        )
+        raise DuplicateInstanceError(msg)
+
+
 _log = get_logger(__name__)
 
 
@@ -74,7 +106,8 @@ async def receive(pool: asyncpg.Pool, settings: HubSettings, incoming: IncomingM
             ack = await store_batch(pool, message, received_at, limits, method=settings.bulk_insert)
             return Reply(encode(ack, fmt), fmt.value)
         case AgentStatus():
-            async with pool.acquire() as connection:
+            async with pool.acquire() as connection, connection.transaction():
+                await check_instance(connection, message.agent_id, message.instance_id, received_at)
                 await record_status(connection, message, received_at)
             return Reply(None, fmt.value)
 
@@ -100,17 +133,49 @@ def _check_sender(identity: AgentIdentity, agent_id: str, site_id: str) -> None:
         raise ForbiddenError(msg)
 
 
-def batch_rows(rows: list[ReadingFields], offset: timedelta, limits: IngestSettings) -> list[ReadingFields]:
-    """Return ``rows`` flagged and corrected for the agent's clock (module docstring); as given when nothing applies."""
+class Screened(NamedTuple):
+    """A batch's rows, flagged and corrected for the agent's clock, and the readings to set aside, by seq."""
+
+    rows: list[ReadingFields]
+    """Every row of the batch, in sequence order (those set aside too: ledger arithmetic needs them all)."""
+    aside: dict[int, str]
+    """Seq -> why the reading is set aside instead of stored."""
+
+
+def batch_rows(rows: list[ReadingFields], offset: timedelta, limits: IngestSettings, received_at: datetime) -> Screened:
+    """Flag and correct ``rows`` for the agent's clock, and pick those to set aside (module docstring)."""
     skewed = abs(offset.total_seconds()) > limits.clock_tolerance_s
     correct = limits.correct_untrusted_clock and any(row[6] and not _CLOCK_FLAGS.isdisjoint(row[6]) for row in rows)
-    if not skewed and not correct:  # the common case: no per-reading decisions
-        return rows
+    aside: dict[int, str] = {}
+    if skewed or correct:
+        rows = _flagged(rows, offset, skewed=skewed, correct=correct, aside=aside)
+    horizon = received_at + timedelta(seconds=limits.future_tolerance_s)
+    if max(row[2] for row in rows) > horizon or min(row[2] for row in rows) < _EARLIEST:  # rare: look at each
+        for row in rows:
+            if row[2] > horizon:
+                aside.setdefault(
+                    row[7],
+                    f"ts {row[2].isoformat()} is later than the hub's clock ({received_at.isoformat()}) plus"
+                    f" ingest.future_tolerance_s ({limits.future_tolerance_s:g} s): set aside, not stored",
+                )
+            elif row[2] < _EARLIEST:
+                aside.setdefault(row[7], f"ts {row[2].isoformat()} is before 1970: set aside, not stored")
+    return Screened(rows, aside)
+
+
+def _flagged(
+    rows: list[ReadingFields], offset: timedelta, *, skewed: bool, correct: bool, aside: dict[int, str]
+) -> list[ReadingFields]:
     flagged: list[ReadingFields] = []
     for meter, metric, ts, value, unit, quality, reasons, seq in rows:
         if correct and reasons and not _CLOCK_FLAGS.isdisjoint(reasons):
+            try:
+                moved = ts + offset
+            except OverflowError:  # year 1 or 9999 shifted beyond the calendar
+                aside[seq] = f"ts {ts.isoformat()} shifted by the agent's clock offset {offset} leaves the calendar"
+                moved = ts
             flagged.append(
-                (meter, metric, ts + offset, value, unit, quality, (*reasons, Flag.TIMESTAMP_CORRECTED.value), seq)
+                (meter, metric, moved, value, unit, quality, (*reasons, Flag.TIMESTAMP_CORRECTED.value), seq)
             )
         elif skewed:
             worse = quality.worst(Quality.SUSPECT)
@@ -133,18 +198,6 @@ def uncovered(rows: list[ReadingFields], first_seq: int, covered: list[tuple[int
     return kept
 
 
-def _check_future(rows: list[ReadingFields], received_at: datetime, limits: IngestSettings) -> None:
-    latest = max(row[2] for row in rows)
-    horizon = received_at + timedelta(seconds=limits.future_tolerance_s)
-    if latest > horizon:
-        seq = next(row[7] for row in rows if row[2] == latest)
-        msg = (
-            f"reading seq {seq} at {latest.isoformat()} is later than the hub's clock plus"
-            f" ingest.future_tolerance_s ({limits.future_tolerance_s:g} s): nothing stored"
-        )
-        raise UnprocessableError(msg)
-
-
 async def store_batch(
     pool: asyncpg.Pool, batch: ReceivedBatch, received_at: datetime, limits: IngestSettings, *, method: BulkMethod
 ) -> BatchAck:
@@ -152,10 +205,21 @@ async def store_batch(
     offset = received_at - batch.sent_at
     offset_ms = clock_offset_ms(received_at, batch.sent_at)
     size = batch.last_seq - batch.first_seq + 1
-    rows = batch_rows(batch.rows, offset, limits)
-    _check_future(rows, received_at, limits)
+    rows, aside = batch_rows(batch.rows, offset, limits, received_at)
     async with pool.acquire() as connection, connection.transaction():
         agent = await repository.lock_agent(connection, batch.agent_id)
+        await check_instance(connection, batch.agent_id, batch.instance_id, received_at)
+        foreign = await repository.claim_meters(
+            connection, list({row[0] for row in rows}), batch.site_id, batch.agent_id
+        )
+        if foreign:
+            named = ", ".join(f"{meter!r} (site {site!r})" for meter, site in foreign[:_NAMED_MAX])
+            more = " ..." if len(foreign) > _NAMED_MAX else ""
+            msg = (
+                f"meters of another site: {named}{more}; a meter belongs to the site that registered it first,"
+                f" agent {batch.agent_id!r} is at site {batch.site_id!r}: nothing stored"
+            )
+            raise ForbiddenError(msg)
         earlier = await repository.overlapping_entries(connection, batch.agent_id, batch.first_seq, batch.last_seq)
         known = next((e for e in earlier if (e.first_seq, e.last_seq) == (batch.first_seq, batch.last_seq)), None)
         if known is not None:
@@ -177,10 +241,15 @@ async def store_batch(
             )
         covered = [(max(e.first_seq, batch.first_seq), min(e.last_seq, batch.last_seq)) for e in earlier]
         fresh = uncovered(rows, batch.first_seq, sorted(covered))
+        set_aside = [row for row in fresh if row[7] in aside] if aside else []
+        if set_aside:
+            fresh = [row for row in fresh if row[7] not in aside]
+            await repository.set_aside(connection, batch.agent_id, [(row, aside[row[7]]) for row in set_aside])
+            _log.warning(
+                "readings set aside", agent_id=batch.agent_id, count=len(set_aside), first=aside[set_aside[0][7]]
+            )
         stored, backfilled, latest = 0, 0, agent.max_reading_ts
         if fresh:
-            meters = list({row[0] for row in fresh})
-            await repository.claim_meters(connection, meters, batch.site_id, batch.agent_id)
             stored = (await write_agent_readings(connection, fresh, batch.agent_id, method=method)).stored
             if latest is not None:
                 previous = latest
@@ -196,15 +265,19 @@ async def store_batch(
             sent_at=batch.sent_at,
             received_at=received_at,
             stored=stored,
-            duplicates=size - stored,
+            duplicates=size - stored - len(set_aside),
             backfilled=backfilled,
             clock_offset_ms=offset_ms,
             max_reading_ts=latest,
         )
-    return _ack(batch, received_at, stored=stored, duplicates=size - stored)
+    return _ack(
+        batch, received_at, stored=stored, duplicates=size - stored - len(set_aside), quarantined=len(set_aside)
+    )
 
 
-def _ack(batch: ReceivedBatch, received_at: datetime, *, stored: int, duplicates: int) -> BatchAck:
+def _ack(
+    batch: ReceivedBatch, received_at: datetime, *, stored: int, duplicates: int, quarantined: int = 0
+) -> BatchAck:
     return BatchAck(
         agent_id=batch.agent_id,
         first_seq=batch.first_seq,
@@ -212,4 +285,5 @@ def _ack(batch: ReceivedBatch, received_at: datetime, *, stored: int, duplicates
         stored=stored,
         duplicates=duplicates,
         received_at=received_at,
+        quarantined=quarantined,
     )

@@ -238,8 +238,12 @@ def _kind(metric: str) -> str:
 
 
 def _text_array(reasons: Sequence[str]) -> str:
-    """Render ``reasons`` as a PostgreSQL array literal (vocabulary words: no quotes or commas inside)."""
-    return "{" + ",".join(f'"{reason}"' for reason in reasons) + "}"
+    r"""Render ``reasons`` as a PostgreSQL array literal: each element quoted, ``\`` and ``"`` escaped.
+
+    Reasons come from agents and files, not only the vocabulary: a ``"`` left unescaped made the
+    staged path fail with "malformed array literal" (500) while the COPY path stored it (issue 16).
+    """
+    return "{" + ",".join('"' + reason.replace("\\", "\\\\").replace('"', '\\"') + '"' for reason in reasons) + "}"
 
 
 async def write_readings(

@@ -3,14 +3,19 @@
 paho's network thread hands every message to the agent's event loop; the loop maps,
 validates and stores it, then acknowledges it (``manual_ack``). A message is therefore
 either in the buffer or still held by the broker for this client id: a restart loses
-nothing. Payloads that cannot be understood are logged, counted and acknowledged
-(redelivering them would not help); nothing is stored for them.
+nothing. Payloads that cannot be understood are logged, counted by reason and acknowledged
+(redelivering them would not help); nothing is stored for them. That holds for any error
+while reading a message, expected or not: an unacknowledged message holds one of the broker's
+in-flight slots (Mosquitto: 20), so a few poison messages would otherwise stop every device's
+data while the source still looks connected. Only a buffer failure leaves a message
+unacknowledged, for the broker to deliver again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +39,8 @@ class MqttStats:
         self.received = 0
         self.stored = 0
         self.malformed = 0
+        self.malformed_by_reason: Counter[str] = Counter()
+        """Malformed messages by :attr:`MalformedPayload.reason` (``internal_error``: a bug while reading it)."""
         self.unmatched = 0
         self.connected = threading.Event()
         self.subscribed = threading.Event()
@@ -111,17 +118,34 @@ class MqttSource:
         try:
             if mapping is None:
                 self.stats.unmatched += 1
-                return
-            samples = parse_message(mapping, topic, payload, received_at)
-            self.stats.stored += self._ingest(samples)
+            else:
+                self.stats.stored += self._ingest(self._parse(mapping, topic, payload, received_at))
         except MalformedPayload as exc:
-            self.stats.malformed += 1
-            _log.warning("malformed MQTT payload, not stored", topic=topic, error=str(exc), payload=payload[:120])
+            self._malformed(exc.reason, topic, payload, str(exc))
         except AgentError as exc:
             _log.error("MQTT message not stored; the broker will redeliver it", topic=topic, error=str(exc))
             return  # not acknowledged: the broker keeps it for the next session
+        except Exception as exc:  # noqa: BLE001 - a bug must not hold the broker's in-flight window
+            _log.exception("MQTT message could not be processed; acknowledged, not stored", topic=topic)
+            self._malformed("internal_error", topic, payload, f"{type(exc).__name__}: {exc}")
         if self._client is not None:
             self._client.ack(mid, _QOS)
+
+    @staticmethod
+    def _parse(mapping: MqttMapping, topic: str, payload: bytes, received_at: datetime) -> list[Sample]:
+        try:
+            return parse_message(mapping, topic, payload, received_at)
+        except MalformedPayload:
+            raise
+        except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:  # any other parse failure
+            raise MalformedPayload(f"{type(exc).__name__}: {exc}", reason="unreadable") from exc
+
+    def _malformed(self, reason: str, topic: str, payload: bytes, error: str) -> None:
+        self.stats.malformed += 1
+        self.stats.malformed_by_reason[reason] += 1
+        _log.warning(
+            "malformed MQTT payload, not stored", topic=topic, reason=reason, error=error, payload=payload[:120]
+        )
 
     def stop(self) -> None:
         """Disconnect cleanly (the broker keeps the session and queues QoS 1 messages for us)."""

@@ -1,8 +1,13 @@
 """Payload mappings: pure functions from one MQTT message to samples (Tasmota, Shelly Gen2, plain, generic JSON).
 
-A payload that cannot be understood at all raises :class:`MalformedPayload` (the source
-logs and counts it; nothing is stored). A value of the wrong type inside an understood
-payload becomes a ``bad`` sample with reason ``wrong_type``, so the reading is not lost.
+A payload that cannot be understood at all raises :class:`MalformedPayload` with a short
+``reason`` (the source logs, counts and acknowledges it; nothing is stored): not UTF-8 or JSON,
+no known field, or a meter id or metric the wire schema would refuse (checked here with
+:func:`luna_shared.wire.meter_id_problem`, so one such message never reaches the hub). A value
+of the wrong type inside an understood payload becomes a ``bad`` sample with reason
+``wrong_type``, so the reading is not lost; a number too large for a float becomes infinity
+(validation flags it ``not_a_number``). A time that is no instant (``1e20``, a 400-digit
+number, year 0) is replaced by the receive time, flagged ``timestamp_corrected``.
 """
 
 from __future__ import annotations
@@ -11,20 +16,23 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from luna_agent.errors import AgentError
 from luna_agent.sample import Sample
 from luna_agent.sources.mqtt.settings import MqttMapping
 from luna_shared.vocabulary import Flag, Quality, metric_spec
-from luna_shared.wire import utc_ms
+from luna_shared.wire import meter_id_problem, metric_problem, utc_ms
 
 __all__ = ["MalformedPayload", "meter_id_for", "parse_message", "topic_matches"]
 
 _NAN_LITERAL: Final = re.compile(r":\s*(-?)nan\b", re.IGNORECASE)
 _METER_CHARS: Final = re.compile(r"[^A-Za-z0-9._:-]+")
 _MAX_SKEW: Final = timedelta(days=1)
+_NAIVE_AHEAD: Final = timedelta(minutes=1)
+"""A time without offset, read as UTC, may be this much ahead of the receive time (clock drift) and be UTC."""
 _PHASES: Final = ("l1", "l2", "l3")
 
 _TASMOTA: Final = {
@@ -83,7 +91,11 @@ _SHELLY: Final = {
 
 
 class MalformedPayload(AgentError):  # noqa: N818 - names the condition, like the other source errors
-    """The payload cannot be understood (invalid JSON, no known fields)."""
+    """The payload cannot be understood (invalid JSON, no known fields, an invalid meter id); ``reason`` names which."""
+
+    def __init__(self, message: str, *, reason: str = "unreadable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def topic_matches(pattern: str, topic: str) -> bool:
@@ -103,7 +115,9 @@ def meter_id_for(template: str, topic: str) -> str:
     try:
         raw = template.format(topic=levels)
     except (IndexError, KeyError, ValueError) as exc:
-        raise MalformedPayload(f"meter template {template!r} does not fit topic {topic!r}") from exc
+        raise MalformedPayload(
+            f"meter template {template!r} does not fit topic {topic!r}", reason="invalid_meter_id"
+        ) from exc
     cleaned = _METER_CHARS.sub("_", raw).strip("_") or "unknown"
     return cleaned[:128]
 
@@ -112,9 +126,11 @@ def _load_json(payload: bytes) -> Any:  # noqa: ANN401 - JSON is any
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise MalformedPayload(f"not UTF-8: {exc}") from exc
+        raise MalformedPayload(f"not UTF-8: {exc}", reason="not_json") from exc
     try:
         return json.loads(text)
+    except RecursionError as exc:
+        raise MalformedPayload("JSON nested too deeply", reason="not_json") from exc
     except json.JSONDecodeError as exc:
         # Tasmota prints a failed sensor value as bare ``nan``: keep the rest, the value is flagged.
         if _NAN_LITERAL.search(text):
@@ -122,7 +138,11 @@ def _load_json(payload: bytes) -> Any:  # noqa: ANN401 - JSON is any
                 return json.loads(_NAN_LITERAL.sub(r":\1NaN", text))
             except json.JSONDecodeError:
                 pass
-        raise MalformedPayload(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise MalformedPayload(
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", reason="not_json"
+        ) from exc
+    except ValueError as exc:  # an integer beyond Python's digit limit (sys.get_int_max_str_digits)
+        raise MalformedPayload(f"not readable JSON: {exc}", reason="not_json") from exc
 
 
 def _path(document: Any, path: str) -> Any:  # noqa: ANN401
@@ -139,23 +159,39 @@ def _path(document: Any, path: str) -> Any:  # noqa: ANN401
     return node
 
 
-def _parse_time(value: Any, received_at: datetime) -> tuple[datetime, bool]:  # noqa: ANN401
-    """Return the payload's time (UTC if it carries no offset), or the receive time; ``True`` when corrected."""
+def _parse_time(value: Any, received_at: datetime, zone: tzinfo | None = None) -> tuple[datetime, bool]:  # noqa: ANN401
+    """Return the payload's time, or the receive time; ``True`` when corrected.
+
+    A time without an offset is in ``zone``; without a zone it is UTC unless that puts it more
+    than a minute after the receive time (local time east of UTC), then the receive time is used.
+    """
     moment: datetime | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        moment = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)  # noqa: PLR2004 - ms vs s
-    elif isinstance(value, str) and value:
-        try:
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                return received_at, True
+            moment = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)  # noqa: PLR2004 - ms vs s
+        elif isinstance(value, str) and value:
             moment = datetime.fromisoformat(value)
-        except ValueError:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=zone or UTC)
+                if zone is None and moment - received_at > _NAIVE_AHEAD:
+                    return received_at, True
+        if moment is None:
+            return received_at, False
+        if abs(moment - received_at) > _MAX_SKEW:  # device clock not set (1970) or far off
             return received_at, True
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    if moment is None:
-        return received_at, False
-    if abs(moment - received_at) > _MAX_SKEW:  # device clock not set (1970) or far off
+        return utc_ms(moment), False
+    except (ValueError, OverflowError, OSError):  # no instant: 1e20 s, a 400-digit number, year 0, "soon"
         return received_at, True
-    return utc_ms(moment), False
+
+
+def _to_float(raw: float) -> float:
+    """``float(raw)``; an integer too large for a float is infinity (a float is at most ~1.8e308)."""
+    try:
+        return float(raw)
+    except OverflowError:
+        return math.inf if raw > 0 else -math.inf
 
 
 def _sample(meter: str, metric: str, raw: Any, ts: datetime, *, scale: float, corrected: bool) -> Sample:  # noqa: ANN401, PLR0913
@@ -177,14 +213,14 @@ def _sample(meter: str, metric: str, raw: Any, ts: datetime, *, scale: float, co
             reasons=(Flag.WRONG_TYPE.value,),
         )
     else:
-        sample = Sample(meter_id=meter, metric=metric, ts=ts, value=float(raw) * scale, unit=unit)
+        sample = Sample(meter_id=meter, metric=metric, ts=ts, value=_to_float(raw) * scale, unit=unit)
     return sample.flagged(Quality.SUSPECT, Flag.TIMESTAMP_CORRECTED) if corrected else sample
 
 
 def _tasmota(document: Any) -> Iterator[tuple[str, Any]]:  # noqa: ANN401
     energy = _path(document, "ENERGY") or _path(document, "StatusSNS.ENERGY")
     if not isinstance(energy, Mapping):
-        raise MalformedPayload("no ENERGY object")
+        raise MalformedPayload("no ENERGY object", reason="no_known_field")
     for key, (total_metric, phase_metric) in _TASMOTA.items():
         if key not in energy:
             continue
@@ -209,7 +245,7 @@ def _shelly(document: Any) -> Iterator[tuple[str, Any, float]]:  # noqa: ANN401
                 yield from _shelly(status)
         return
     if not isinstance(document, Mapping):
-        raise MalformedPayload("not a JSON object")
+        raise MalformedPayload("not a JSON object", reason="no_known_field")
     for key, (metric, scale) in _SHELLY.items():
         value = _path(document, key)
         if value is not None:
@@ -219,10 +255,13 @@ def _shelly(document: Any) -> Iterator[tuple[str, Any, float]]:  # noqa: ANN401
 def parse_message(mapping: MqttMapping, topic: str, payload: bytes, received_at: datetime) -> list[Sample]:
     """Turn one message into samples; raise :class:`MalformedPayload` when nothing can be read from it."""
     meter = meter_id_for(mapping.meter, topic)
+    problem = meter_id_problem(meter)
+    if problem is not None:
+        raise MalformedPayload(f"topic {topic!r} gives {problem}", reason="invalid_meter_id")
     received_at = utc_ms(received_at)
     if mapping.format == "plain":
         if mapping.metric is None:
-            raise MalformedPayload("a plain mapping needs 'metric'")
+            raise MalformedPayload("a plain mapping needs 'metric'", reason="no_known_field")
         text = payload.decode("utf-8", errors="replace").strip()
         return [
             _sample(
@@ -242,8 +281,12 @@ def parse_message(mapping: MqttMapping, topic: str, payload: bytes, received_at:
         pairs = [(metric, _path(document, path), 1.0) for metric, path in mapping.fields.items()]
         pairs = [pair for pair in pairs if pair[1] is not None]
     if not pairs:
-        raise MalformedPayload("no known field in the payload")
-    ts, corrected = _parse_time(time_value, received_at)
+        raise MalformedPayload("no known field in the payload", reason="no_known_field")
+    for metric, _, _ in pairs:
+        problem = metric_problem(metric)
+        if problem is not None:
+            raise MalformedPayload(problem, reason="invalid_metric")
+    ts, corrected = _parse_time(time_value, received_at, ZoneInfo(mapping.timezone) if mapping.timezone else None)
     return [
         _sample(meter, metric, value, ts, scale=scale * mapping.scale.get(metric, 1.0), corrected=corrected)
         for metric, value, scale in pairs

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
 from luna_shared.config import Port
+from luna_shared.wire import metric_problem
 
 __all__ = ["MqttMapping", "MqttSettings"]
 
@@ -24,6 +26,27 @@ class MqttMapping(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Generic JSON: metric -> JSON path (``$.a.b`` or ``a.b``)."""
     timestamp_path: str | None = None
     scale: dict[str, float] = msgspec.field(default_factory=dict)
+    timezone: str | None = None
+    """IANA zone (``Europe/Berlin``) of payload times without an offset; Tasmota's ``Time`` is local time.
+
+    Unset, such a time is read as UTC, except one more than a minute later than the receive time (a
+    device east of UTC sending local time): that reading gets the receive time, flagged
+    ``timestamp_corrected`` (suspect), never a time in the future. Times with an offset and Unix
+    timestamps are instants already. In the repeated hour of a DST change the first one is taken.
+    """
+
+    def __post_init__(self) -> None:
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                msg = f"subscription {self.topic!r}: unknown timezone {self.timezone!r} (an IANA name: Europe/Berlin)"
+                raise ValueError(msg) from exc
+        for metric in (self.metric, *self.fields):
+            problem = metric_problem(metric) if metric is not None else None
+            if problem is not None:
+                msg = f"subscription {self.topic!r}: {problem}"
+                raise ValueError(msg)
 
 
 class MqttSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
