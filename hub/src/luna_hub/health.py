@@ -10,15 +10,18 @@ from litestar import get
 from litestar.di import NamedDependency
 
 from luna_hub.errors import UnavailableError
+from luna_hub.timeseries.repository import rollup_failures
 
 __all__ = ["Health", "health"]
 
 
-class Health(msgspec.Struct, frozen=True, kw_only=True):
+class Health(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The hub is up and its database answers."""
 
     status: str
     database: str
+    rollup_failures: int = 0
+    """Written ranges the rollup refresher had to skip (table ``rollup_failures``); shown when not 0."""
 
 
 async def check_database(pool: asyncpg.Pool) -> str:
@@ -39,4 +42,6 @@ async def health(db_pool: NamedDependency[asyncpg.Pool], schema_ready: NamedDepe
     if not schema_ready.is_set():
         msg = "database schema is being migrated"
         raise UnavailableError(msg)
-    return Health(status="ok", database=database)
+    async with db_pool.acquire(timeout=5) as connection:
+        failures = await rollup_failures(connection)
+    return Health(status="ok", database=database, rollup_failures=failures)

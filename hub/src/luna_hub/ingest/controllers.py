@@ -70,4 +70,5 @@ class IngestController(Controller):
                 cast("BinaryIO", spool),
                 options,
                 method=settings.bulk_insert,
+                limits=settings.load,
             )

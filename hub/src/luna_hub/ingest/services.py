@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, Final, NamedTuple
 
 import asyncpg
@@ -24,6 +24,7 @@ from luna_hub.ingest.formats import (
 from luna_hub.ingest.jsonfile import json_records
 from luna_hub.ingest.schemas import Gap, LoadReport, RowIssue
 from luna_hub.ingest.validation import SeriesCheck, unit_problem
+from luna_hub.settings import LoadSettings
 from luna_hub.timeparse import LocalClock, zone
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.writer import BulkMethod, PriceRow, PriceWriter, ReadingRow, ReadingWriter
@@ -73,6 +74,34 @@ class LoadOptions(NamedTuple):
     """Who loads the file, for the audit log (the API key's user, ``anonymous``, ``cli:<login>``)."""
 
 
+class _Window(NamedTuple):
+    """The instants a load accepts, fixed when it starts (see :class:`~luna_hub.settings.LoadSettings`)."""
+
+    earliest: datetime
+    latest_reading: datetime
+    latest_price: datetime
+
+    @classmethod
+    def of(cls, limits: LoadSettings) -> _Window:
+        now = datetime.now(UTC)
+        return cls(
+            limits.earliest.astimezone(UTC),
+            now + timedelta(seconds=limits.reading_future_s),
+            now + timedelta(days=limits.price_future_days),
+        )
+
+    def problem(self, ts: datetime, latest: datetime, setting: str) -> str | None:
+        """Why ``ts`` is outside [earliest, latest], or None."""
+        if self.earliest <= ts <= latest:
+            return None
+        bound = (
+            f"before {self.earliest.isoformat()} (load.earliest)"
+            if ts < self.earliest
+            else (f"after {latest.isoformat(timespec='seconds')} (now + load.{setting})")
+        )
+        return f"ts {ts.isoformat()} is {bound}"
+
+
 class _Tally:
     """Counts and the first few issues of one load."""
 
@@ -102,10 +131,12 @@ async def load_file(
     options: LoadOptions,
     *,
     method: BulkMethod = "copy",
+    limits: LoadSettings | None = None,
 ) -> LoadReport:
     """Load ``binary`` (CSV or JSON, detected) in one transaction; a malformed file stores nothing."""
     records = _records(binary, options)
     tally = _Tally()
+    window = _Window.of(limits or LoadSettings())
     async with pool.acquire() as connection:
         async with connection.transaction():
             readings, prices = ReadingWriter(connection, method), PriceWriter(connection, method)
@@ -113,7 +144,7 @@ async def load_file(
             await prices.open()
             reading_rows: list[ReadingRow] = []
             price_rows: list[PriceRow] = []
-            for row in _validated(records, tally):
+            for row in _validated(records, tally, window):
                 if len(row) == _PRICE_ROW_LENGTH:
                     price_rows.append(row)
                 else:
@@ -193,24 +224,32 @@ def _decoding(text: io.TextIOWrapper, options: FileOptions) -> Iterator[Record]:
         text.detach()  # the caller owns the binary file: the wrapper must not close it
 
 
-def _validated(records: Iterator[Record], tally: _Tally) -> Iterator[ReadingRow | PriceRow]:
+def _validated(records: Iterator[Record], tally: _Tally, window: _Window) -> Iterator[ReadingRow | PriceRow]:
     checks: dict[tuple[str, str], SeriesCheck] = {}
     pending: dict[str, PriceRecord] = {}  # first price of a market until its resolution is known
     for record in records:
         if isinstance(record, Rejected):
             tally.reject(record.line, record.reason)
         elif isinstance(record, ReadingRecord):
-            row = _reading_row(record, checks, tally)
+            row = _reading_row(record, checks, tally, window)
             if row is not None:
                 yield row
         else:
+            problem = window.problem(record.ts, window.latest_price, "price_future_days")
+            if problem is not None:
+                tally.reject(record.line, problem)
+                continue
             yield from _price_rows(record, checks, pending, tally)
     for record in pending.values():  # a one-row file: fall back to hourly
         yield from _price_rows(record._replace(resolution=timedelta(hours=1)), checks, {}, tally)
 
 
-def _reading_row(record: ReadingRecord, checks: dict[tuple[str, str], SeriesCheck], tally: _Tally) -> ReadingRow | None:
-    problem = unit_problem(record.metric, record.unit)
+def _reading_row(
+    record: ReadingRecord, checks: dict[tuple[str, str], SeriesCheck], tally: _Tally, window: _Window
+) -> ReadingRow | None:
+    problem = window.problem(record.ts, window.latest_reading, "reading_future_s") or unit_problem(
+        record.metric, record.unit
+    )
     if problem is None and record.quality is not None and record.quality not in _QUALITIES:
         problem = f"quality must be good, suspect or bad, not {record.quality!r}"
     if problem is not None:
