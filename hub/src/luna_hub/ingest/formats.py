@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, TextIO
 
 from luna_hub.errors import BadRequestError
+from luna_hub.ingest.fields import minutes as parse_minutes
 from luna_hub.ingest.fields import parse_number
 from luna_hub.timeparse import FieldError, LocalClock, parse_instant
 from luna_shared.vocabulary import Metric, metric_spec
@@ -273,7 +274,7 @@ def _long_prices(
         ts = parse_instant(cells.get("ts", ""), options.clock)
         price = parse_number(cells.get("price", ""), decimal_comma=german)
         minutes = cells.get("resolution_minutes", "").strip()
-        resolution = timedelta(minutes=int(minutes)) if minutes else options.resolution
+        resolution = parse_minutes(minutes) if minutes else options.resolution
         return None if price is None else PriceRecord(line, market, ts, price, resolution)
 
     return _long(names, rows, parse)

@@ -23,13 +23,14 @@ from luna_hub.ingest.formats import (
 )
 from luna_hub.ingest.jsonfile import json_records
 from luna_hub.ingest.schemas import Gap, LoadReport, RowIssue
-from luna_hub.ingest.validation import SeriesCheck, unit_problem
+from luna_hub.ingest.validation import Identifiers, SeriesCheck
 from luna_hub.settings import LoadSettings
 from luna_hub.timeparse import LocalClock, zone
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.writer import BulkMethod, PriceRow, PriceWriter, ReadingRow, ReadingWriter
+from luna_shared import rules
 from luna_shared.logs import get_logger
-from luna_shared.vocabulary import Quality
+from luna_shared.vocabulary import Flag, Quality
 
 __all__ = ["LoadOptions", "LoadRejectedError", "load_file"]
 
@@ -134,6 +135,7 @@ async def load_file(
     limits: LoadSettings | None = None,
 ) -> LoadReport:
     """Load ``binary`` (CSV or JSON, detected) in one transaction; a malformed file stores nothing."""
+    _check_options(options)
     records = _records(binary, options)
     tally = _Tally()
     window = _Window.of(limits or LoadSettings())
@@ -178,6 +180,24 @@ async def load_file(
         rollups_refreshed=refreshed,
     )
     return report
+
+
+def _check_options(options: LoadOptions) -> None:
+    """Refuse (400) names given with the request that break the shared rules, before reading the file."""
+    checks = [
+        (options.market, rules.market_problem),
+        (options.meter_id, rules.meter_id_problem),
+        (options.metric, rules.metric_problem),
+        (options.unit, rules.unit_problem),
+    ]
+    for value, rule in checks:
+        problem = None if value is None else rule(value)
+        if problem is not None:
+            raise BadRequestError(problem)
+    if options.resolution_minutes is not None:
+        problem = rules.resolution_problem(timedelta(minutes=options.resolution_minutes))
+        if problem is not None:
+            raise BadRequestError(problem)
 
 
 async def _record_load(connection: asyncpg.Connection, options: LoadOptions, report: LoadReport) -> None:
@@ -226,16 +246,21 @@ def _decoding(text: io.TextIOWrapper, options: FileOptions) -> Iterator[Record]:
 
 def _validated(records: Iterator[Record], tally: _Tally, window: _Window) -> Iterator[ReadingRow | PriceRow]:
     checks: dict[tuple[str, str], SeriesCheck] = {}
+    identifiers = Identifiers()
     pending: dict[str, PriceRecord] = {}  # first price of a market until its resolution is known
     for record in records:
         if isinstance(record, Rejected):
             tally.reject(record.line, record.reason)
         elif isinstance(record, ReadingRecord):
-            row = _reading_row(record, checks, tally, window)
+            row = _reading_row(record, checks, tally, window, identifiers)
             if row is not None:
                 yield row
         else:
-            problem = window.problem(record.ts, window.latest_price, "price_future_days")
+            problem = (
+                window.problem(record.ts, window.latest_price, "price_future_days")
+                or identifiers.market_problem(record.market, record.resolution)
+                or rules.value_problem(record.price)
+            )
             if problem is not None:
                 tally.reject(record.line, problem)
                 continue
@@ -245,13 +270,22 @@ def _validated(records: Iterator[Record], tally: _Tally, window: _Window) -> Ite
 
 
 def _reading_row(
-    record: ReadingRecord, checks: dict[tuple[str, str], SeriesCheck], tally: _Tally, window: _Window
+    record: ReadingRecord,
+    checks: dict[tuple[str, str], SeriesCheck],
+    tally: _Tally,
+    window: _Window,
+    identifiers: Identifiers,
 ) -> ReadingRow | None:
-    problem = window.problem(record.ts, window.latest_reading, "reading_future_s") or unit_problem(
-        record.metric, record.unit
+    problem = window.problem(record.ts, window.latest_reading, "reading_future_s") or identifiers.series_problem(
+        record.meter_id, record.metric, record.unit
     )
-    if problem is None and record.quality is not None and record.quality not in _QUALITIES:
-        problem = f"quality must be good, suspect or bad, not {record.quality!r}"
+    stated: Quality | None = None
+    if problem is None and record.quality is not None:
+        if record.quality in _QUALITIES:
+            stated = Quality(record.quality)
+        else:
+            problem = f"quality must be good, suspect or bad, not {record.quality!r}"
+    problem = problem or rules.value_problem(record.value, stated)
     if problem is not None:
         tally.reject(record.line, problem)
         return None
@@ -260,15 +294,18 @@ def _reading_row(
     if check is None:
         check = checks[key] = SeriesCheck.for_metric(record.metric)
     outcome = check.check(record.ts, record.value)
-    quality = record.quality or "good"
-    if outcome.reasons:
-        tally.flag(record.line, outcome.reasons)
-        quality = Quality(quality).worst(Quality.SUSPECT).value
+    reasons = outcome.reasons
+    quality = stated or Quality.GOOD
+    if record.value is None and stated is None:  # a missing value is never good (the wire's rule)
+        reasons, quality = [Flag.NOT_A_NUMBER.value, *reasons], Quality.BAD
+    if reasons:
+        tally.flag(record.line, reasons)
+        quality = quality.worst(Quality.SUSPECT)
     if outcome.gap is not None and len(tally.gaps) < _LISTED:
         tally.gaps.append(Gap(series=f"{record.meter_id}/{record.metric}", after=outcome.gap[0], before=outcome.gap[1]))
     tally.accepted += 1
     tally.series.add(f"{record.meter_id}/{record.metric}")
-    return (record.meter_id, record.metric, record.ts, record.value, record.unit, quality, outcome.reasons, None, None)
+    return (record.meter_id, record.metric, record.ts, record.value, record.unit, quality.value, reasons, None, None)
 
 
 def _price_rows(
