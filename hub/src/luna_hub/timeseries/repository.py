@@ -47,10 +47,16 @@ _SOURCE_SQL: Final[dict[str, str]] = {
         " ts AS first_ts, value AS first_value, ts AS last_ts, value AS last_value, 0::float8 AS intra_delta"
         " FROM smart_meter_readings WHERE value IS NOT NULL AND quality = ANY($5::text[]) AND $6::interval IS NULL"
     ),
+    # A market's resolution changes over time (EPEX day-ahead: hourly, then 15-minute from 2025-10-01):
+    # every stored price counts, except one covered by finer prices of the same market ($6: one resolution).
     "prices": (
         "SELECT market AS meter_id, 'price'::text AS metric, ts AS sub_ts, 1::bigint AS n, price AS total,"
         " price AS vmin, price AS vmax, ts AS first_ts, price AS first_value, ts AS last_ts, price AS last_value,"
-        " 0::float8 AS intra_delta FROM market_prices WHERE resolution = $6::interval AND $5::text[] IS NOT NULL"
+        " 0::float8 AS intra_delta FROM market_prices p WHERE $5::text[] IS NOT NULL"
+        " AND CASE WHEN $6::interval IS NULL THEN NOT EXISTS ("
+        "   SELECT 1 FROM market_prices f WHERE f.market = p.market AND f.resolution < p.resolution"
+        "   AND f.ts >= p.ts AND f.ts < p.ts + p.resolution)"
+        " ELSE p.resolution = $6::interval END"
     ),
     **{
         table: f"SELECT meter_id, metric, bucket AS sub_ts, {_COLUMNS} FROM {table}"  # noqa: S608 - fixed names

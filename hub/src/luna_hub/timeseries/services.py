@@ -262,33 +262,33 @@ async def _market(connection: asyncpg.Connection, query: SeriesQuery, tz: ZoneIn
         msg = "delta is for cumulative counters, not prices"
         raise BadRequestError(msg)
     market = query.market or ""
-    resolution = await connection.fetchval(
-        "SELECT min(resolution) FROM market_prices WHERE market = $1"
-        " AND ($2::interval IS NULL OR resolution = $2::interval)",
-        market,
-        timedelta(minutes=query.resolution_minutes) if query.resolution_minutes else None,
-    )
+    chosen = timedelta(minutes=query.resolution_minutes) if query.resolution_minutes else None
     bucket = query.bucket
     if bucket == "raw":
-        # Prices are few (one year hourly is 8,784): "raw" is one bucket per price interval.
-        bucket = "15m" if resolution is not None and resolution <= _QUARTER else "1h"
-    start, end = bucket_range(query.start, query.end, bucket, tz)
-    rows = (
-        []
-        if resolution is None
-        else await aggregate(
-            connection,
-            source="prices",
-            bucket=bucket,
-            series=[market],
-            metric="price",
-            start=start,
-            end=end,
-            qualities=query.qualities,
-            grid=_grid(bucket, tz),
-            resolution=resolution,
-            aggregate_name=query.aggregate,
+        # Prices are few (one year hourly is 8,784): "raw" is one bucket per price interval, of the finest
+        # resolution in the range (a market holds several over time; each interval is read from its own).
+        finest = await connection.fetchval(
+            "SELECT min(resolution) FROM market_prices WHERE market = $1"
+            " AND ($2::interval IS NULL OR resolution = $2::interval) AND ts >= $3 AND ts < $4",
+            market,
+            chosen,
+            query.start,
+            query.end,
         )
+        bucket = "15m" if finest is not None and finest <= _QUARTER else "1h"
+    start, end = bucket_range(query.start, query.end, bucket, tz)
+    rows = await aggregate(
+        connection,
+        source="prices",
+        bucket=bucket,
+        series=[market],
+        metric="price",
+        start=start,
+        end=end,
+        qualities=query.qualities,
+        grid=_grid(bucket, tz),
+        resolution=chosen,
+        aggregate_name=query.aggregate,
     )
     priced = query._replace(meters=(market,), metric="price", bucket=bucket)
     series = _series(rows, query=priced, tz=tz, start=start, end=end, units={market: "EUR/MWh"})
