@@ -49,6 +49,10 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 class LoadSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Limits of file loads, ``POST /data/load`` and ``luna-hub load`` (``[load]``)."""
 
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    """Largest file ``POST /data/load`` takes (413 beyond it); ``luna-hub load`` reads any size from disk."""
+    max_columns: Annotated[int, msgspec.Meta(ge=2)] = 1000
+    """Most columns of a CSV file (a time column and one per meter in a wide file); more: 400."""
     earliest: datetime = datetime(1970, 1, 1, tzinfo=UTC)
     """Rows stamped before this are rejected (a year-1 or epoch-zero mistake, not a measurement)."""
     reading_future_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
