@@ -60,6 +60,8 @@ class FileOptions(NamedTuple):
     metric: str | None = None
     unit: str | None = None
     resolution: timedelta | None = None
+    max_columns: int = 1000
+    """Most columns a CSV file may have (``load.max_columns``); a wider header is a 400."""
 
 
 class ReadingRecord(NamedTuple):
@@ -102,6 +104,12 @@ def csv_records(text: TextIO, options: FileOptions) -> Iterator[Record]:
         raise MalformedFileError(msg)
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     header = next(csv.reader([header_line], delimiter=delimiter))
+    if len(header) > options.max_columns:
+        msg = (
+            f"{len(header)} columns, at most load.max_columns ({options.max_columns}) allowed:"
+            " split the file, or use the long format (meter_id,metric,ts,value) for many meters"
+        )
+        raise MalformedFileError(msg)
     rows = csv.reader(text, delimiter=delimiter)
     german = delimiter == ";"
     first = header[0].strip()

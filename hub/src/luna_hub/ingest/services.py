@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -35,6 +37,7 @@ from luna_shared.vocabulary import Flag, Quality
 __all__ = ["LoadOptions", "LoadRejectedError", "load_file"]
 
 _BATCH: Final = 10_000
+_YIELD_EVERY: Final = 2_000
 _LISTED: Final = 100
 _RESOLUTIONS: Final = frozenset(timedelta(minutes=m) for m in (5, 15, 30, 60))
 _QUALITIES: Final = frozenset(quality.value for quality in Quality)
@@ -136,9 +139,10 @@ async def load_file(
 ) -> LoadReport:
     """Load ``binary`` (CSV or JSON, detected) in one transaction; a malformed file stores nothing."""
     _check_options(options)
-    records = _records(binary, options)
+    limits = limits or LoadSettings()
+    records = _records(binary, options, limits.max_columns)
     tally = _Tally()
-    window = _Window.of(limits or LoadSettings())
+    window = _Window.of(limits)
     async with pool.acquire() as connection:
         async with connection.transaction():
             readings, prices = ReadingWriter(connection, method), PriceWriter(connection, method)
@@ -146,7 +150,9 @@ async def load_file(
             await prices.open()
             reading_rows: list[ReadingRow] = []
             price_rows: list[PriceRow] = []
-            for row in _validated(records, tally, window):
+            for count, row in enumerate(_validated(records, tally, window), start=1):
+                if not count % _YIELD_EVERY:
+                    await asyncio.sleep(0)  # parsing is CPU work: let other requests in between
                 if len(row) == _PRICE_ROW_LENGTH:
                     price_rows.append(row)
                 else:
@@ -222,10 +228,12 @@ async def _record_load(connection: asyncpg.Connection, options: LoadOptions, rep
 _PRICE_ROW_LENGTH: Final = 6
 
 
-def _records(binary: BinaryIO, options: LoadOptions) -> Iterator[Record]:
+def _records(binary: BinaryIO, options: LoadOptions, max_columns: int) -> Iterator[Record]:
     clock = LocalClock(zone(options.timezone))
     resolution = timedelta(minutes=options.resolution_minutes) if options.resolution_minutes else None
-    file_options = FileOptions(clock, options.market, options.meter_id, options.metric, options.unit, resolution)
+    file_options = FileOptions(
+        clock, options.market, options.meter_id, options.metric, options.unit, resolution, max_columns
+    )
     start = binary.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
     binary.seek(0)  # uploads are spooled to a file, and the CLI opens one: both seek
     if start[:1] in {b"{", b"["}:
@@ -239,6 +247,9 @@ def _decoding(text: io.TextIOWrapper, options: FileOptions) -> Iterator[Record]:
         yield from csv_records(text, options)
     except UnicodeDecodeError as exc:
         msg = f"not UTF-8 text: {exc}"
+        raise MalformedFileError(msg) from exc
+    except csv.Error as exc:  # a field beyond csv's limit (128 KiB), a NUL byte
+        msg = f"not a readable CSV file: {exc}"
         raise MalformedFileError(msg) from exc
     finally:
         text.detach()  # the caller owns the binary file: the wrapper must not close it

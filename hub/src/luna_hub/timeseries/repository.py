@@ -27,6 +27,7 @@ __all__ = [
     "last_refresh_ranges",
     "raw_page",
     "refresh_dirty",
+    "refresh_for_query",
     "rollup_failures",
 ]
 
@@ -217,20 +218,48 @@ async def refresh_dirty(connection: asyncpg.Connection) -> int:
     timezone, engine = await rollup_config(connection)
     if engine == "timescaledb":
         return await _refresh_continuous_aggregates(connection)
-    refreshed = 0
     async with connection.transaction():
         # One refresher at a time; another caller finds the queue empty afterwards.
-        await connection.execute("SELECT pg_advisory_xact_lock(1280658754)")
-        ranges = await connection.fetch(_TAKE_DIRTY)
-        for row in ranges:
-            span = (row["from_ts"], row["to_ts"])
-            try:
-                async with connection.transaction():  # a savepoint: a failure undoes only this series
-                    await _refresh_series(connection, row["meter_id"], row["metric"], span, timezone)
-            except (asyncpg.PostgresError, ArithmeticError, ValueError) as exc:
-                await _record_failure(connection, row, exc)
-            else:
-                refreshed += 1
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", _REFRESH_LOCK)
+        return await _refresh_ranges(connection, await connection.fetch(_TAKE_DIRTY), timezone)
+
+
+async def refresh_for_query(connection: asyncpg.Connection, series: Sequence[str], metric: str) -> bool:
+    """Fold the dirty ranges of ``series``/``metric`` into the rollups, unless another refresher runs.
+
+    Return whether the rollups of these series are current. A query never waits for a refresh of
+    other series (a load of 1,000 meters takes a while): it reads raw readings instead (exact, slower).
+    """
+    dirty = await connection.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM rollup_dirty WHERE meter_id = ANY($1::text[]) AND metric = $2)",
+        list(series),
+        metric,
+    )
+    if not dirty:
+        return True
+    timezone, engine = await rollup_config(connection)
+    if engine == "timescaledb":
+        await _refresh_continuous_aggregates(connection)
+        return True
+    async with connection.transaction():
+        if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", _REFRESH_LOCK):
+            return False
+        taken = await connection.fetch(_TAKE_DIRTY_OF, list(series), metric)
+        await _refresh_ranges(connection, taken, timezone)
+    return True
+
+
+async def _refresh_ranges(connection: asyncpg.Connection, ranges: Sequence[asyncpg.Record], timezone: str) -> int:
+    refreshed = 0
+    for row in ranges:
+        span = (row["from_ts"], row["to_ts"])
+        try:
+            async with connection.transaction():  # a savepoint: a failure undoes only this series
+                await _refresh_series(connection, row["meter_id"], row["metric"], span, timezone)
+        except (asyncpg.PostgresError, ArithmeticError, ValueError) as exc:
+            await _record_failure(connection, row, exc)
+        else:
+            refreshed += 1
     return refreshed
 
 
@@ -264,6 +293,12 @@ _TAKE_DIRTY: Final = (
     "WITH taken AS (DELETE FROM rollup_dirty RETURNING meter_id, metric, from_ts, to_ts)"
     " SELECT meter_id, metric, min(from_ts) AS from_ts, max(to_ts) AS to_ts FROM taken GROUP BY meter_id, metric"
 )
+_TAKE_DIRTY_OF: Final = (
+    "WITH taken AS (DELETE FROM rollup_dirty WHERE meter_id = ANY($1::text[]) AND metric = $2"
+    " RETURNING meter_id, metric, from_ts, to_ts)"
+    " SELECT meter_id, metric, min(from_ts) AS from_ts, max(to_ts) AS to_ts FROM taken GROUP BY meter_id, metric"
+)
+_REFRESH_LOCK: Final = 1280658754
 
 
 async def _refresh_continuous_aggregates(connection: asyncpg.Connection) -> int:

@@ -27,7 +27,7 @@ import asyncpg
 from luna_hub.errors import BadRequestError
 from luna_hub.timeparse import zone
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next, grid_origin, offset_multiple
-from luna_hub.timeseries.repository import Source, aggregate, raw_page, refresh_dirty, rollup_config
+from luna_hub.timeseries.repository import Source, aggregate, raw_page, refresh_for_query, rollup_config
 from luna_hub.timeseries.schemas import Point, QueryResult, Series
 
 __all__ = ["Aggregate", "Fill", "SeriesQuery", "bucket_range", "render_csv", "run_query"]
@@ -78,9 +78,9 @@ async def run_query(pool: asyncpg.Pool, query: SeriesQuery) -> QueryResult:
         source = _source(query, tz, rollup_timezone, [start, end])
         if engine == "timescaledb" and query.aggregate == "delta":
             source = "raw"  # continuous aggregates cannot hold a counter's increase (see migration 0003)
-        if source != "raw":
-            # Readings from other paths than a file load wait in rollup_dirty: fold them in first.
-            await refresh_dirty(connection)
+        if source != "raw" and not await refresh_for_query(connection, query.meters, query.metric):
+            # Readings of these meters wait in rollup_dirty while another refresher works: raw is exact.
+            source = "raw"
         rows = await aggregate(
             connection,
             source=source,
