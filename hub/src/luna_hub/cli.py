@@ -327,6 +327,7 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
                 binary,
                 options,
                 method=settings.bulk_insert,
+                limits=settings.load,
             )
 
     try:

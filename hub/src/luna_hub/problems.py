@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, Final
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
@@ -12,19 +13,38 @@ from litestar.types import ExceptionHandlersMap
 from luna_hub.errors import HubError, UnavailableError
 from luna_shared.logs import get_logger
 
-__all__ = ["PROBLEM_JSON", "exception_handlers", "problem_body", "problem_response"]
+__all__ = [
+    "PROBLEM_JSON",
+    "RETRY_AFTER_SECONDS",
+    "exception_handlers",
+    "problem_body",
+    "problem_response",
+    "unavailable",
+]
 
 PROBLEM_JSON: Final = "application/problem+json"
 _SERVER_ERROR: Final = 500
+RETRY_AFTER_SECONDS: Final = "5"
+"""``Retry-After`` of every 503: a backing service that is down or starting is worth asking again soon."""
+_CONNECTION_LOST: Final = (
+    ConnectionError,  # refused, reset
+    asyncpg.PostgresConnectionError,  # the connection is gone or was never made
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.TooManyConnectionsError,
+)
 _log = get_logger(__name__)
 
 
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Render any exception as problem JSON; only unexpected server errors log a traceback."""
+    exc = unavailable(exc) or exc
     body = problem_body(exc, instance=request.url.path)
     status = body["status"]
     headers = exc.problem_headers() if isinstance(exc, HubError) else {}
     if isinstance(exc, UnavailableError):
+        headers = {"Retry-After": RETRY_AFTER_SECONDS, **headers}
         # Expected while a backing service starts or is down: the message says it all.
         _log.warning("request failed", path=request.url.path, status=status, detail=body["detail"])
     elif status >= _SERVER_ERROR:
@@ -32,8 +52,21 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def unavailable(exc: BaseException) -> UnavailableError | None:
+    """Translate a lost or refused database connection, or a schema gone missing, into a 503; else None."""
+    if isinstance(exc, _CONNECTION_LOST):
+        error = UnavailableError(f"database unavailable: {type(exc).__name__}: {exc}")
+    elif isinstance(exc, asyncpg.UndefinedTableError):
+        error = UnavailableError(f"database schema missing ({exc}): restart the hub or run luna-hub migrate")
+    else:
+        return None
+    error.__cause__ = exc
+    return error
+
+
 def problem_body(exc: Exception, *, instance: str) -> dict[str, Any]:
     """Return the problem JSON members for ``exc`` (also sent as the ``error`` event of a stream)."""
+    exc = unavailable(exc) or exc
     status, title, detail, extra = _classify(exc)
     problem_type = exc.problem_type if isinstance(exc, HubError) else "about:blank"
     return {"type": problem_type, "title": title, "status": status, "detail": detail, "instance": instance, **extra}

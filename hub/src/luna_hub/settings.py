@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -15,6 +16,7 @@ __all__ = [
     "DocumentSettings",
     "HubSettings",
     "IngestSettings",
+    "LoadSettings",
     "OllamaSettings",
     "RagSettings",
     "S3Settings",
@@ -87,6 +89,21 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """An agent whose send clock is further off than this gets its readings flagged ``clock_skew``."""
     correct_untrusted_clock: bool = True
     """Shift readings flagged ``clock_untrusted`` / ``clock_jump`` by the agent's measured clock offset."""
+
+
+class LoadSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Limits of file loads, ``POST /data/load`` and ``luna-hub load`` (``[load]``)."""
+
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    """Largest file ``POST /data/load`` takes (413 beyond it); ``luna-hub load`` reads any size from disk."""
+    max_columns: Annotated[int, msgspec.Meta(ge=2)] = 1000
+    """Most columns of a CSV file (a time column and one per meter in a wide file); more: 400."""
+    earliest: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+    """Rows stamped before this are rejected (a year-1 or epoch-zero mistake, not a measurement)."""
+    reading_future_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
+    """Readings later than the hub's clock plus this are rejected: a meter cannot measure the future."""
+    price_future_days: Annotated[float, msgspec.Meta(ge=0)] = 7.0
+    """Prices later than the hub's clock plus this are rejected (day-ahead and intraday prices come early)."""
 
 
 class S3Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -192,6 +209,7 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
+    load: LoadSettings = msgspec.field(default_factory=LoadSettings)
     documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     rag: RagSettings = msgspec.field(default_factory=RagSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)

@@ -38,7 +38,14 @@ def parse_instant(text: str, clock: LocalClock) -> datetime:
         raise FieldError(msg) from None
     if moment.tzinfo is None:
         return clock.to_utc(moment)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise FieldError(_beyond_calendar(text)) from None
+
+
+def _beyond_calendar(text: object) -> str:
+    return f"{text} is beyond the calendar (years 1 to 9999 in UTC)"
 
 
 class LocalClock:
@@ -61,11 +68,15 @@ class LocalClock:
         """Return the UTC instant of wall time ``naive``; the repeated hour resolves by order."""
         first = naive.replace(tzinfo=self._tz, fold=0)
         second = naive.replace(tzinfo=self._tz, fold=1)
-        if first.astimezone(UTC).astimezone(self._tz).replace(tzinfo=None) != naive:
+        try:
+            chosen = first.astimezone(UTC)
+            later = second.astimezone(UTC)
+            exists = chosen.astimezone(self._tz).replace(tzinfo=None) == naive
+        except OverflowError:
+            raise FieldError(_beyond_calendar(naive.isoformat())) from None
+        if not exists:
             msg = f"local time {naive:%Y-%m-%d %H:%M} does not exist in {self._tz.key} (DST switch)"
             raise FieldError(msg)
-        chosen = first.astimezone(UTC)
-        later = second.astimezone(UTC)
         if later != chosen and self._last is not None and chosen <= self._last:
             chosen = later
         self._last = chosen

@@ -1,8 +1,8 @@
 """The database's long-lived parts for the app: the pool, and the event set once the schema is migrated.
 
-The lifespan creates the pool, migrates at once when the database answers (so "ready" means
-``/health`` is 200) and otherwise keeps trying in the background; handlers receive ``db_pool`` and
-``schema_ready`` by injection.
+The lifespan creates the pool (and tells ``/health`` how to connect on its own when the pool is
+busy), migrates at once when the database answers (so "ready" means ``/health`` is 200) and
+otherwise keeps trying in the background; handlers receive ``db_pool`` and ``schema_ready`` by injection.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import asyncpg
 from litestar import Litestar
@@ -45,6 +46,10 @@ async def database_lifespan(app: Litestar, *, settings: HubSettings) -> AsyncIte
         search_path=settings.database_search_path,
     )
     app.state.db_pool = pool
+    settings_of_session = {"search_path": settings.database_search_path} if settings.database_search_path else None
+    app.state.health_connect = partial(
+        asyncpg.connect, dsn, timeout=5, statement_cache_size=0, server_settings=settings_of_session
+    )
     _log.info("database pool ready", database=describe_dsn(dsn))
     schema_ready = app.state.schema_ready = asyncio.Event()
     if await _migrate_now(pool, settings):

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from luna_hub.auth.guards import actor_of, api_key_guard
+from luna_hub.errors import PayloadTooLargeError
 from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
 from luna_hub.settings import HubSettings
@@ -28,7 +29,12 @@ class IngestController(Controller):
     tags = ["ingest"]  # noqa: RUF012 - Litestar's declared type
     guards = [api_key_guard]  # noqa: RUF012
 
-    @post("/load", status_code=200, summary="Load a CSV/JSON file of meter readings or market prices")
+    @post(
+        "/load",
+        status_code=200,
+        summary="Load a CSV/JSON file of meter readings or market prices",
+        request_max_body_size=None,  # load.max_body_bytes is enforced while reading, with a problem body
+    )
     async def load(  # noqa: PLR0913, PLR0917 - one parameter per option of the endpoint
         self,
         request: Request[Any, Any, Any],
@@ -44,13 +50,22 @@ class IngestController(Controller):
     ) -> LoadReport:
         """Load the body (CSV: SMARD, ENTSO-E, OPSD, wide or long; JSON document or JSON Lines).
 
-        Rows are validated one by one: rejected rows are listed with their line and reason and the
+        At most ``load.max_body_bytes`` (10 MiB by default; 413 beyond it: ``luna-hub load FILE`` takes any
+        size). Rows are validated one by one: rejected rows are listed with their line and reason and the
         rest is stored, unless ``strict=true`` (then 422 and nothing is stored). A file that
         cannot be read at all is a 400 and stores nothing. Loading the same file again stores nothing new.
         """
+        limit = settings.load.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
         digest = hashlib.sha256()
+        size = 0
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
             async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
                 digest.update(chunk)
                 spool.write(chunk)
             spool.seek(0)
@@ -70,4 +85,13 @@ class IngestController(Controller):
                 cast("BinaryIO", spool),
                 options,
                 method=settings.bulk_insert,
+                limits=settings.load,
             )
+
+
+def _too_large(limit: int) -> PayloadTooLargeError:
+    msg = (
+        f"the file is larger than load.max_body_bytes ({limit} bytes): raise that setting, split the file,"
+        " or load it on the hub's host with `luna-hub load FILE`, which reads files of any size"
+    )
+    return PayloadTooLargeError(msg)

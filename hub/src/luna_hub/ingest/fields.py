@@ -8,7 +8,7 @@ from typing import Final
 
 from luna_hub.timeparse import FieldError
 
-__all__ = ["MISSING", "parse_number", "whole_minutes"]
+__all__ = ["MISSING", "minutes", "parse_number", "whole_minutes"]
 
 MISSING: Final = frozenset({"", "-", "n/e", "N/A", "NaN", "nan", "null"})
 """Cell texts that mean "no value here" (SMARD writes ``-``, ENTSO-E ``-`` or an empty field)."""
@@ -34,3 +34,14 @@ def parse_number(text: str, *, decimal_comma: bool) -> float | None:
 def whole_minutes(delta: timedelta) -> int:
     """Minutes in ``delta``, for resolutions."""
     return int(delta.total_seconds() // 60)
+
+
+def minutes(count: object) -> timedelta:
+    """Return ``count`` minutes (an int, or its text) as a resolution; a :class:`FieldError` for anything else."""
+    try:
+        if isinstance(count, bool) or not isinstance(count, int | str):
+            raise TypeError  # noqa: TRY301 - one message for every kind of wrong value
+        return timedelta(minutes=int(count))
+    except (TypeError, ValueError, OverflowError):
+        msg = f"resolution_minutes is not a whole number of minutes: {count!r}"
+        raise FieldError(msg) from None

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, TextIO
 
 from luna_hub.errors import BadRequestError
+from luna_hub.ingest.fields import minutes as parse_minutes
 from luna_hub.ingest.fields import parse_number
 from luna_hub.timeparse import FieldError, LocalClock, parse_instant
 from luna_shared.vocabulary import Metric, metric_spec
@@ -59,6 +60,8 @@ class FileOptions(NamedTuple):
     metric: str | None = None
     unit: str | None = None
     resolution: timedelta | None = None
+    max_columns: int = 1000
+    """Most columns a CSV file may have (``load.max_columns``); a wider header is a 400."""
 
 
 class ReadingRecord(NamedTuple):
@@ -101,6 +104,12 @@ def csv_records(text: TextIO, options: FileOptions) -> Iterator[Record]:
         raise MalformedFileError(msg)
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     header = next(csv.reader([header_line], delimiter=delimiter))
+    if len(header) > options.max_columns:
+        msg = (
+            f"{len(header)} columns, at most load.max_columns ({options.max_columns}) allowed:"
+            " split the file, or use the long format (meter_id,metric,ts,value) for many meters"
+        )
+        raise MalformedFileError(msg)
     rows = csv.reader(text, delimiter=delimiter)
     german = delimiter == ";"
     first = header[0].strip()
@@ -273,7 +282,7 @@ def _long_prices(
         ts = parse_instant(cells.get("ts", ""), options.clock)
         price = parse_number(cells.get("price", ""), decimal_comma=german)
         minutes = cells.get("resolution_minutes", "").strip()
-        resolution = timedelta(minutes=int(minutes)) if minutes else options.resolution
+        resolution = parse_minutes(minutes) if minutes else options.resolution
         return None if price is None else PriceRecord(line, market, ts, price, resolution)
 
     return _long(names, rows, parse)

@@ -7,11 +7,11 @@ use CSV or JSON Lines for big files).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any, BinaryIO
 
 import msgspec
 
+from luna_hub.ingest.fields import minutes
 from luna_hub.ingest.formats import (
     FileOptions,
     MalformedFileError,
@@ -62,8 +62,11 @@ def _document(document: Any, options: FileOptions) -> Iterator[Record]:  # noqa:
         items = document["readings"]
     elif isinstance(document, dict) and isinstance(document.get("prices"), list):
         market = document.get("market", options.market)
-        minutes = document.get("resolution_minutes")
-        resolution = timedelta(minutes=minutes) if isinstance(minutes, int) else options.resolution
+        count = document.get("resolution_minutes")
+        try:
+            resolution = options.resolution if count is None else minutes(count)
+        except FieldError as exc:
+            raise MalformedFileError(str(exc)) from None
         options = options._replace(market=market, resolution=resolution)
         items = document["prices"]
     elif isinstance(document, list):
@@ -84,8 +87,8 @@ def _item(line: int, item: Any, options: FileOptions) -> Record:  # noqa: ANN401
             market = item.get("market", options.market)
             if not isinstance(market, str) or not market:
                 return Rejected(line, "no market")
-            minutes = item.get("resolution_minutes")
-            resolution = timedelta(minutes=minutes) if isinstance(minutes, int) else options.resolution
+            count = item.get("resolution_minutes")
+            resolution = options.resolution if count is None else minutes(count)
             return PriceRecord(line, market, ts, _number(item, "price"), resolution)
         value = item.get("value")
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):

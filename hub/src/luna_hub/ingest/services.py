@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
 import io
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, Final, NamedTuple
 
 import asyncpg
@@ -23,16 +25,19 @@ from luna_hub.ingest.formats import (
 )
 from luna_hub.ingest.jsonfile import json_records
 from luna_hub.ingest.schemas import Gap, LoadReport, RowIssue
-from luna_hub.ingest.validation import SeriesCheck, unit_problem
+from luna_hub.ingest.validation import Identifiers, SeriesCheck
+from luna_hub.settings import LoadSettings
 from luna_hub.timeparse import LocalClock, zone
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.writer import BulkMethod, PriceRow, PriceWriter, ReadingRow, ReadingWriter
+from luna_shared import rules
 from luna_shared.logs import get_logger
-from luna_shared.vocabulary import Quality
+from luna_shared.vocabulary import Flag, Quality
 
 __all__ = ["LoadOptions", "LoadRejectedError", "load_file"]
 
 _BATCH: Final = 10_000
+_YIELD_EVERY: Final = 2_000
 _LISTED: Final = 100
 _RESOLUTIONS: Final = frozenset(timedelta(minutes=m) for m in (5, 15, 30, 60))
 _QUALITIES: Final = frozenset(quality.value for quality in Quality)
@@ -73,6 +78,34 @@ class LoadOptions(NamedTuple):
     """Who loads the file, for the audit log (the API key's user, ``anonymous``, ``cli:<login>``)."""
 
 
+class _Window(NamedTuple):
+    """The instants a load accepts, fixed when it starts (see :class:`~luna_hub.settings.LoadSettings`)."""
+
+    earliest: datetime
+    latest_reading: datetime
+    latest_price: datetime
+
+    @classmethod
+    def of(cls, limits: LoadSettings) -> _Window:
+        now = datetime.now(UTC)
+        return cls(
+            limits.earliest.astimezone(UTC),
+            now + timedelta(seconds=limits.reading_future_s),
+            now + timedelta(days=limits.price_future_days),
+        )
+
+    def problem(self, ts: datetime, latest: datetime, setting: str) -> str | None:
+        """Why ``ts`` is outside [earliest, latest], or None."""
+        if self.earliest <= ts <= latest:
+            return None
+        bound = (
+            f"before {self.earliest.isoformat()} (load.earliest)"
+            if ts < self.earliest
+            else (f"after {latest.isoformat(timespec='seconds')} (now + load.{setting})")
+        )
+        return f"ts {ts.isoformat()} is {bound}"
+
+
 class _Tally:
     """Counts and the first few issues of one load."""
 
@@ -102,10 +135,14 @@ async def load_file(
     options: LoadOptions,
     *,
     method: BulkMethod = "copy",
+    limits: LoadSettings | None = None,
 ) -> LoadReport:
     """Load ``binary`` (CSV or JSON, detected) in one transaction; a malformed file stores nothing."""
-    records = _records(binary, options)
+    _check_options(options)
+    limits = limits or LoadSettings()
+    records = _records(binary, options, limits.max_columns)
     tally = _Tally()
+    window = _Window.of(limits)
     async with pool.acquire() as connection:
         async with connection.transaction():
             readings, prices = ReadingWriter(connection, method), PriceWriter(connection, method)
@@ -113,7 +150,9 @@ async def load_file(
             await prices.open()
             reading_rows: list[ReadingRow] = []
             price_rows: list[PriceRow] = []
-            for row in _validated(records, tally):
+            for count, row in enumerate(_validated(records, tally, window), start=1):
+                if not count % _YIELD_EVERY:
+                    await asyncio.sleep(0)  # parsing is CPU work: let other requests in between
                 if len(row) == _PRICE_ROW_LENGTH:
                     price_rows.append(row)
                 else:
@@ -149,6 +188,24 @@ async def load_file(
     return report
 
 
+def _check_options(options: LoadOptions) -> None:
+    """Refuse (400) names given with the request that break the shared rules, before reading the file."""
+    checks = [
+        (options.market, rules.market_problem),
+        (options.meter_id, rules.meter_id_problem),
+        (options.metric, rules.metric_problem),
+        (options.unit, rules.unit_problem),
+    ]
+    for value, rule in checks:
+        problem = None if value is None else rule(value)
+        if problem is not None:
+            raise BadRequestError(problem)
+    if options.resolution_minutes is not None:
+        problem = rules.resolution_problem(timedelta(minutes=options.resolution_minutes))
+        if problem is not None:
+            raise BadRequestError(problem)
+
+
 async def _record_load(connection: asyncpg.Connection, options: LoadOptions, report: LoadReport) -> None:
     counts = {
         "stored": report.stored,
@@ -171,10 +228,12 @@ async def _record_load(connection: asyncpg.Connection, options: LoadOptions, rep
 _PRICE_ROW_LENGTH: Final = 6
 
 
-def _records(binary: BinaryIO, options: LoadOptions) -> Iterator[Record]:
+def _records(binary: BinaryIO, options: LoadOptions, max_columns: int) -> Iterator[Record]:
     clock = LocalClock(zone(options.timezone))
     resolution = timedelta(minutes=options.resolution_minutes) if options.resolution_minutes else None
-    file_options = FileOptions(clock, options.market, options.meter_id, options.metric, options.unit, resolution)
+    file_options = FileOptions(
+        clock, options.market, options.meter_id, options.metric, options.unit, resolution, max_columns
+    )
     start = binary.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
     binary.seek(0)  # uploads are spooled to a file, and the CLI opens one: both seek
     if start[:1] in {b"{", b"["}:
@@ -189,30 +248,55 @@ def _decoding(text: io.TextIOWrapper, options: FileOptions) -> Iterator[Record]:
     except UnicodeDecodeError as exc:
         msg = f"not UTF-8 text: {exc}"
         raise MalformedFileError(msg) from exc
+    except csv.Error as exc:  # a field beyond csv's limit (128 KiB), a NUL byte
+        msg = f"not a readable CSV file: {exc}"
+        raise MalformedFileError(msg) from exc
     finally:
         text.detach()  # the caller owns the binary file: the wrapper must not close it
 
 
-def _validated(records: Iterator[Record], tally: _Tally) -> Iterator[ReadingRow | PriceRow]:
+def _validated(records: Iterator[Record], tally: _Tally, window: _Window) -> Iterator[ReadingRow | PriceRow]:
     checks: dict[tuple[str, str], SeriesCheck] = {}
+    identifiers = Identifiers()
     pending: dict[str, PriceRecord] = {}  # first price of a market until its resolution is known
     for record in records:
         if isinstance(record, Rejected):
             tally.reject(record.line, record.reason)
         elif isinstance(record, ReadingRecord):
-            row = _reading_row(record, checks, tally)
+            row = _reading_row(record, checks, tally, window, identifiers)
             if row is not None:
                 yield row
         else:
+            problem = (
+                window.problem(record.ts, window.latest_price, "price_future_days")
+                or identifiers.market_problem(record.market, record.resolution)
+                or rules.value_problem(record.price)
+            )
+            if problem is not None:
+                tally.reject(record.line, problem)
+                continue
             yield from _price_rows(record, checks, pending, tally)
     for record in pending.values():  # a one-row file: fall back to hourly
         yield from _price_rows(record._replace(resolution=timedelta(hours=1)), checks, {}, tally)
 
 
-def _reading_row(record: ReadingRecord, checks: dict[tuple[str, str], SeriesCheck], tally: _Tally) -> ReadingRow | None:
-    problem = unit_problem(record.metric, record.unit)
-    if problem is None and record.quality is not None and record.quality not in _QUALITIES:
-        problem = f"quality must be good, suspect or bad, not {record.quality!r}"
+def _reading_row(
+    record: ReadingRecord,
+    checks: dict[tuple[str, str], SeriesCheck],
+    tally: _Tally,
+    window: _Window,
+    identifiers: Identifiers,
+) -> ReadingRow | None:
+    problem = window.problem(record.ts, window.latest_reading, "reading_future_s") or identifiers.series_problem(
+        record.meter_id, record.metric, record.unit
+    )
+    stated: Quality | None = None
+    if problem is None and record.quality is not None:
+        if record.quality in _QUALITIES:
+            stated = Quality(record.quality)
+        else:
+            problem = f"quality must be good, suspect or bad, not {record.quality!r}"
+    problem = problem or rules.value_problem(record.value, stated)
     if problem is not None:
         tally.reject(record.line, problem)
         return None
@@ -221,15 +305,18 @@ def _reading_row(record: ReadingRecord, checks: dict[tuple[str, str], SeriesChec
     if check is None:
         check = checks[key] = SeriesCheck.for_metric(record.metric)
     outcome = check.check(record.ts, record.value)
-    quality = record.quality or "good"
-    if outcome.reasons:
-        tally.flag(record.line, outcome.reasons)
-        quality = Quality(quality).worst(Quality.SUSPECT).value
+    reasons = outcome.reasons
+    quality = stated or Quality.GOOD
+    if record.value is None and stated is None:  # a missing value is never good (the wire's rule)
+        reasons, quality = [Flag.NOT_A_NUMBER.value, *reasons], Quality.BAD
+    if reasons:
+        tally.flag(record.line, reasons)
+        quality = quality.worst(Quality.SUSPECT)
     if outcome.gap is not None and len(tally.gaps) < _LISTED:
         tally.gaps.append(Gap(series=f"{record.meter_id}/{record.metric}", after=outcome.gap[0], before=outcome.gap[1]))
     tally.accepted += 1
     tally.series.add(f"{record.meter_id}/{record.metric}")
-    return (record.meter_id, record.metric, record.ts, record.value, record.unit, quality, outcome.reasons, None, None)
+    return (record.meter_id, record.metric, record.ts, record.value, record.unit, quality.value, reasons, None, None)
 
 
 def _price_rows(

@@ -13,9 +13,10 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import Final
 
+from luna_shared import rules
 from luna_shared.vocabulary import Flag, MetricKind, metric_spec
 
-__all__ = ["DUPLICATE", "GAP_BEFORE", "OUT_OF_ORDER", "Check", "SeriesCheck", "unit_problem"]
+__all__ = ["DUPLICATE", "GAP_BEFORE", "OUT_OF_ORDER", "Check", "Identifiers", "SeriesCheck", "unit_problem"]
 
 DUPLICATE: Final = "duplicate"
 GAP_BEFORE: Final = "gap_before"
@@ -24,6 +25,7 @@ _WINDOW: Final = 96
 _MIN_WINDOW: Final = 16
 _OUTLIER_SCORE: Final = 10.0  # robust z-score (MAD scaled to a standard deviation)
 _MAD_TO_SIGMA: Final = 1.4826
+_REMEMBERED: Final = 100_000  # distinct identifiers whose verdict is kept: a hostile file cannot grow it further
 
 
 def unit_problem(metric: str, unit: str) -> str | None:
@@ -32,6 +34,43 @@ def unit_problem(metric: str, unit: str) -> str | None:
     if spec is not None and unit != spec.unit:
         return f"{Flag.UNIT_MISMATCH}: {metric} is measured in {spec.unit}, not {unit!r}"
     return None
+
+
+class Identifiers:
+    """The shared rules (:mod:`luna_shared.rules`) for a file's identifiers, each distinct one checked once."""
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, str, str], str | None] = {}
+        self._markets: dict[tuple[str, timedelta | None], str | None] = {}
+
+    def series_problem(self, meter_id: str, metric: str, unit: str) -> str | None:
+        """Return why a reading of ``meter_id``/``metric`` in ``unit`` cannot be stored, or None."""
+        key = (meter_id, metric, unit)
+        try:
+            return self._series[key]
+        except KeyError:
+            pass
+        problem = (
+            rules.meter_id_problem(meter_id)
+            or rules.metric_problem(metric)
+            or rules.unit_problem(unit)
+            or unit_problem(metric, unit)
+        )
+        if len(self._series) < _REMEMBERED:
+            self._series[key] = problem
+        return problem
+
+    def market_problem(self, market: str, resolution: timedelta | None) -> str | None:
+        """Return why a price of ``market`` at ``resolution`` (None: not known yet) cannot be stored, or None."""
+        key = (market, resolution)
+        try:
+            return self._markets[key]
+        except KeyError:
+            pass
+        problem = rules.market_problem(market) or (None if resolution is None else rules.resolution_problem(resolution))
+        if len(self._markets) < _REMEMBERED:
+            self._markets[key] = problem
+        return problem
 
 
 class Check:

@@ -20,8 +20,9 @@ import asyncpg
 from luna_hub.agents.services import agent_completeness
 from luna_hub.errors import BadRequestError
 from luna_hub.timeparse import zone
-from luna_hub.timeseries.buckets import bucket_floor, bucket_next
+from luna_hub.timeseries.buckets import bucket_next
 from luna_hub.timeseries.schemas import CompletenessDay, CompletenessReport, MeterCompleteness
+from luna_hub.timeseries.services import bucket_range
 
 __all__ = ["completeness"]
 
@@ -61,9 +62,7 @@ async def completeness(  # noqa: PLR0913 - one parameter per query dimension
 ) -> CompletenessReport:
     """Report expected vs received readings per meter and local day over [start, end)."""
     tz = zone(tz_name)
-    first, last = bucket_floor(start, "1d", tz), bucket_floor(end, "1d", tz)
-    if last < end:
-        last = bucket_next(last, "1d", tz)
+    first, last = bucket_range(start, end, "1d", tz)
     days: list[tuple[datetime, datetime]] = []
     moment = first
     while moment < last:

@@ -41,4 +41,6 @@ async def _refresh_rollups(schema_ready: asyncio.Event, pool: asyncpg.Pool, sett
                 await refresh_dirty(connection)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             _log.warning("database upkeep failed; retrying", error=str(exc), migrated=True)
+        except Exception as exc:  # noqa: BLE001 - the upkeep task must outlive any one failure, loudly
+            _log.error("rollup upkeep failed; retrying", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
         await asyncio.sleep(settings.rollup_refresh_seconds)

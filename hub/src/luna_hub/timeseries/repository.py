@@ -16,6 +16,8 @@ from typing import Final, Literal
 
 import asyncpg
 
+from luna_shared.logs import get_logger
+
 __all__ = [
     "AGGREGATE_SQL",
     "BUCKET_SQL",
@@ -25,6 +27,8 @@ __all__ = [
     "last_refresh_ranges",
     "raw_page",
     "refresh_dirty",
+    "refresh_for_query",
+    "rollup_failures",
 ]
 
 Source = Literal["raw", "rollup_15m", "rollup_1h", "rollup_1d", "prices"]
@@ -32,6 +36,10 @@ ROLLUP_TABLES: Final = ("rollup_15m", "rollup_1h", "rollup_1d")
 CONTINUOUS_AGGREGATES: Final = {"rollup_15m": "readings_15m", "rollup_1h": "readings_1h", "rollup_1d": "readings_1d"}
 """On TimescaleDB the rollups are these continuous aggregates (no intra_delta: delta reads raw readings)."""
 Engine = Literal["plain", "timescaledb"]
+_log = get_logger(__name__)
+_FIRST_INSTANT: Final = "'0001-01-01 00:00:00+00'::timestamptz"
+_LAST_INSTANT: Final = "'9999-12-31 23:59:59.999999+00'::timestamptz"
+"""Python's calendar: refresh bounds are clamped to it, so a reading at its edge cannot make them undecodable."""
 _COLUMNS: Final = "n, total, vmin, vmax, first_ts, first_value, last_ts, last_value, intra_delta"
 
 _SOURCE_SQL: Final[dict[str, str]] = {
@@ -40,10 +48,16 @@ _SOURCE_SQL: Final[dict[str, str]] = {
         " ts AS first_ts, value AS first_value, ts AS last_ts, value AS last_value, 0::float8 AS intra_delta"
         " FROM smart_meter_readings WHERE value IS NOT NULL AND quality = ANY($5::text[]) AND $6::interval IS NULL"
     ),
+    # A market's resolution changes over time (EPEX day-ahead: hourly, then 15-minute from 2025-10-01):
+    # every stored price counts, except one covered by finer prices of the same market ($6: one resolution).
     "prices": (
         "SELECT market AS meter_id, 'price'::text AS metric, ts AS sub_ts, 1::bigint AS n, price AS total,"
         " price AS vmin, price AS vmax, ts AS first_ts, price AS first_value, ts AS last_ts, price AS last_value,"
-        " 0::float8 AS intra_delta FROM market_prices WHERE resolution = $6::interval AND $5::text[] IS NOT NULL"
+        " 0::float8 AS intra_delta FROM market_prices p WHERE $5::text[] IS NOT NULL"
+        " AND CASE WHEN $6::interval IS NULL THEN NOT EXISTS ("
+        "   SELECT 1 FROM market_prices f WHERE f.market = p.market AND f.resolution < p.resolution"
+        "   AND f.ts >= p.ts AND f.ts < p.ts + p.resolution)"
+        " ELSE p.resolution = $6::interval END"
     ),
     **{
         table: f"SELECT meter_id, metric, bucket AS sub_ts, {_COLUMNS} FROM {table}"  # noqa: S608 - fixed names
@@ -194,7 +208,11 @@ async def rollup_config(connection: asyncpg.Connection) -> tuple[str, Engine]:
 
 
 async def refresh_dirty(connection: asyncpg.Connection) -> int:
-    """Recompute the rollup buckets of every range written since the last refresh; return series refreshed."""
+    """Recompute the rollup buckets of every range written since the last refresh; return series refreshed.
+
+    A series whose refresh fails is skipped, not retried forever: its range moves to ``rollup_failures``
+    with the error (counted in ``/health``) and is logged, and the other series are refreshed.
+    """
     if not await connection.fetchval("SELECT EXISTS (SELECT 1 FROM rollup_dirty)"):
         return 0  # the common case on every query: one cheap look, no transaction, no lock
     timezone, engine = await rollup_config(connection)
@@ -202,18 +220,85 @@ async def refresh_dirty(connection: asyncpg.Connection) -> int:
         return await _refresh_continuous_aggregates(connection)
     async with connection.transaction():
         # One refresher at a time; another caller finds the queue empty afterwards.
-        await connection.execute("SELECT pg_advisory_xact_lock(1280658754)")
-        ranges = await connection.fetch(_TAKE_DIRTY)
-        for row in ranges:
-            span = (row["from_ts"], row["to_ts"])
-            await _refresh_series(connection, row["meter_id"], row["metric"], span, timezone)
-    return len(ranges)
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", _REFRESH_LOCK)
+        return await _refresh_ranges(connection, await connection.fetch(_TAKE_DIRTY), timezone)
+
+
+async def refresh_for_query(connection: asyncpg.Connection, series: Sequence[str], metric: str) -> bool:
+    """Fold the dirty ranges of ``series``/``metric`` into the rollups, unless another refresher runs.
+
+    Return whether the rollups of these series are current. A query never waits for a refresh of
+    other series (a load of 1,000 meters takes a while): it reads raw readings instead (exact, slower).
+    """
+    dirty = await connection.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM rollup_dirty WHERE meter_id = ANY($1::text[]) AND metric = $2)",
+        list(series),
+        metric,
+    )
+    if not dirty:
+        return True
+    timezone, engine = await rollup_config(connection)
+    if engine == "timescaledb":
+        await _refresh_continuous_aggregates(connection)
+        return True
+    async with connection.transaction():
+        if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", _REFRESH_LOCK):
+            return False
+        taken = await connection.fetch(_TAKE_DIRTY_OF, list(series), metric)
+        await _refresh_ranges(connection, taken, timezone)
+    return True
+
+
+async def _refresh_ranges(connection: asyncpg.Connection, ranges: Sequence[asyncpg.Record], timezone: str) -> int:
+    refreshed = 0
+    for row in ranges:
+        span = (row["from_ts"], row["to_ts"])
+        try:
+            async with connection.transaction():  # a savepoint: a failure undoes only this series
+                await _refresh_series(connection, row["meter_id"], row["metric"], span, timezone)
+        except (asyncpg.PostgresError, ArithmeticError, ValueError) as exc:
+            await _record_failure(connection, row, exc)
+        else:
+            refreshed += 1
+    return refreshed
+
+
+async def _record_failure(connection: asyncpg.Connection, row: asyncpg.Record, exc: Exception) -> None:
+    error = f"{type(exc).__name__}: {exc}"
+    _log.error(
+        "rollup refresh failed; range skipped (see rollup_failures)",
+        meter_id=row["meter_id"],
+        metric=row["metric"],
+        from_ts=row["from_ts"].isoformat(),
+        to_ts=row["to_ts"].isoformat(),
+        error=error,
+    )
+    await connection.execute(
+        "INSERT INTO rollup_failures (meter_id, metric, from_ts, to_ts, error) VALUES ($1, $2, $3, $4, $5)",
+        row["meter_id"],
+        row["metric"],
+        row["from_ts"],
+        row["to_ts"],
+        error,
+    )
+
+
+async def rollup_failures(connection: asyncpg.Connection) -> int:
+    """How many written ranges the refresher had to skip (``rollup_failures``)."""
+    count: int = await connection.fetchval("SELECT count(*) FROM rollup_failures")
+    return count
 
 
 _TAKE_DIRTY: Final = (
     "WITH taken AS (DELETE FROM rollup_dirty RETURNING meter_id, metric, from_ts, to_ts)"
     " SELECT meter_id, metric, min(from_ts) AS from_ts, max(to_ts) AS to_ts FROM taken GROUP BY meter_id, metric"
 )
+_TAKE_DIRTY_OF: Final = (
+    "WITH taken AS (DELETE FROM rollup_dirty WHERE meter_id = ANY($1::text[]) AND metric = $2"
+    " RETURNING meter_id, metric, from_ts, to_ts)"
+    " SELECT meter_id, metric, min(from_ts) AS from_ts, max(to_ts) AS to_ts FROM taken GROUP BY meter_id, metric"
+)
+_REFRESH_LOCK: Final = 1280658754
 
 
 async def _refresh_continuous_aggregates(connection: asyncpg.Connection) -> int:
@@ -225,12 +310,9 @@ async def _refresh_continuous_aggregates(connection: asyncpg.Connection) -> int:
     first, last = min(row["from_ts"] for row in ranges), max(row["to_ts"] for row in ranges)
     day = timedelta(days=1)
     windows = {  # whole buckets around the written range: a refresh leaves partial buckets out
-        "readings_15m": (
-            _floor(first, timedelta(minutes=15)),
-            _floor(last, timedelta(minutes=15)) + timedelta(minutes=15),
-        ),
-        "readings_1h": (_floor(first, timedelta(hours=1)), _floor(last, timedelta(hours=1)) + timedelta(hours=1)),
-        "readings_1d": (_floor(first, day) - day, _floor(last, day) + 2 * day),  # local days: a day either side
+        "readings_15m": (_shifted(first, timedelta(minutes=15), 0), _shifted(last, timedelta(minutes=15), 1)),
+        "readings_1h": (_shifted(first, timedelta(hours=1), 0), _shifted(last, timedelta(hours=1), 1)),
+        "readings_1d": (_shifted(first, day, -1), _shifted(last, day, 2)),  # local days: a day either side
     }
     for view, (low, high) in windows.items():
         await connection.execute(
@@ -242,6 +324,14 @@ async def _refresh_continuous_aggregates(connection: asyncpg.Connection) -> int:
 def _floor(moment: datetime, step: timedelta) -> datetime:
     epoch = datetime(2000, 1, 1, tzinfo=moment.tzinfo)
     return epoch + ((moment - epoch) // step) * step
+
+
+def _shifted(moment: datetime, step: timedelta, steps: int) -> datetime | None:
+    """Return the bucket start ``steps`` buckets after ``moment``'s, or None (open-ended) beyond the calendar."""
+    try:
+        return _floor(moment, step) + steps * step
+    except OverflowError:
+        return None
 
 
 async def last_refresh_ranges(connection: asyncpg.Connection) -> int:
@@ -263,8 +353,9 @@ async def _refresh_series(
     for table, source, bucket, grid, step in levels:
         if step is not None:
             bounds = await connection.fetchrow(
-                "SELECT date_bin($1::interval, $2::timestamptz, $4::timestamptz) AS lo,"
-                " date_bin($1::interval, $3::timestamptz, $4::timestamptz) + $1::interval AS hi",
+                f"SELECT greatest(date_bin($1::interval, $2::timestamptz, $4::timestamptz), {_FIRST_INSTANT}) AS lo,"
+                " least(date_bin($1::interval, $3::timestamptz, $4::timestamptz) + $1::interval,"
+                f" {_LAST_INSTANT}) AS hi",
                 step,
                 first,
                 last,
@@ -272,8 +363,9 @@ async def _refresh_series(
             )
         else:
             bounds = await connection.fetchrow(
-                "SELECT date_trunc('day', $1::timestamptz, $3) AS lo,"
-                " date_trunc('day', date_trunc('day', $2::timestamptz, $3) + interval '26 hours', $3) AS hi",
+                f"SELECT greatest(date_trunc('day', $1::timestamptz, $3), {_FIRST_INSTANT}) AS lo,"
+                " least(date_trunc('day', date_trunc('day', $2::timestamptz, $3) + interval '26 hours', $3),"
+                f" {_LAST_INSTANT}) AS hi",
                 first,
                 last,
                 grid,

@@ -27,10 +27,10 @@ import asyncpg
 from luna_hub.errors import BadRequestError
 from luna_hub.timeparse import zone
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next, grid_origin, offset_multiple
-from luna_hub.timeseries.repository import Source, aggregate, raw_page, refresh_dirty, rollup_config
+from luna_hub.timeseries.repository import Source, aggregate, raw_page, refresh_for_query, rollup_config
 from luna_hub.timeseries.schemas import Point, QueryResult, Series
 
-__all__ = ["Aggregate", "Fill", "SeriesQuery", "render_csv", "run_query"]
+__all__ = ["Aggregate", "Fill", "SeriesQuery", "bucket_range", "render_csv", "run_query"]
 
 Aggregate = Literal["avg", "min", "max", "sum", "first", "last", "delta"]
 Fill = Literal["none", "null", "previous"]
@@ -67,19 +67,20 @@ async def run_query(pool: asyncpg.Pool, query: SeriesQuery) -> QueryResult:
     if query.end <= query.start:
         msg = "end must be after start"
         raise BadRequestError(msg)
+    _representable(query.start, query.end, tz)
     async with pool.acquire() as connection:
         if query.market is not None:
             return await _market(connection, query, tz)
         if query.bucket == "raw":
             return await _raw(connection, query, tz)
-        start, end = bucket_floor(query.start, query.bucket, tz), _ceil(query.end, query.bucket, tz)
+        start, end = bucket_range(query.start, query.end, query.bucket, tz)
         rollup_timezone, engine = await rollup_config(connection)
         source = _source(query, tz, rollup_timezone, [start, end])
         if engine == "timescaledb" and query.aggregate == "delta":
             source = "raw"  # continuous aggregates cannot hold a counter's increase (see migration 0003)
-        if source != "raw":
-            # Readings from other paths than a file load wait in rollup_dirty: fold them in first.
-            await refresh_dirty(connection)
+        if source != "raw" and not await refresh_for_query(connection, query.meters, query.metric):
+            # Readings of these meters wait in rollup_dirty while another refresher works: raw is exact.
+            source = "raw"
         rows = await aggregate(
             connection,
             source=source,
@@ -111,6 +112,26 @@ async def run_query(pool: asyncpg.Pool, query: SeriesQuery) -> QueryResult:
         source=source,
         series=series,
     )
+
+
+def bucket_range(start: datetime, end: datetime, bucket: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Widen [start, end) to whole buckets of ``tz``; a 400 when that reaches beyond the calendar."""
+    try:
+        low, high = bucket_floor(start, bucket, tz), _ceil(end, bucket, tz)
+    except OverflowError:
+        msg = f"start/end: whole {bucket} buckets of {tz.key} around this range reach beyond the years 1 to 9999"
+        raise BadRequestError(msg) from None
+    _representable(low, high, tz)
+    return low, high
+
+
+def _representable(start: datetime, end: datetime, tz: ZoneInfo) -> None:
+    """Raise a 400 unless ``start`` and ``end`` (so everything between) have a local time in ``tz``."""
+    try:
+        start.astimezone(tz), end.astimezone(tz)
+    except OverflowError:
+        msg = f"start/end: this range reaches beyond the years 1 to 9999 in {tz.key}"
+        raise BadRequestError(msg) from None
 
 
 def _ceil(moment: datetime, bucket: str, tz: ZoneInfo) -> datetime:
@@ -231,7 +252,7 @@ def _decode_cursor(cursor: str | None) -> tuple[str, datetime] | None:
     meter, _, moment = cursor.rpartition("|")
     try:
         return meter, datetime.fromisoformat(moment).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         msg = f"invalid cursor {cursor!r}: pass next_cursor of the previous page unchanged"
         raise BadRequestError(msg) from None
 
@@ -241,33 +262,33 @@ async def _market(connection: asyncpg.Connection, query: SeriesQuery, tz: ZoneIn
         msg = "delta is for cumulative counters, not prices"
         raise BadRequestError(msg)
     market = query.market or ""
-    resolution = await connection.fetchval(
-        "SELECT min(resolution) FROM market_prices WHERE market = $1"
-        " AND ($2::interval IS NULL OR resolution = $2::interval)",
-        market,
-        timedelta(minutes=query.resolution_minutes) if query.resolution_minutes else None,
-    )
+    chosen = timedelta(minutes=query.resolution_minutes) if query.resolution_minutes else None
     bucket = query.bucket
     if bucket == "raw":
-        # Prices are few (one year hourly is 8,784): "raw" is one bucket per price interval.
-        bucket = "15m" if resolution is not None and resolution <= _QUARTER else "1h"
-    start, end = bucket_floor(query.start, bucket, tz), _ceil(query.end, bucket, tz)
-    rows = (
-        []
-        if resolution is None
-        else await aggregate(
-            connection,
-            source="prices",
-            bucket=bucket,
-            series=[market],
-            metric="price",
-            start=start,
-            end=end,
-            qualities=query.qualities,
-            grid=_grid(bucket, tz),
-            resolution=resolution,
-            aggregate_name=query.aggregate,
+        # Prices are few (one year hourly is 8,784): "raw" is one bucket per price interval, of the finest
+        # resolution in the range (a market holds several over time; each interval is read from its own).
+        finest = await connection.fetchval(
+            "SELECT min(resolution) FROM market_prices WHERE market = $1"
+            " AND ($2::interval IS NULL OR resolution = $2::interval) AND ts >= $3 AND ts < $4",
+            market,
+            chosen,
+            query.start,
+            query.end,
         )
+        bucket = "15m" if finest is not None and finest <= _QUARTER else "1h"
+    start, end = bucket_range(query.start, query.end, bucket, tz)
+    rows = await aggregate(
+        connection,
+        source="prices",
+        bucket=bucket,
+        series=[market],
+        metric="price",
+        start=start,
+        end=end,
+        qualities=query.qualities,
+        grid=_grid(bucket, tz),
+        resolution=chosen,
+        aggregate_name=query.aggregate,
     )
     priced = query._replace(meters=(market,), metric="price", bucket=bucket)
     series = _series(rows, query=priced, tz=tz, start=start, end=end, units={market: "EUR/MWh"})
