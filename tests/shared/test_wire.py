@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from luna_shared.rules import meter_id_problem, metric_problem
 from luna_shared.vocabulary import Quality
 from luna_shared.wire import (
     BatchAck,
@@ -17,8 +18,6 @@ from luna_shared.wire import (
     Reading,
     ReadingBatch,
     make_batch,
-    meter_id_problem,
-    metric_problem,
     readings_hash,
     utc_ms,
 )

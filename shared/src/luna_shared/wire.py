@@ -15,7 +15,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
@@ -50,8 +49,6 @@ __all__ = [
     "UtcTimestamp",
     "instant_problem",
     "make_batch",
-    "meter_id_problem",
-    "metric_problem",
     "nul_problem",
     "reading_problem",
     "readings_hash",
@@ -69,8 +66,6 @@ trailing newline (``"meter\\n"`` was a valid id).
 METRIC_PATTERN: Final = r"^[a-z][a-z0-9_]*\Z"
 METER_ID_MAX_LENGTH: Final = 128
 METRIC_MAX_LENGTH: Final = 64
-_ID_RE: Final = re.compile(ID_PATTERN)
-_METRIC_RE: Final = re.compile(METRIC_PATTERN)
 _ZERO: Final = timedelta(0)
 _HASH_PREFIX: Final = "sha256:"
 _hash_encoder: Final = msgspec.msgpack.Encoder()
@@ -100,28 +95,6 @@ def utc_ms(moment: datetime) -> datetime:
         raise ValueError(msg)
     moment = moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def _text_problem(kind: str, value: str, pattern: re.Pattern[str], max_length: int, rule: str) -> str | None:
-    if not value:
-        return f"empty {kind}"
-    if len(value) > max_length:
-        return f"{kind} {value[:40]!r}... is longer than {max_length} characters"
-    if pattern.search(value) is None:  # as msgspec checks a pattern
-        return f"invalid {kind} {value!r}: {rule}"
-    return None
-
-
-def meter_id_problem(value: str) -> str | None:
-    """Return why ``value`` is not a valid :data:`MeterId` (the wire schema's rule, in words), or ``None``."""
-    rule = f"1-{METER_ID_MAX_LENGTH} of A-Z a-z 0-9 . _ : -, starting with a letter or digit"
-    return _text_problem("meter id", value, _ID_RE, METER_ID_MAX_LENGTH, rule)
-
-
-def metric_problem(value: str) -> str | None:
-    """Return why ``value`` is not a valid :data:`MetricName` (the wire schema's rule, in words), or ``None``."""
-    rule = f"1-{METRIC_MAX_LENGTH} of a-z 0-9 _, starting with a letter"
-    return _text_problem("metric", value, _METRIC_RE, METRIC_MAX_LENGTH, rule)
 
 
 def instant_problem(name: str, moment: datetime | None) -> str | None:

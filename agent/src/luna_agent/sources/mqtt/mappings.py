@@ -3,7 +3,7 @@
 A payload that cannot be understood at all raises :class:`MalformedPayload` with a short
 ``reason`` (the source logs, counts and acknowledges it; nothing is stored): not UTF-8 or JSON,
 no known field, or a meter id or metric the wire schema would refuse (checked here with
-:func:`luna_shared.wire.meter_id_problem`, so one such message never reaches the hub). A value
+:func:`luna_shared.rules.meter_id_problem`, so one such message never reaches the hub). A value
 of the wrong type inside an understood payload becomes a ``bad`` sample with reason
 ``wrong_type``, so the reading is not lost; a number too large for a float becomes infinity
 (validation flags it ``not_a_number``). A time that is no instant (``1e20``, a 400-digit
@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 from luna_agent.errors import AgentError
 from luna_agent.sample import Sample
 from luna_agent.sources.mqtt.settings import MqttMapping
+from luna_shared.rules import meter_id_problem, metric_problem
 from luna_shared.vocabulary import Flag, Quality, metric_spec
-from luna_shared.wire import meter_id_problem, metric_problem, utc_ms
+from luna_shared.wire import utc_ms
 
 __all__ = ["MalformedPayload", "meter_id_for", "parse_message", "topic_matches"]
 

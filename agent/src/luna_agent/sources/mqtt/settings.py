@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from luna_shared.config import Port
-from luna_shared.wire import metric_problem
+from luna_shared.rules import metric_problem
 
 __all__ = ["MqttMapping", "MqttSettings"]
 
