@@ -17,6 +17,7 @@ from luna_agent.sample import Sample
 from luna_agent.settings import AgentSettings
 from luna_agent.sync import SyncProgress
 from luna_shared.asgi import request_id_middleware
+from luna_shared.headers import security_headers
 from luna_shared.wire import DeviceState
 
 __all__ = ["AgentHealth", "AgentStatusView", "BufferView", "DeviceView", "MqttView", "SyncView", "create_app"]
@@ -211,4 +212,5 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> Litestar:
         lifespan=[lifespan],
         logging_config=None,
         middleware=[request_id_middleware],
+        before_send=[security_headers],
     )
