@@ -77,6 +77,10 @@ async def test_no_auth_flow_or_failure_logs_or_answers_a_secret(
         revoked = await admin.get("/auth/me", headers={"Authorization": f"Bearer {second['refresh_token']}"})
         bodies.append(revoked.text)
 
+        browser = await admin.post("/auth/login", data={"username": unique, "password": PASSWORD}, headers=anonymous)
+        secrets += [admin.cookies["luna_session"], admin.cookies["luna_refresh"], browser.json()["csrf_token"]]
+        assert (await admin.post("/auth/logout", headers=anonymous)).status_code == 204
+
         key = (await admin.post("/admin/api-keys", json={"user": unique, "name": "ci"})).json()["key"]
         created = (await admin.post("/admin/agents", json={"agent_id": unique, "site_id": f"{unique}-site"})).json()
         rotated = (await admin.post(f"/admin/agents/{unique}/rotate-key")).json()
