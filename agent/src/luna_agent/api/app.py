@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from luna_agent import __version__
+from luna_agent.api.access import status_token, status_token_guard
 from luna_agent.runtime import Agent
 from luna_agent.sample import Sample
 from luna_agent.settings import AgentSettings
@@ -193,7 +194,7 @@ async def prometheus_metrics(state: State) -> Response[bytes]:
 
 def create_app(settings: AgentSettings, agent: Agent | None = None) -> Litestar:
     """Build the status API for ``settings``; the agent (built from them unless given) runs in the lifespan."""
-    state = State({"settings": settings})
+    state = State({"settings": settings, "status_token": status_token(settings.status_api)})
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -213,4 +214,5 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> Litestar:
         logging_config=None,
         middleware=[request_id_middleware],
         before_send=[security_headers],
+        guards=[status_token_guard],
     )
