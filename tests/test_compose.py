@@ -167,3 +167,43 @@ def test_hub_and_agent_images_come_from_the_one_dockerfile(
     assert '"/opt/luna/bin/luna-${PACKAGE}" /usr/local/bin/luna' in dockerfile
     tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
     assert [path for path in tracked if Path(path).name.startswith("Dockerfile")] == ["Dockerfile"]
+
+
+def test_the_stacks_set_real_secrets_with_no_defaults() -> None:
+    """Secrets come from files named in .env (``${X:?...}``, never a default), auth stays on, HTTPS is served."""
+    text = "".join((ROOT / name).read_text(encoding="utf-8") for name in FILES)
+    secret_like = re.compile(r"PASSWORD|SECRET|KEY|TOKEN|CERT|_CA_")
+    for variable, operator in re.findall(r"\$\{(\w+)(:[-?])?", text):
+        if secret_like.search(variable):
+            assert operator == ":?", f"{variable} must be required, without a default"
+    hub = _services("compose.hub.yaml")["hub"]
+    environment = hub["environment"]
+    assert isinstance(environment, dict)
+    assert environment["LUNA_AUTH__REQUIRED"] == "true"
+    assert "LUNA_AUTH__JWT_SECRET" not in environment  # a file, not a variable docker inspect shows
+    hub_secrets = hub["secrets"]
+    assert isinstance(hub_secrets, list)
+    mounted = {f"/run/secrets/{name}" for name in hub_secrets}
+    for setting in ("LUNA_AUTH__JWT_SECRET_FILE", "LUNA_SERVER__TLS_CERT", "LUNA_SERVER__TLS_KEY"):
+        assert environment[setting] in mounted, setting
+    agent = _services("compose.edge.yaml")["agent"]
+    agent_env = agent["environment"]
+    assert isinstance(agent_env, dict)
+    agent_secrets = agent["secrets"]
+    assert isinstance(agent_secrets, list)
+    agent_mounted = {f"/run/secrets/{name}" for name in agent_secrets}
+    assert agent_env["LUNA_SYNC__CA_FILE"] in agent_mounted
+    assert agent_env["LUNA_STATUS_API__TOKEN_FILE"] in agent_mounted
+
+
+def test_the_agents_hub_url_matches_what_the_hub_serves() -> None:
+    """The hub stack serves HTTPS on HUB_PORT, so the example HUB_URL is https on that port; healthchecks agree."""
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    assert example["HUB_URL"].startswith("https://")
+    assert example["HUB_URL"].rsplit(":", 1)[1] == example["HUB_PORT"]
+    healthcheck = " ".join(_services("compose.hub.yaml")["hub"]["healthcheck"]["test"])  # type: ignore[index]
+    assert "https://127.0.0.1:8080/health" in healthcheck

@@ -235,6 +235,9 @@ def test_hub_role_renders_every_variable_the_compose_file_reads(tmp_path: Path) 
         "hub_postgres_password": "pg-secret-123456",
         "hub_qdrant_api_key": "qdrant-secret-123456",
         "hub_minio_root_password": "minio-secret-123456",
+        "hub_jwt_secret": "f3a9c1d27b4e8a6f0c5d9e2b7a1f4c8d",
+        "hub_tls_cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        "hub_tls_key": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
     }
     extra = {"hub_root": str(root), "hub_source_dir": str(source), "hub_manage_stack": False, **secrets}
     result = _playbook(str(_hub_role_playbook(tmp_path)), _inventory(tmp_path, "hub"), extra, tmp_path)
@@ -247,6 +250,12 @@ def test_hub_role_renders_every_variable_the_compose_file_reads(tmp_path: Path) 
     assert all(values[name] for name in read)
     assert values["QDRANT_API_KEY"] == secrets["hub_qdrant_api_key"]
     assert (root / "opt/luna-hub/compose.hub.yaml").is_file()
+    stack = root / "opt/luna-hub"
+    for variable, secret in (("JWT_SECRET_FILE", "hub_jwt_secret"), ("TLS_KEY_FILE", "hub_tls_key")):
+        written = stack / values[variable]
+        assert written.read_text(encoding="utf-8").strip() == secrets[secret].strip()
+        assert written.stat().st_mode & 0o777 == 0o600
+    assert secrets["hub_jwt_secret"] not in result.stdout  # no_log
 
 
 def test_hub_role_refuses_to_run_without_its_secrets(tmp_path: Path) -> None:
@@ -254,6 +263,17 @@ def test_hub_role_refuses_to_run_without_its_secrets(tmp_path: Path) -> None:
     result = _playbook(str(_hub_role_playbook(tmp_path)), _inventory(tmp_path, "hub"), extra, tmp_path)
     assert _recap(result)[3] == 1
     assert "set hub_qdrant_api_key" in result.stdout
+    assert not (tmp_path / "root").exists()
+
+
+def test_hub_role_refuses_to_run_without_a_jwt_secret_and_certificate(tmp_path: Path) -> None:
+    secrets = {
+        name: f"{name}-123456" for name in ("hub_postgres_password", "hub_qdrant_api_key", "hub_minio_root_password")
+    }
+    extra = {"hub_root": str(tmp_path / "root"), "hub_manage_stack": False, **secrets, "hub_jwt_secret": "short"}
+    result = _playbook(str(_hub_role_playbook(tmp_path)), _inventory(tmp_path, "hub"), extra, tmp_path)
+    assert _recap(result)[3] == 1
+    assert "set hub_jwt_secret" in result.stdout
     assert not (tmp_path / "root").exists()
 
 

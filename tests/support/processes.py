@@ -15,7 +15,7 @@ from typing import Final
 __all__ = ["BIN", "ManagedProcess", "free_port"]
 
 BIN: Final = Path(os.environ.get("VIRTUAL_ENV", ".venv")).resolve() / "bin"
-_READY: Final = re.compile(r"(luna-\w+) ready at (http://\S+)")
+_READY: Final = re.compile(r"(luna-\w+) ready at (https?://\S+)")
 
 
 def free_port() -> int:

@@ -28,6 +28,8 @@ class StatusApiSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
     host: str = "127.0.0.1"
     port: Port = 8090
+    token_file: str | None = None
+    """File holding the token (one line) other machines must send; required unless ``host`` is loopback."""
 
 
 class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -13,6 +13,7 @@ from luna_hub import __version__
 from luna_hub.admin.controllers import AdminController
 from luna_hub.agents.controllers import AgentsController
 from luna_hub.audit.controllers import AuditController
+from luna_hub.auth.browser import cors_config
 from luna_hub.auth.controllers import AuthController
 from luna_hub.auth.deps import auth_dependencies, auth_lifespan
 from luna_hub.auth.exposure import check_exposure
@@ -31,8 +32,12 @@ from luna_hub.sync.controllers import AgentIngestController
 from luna_hub.timeseries.controllers import TimeseriesController
 from luna_hub.timeseries.deps import rollups_lifespan
 from luna_shared.asgi import request_id_middleware
+from luna_shared.headers import security_headers
 
-__all__ = ["create_app"]
+__all__ = ["MAX_REQUEST_BODY", "create_app"]
+
+MAX_REQUEST_BODY = 1 << 20
+"""Largest request body of a route that declares no limit of its own (/data/load, documents, agent batches do)."""
 
 
 def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) -> Litestar:
@@ -77,6 +82,9 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         state=State({"settings": settings}),
         logging_config=None,
         middleware=[request_id_middleware],
+        before_send=[security_headers],
+        cors_config=cors_config(settings),
+        request_max_body_size=MAX_REQUEST_BODY,
     )
 
 

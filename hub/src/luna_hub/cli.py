@@ -26,7 +26,7 @@ from luna_hub.agents.services import create_agent
 from luna_hub.app import create_app
 from luna_hub.audit.admin_log import verify_admin_log
 from luna_hub.audit.services import verify_model_calls
-from luna_hub.auth.exposure import check_exposure
+from luna_hub.auth.exposure import check_exposure, tls_files
 from luna_hub.auth.passwords import Passwords
 from luna_hub.auth.services import (
     ROLES,
@@ -441,6 +441,7 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
     )
     settings = msgspec.structs.replace(settings, server=server, demo_data=demo or settings.demo_data)
     check_exposure(settings)  # before starting a database for nothing
+    tls_files(server)
     with _database(settings) as settings:
         if settings.demo_data:
             folder = Path(settings.demo_data)
@@ -453,7 +454,8 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
         _settle_garbage_collector()
         # /health answers 200 once the schema is ready; the event exists once the app's lifespan has begun
         ready = lambda: provide_schema_ready(app.state).wait()  # noqa: E731
-        asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub", ready=ready))
+        tls = tls_files(server)
+        asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub", ready=ready, tls=tls))
 
 
 _COMMANDS: dict[str, Callable[[HubSettings, argparse.Namespace], int]] = {

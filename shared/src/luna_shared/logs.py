@@ -4,7 +4,8 @@
 pymodbus, asyncpg) through the same processors, so every line is either a readable console
 line (development) or one JSON object (production). Context bound with
 :func:`correlation` (a request id on the hub, a poll id on the agent) is added to every
-line logged inside it, across ``await`` points.
+line logged inside it, across ``await`` points. Secrets are redacted from every line and
+tracebacks never show local variables (:mod:`luna_shared.redact`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Final, TextIO
 
 import msgspec
 import structlog
+
+from luna_shared.redact import redact_event, redacted_traceback
 
 __all__ = ["LogFormat", "LogSettings", "configure_logging", "correlation", "get_logger"]
 
@@ -55,10 +58,13 @@ def configure_logging(settings: LogSettings, *, stream: TextIO | None = None) ->
     ]
     renderer: structlog.types.Processor
     if settings.format is LogFormat.JSON:
-        shared.append(structlog.processors.format_exc_info)
+        shared.append(structlog.processors.format_exc_info)  # plain text: no local variables
         renderer = structlog.processors.JSONRenderer()
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=(stream or sys.stderr).isatty())
+    else:  # not Rich's traceback: it shows local variables (keys, the settings object)
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=(stream or sys.stderr).isatty(), exception_formatter=redacted_traceback
+        )
+    shared.append(redact_event)  # last: it also sees the formatted traceback
 
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -75,21 +75,27 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-async def serve_http(
+async def serve_http(  # noqa: PLR0913 - where, what, when ready, how
     app: Any,  # noqa: ANN401 - any ASGI app
     *,
     host: str,
     port: int,
     name: str,
     ready: Callable[[], Awaitable[object]] | None = None,
+    tls: tuple[str, str] | None = None,
 ) -> None:
     """Serve an ASGI app with uvicorn until a signal stops it; print where it is reachable once ready.
 
     Ready means listening and, when given, ``ready()`` done (e.g. the hub's schema migrated).
+    ``tls`` (certificate chain file, key file; PEM) serves HTTPS instead of HTTP.
     """
     import uvicorn  # noqa: PLC0415 - the 'http' extra; wire-only users of this package lack it
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on"))
+    cert, key = tls or (None, None)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, lifespan="on", ssl_certfile=cert, ssl_keyfile=key
+    )
+    server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers no start event
         await asyncio.sleep(0.05)
@@ -97,7 +103,8 @@ async def serve_http(
         await _until_ready(ready(), serving)
     if server.started and not serving.done():
         bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
-        print(f"{name} ready at http://{bound_host}:{bound_port}", flush=True)
+        scheme = "https" if tls else "http"
+        print(f"{name} ready at {scheme}://{bound_host}:{bound_port}", flush=True)
     await serving
 
 

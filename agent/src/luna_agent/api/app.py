@@ -12,11 +12,13 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from luna_agent import __version__
+from luna_agent.api.access import status_token, status_token_guard
 from luna_agent.runtime import Agent
 from luna_agent.sample import Sample
 from luna_agent.settings import AgentSettings
 from luna_agent.sync import SyncProgress
 from luna_shared.asgi import request_id_middleware
+from luna_shared.headers import security_headers
 from luna_shared.wire import DeviceState
 
 __all__ = ["AgentHealth", "AgentStatusView", "BufferView", "DeviceView", "MqttView", "SyncView", "create_app"]
@@ -230,7 +232,7 @@ async def prometheus_metrics(state: State) -> Response[bytes]:
 
 def create_app(settings: AgentSettings, agent: Agent | None = None) -> Litestar:
     """Build the status API for ``settings``; the agent (built from them unless given) runs in the lifespan."""
-    state = State({"settings": settings})
+    state = State({"settings": settings, "status_token": status_token(settings.status_api)})
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -249,4 +251,6 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> Litestar:
         lifespan=[lifespan],
         logging_config=None,
         middleware=[request_id_middleware],
+        before_send=[security_headers],
+        guards=[status_token_guard],
     )

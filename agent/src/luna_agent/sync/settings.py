@@ -18,6 +18,8 @@ class SyncSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """Base URL of the hub; batches go to ``{hub_url}/api/v1/ingest``."""
     key_file: str
     """File holding the agent's key (``luna-hub create-agent --key-file``); while it is missing the uploader waits."""
+    ca_file: str | None = None
+    """PEM file of the CA(s) that signed an ``https`` hub's certificate; unset: the system's trusted CAs."""
     interval_s: Seconds = 2.0
     """Pause between looks at the buffer once the backlog is drained."""
     batch_max_readings: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 5000

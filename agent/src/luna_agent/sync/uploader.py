@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable
@@ -39,8 +40,8 @@ from luna_agent.sync.settings import SyncSettings
 from luna_agent.sync.state import DrainSummary, Step, SyncProgress, SyncState
 from luna_shared.codec import WireFormat, decode_hub_message, encode
 from luna_shared.compression import ContentEncoding, available_encodings, compress
+from luna_shared.errors import ConfigError, WireError
 from luna_shared.errors import KeyFileError as SharedKeyFileError
-from luna_shared.errors import WireError
 from luna_shared.keyfile import read_key
 from luna_shared.logs import get_logger
 from luna_shared.wire import AgentStatus, DeviceStatus, QuarantinedSeq, ReadingBatch, utc_ms
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     from luna_agent.buffer import ReadingBuffer
     from luna_shared.wire import Reading
 
-__all__ = ["BatchCounter", "Uploader", "read_agent_key"]
+__all__ = ["BatchCounter", "Uploader", "hub_tls_context", "read_agent_key"]
 
 _log = get_logger(__name__)
 _THROUGHPUT_WINDOW_S: Final = 60.0
@@ -205,7 +206,8 @@ class Uploader:
         if encoding is not ContentEncoding.IDENTITY:
             headers["Content-Encoding"] = encoding.value
         if self._client is None:
-            self._client = httpx.AsyncClient(transport=self._transport, timeout=self.settings.timeout_s)
+            verify = hub_tls_context(self.settings.ca_file)
+            self._client = httpx.AsyncClient(transport=self._transport, timeout=self.settings.timeout_s, verify=verify)
         return await self._client.post(self.settings.ingest_url, content=content, headers=headers)
 
     def _on_ack(self, batch: ReadingBatch, response: httpx.Response, midpoint: datetime) -> Step:
@@ -478,3 +480,11 @@ def _problem_detail(response: httpx.Response) -> str:
         return str(problem)[:_DETAIL_MAX]
     parts = [str(problem[name]) for name in ("title", "detail") if problem.get(name)]
     return (": ".join(parts) or str(problem))[:_DETAIL_MAX]
+
+
+def hub_tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Return how the hub's certificate is verified: against ``ca_file``, else the system's CAs (never skipped)."""
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError("LUNA_SYNC__CA_FILE", "sync.ca_file", f"cannot use {ca_file} as CA file: {exc}") from exc

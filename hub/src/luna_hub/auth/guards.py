@@ -1,7 +1,9 @@
 """The one guard of the app: find the route's rule (:mod:`luna_hub.auth.policy`), authenticate, authorize.
 
 Credentials: ``Authorization: Bearer <credential>`` or ``X-API-Key``; a user's API key
-(``luna_...``), an agent key (``lak_...``) or an access token (JWT). With ``auth.required = false``
+(``luna_...``), an agent key (``lak_...``) or an access token (JWT); without either header, the
+browser session cookie of ``POST /auth/login`` (its unsafe requests need the CSRF token, see
+:mod:`luna_hub.auth.browser`). With ``auth.required = false``
 (loopback only) a request without one runs as ``anonymous`` with every right; a credential that is
 sent is still checked. The principal lands in ``scope["user"]`` for handlers (:func:`actor_of`).
 """
@@ -15,6 +17,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
 from luna_hub.auth.agent_keys import AGENT_KEY_PREFIX, verify_agent_key
+from luna_hub.auth.browser import SESSION_COOKIE, check_csrf
 from luna_hub.auth.errors import CredentialsError
 from luna_hub.auth.policy import Rule, rule_for
 from luna_hub.auth.schemas import Principal
@@ -39,6 +42,13 @@ def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return connection.headers.get("x-api-key")
 
 
+def _session_cookie(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """Return the browser session's access token when the request sends no credential header."""
+    if presented_key(connection) is not None:
+        return None
+    return connection.cookies.get(SESSION_COOKIE) or None
+
+
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
     """Return the principal the guard established for this request, if any."""
     principal = connection.scope.get("user")
@@ -60,7 +70,7 @@ def _app_parts(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[HubSetti
 
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
     """Return who the request's credential belongs to; None without one; 401 for a bad one (one answer for all)."""
-    credential = presented_key(connection)
+    credential = presented_key(connection) or _session_cookie(connection)
     if credential is None:
         return None
     _, pool = _app_parts(connection)
@@ -123,6 +133,9 @@ async def policy_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
             msg = "this route needs a credential: send 'Authorization: Bearer <key or token>' (see README, Access)"
             raise CredentialsError(msg)
         principal = ANONYMOUS
+    session = _session_cookie(connection)
+    if session is not None and principal is not ANONYMOUS:
+        check_csrf(connection, session, connection.app.state.jwt_secret)
     if principal.role not in rule.roles:
         msg = f"role {principal.role!r} may not {method} {template}"
         raise ForbiddenError(msg)

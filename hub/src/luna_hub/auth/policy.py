@@ -59,6 +59,7 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/audit"): ADMIN,
     # signing in
     ("POST", "/auth/token"): PUBLIC,
+    ("POST", "/auth/login"): PUBLIC,
     ("POST", "/auth/refresh"): PUBLIC,
     ("POST", "/auth/logout"): PUBLIC,
     ("GET", "/auth/me"): SIGNED_IN,

@@ -10,6 +10,7 @@ import msgspec
 __all__ = [
     "ApiKeyCreated",
     "ApiKeyView",
+    "BrowserSession",
     "Credential",
     "LoginRequest",
     "Me",
@@ -137,6 +138,14 @@ class TokenPair(msgspec.Struct, frozen=True, kw_only=True):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, no secret
     expires_in: int
     refresh_token: str
+
+
+class BrowserSession(msgspec.Struct, frozen=True, kw_only=True):
+    """``POST /auth/login``: the session is in cookies; send ``csrf_token`` as ``X-CSRF-Token`` on unsafe requests."""
+
+    username: str
+    csrf_token: str
+    expires_in: int
 
 
 class Me(msgspec.Struct, frozen=True, kw_only=True):

@@ -28,6 +28,7 @@ class IngestController(Controller):
     path = "/data"
     tags = ["ingest"]  # noqa: RUF012 - Litestar's declared type
     guards = [api_key_guard]  # noqa: RUF012
+    request_max_body_size = 10_000_000  # a file of readings; other routes take 1 MiB (app.MAX_REQUEST_BODY)
 
     @post(
         "/load",

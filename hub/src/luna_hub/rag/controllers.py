@@ -26,7 +26,12 @@ class RagController(Controller):
     tags = ["rag"]  # noqa: RUF012 - Litestar's declared type
     guards = [api_key_guard]  # noqa: RUF012
 
-    @post("/embed", status_code=200, summary="Embed texts with the configured embedding model")
+    @post(
+        "/embed",
+        status_code=200,
+        summary="Embed texts with the configured embedding model",
+        request_max_body_size=8 << 20,
+    )
     async def embed(
         self, data: JSONBody[EmbedRequest], rag: NamedDependency[RagService], request: Request[Any, Any, Any]
     ) -> Embeddings:
