@@ -18,6 +18,7 @@ from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.deps import documents_dependencies, documents_lifespan
 from luna_hub.documents.index import ChunkIndex
 from luna_hub.health import health
+from luna_hub.http import hostile_input_middleware
 from luna_hub.ingest.controllers import IngestController
 from luna_hub.problems import exception_handlers
 from luna_hub.rag.controllers import RagController
@@ -66,7 +67,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         openapi_config=OpenAPIConfig(title="Luna-iEMS hub", version=__version__, path="/schema"),
         state=State({"settings": settings}),
         logging_config=None,
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, hostile_input_middleware],
     )
 
 
