@@ -30,6 +30,8 @@ from luna_shared.logs import get_logger
 __all__ = ["DocumentFile", "DocumentService", "open_object_store"]
 
 _DOCUMENT_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")  # no NUL (PostgreSQL text cannot hold it), no line breaks
+_MAX_FILENAME: Final = 255
 _PROGRESS_EVERY: Final = 0.5  # seconds between progress writes while extracting
 _EXTRACTED: Final = 0.8  # share of the progress bar that extraction fills
 _log = get_logger(__name__)
@@ -100,7 +102,7 @@ class DocumentService:
         self, data: bytes, filename: str, *, document_id: str | None = None, actor: str = "anonymous"
     ) -> UploadResult:
         """Check ``data``, store it as a new version (or find the same bytes) and start its job."""
-        filename = PurePosixPath(filename.replace("\\", "/")).name or "upload"
+        filename = _clean_filename(filename)
         self.check_size(filename, len(data))
         if document_id is not None and not _DOCUMENT_ID.fullmatch(document_id):
             msg = f"document_id {document_id!r}: 1-64 letters, digits, '.', '_', '-'; starting with a letter or digit"
@@ -334,6 +336,15 @@ def _not_found(document_id: str, job: JobView | None) -> DocumentNotFoundError:
     if job is not None and job.state == "failed":
         return DocumentNotFoundError(f"no document {document_id}: its upload failed: {job.error}")
     return DocumentNotFoundError(f"no document {document_id}")
+
+
+def _clean_filename(filename: str) -> str:
+    """Return the file name without folders and control characters, at most 255 characters (its suffix kept)."""
+    name = PurePosixPath(_CONTROL.sub("", filename).replace("\\", "/")).name or "upload"
+    if len(name) > _MAX_FILENAME:
+        suffix = PurePosixPath(name).suffix[:16]
+        name = name[: _MAX_FILENAME - len(suffix)] + suffix
+    return name
 
 
 def _default_title(filename: str) -> str:
