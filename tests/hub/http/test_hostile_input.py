@@ -76,6 +76,21 @@ async def test_a_nul_escape_in_a_question_is_a_400(hub: Client, stream: bool) ->
     assert_bad_request(response, naming="\\u0000")
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "before=9223372036854775808",
+        "before=" + "9" * 400,
+        "since=9999-12-31T23:59:59-05:00",
+        "until=0001-01-01T00:00:00%2B05:00",
+    ],
+)
+async def test_audit_filters_beyond_bigint_or_the_calendar_are_a_400(hub: Client, query: str) -> None:
+    response = await hub.get(f"/audit?{query}")
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+
+
 async def test_ordinary_json_still_reaches_its_route(hub: Client) -> None:
     question = '[[{"Strompreis"}]] 99999999999999999999999999999999999999999999999 \\u0000'
     response = await hub.post("/rag/ask", json={"question": question})
