@@ -66,6 +66,14 @@ class DocumentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     s3: S3Settings | None = None
     """Required when ``store = "s3"``."""
     max_upload_bytes: Annotated[int, msgspec.Meta(ge=1)] = 50 * 1024 * 1024
+    max_unpacked_bytes: Annotated[int, msgspec.Meta(ge=1)] = 200 * 1024 * 1024
+    """A ZIP-based upload (DOCX, ...) whose members add up to more bytes unpacked is refused (413)."""
+    max_unpack_ratio: Annotated[float, msgspec.Meta(ge=1)] = 100.0
+    """... as is one with a member over 1 MiB unpacking to more than this many times its packed size."""
+    extract_memory_bytes: Annotated[int, msgspec.Meta(ge=64 * 1024 * 1024)] = 1024 * 1024 * 1024
+    """Address space of the child process that parses one upload (check and extraction); beyond it 413."""
+    extract_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+    """Wall time of that child process; beyond it it is killed and the upload refused (413) or its job failed."""
     chunk_chars: Annotated[int, msgspec.Meta(ge=100, le=20_000)] = 1200
     """Most characters of new text in one chunk (a longer paragraph or row is split)."""
     chunk_overlap: Annotated[int, msgspec.Meta(ge=0, le=5_000)] = 200

@@ -9,6 +9,7 @@ and the index are left as the previous version had them; only the job row stays,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
 from pathlib import Path, PurePosixPath
@@ -19,8 +20,9 @@ import asyncpg
 from luna_hub.documents import repository
 from luna_hub.documents.chunking import make_chunks
 from luna_hub.documents.errors import DocumentNotFoundError, DocumentTooLargeError
-from luna_hub.documents.extract import Extraction, extract, probe, sniff
+from luna_hub.documents.extract import ZIP_MAGIC, Extraction, check_archive, extract, probe, sniff
 from luna_hub.documents.index import ChunkIndex
+from luna_hub.documents.isolation import Budget, run_isolated
 from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, JobView, UploadResult
 from luna_hub.documents.storage import BlockingCalls, FilesystemStore, ObjectStore, S3Store, StoredObject, sha256_of
 from luna_hub.errors import BadRequestError, ConflictError
@@ -76,7 +78,8 @@ class DocumentService:
         self._store = store
         self._index = index
         self._settings = settings
-        self._threads = BlockingCalls("luna-extract", workers=2)
+        self._threads = BlockingCalls("luna-documents", workers=2)
+        self._budget = Budget(memory_bytes=settings.extract_memory_bytes, seconds=settings.extract_timeout_s)
         self._jobs: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()  # documents with a job running in this process
         # One job indexes at a time. Its transaction holds a connection while the index embeds and
@@ -107,12 +110,17 @@ class DocumentService:
         if document_id is not None and not _DOCUMENT_ID.fullmatch(document_id):
             msg = f"document_id {document_id!r}: 1-64 letters, digits, '.', '_', '-'; starting with a letter or digit"
             raise BadRequestError(msg)
+        if data.startswith(ZIP_MAGIC):
+            limits = self._settings
+            check_archive(
+                data, filename, max_unpacked_bytes=limits.max_unpacked_bytes, max_ratio=limits.max_unpack_ratio
+            )
         media_type = sniff(data, filename)
         digest = sha256_of(data)
         existing = await self._find(digest, document_id)
         if existing is not None:
             return existing
-        await self._threads.run(probe, data, media_type, filename)
+        await run_isolated(probe, data, media_type, filename, budget=self._budget)
         requested = document_id
         document_id = document_id or f"doc-{uuid.uuid4().hex[:12]}"
         if document_id in self._busy:
@@ -239,19 +247,27 @@ class DocumentService:
     async def _extract(self, job_id: int, data: bytes, media_type: str, filename: str) -> Extraction:
         seen = [0, 0]
 
-        def progress(done: int, total: int) -> None:  # runs in the worker thread
+        def progress(done: int, total: int) -> None:  # relayed from the parsing process
             seen[0], seen[1] = done, total
 
-        running = asyncio.ensure_future(self._threads.run(extract, data, media_type, filename, progress))
+        running = asyncio.ensure_future(
+            run_isolated(extract, data, media_type, filename, budget=self._budget, progress=progress)
+        )
         written = -1
-        while not running.done():
-            await asyncio.wait({running}, timeout=_PROGRESS_EVERY)
-            if seen[1] and seen[0] != written:
-                written = seen[0]
-                share = _EXTRACTED * written / seen[1]
-                await repository.set_job(
-                    self._pool, job_id, progress=share, stage=f"extracting page {written}/{seen[1]}"
-                )
+        try:
+            while not running.done():
+                await asyncio.wait({running}, timeout=_PROGRESS_EVERY)
+                if seen[1] and seen[0] != written:
+                    written = seen[0]
+                    share = _EXTRACTED * written / seen[1]
+                    await repository.set_job(
+                        self._pool, job_id, progress=share, stage=f"extracting page {written}/{seen[1]}"
+                    )
+        finally:  # a cancelled job (the hub stopping) kills its parsing process now, not at its time limit
+            if not running.done():
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
         return running.result()
 
     async def _undo(  # noqa: PLR0913 - what to undo, and why
