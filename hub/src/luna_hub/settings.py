@@ -117,6 +117,12 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     qdrant_api_key: str | None = None
     """The server's API key (``LUNA_RAG__QDRANT_API_KEY``); only with ``qdrant_url``."""
     embed_threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    embed_max_texts: Annotated[int, msgspec.Meta(ge=1, le=256)] = 64
+    """Most texts one ``POST /embed`` may send; beyond it 413."""
+    embed_max_chars: Annotated[int, msgspec.Meta(ge=1)] = 50_000
+    """Most characters (all texts together) one ``POST /embed`` may send; beyond it 413."""
+    embed_chars_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 200_000
+    """Characters each caller (API key user, else client address) may embed per minute; beyond it 429."""
     text_search_config: str = "simple"
     """PostgreSQL text search configuration of the chunks' ``tsv`` column (sparse retrieval)."""
     stop_words: list[str] = msgspec.field(default_factory=lambda: ["english", "german"])
@@ -130,6 +136,11 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     min_dense_score: Annotated[float, msgspec.Meta(ge=-1, le=1)] = 0.45
     """... or the cosine similarity it must reach with the question (a passage in another language)."""
     ollama: OllamaSettings = msgspec.field(default_factory=OllamaSettings)
+
+    def __post_init__(self) -> None:
+        if self.embed_max_chars > self.embed_chars_per_minute:
+            msg = f"embed_max_chars ({self.embed_max_chars}) must not exceed embed_chars_per_minute"
+            raise ValueError(msg)
 
 
 class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

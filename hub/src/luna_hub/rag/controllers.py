@@ -34,8 +34,10 @@ class RagController(Controller):
     async def embed(
         self, data: JSONBody[EmbedRequest], rag: NamedDependency[RagService], request: Request[Any, Any, Any]
     ) -> Embeddings:
-        """Return one vector per text."""
-        return await rag.embed(data.texts, purpose=data.purpose, actor=actor_of(request), endpoint="/embed")
+        """Return one vector per text; 413 beyond ``rag.embed_max_texts``/``embed_max_chars``, 429 beyond the budget."""
+        actor = actor_of(request)
+        caller = actor if actor != "anonymous" else f"address {request.client.host if request.client else 'unknown'}"
+        return await rag.embed(data.texts, purpose=data.purpose, actor=actor, endpoint="/embed", caller=caller)
 
     @post(
         "/rag/ask",
