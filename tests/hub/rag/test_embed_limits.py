@@ -8,25 +8,21 @@ in small pieces, so a question asked meanwhile is answered before a large embedd
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from luna_hub.app import create_app
 from luna_hub.errors import TooManyRequestsError
 from luna_hub.problems import PROBLEM_JSON
 from luna_hub.rag.limits import CharacterBudget
 from luna_hub.settings import HubSettings, RagSettings
-from support.hub import ready_client
+from support.hub import ready_client, served_hub
 
 Client = AsyncTestClient[Litestar]
 
@@ -62,34 +58,11 @@ async def test_a_caller_beyond_its_budget_gets_429_with_retry_after(small_budget
     assert int(second.headers["retry-after"]) == problem["retry_after"] >= 1
 
 
-@asynccontextmanager
-async def served_hub(settings: HubSettings) -> AsyncIterator[str]:
-    """The hub under uvicorn in a thread of its own: the in-process test client serves one request at a time."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="served hub")
-    thread.start()
-    while not server.started and thread.is_alive():  # noqa: ASYNC110 - uvicorn offers no start event
-        await asyncio.sleep(0.01)
-    try:
-        assert server.started, "the hub did not start"
-        host, port = server.servers[0].sockets[0].getsockname()[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-
-
 async def test_a_question_is_answered_while_a_large_embedding_runs(hub_dsn: str, tmp_path: Path) -> None:
     done: list[str] = []
     texts = [f"Der Arbeitspreis beträgt {n} Cent je Kilowattstunde im Tarif {n}. " * 12 for n in range(64)]
     settings = HubSettings(database_url=hub_dsn, data_dir=str(tmp_path))
     async with served_hub(settings) as url, httpx.AsyncClient(base_url=url, timeout=120) as client:
-        for _ in range(300):  # until migrated and ready
-            if (await client.get("/health")).status_code == 200:
-                break
-            await asyncio.sleep(0.1)
         await client.post("/embed", json={"texts": ["warm up"]})
 
         async def embed_large() -> None:

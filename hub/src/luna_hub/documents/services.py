@@ -215,6 +215,19 @@ class DocumentService:
             )
             await repository.set_job(self._pool, job_id, stage="indexing", progress=_EXTRACTED + 0.05)
             async with self._indexing, self._pool.acquire() as db, db.transaction():
+                current = await repository.lock_current_version(db, document_id)
+                if current is not None and current > version:  # a newer version finished first: it stays current
+                    await self._supersede(
+                        db,
+                        job_id=job_id,
+                        document_id=document_id,
+                        version=version,
+                        current=current,
+                        extraction=extraction,
+                        title=title,
+                        chunks=len(chunks),
+                    )
+                    return
                 before = await repository.chunk_hashes(db, document_id)
                 fresh = sum(1 for chunk in chunks if chunk.content_hash not in before)
                 await repository.make_current(
@@ -243,6 +256,28 @@ class DocumentService:
             await asyncio.shield(self._undo(job_id, document_id, version, stored, exc, reindex=indexed))
             if not isinstance(exc, Exception):
                 raise
+
+    async def _supersede(  # noqa: PLR0913 - the job and what it found
+        self,
+        db: asyncpg.Connection,
+        *,
+        job_id: int,
+        document_id: str,
+        version: int,
+        current: int,
+        extraction: Extraction,
+        title: str,
+        chunks: int,
+    ) -> None:
+        """Keep a version that finished after a newer one: stored and ready, not current, not indexed."""
+        await repository.store_version_text(
+            db, document_id=document_id, version=version, title=title, text=extraction.text, pages=extraction.pages
+        )
+        stage = f"done; version {current} is newer and stays current"
+        await repository.set_job(
+            db, job_id, state="done", stage=stage, progress=1.0, chunks=chunks, chunks_new=0, finished=True
+        )
+        _log.info("document version superseded", document_id=document_id, version=version, current=current)
 
     async def _extract(self, job_id: int, data: bytes, media_type: str, filename: str) -> Extraction:
         seen = [0, 0]
