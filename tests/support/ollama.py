@@ -71,6 +71,8 @@ class OllamaTestServer:
         }
     )
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    garbage_after: int | None = None
+    """Send a line that is not JSON after this many streamed words (a model server failing mid-answer)."""
 
     def has(self, model: str) -> bool:
         """Whether ``model`` (with or without ``:latest``) is offered."""
@@ -122,10 +124,12 @@ class OllamaTestServer:
                 return Response({**final, "message": {"role": "assistant", "content": answer}})
 
             async def lines() -> AsyncIterator[bytes]:
-                for word in re.findall(r"\S+\s*", answer):
+                words = re.findall(r"\S+\s*", answer)
+                for word in words[: self.garbage_after]:
                     part = {"model": body["model"], "created_at": final["created_at"], "done": False}
                     yield msgspec.json.encode({**part, "message": {"role": "assistant", "content": word}}) + b"\n"
-                yield msgspec.json.encode({**final, "message": {"role": "assistant", "content": ""}}) + b"\n"
+                last = {**final, "message": {"role": "assistant", "content": ""}}
+                yield b"{not json\n" if self.garbage_after is not None else msgspec.json.encode(last) + b"\n"
 
             return Stream(lines(), media_type="application/x-ndjson")
 

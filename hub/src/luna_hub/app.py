@@ -23,6 +23,7 @@ from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.deps import documents_dependencies, documents_lifespan
 from luna_hub.documents.index import ChunkIndex
 from luna_hub.health import health
+from luna_hub.http import hostile_input_middleware
 from luna_hub.ingest.controllers import IngestController
 from luna_hub.problems import exception_handlers
 from luna_hub.rag.controllers import RagController
@@ -81,7 +82,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         openapi_config=OpenAPIConfig(title="Luna-iEMS hub", version=__version__, path="/schema"),
         state=State({"settings": settings}),
         logging_config=None,
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, hostile_input_middleware],
         before_send=[security_headers],
         cors_config=cors_config(settings),
         request_max_body_size=MAX_REQUEST_BODY,

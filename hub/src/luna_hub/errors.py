@@ -13,6 +13,7 @@
         ├── UnsupportedMediaError 415 a Content-Type, Content-Encoding or file format the hub does not read
         ├── UnprocessableError    422 well-formed, but the hub cannot accept it
         │   └── UnsupportedVersionHubError  a message type or major version the hub does not speak
+        ├── TooManyRequestsError  429 the caller's rate limit is spent (with Retry-After)
         └── UnavailableError      503 a backing service (database, ...) cannot be reached
 
 Domains hang their errors from these by status; the documents domain's rejected uploads
@@ -32,6 +33,7 @@ __all__ = [
     "HubError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "TooManyRequestsError",
     "UnauthorizedError",
     "UnavailableError",
     "UnprocessableError",
@@ -128,6 +130,25 @@ class UnsupportedVersionHubError(UnprocessableError):
 
     title = "Unsupported message version"
     problem_type = PROBLEM_TYPE_BASE + "unsupported-version"
+
+
+class TooManyRequestsError(HubError):
+    """The caller has spent its rate limit; ``retry_after`` seconds from now it may try again."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def problem_extra(self) -> dict[str, Any]:
+        """Name the wait in the body too."""
+        return {"retry_after": self.retry_after}
+
+    def problem_headers(self) -> dict[str, str]:
+        """Tell the client when to come back (RFC 9110 Retry-After, in seconds)."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 class UnavailableError(HubError):

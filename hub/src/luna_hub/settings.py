@@ -128,6 +128,14 @@ class DocumentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     s3: S3Settings | None = None
     """Required when ``store = "s3"``."""
     max_upload_bytes: Annotated[int, msgspec.Meta(ge=1)] = 50 * 1024 * 1024
+    max_unpacked_bytes: Annotated[int, msgspec.Meta(ge=1)] = 200 * 1024 * 1024
+    """A ZIP-based upload (DOCX, ...) whose members add up to more bytes unpacked is refused (413)."""
+    max_unpack_ratio: Annotated[float, msgspec.Meta(ge=1)] = 100.0
+    """... as is one with a member over 1 MiB unpacking to more than this many times its packed size."""
+    extract_memory_bytes: Annotated[int, msgspec.Meta(ge=64 * 1024 * 1024)] = 1024 * 1024 * 1024
+    """Address space of the child process that parses one upload (check and extraction); beyond it 413."""
+    extract_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+    """Wall time of that child process; beyond it it is killed and the upload refused (413) or its job failed."""
     chunk_chars: Annotated[int, msgspec.Meta(ge=100, le=20_000)] = 1200
     """Most characters of new text in one chunk (a longer paragraph or row is split)."""
     chunk_overlap: Annotated[int, msgspec.Meta(ge=0, le=5_000)] = 200
@@ -171,6 +179,12 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     qdrant_api_key: str | None = None
     """The server's API key (``LUNA_RAG__QDRANT_API_KEY``); only with ``qdrant_url``."""
     embed_threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    embed_max_texts: Annotated[int, msgspec.Meta(ge=1, le=256)] = 64
+    """Most texts one ``POST /embed`` may send; beyond it 413."""
+    embed_max_chars: Annotated[int, msgspec.Meta(ge=1)] = 50_000
+    """Most characters (all texts together) one ``POST /embed`` may send; beyond it 413."""
+    embed_chars_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 200_000
+    """Characters each caller (API key user, else client address) may embed per minute; beyond it 429."""
     text_search_config: str = "simple"
     """PostgreSQL text search configuration of the chunks' ``tsv`` column (sparse retrieval)."""
     stop_words: list[str] = msgspec.field(default_factory=lambda: ["english", "german"])
@@ -184,6 +198,11 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     min_dense_score: Annotated[float, msgspec.Meta(ge=-1, le=1)] = 0.45
     """... or the cosine similarity it must reach with the question (a passage in another language)."""
     ollama: OllamaSettings = msgspec.field(default_factory=OllamaSettings)
+
+    def __post_init__(self) -> None:
+        if self.embed_max_chars > self.embed_chars_per_minute:
+            msg = f"embed_max_chars ({self.embed_max_chars}) must not exceed embed_chars_per_minute"
+            raise ValueError(msg)
 
 
 class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import asyncpg
@@ -13,8 +13,11 @@ from litestar.params import FromQuery, QueryParameter
 from luna_hub.audit.admin_log import list_admin_entries
 from luna_hub.audit.schemas import AdminLogPage, ModelCallFilter, ModelCallPage
 from luna_hub.audit.services import list_model_calls
+from luna_hub.errors import BadRequestError
 
 __all__ = ["AuditController"]
+
+_MAX_BIGINT = 2**63 - 1  # call ids are bigint; a larger number would fail in the driver
 
 
 class AuditController(Controller):
@@ -37,7 +40,9 @@ class AuditController(Controller):
         endpoint: FromQuery[str | None] = None,
         since: Annotated[datetime | None, QueryParameter(description="ISO 8601 with offset, inclusive")] = None,
         until: Annotated[datetime | None, QueryParameter(description="ISO 8601 with offset, exclusive")] = None,
-        before: Annotated[int | None, QueryParameter(ge=1, description="next_before of the previous page")] = None,
+        before: Annotated[
+            int | None, QueryParameter(ge=1, le=_MAX_BIGINT, description="next_before of the previous page")
+        ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         kind: Annotated[
             Literal["model", "admin"], QueryParameter(description="model calls, or the admin log (users, keys, logins)")
@@ -52,9 +57,20 @@ class AuditController(Controller):
             operation=operation,
             model=model,
             endpoint=endpoint,
-            since=since,
-            until=until,
+            since=_in_calendar("since", since),
+            until=_in_calendar("until", until),
             before=before,
             limit=limit,
         )
         return await list_model_calls(db_pool, query)
+
+
+def _in_calendar(name: str, value: datetime | None) -> datetime | None:
+    """Return ``value`` in UTC (without offset: UTC, as the driver reads it); 400 outside years 1-9999 there."""
+    if value is None or value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        msg = f"{name} {value.isoformat()} lies beyond the calendar (years 1-9999) in UTC"
+        raise BadRequestError(msg) from exc

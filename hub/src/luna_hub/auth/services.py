@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 API_KEY_PREFIX: Final = "luna_"
+_MAX_ID: Final = 2**63 - 1
+"""Key ids are PostgreSQL bigints: a larger number names no key (404), it is not a driver error (500)."""
 ROLES: Final[tuple[UserRole, ...]] = ("admin", "analyst", "user")
 _USERNAME: Final = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _SITE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -207,7 +209,7 @@ async def list_api_keys(connection: asyncpg.Connection, username: str | None = N
 
 async def revoke_api_key(connection: asyncpg.Connection, key: str, *, actor: str = "cli") -> ApiKeyView:
     """Revoke the key whose id or prefix is ``key``; it stops working with the next request. 404 when unknown."""
-    key_id = int(key) if key.isdigit() else None
+    key_id = int(key) if key.isascii() and key.isdigit() and int(key) <= _MAX_ID else None
     async with connection.transaction():
         row = await repository.revoke_api_key(connection, key_id, None if key_id is not None else key)
         if row is None:

@@ -19,6 +19,7 @@ from luna_hub.documents.services import DocumentService
 
 __all__ = ["DocumentsController", "UploadForm"]
 
+_MAX_INT4 = 2**31 - 1  # what a PostgreSQL integer holds; a larger number would fail in the driver
 _BODY_LIMIT = 1 << 30  # the service enforces [documents] max_upload_bytes with a 413 problem of its own
 
 
@@ -68,7 +69,7 @@ class DocumentsController(Controller):
         self,
         documents: NamedDependency[DocumentService],
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=_MAX_INT4)] = 0,
     ) -> list[DocumentSummary]:
         """Documents, most recently changed first, each with its latest job."""
         return await documents.summaries(limit=limit, offset=offset)
@@ -89,7 +90,9 @@ class DocumentsController(Controller):
         self,
         documents: NamedDependency[DocumentService],
         document_id: FromPath[str],
-        version: Annotated[int | None, QueryParameter(ge=1, description="default: the current version")] = None,
+        version: Annotated[
+            int | None, QueryParameter(ge=1, le=_MAX_INT4, description="default: the current version")
+        ] = None,
     ) -> Response[bytes]:
         """Send the stored bytes of a version, with its media type and file name."""
         found = await documents.file(document_id, version)

@@ -21,9 +21,11 @@ __all__ = [
     "insert_version",
     "latest_job",
     "list_documents",
+    "lock_current_version",
     "make_current",
     "replace_chunks",
     "set_job",
+    "store_version_text",
     "version_row",
     "versions",
 ]
@@ -193,6 +195,29 @@ async def chunk_hashes(db: asyncpg.Connection, document_id: str) -> set[str]:
     return {row["content_hash"] for row in rows}
 
 
+async def lock_current_version(db: asyncpg.Connection, document_id: str) -> int | None:
+    """Lock the document's row till the transaction ends (its versions' jobs queue here); return its current version."""
+    current: int | None = await db.fetchval(
+        "SELECT current_version FROM documents WHERE document_id = $1 FOR UPDATE", document_id
+    )
+    return current
+
+
+async def store_version_text(  # noqa: PLR0913 - the extraction's results, each named
+    db: asyncpg.Connection, *, document_id: str, version: int, title: str, text: str, pages: int | None
+) -> None:
+    """Store a version's extracted text and mark it ready (it becomes current only through :func:`make_current`)."""
+    await db.execute(
+        "UPDATE document_versions SET extracted_text = $3, pages = $4, title = $5, ready = true"
+        " WHERE document_id = $1 AND version = $2",
+        document_id,
+        version,
+        text,
+        pages,
+        title,
+    )
+
+
 async def make_current(  # noqa: PLR0913 - the extraction's results, each named
     db: asyncpg.Connection,
     *,
@@ -204,15 +229,7 @@ async def make_current(  # noqa: PLR0913 - the extraction's results, each named
     chunks: Sequence[Chunk],
 ) -> None:
     """Store the version's text, replace the document's chunks and make it current; call in a transaction."""
-    await db.execute(
-        "UPDATE document_versions SET extracted_text = $3, pages = $4, title = $5, ready = true"
-        " WHERE document_id = $1 AND version = $2",
-        document_id,
-        version,
-        text,
-        pages,
-        title,
-    )
+    await store_version_text(db, document_id=document_id, version=version, title=title, text=text, pages=pages)
     await replace_chunks(db, document_id, chunks)
     await db.execute(
         "UPDATE documents SET current_version = $2, title = $3, updated_at = now() WHERE document_id = $1",

@@ -9,6 +9,7 @@ and the index are left as the previous version had them; only the job row stays,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
 from pathlib import Path, PurePosixPath
@@ -19,8 +20,9 @@ import asyncpg
 from luna_hub.documents import repository
 from luna_hub.documents.chunking import make_chunks
 from luna_hub.documents.errors import DocumentNotFoundError, DocumentTooLargeError
-from luna_hub.documents.extract import Extraction, extract, probe, sniff
+from luna_hub.documents.extract import ZIP_MAGIC, Extraction, check_archive, extract, probe, sniff
 from luna_hub.documents.index import ChunkIndex
+from luna_hub.documents.isolation import Budget, run_isolated
 from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, JobView, UploadResult
 from luna_hub.documents.storage import BlockingCalls, FilesystemStore, ObjectStore, S3Store, StoredObject, sha256_of
 from luna_hub.errors import BadRequestError, ConflictError
@@ -30,6 +32,8 @@ from luna_shared.logs import get_logger
 __all__ = ["DocumentFile", "DocumentService", "open_object_store"]
 
 _DOCUMENT_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")  # no NUL (PostgreSQL text cannot hold it), no line breaks
+_MAX_FILENAME: Final = 255
 _PROGRESS_EVERY: Final = 0.5  # seconds between progress writes while extracting
 _EXTRACTED: Final = 0.8  # share of the progress bar that extraction fills
 _log = get_logger(__name__)
@@ -74,7 +78,8 @@ class DocumentService:
         self._store = store
         self._index = index
         self._settings = settings
-        self._threads = BlockingCalls("luna-extract", workers=2)
+        self._threads = BlockingCalls("luna-documents", workers=2)
+        self._budget = Budget(memory_bytes=settings.extract_memory_bytes, seconds=settings.extract_timeout_s)
         self._jobs: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()  # documents with a job running in this process
         # One job indexes at a time. Its transaction holds a connection while the index embeds and
@@ -100,17 +105,22 @@ class DocumentService:
         self, data: bytes, filename: str, *, document_id: str | None = None, actor: str = "anonymous"
     ) -> UploadResult:
         """Check ``data``, store it as a new version (or find the same bytes) and start its job."""
-        filename = PurePosixPath(filename.replace("\\", "/")).name or "upload"
+        filename = _clean_filename(filename)
         self.check_size(filename, len(data))
         if document_id is not None and not _DOCUMENT_ID.fullmatch(document_id):
             msg = f"document_id {document_id!r}: 1-64 letters, digits, '.', '_', '-'; starting with a letter or digit"
             raise BadRequestError(msg)
+        if data.startswith(ZIP_MAGIC):
+            limits = self._settings
+            check_archive(
+                data, filename, max_unpacked_bytes=limits.max_unpacked_bytes, max_ratio=limits.max_unpack_ratio
+            )
         media_type = sniff(data, filename)
         digest = sha256_of(data)
         existing = await self._find(digest, document_id)
         if existing is not None:
             return existing
-        await self._threads.run(probe, data, media_type, filename)
+        await run_isolated(probe, data, media_type, filename, budget=self._budget)
         requested = document_id
         document_id = document_id or f"doc-{uuid.uuid4().hex[:12]}"
         if document_id in self._busy:
@@ -205,6 +215,19 @@ class DocumentService:
             )
             await repository.set_job(self._pool, job_id, stage="indexing", progress=_EXTRACTED + 0.05)
             async with self._indexing, self._pool.acquire() as db, db.transaction():
+                current = await repository.lock_current_version(db, document_id)
+                if current is not None and current > version:  # a newer version finished first: it stays current
+                    await self._supersede(
+                        db,
+                        job_id=job_id,
+                        document_id=document_id,
+                        version=version,
+                        current=current,
+                        extraction=extraction,
+                        title=title,
+                        chunks=len(chunks),
+                    )
+                    return
                 before = await repository.chunk_hashes(db, document_id)
                 fresh = sum(1 for chunk in chunks if chunk.content_hash not in before)
                 await repository.make_current(
@@ -234,22 +257,52 @@ class DocumentService:
             if not isinstance(exc, Exception):
                 raise
 
+    async def _supersede(  # noqa: PLR0913 - the job and what it found
+        self,
+        db: asyncpg.Connection,
+        *,
+        job_id: int,
+        document_id: str,
+        version: int,
+        current: int,
+        extraction: Extraction,
+        title: str,
+        chunks: int,
+    ) -> None:
+        """Keep a version that finished after a newer one: stored and ready, not current, not indexed."""
+        await repository.store_version_text(
+            db, document_id=document_id, version=version, title=title, text=extraction.text, pages=extraction.pages
+        )
+        stage = f"done; version {current} is newer and stays current"
+        await repository.set_job(
+            db, job_id, state="done", stage=stage, progress=1.0, chunks=chunks, chunks_new=0, finished=True
+        )
+        _log.info("document version superseded", document_id=document_id, version=version, current=current)
+
     async def _extract(self, job_id: int, data: bytes, media_type: str, filename: str) -> Extraction:
         seen = [0, 0]
 
-        def progress(done: int, total: int) -> None:  # runs in the worker thread
+        def progress(done: int, total: int) -> None:  # relayed from the parsing process
             seen[0], seen[1] = done, total
 
-        running = asyncio.ensure_future(self._threads.run(extract, data, media_type, filename, progress))
+        running = asyncio.ensure_future(
+            run_isolated(extract, data, media_type, filename, budget=self._budget, progress=progress)
+        )
         written = -1
-        while not running.done():
-            await asyncio.wait({running}, timeout=_PROGRESS_EVERY)
-            if seen[1] and seen[0] != written:
-                written = seen[0]
-                share = _EXTRACTED * written / seen[1]
-                await repository.set_job(
-                    self._pool, job_id, progress=share, stage=f"extracting page {written}/{seen[1]}"
-                )
+        try:
+            while not running.done():
+                await asyncio.wait({running}, timeout=_PROGRESS_EVERY)
+                if seen[1] and seen[0] != written:
+                    written = seen[0]
+                    share = _EXTRACTED * written / seen[1]
+                    await repository.set_job(
+                        self._pool, job_id, progress=share, stage=f"extracting page {written}/{seen[1]}"
+                    )
+        finally:  # a cancelled job (the hub stopping) kills its parsing process now, not at its time limit
+            if not running.done():
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
         return running.result()
 
     async def _undo(  # noqa: PLR0913 - what to undo, and why
@@ -334,6 +387,15 @@ def _not_found(document_id: str, job: JobView | None) -> DocumentNotFoundError:
     if job is not None and job.state == "failed":
         return DocumentNotFoundError(f"no document {document_id}: its upload failed: {job.error}")
     return DocumentNotFoundError(f"no document {document_id}")
+
+
+def _clean_filename(filename: str) -> str:
+    """Return the file name without folders and control characters, at most 255 characters (its suffix kept)."""
+    name = PurePosixPath(_CONTROL.sub("", filename).replace("\\", "/")).name or "upload"
+    if len(name) > _MAX_FILENAME:
+        suffix = PurePosixPath(name).suffix[:16]
+        name = name[: _MAX_FILENAME - len(suffix)] + suffix
+    return name
 
 
 def _default_title(filename: str) -> str:

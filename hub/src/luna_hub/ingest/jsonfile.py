@@ -33,7 +33,7 @@ def json_records(binary: BinaryIO, options: FileOptions) -> Iterator[Record]:
     first = binary.readline()
     try:
         head = _decoder.decode(first)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         head = None
     if isinstance(head, dict) and "ts" in head:
         return _lines(first, binary, options)
@@ -41,6 +41,9 @@ def json_records(binary: BinaryIO, options: FileOptions) -> Iterator[Record]:
         document = _decoder.decode(first + binary.read())
     except msgspec.DecodeError as exc:
         msg = f"not valid JSON: {exc}"
+        raise MalformedFileError(msg) from exc
+    except RecursionError as exc:  # nested thousands deep: no load file looks like that
+        msg = "not a load file: JSON nested too deeply"
         raise MalformedFileError(msg) from exc
     return _document(document, options)
 
@@ -51,8 +54,13 @@ def _lines(first: bytes, binary: BinaryIO, options: FileOptions) -> Iterator[Rec
             continue
         try:
             item = _decoder.decode(raw)
-        except msgspec.DecodeError as exc:
-            yield Rejected(line, f"not valid JSON: {exc}")
+        except (msgspec.DecodeError, RecursionError) as exc:
+            yield Rejected(
+                line,
+                f"not valid JSON: {exc}"
+                if isinstance(exc, msgspec.DecodeError)
+                else "not valid JSON: nested too deeply",
+            )
             continue
         yield _item(line, item, options)
 
@@ -90,9 +98,7 @@ def _item(line: int, item: Any, options: FileOptions) -> Record:  # noqa: ANN401
             count = item.get("resolution_minutes")
             resolution = options.resolution if count is None else minutes(count)
             return PriceRecord(line, market, ts, _number(item, "price"), resolution)
-        value = item.get("value")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            return Rejected(line, f"value is not a number: {value!r}")
+        value = None if item.get("value") is None else _number(item, "value")
         metric = _text(item, "metric")
         unit = item.get("unit") or options.unit or default_unit(metric)
         quality = item.get("quality")
@@ -101,7 +107,7 @@ def _item(line: int, item: Any, options: FileOptions) -> Record:  # noqa: ANN401
             _text(item, "meter_id"),
             metric,
             ts,
-            None if value is None else float(value),
+            value,
             unit if isinstance(unit, str) else "",
             quality if isinstance(quality, str) else None,
         )
@@ -120,6 +126,10 @@ def _text(item: dict[str, Any], key: str) -> str:
 def _number(item: dict[str, Any], key: str) -> float:
     value = item.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        msg = f"{key} is not a number: {value!r}"
+        msg = f"{key} is not a number: {value!r:.60}"
         raise FieldError(msg)
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError as exc:  # an integer of hundreds of digits: no float holds it
+        msg = f"{key} is too large a number ({len(str(value))} digits)"
+        raise FieldError(msg) from exc

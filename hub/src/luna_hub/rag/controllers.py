@@ -12,12 +12,16 @@ from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from luna_hub.auth.guards import actor_of, api_key_guard
-from luna_hub.errors import HubError
+from luna_hub.errors import UnavailableError
 from luna_hub.problems import problem_body
 from luna_hub.rag.schemas import Answer, AskRequest, Embeddings, EmbedRequest
 from luna_hub.rag.services import RagService
+from luna_shared.logs import get_logger
 
 __all__ = ["RagController"]
+
+_SERVER_ERROR = 500
+_log = get_logger(__name__)
 
 
 class RagController(Controller):
@@ -35,8 +39,10 @@ class RagController(Controller):
     async def embed(
         self, data: JSONBody[EmbedRequest], rag: NamedDependency[RagService], request: Request[Any, Any, Any]
     ) -> Embeddings:
-        """Return one vector per text."""
-        return await rag.embed(data.texts, purpose=data.purpose, actor=actor_of(request), endpoint="/embed")
+        """Return one vector per text; 413 beyond ``rag.embed_max_texts``/``embed_max_chars``, 429 beyond the budget."""
+        actor = actor_of(request)
+        caller = actor if actor != "anonymous" else f"address {request.client.host if request.client else 'unknown'}"
+        return await rag.embed(data.texts, purpose=data.purpose, actor=actor, endpoint="/embed", caller=caller)
 
     @post(
         "/rag/ask",
@@ -53,11 +59,14 @@ class RagController(Controller):
             return Response(msgspec.json.encode(answer), media_type="application/json")
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
+            # The 200 is sent: from here on every failure must end the stream with an ``error`` event, never a cut.
             try:
                 async for kind, payload in rag.ask_events(data, actor=actor):
                     yield ServerSentEventMessage(event=kind, data=msgspec.json.encode(payload).decode())
-            except HubError as exc:
+            except Exception as exc:  # noqa: BLE001 - each becomes the stream's problem JSON; 5xx are logged
                 body = problem_body(exc, instance=request.url.path)
+                if body["status"] >= _SERVER_ERROR and not isinstance(exc, UnavailableError):
+                    _log.error("answer stream failed", path=request.url.path, status=body["status"], exc_info=exc)
                 yield ServerSentEventMessage(event="error", data=msgspec.json.encode(body).decode())
 
         return ServerSentEvent(events())

@@ -14,13 +14,16 @@ from typing import Any, Final
 
 import asyncpg
 import msgspec
+import numpy as np
 
 from luna_hub.audit.schemas import ChunkRef, ModelCall
 from luna_hub.audit.services import record_model_call
 from luna_hub.documents.schemas import Chunk
+from luna_hub.errors import PayloadTooLargeError
 from luna_hub.rag.data import DataContext, series_context
 from luna_hub.rag.embedders import Embedded, Embedder, Purpose
 from luna_hub.rag.generation import NOT_IN_SOURCES, Generated, OllamaChat, build_prompt
+from luna_hub.rag.limits import CharacterBudget
 from luna_hub.rag.passages import Passage, best_sentences, bridge_ids, build_passages, content_words, support
 from luna_hub.rag.retrieval import Hit, Retriever
 from luna_hub.rag.schemas import Answer, AskRequest, Citation, ContextReport, Embeddings, RelatedDocument
@@ -34,6 +37,7 @@ AskEvent = tuple[str, Any]
 _EXTRACTIVE_PASSAGES: Final = 3
 _NOT_FOUND: Final = "The sources do not contain an answer to this question."
 _REF: Final = re.compile(r"\[(\d+)\]")
+_EMBED_BATCH_CHARS: Final = 4000  # /embed embeds in pieces this small: questions of /rag/ask get the model between them
 
 
 class RagService:
@@ -55,10 +59,28 @@ class RagService:
         self._settings = settings
         self._chat = chat
         self._timezone = timezone
+        self._embed_budget = CharacterBudget(settings.embed_chars_per_minute, setting="rag.embed_chars_per_minute")
 
-    async def embed(self, texts: Sequence[str], *, purpose: Purpose, actor: str, endpoint: str) -> Embeddings:
-        """Embed ``texts`` and log the call."""
-        embedded = await self._embed(texts, purpose=purpose, actor=actor, endpoint=endpoint)
+    async def embed(
+        self, texts: Sequence[str], *, purpose: Purpose, actor: str, endpoint: str, caller: str
+    ) -> Embeddings:
+        """Embed ``texts`` within the per-call limits and ``caller``'s budget, in small pieces, and log the call."""
+        chars = sum(len(text) for text in texts)
+        if len(texts) > self._settings.embed_max_texts:
+            msg = f"{len(texts)} texts; rag.embed_max_texts is {self._settings.embed_max_texts}"
+            raise PayloadTooLargeError(msg)
+        if chars > self._settings.embed_max_chars:
+            msg = f"{chars} characters; rag.embed_max_chars is {self._settings.embed_max_chars}"
+            raise PayloadTooLargeError(msg)
+        self._embed_budget.take(caller, chars)
+        parts = [await self._embedder.embed(piece, purpose=purpose) for piece in _pieces(texts, _EMBED_BATCH_CHARS)]
+        tokens = [part.tokens for part in parts if part.tokens is not None]
+        embedded = Embedded(
+            vectors=np.vstack([part.vectors for part in parts]),
+            tokens=sum(tokens) if tokens else None,
+            latency_ms=sum(part.latency_ms for part in parts),
+        )
+        await self._record_embedding(texts, embedded, purpose=purpose, actor=actor, endpoint=endpoint)
         info = await self._embedder.describe()
         return Embeddings(model=info.name, digest=info.digest, dims=info.dims, embeddings=embedded.vectors.tolist())
 
@@ -249,6 +271,19 @@ class RagService:
                 notes=notes,
             ),
         )
+
+
+def _pieces(texts: Sequence[str], chars: int) -> list[list[str]]:
+    """Split ``texts`` in order into runs of about ``chars`` characters (a longer text is a run of its own)."""
+    pieces: list[list[str]] = [[]]
+    size = 0
+    for text in texts:
+        if pieces[-1] and size + len(text) > chars:
+            pieces.append([])
+            size = 0
+        pieces[-1].append(text)
+        size += len(text)
+    return pieces
 
 
 def _citation(number: int, passage: Passage, quote: str) -> Citation:

@@ -9,11 +9,13 @@ to; their offsets point into ``Extraction.text``.
 
 One module a format (``_pdf``, ``_docx``, ``_csv``, ``_markdown``, ``_html``, ``_text``), the
 types they share in ``_types`` and ``_builder``, :func:`sniff` in ``_sniff`` and
-:func:`probe` and :func:`extract`, which pick the format's module, in ``_dispatch``.
+:func:`probe` and :func:`extract`, which pick the format's module, in ``_dispatch``; :func:`check_archive`
+(ZIP-based formats within unpacked size and ratio limits) in ``_archive``.
 """
 
 from __future__ import annotations
 
+from luna_hub.documents.extract._archive import ZIP_MAGIC, check_archive
 from luna_hub.documents.extract._dispatch import extract, probe
 from luna_hub.documents.extract._sniff import sniff
 from luna_hub.documents.extract._types import (
@@ -38,10 +40,12 @@ __all__ = [
     "MEDIA_TYPES",
     "PDF",
     "TEXT",
+    "ZIP_MAGIC",
     "Extraction",
     "Progress",
     "Segment",
     "SegmentKind",
+    "check_archive",
     "extract",
     "probe",
     "sniff",

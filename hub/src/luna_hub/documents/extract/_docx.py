@@ -26,6 +26,9 @@ def open_docx(data: bytes, filename: str) -> docx.document.Document:
     except (docx.opc.exceptions.PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         msg = f"{filename} is not a readable DOCX file: {exc}"
         raise CorruptDocumentError(msg) from exc
+    except SyntaxError as exc:  # lxml.etree.XMLSyntaxError, from the part python-docx parses
+        msg = f"{filename} is not a readable DOCX file: its XML is not well-formed: {exc}"
+        raise CorruptDocumentError(msg) from exc
 
 
 def extract_docx(data: bytes, filename: str) -> Extraction:

@@ -36,7 +36,7 @@ def sniff(data: bytes, filename: str) -> str:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
-        except (zipfile.BadZipFile, EOFError) as exc:
+        except Exception as exc:  # zipfile on hostile bytes: BadZipFile, EOFError, ValueError, NotImplementedError
             msg = f"{filename} is a damaged ZIP archive: {exc}"
             raise CorruptDocumentError(msg) from exc
         if "word/document.xml" in names:

@@ -1,0 +1,106 @@
+"""``POST /embed`` within bounds (issue 16): 256 texts of 20,000 characters took 277 s and stalled the hub.
+
+Per call at most ``rag.embed_max_texts`` texts and ``rag.embed_max_chars`` characters (413 naming the
+setting), per caller ``rag.embed_chars_per_minute`` (429 with Retry-After), and the model is lent out
+in small pieces, so a question asked meanwhile is answered before a large embedding call is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from luna_hub.errors import TooManyRequestsError
+from luna_hub.problems import PROBLEM_JSON
+from luna_hub.rag.limits import CharacterBudget
+from luna_hub.settings import HubSettings, RagSettings
+from support.hub import ready_client, served_hub
+
+Client = AsyncTestClient[Litestar]
+
+
+@pytest.fixture
+async def small_budget_hub(hub_dsn: str) -> AsyncIterator[Client]:
+    rag = RagSettings(embed_max_texts=4, embed_max_chars=100, embed_chars_per_minute=100)
+    async with ready_client(HubSettings(database_url=hub_dsn, rag=rag)) as client:
+        yield client
+
+
+async def test_the_issues_call_of_256_texts_of_20000_characters_is_413(hub: Client) -> None:
+    response = await hub.post("/embed", json={"texts": ["Stromsteuer " * 1666] * 256})
+    assert response.status_code == 413, response.text[:300]
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert "rag.embed_max_texts is 64" in response.json()["detail"]
+
+
+async def test_too_many_characters_in_one_call_is_413_naming_the_setting(hub: Client) -> None:
+    response = await hub.post("/embed", json={"texts": ["x" * 20_000] * 3})
+    assert response.status_code == 413
+    assert "60000 characters; rag.embed_max_chars is 50000" in response.json()["detail"]
+
+
+async def test_a_caller_beyond_its_budget_gets_429_with_retry_after(small_budget_hub: Client) -> None:
+    first = await small_budget_hub.post("/embed", json={"texts": ["Stromsteuer " * 5]})
+    assert first.status_code == 200
+    second = await small_budget_hub.post("/embed", json={"texts": ["Stromsteuer " * 5]})
+    assert second.status_code == 429
+    assert second.headers["content-type"] == PROBLEM_JSON
+    problem = second.json()
+    assert "rag.embed_chars_per_minute (100)" in problem["detail"]
+    assert int(second.headers["retry-after"]) == problem["retry_after"] >= 1
+
+
+async def test_a_question_is_answered_while_a_large_embedding_runs(hub_dsn: str, tmp_path: Path) -> None:
+    done: list[str] = []
+    texts = [f"Der Arbeitspreis beträgt {n} Cent je Kilowattstunde im Tarif {n}. " * 12 for n in range(64)]
+    settings = HubSettings(database_url=hub_dsn, data_dir=str(tmp_path))
+    async with served_hub(settings) as url, httpx.AsyncClient(base_url=url, timeout=120) as client:
+        await client.post("/embed", json={"texts": ["warm up"]})
+
+        async def embed_large() -> None:
+            response = await client.post("/embed", json={"texts": texts})
+            assert response.status_code == 200, response.text[:300]
+            done.append("embed")
+
+        async def ask() -> None:
+            await asyncio.sleep(0)  # the embedding call goes first
+            response = await client.post("/rag/ask", json={"question": "Wie hoch ist der Arbeitspreis?"})
+            assert response.status_code == 200
+            done.append("ask")
+
+        await asyncio.gather(embed_large(), ask())
+    assert done == ["ask", "embed"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@given(st.lists(st.tuples(st.integers(0, 120), st.integers(1, 100)), max_size=30))
+def test_a_caller_never_spends_more_than_its_budget_allows(calls: list[tuple[int, int]]) -> None:
+    clock = Clock()
+    budget = CharacterBudget(60, setting="rag.embed_chars_per_minute", clock=clock)
+    spent = 0
+    waits = []
+    for wait, amount in calls:
+        clock.now += wait
+        try:
+            budget.take("caller", amount)
+            spent += amount
+        except TooManyRequestsError as refused:
+            waits.append(refused.retry_after)
+        assert spent <= 60 + clock.now  # capacity plus one character a second since the start
+        budget.take("someone else", 1)  # callers do not share a budget
+    assert all(wait >= 1 for wait in waits)
