@@ -131,7 +131,9 @@ async def test_routes_answer_503_with_retry_after_while_the_database_is_down(
     unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
     settings = HubSettings(database_url=unreachable, data_dir=str(tmp_path))
     async with AsyncTestClient(create_app(settings)) as test_client:
-        response = await test_client.get(path, params=params)
+        # a well-formed key that only the database could verify: the answer is 503, not 401 or 500
+        headers = {"Authorization": "Bearer luna_" + "k" * 40}
+        response = await test_client.get(path, params=params, headers=headers)
     assert response.status_code == 503, response.text  # was a generic 500
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.headers["retry-after"] == "5"

@@ -102,7 +102,9 @@ async def served_hub(settings: HubSettings) -> AsyncIterator[str]:
     """The hub under uvicorn in a thread of its own, its URL once ``/health`` is 200.
 
     For tests of concurrent requests: the in-process test client hands the app one request at a time.
+    It serves without authentication, which the hub allows on loopback (access is the auth tests' matter).
     """
+    settings = msgspec.structs.replace(settings, auth=msgspec.structs.replace(settings.auth, required=False))
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None, access_log=False)
     )
