@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import os
 import signal
 import sys
@@ -17,9 +18,19 @@ from luna_shared.config import CONFIG_ENV
 from luna_shared.errors import ConfigError, LunaError
 from luna_shared.logs import LogSettings, configure_logging, get_logger
 
-__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "cli_parser", "run_main", "serve_http", "start_logging"]
+__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "cli_parser", "is_loopback", "run_main", "serve_http", "start_logging"]
 
 _log = get_logger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class _HasLogSettings(Protocol):

@@ -11,10 +11,10 @@ import msgspec
 import pytest
 
 from luna_hub.app import create_app
-from luna_hub.auth.exposure import is_loopback
 from luna_hub.demo import provision_demo_admin
 from luna_hub.settings import AuthSettings, HubSettings, ServerSettings
 from luna_shared.errors import ConfigError
+from luna_shared.process import is_loopback
 from support.hub import migrated_pool, ready_client
 from support.processes import BIN
 

@@ -7,7 +7,6 @@ without a token file; with one, every route but ``/health`` needs ``Authorizatio
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +17,11 @@ from litestar.handlers import BaseRouteHandler
 from luna_agent.settings import StatusApiSettings
 from luna_shared.errors import ConfigError
 from luna_shared.keyfile import read_key
+from luna_shared.process import is_loopback
 
-__all__ = ["is_loopback", "status_token", "status_token_guard"]
+__all__ = ["status_token", "status_token_guard"]
 
 _OPEN_PATHS = frozenset({"/health"})
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def status_token(settings: StatusApiSettings) -> str | None:

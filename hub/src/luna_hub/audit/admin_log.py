@@ -6,26 +6,19 @@ does), written under a lock so the rows form one chain in ``entry_id`` order.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import asyncpg
 import msgspec
 
+from luna_hub.audit.chain import chain_hash, verify_chain
 from luna_hub.audit.repository import GENESIS
 from luna_hub.audit.schemas import AdminEntry, VerifyReport
 
 __all__ = ["list_admin_entries", "record_admin", "verify_admin_log"]
 
 _HASHED: Final = ("at", "actor", "action", "target", "details")
-
-
-def _hash(prev_hash: str, values: dict[str, Any]) -> str:
-    row = {name: values[name] for name in _HASHED}
-    row["at"] = values["at"].astimezone(UTC).isoformat(timespec="microseconds")
-    body = msgspec.json.encode(row, order="sorted")
-    return "sha256:" + hashlib.sha256(prev_hash.encode() + b"\n" + body).hexdigest()
 
 
 async def record_admin(
@@ -44,28 +37,18 @@ async def record_admin(
         await connection.execute(
             "INSERT INTO admin_log (at, actor, action, target, details, prev_hash, row_hash)"
             " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)",
-            values["at"], actor, action, target, details_text, prev, _hash(prev, values),
+            values["at"], actor, action, target, details_text, prev, chain_hash(prev, values, _HASHED),
         )  # fmt: skip
 
 
 async def verify_admin_log(connection: asyncpg.Connection) -> VerifyReport:
     """Recompute the chain; report the first entry whose link or content does not match."""
-    expected_prev, rows = GENESIS, 0
     async with connection.transaction(isolation="repeatable_read", readonly=True):
-        async for row in connection.cursor(
+        entries = connection.cursor(
             "SELECT entry_id, at, actor, action, target, details::text AS details, prev_hash, row_hash"
             " FROM admin_log ORDER BY entry_id"
-        ):
-            rows += 1
-            values = dict(row)
-            if values["prev_hash"] != expected_prev:
-                reason = "its prev_hash is not the hash of the entry before it (an entry was removed or inserted)"
-                return VerifyReport(rows=rows, ok=False, broken_call_id=values["entry_id"], reason=reason)
-            if _hash(values["prev_hash"], values) != values["row_hash"]:
-                reason = "its content does not match its row_hash (the entry was changed)"
-                return VerifyReport(rows=rows, ok=False, broken_call_id=values["entry_id"], reason=reason)
-            expected_prev = values["row_hash"]
-    return VerifyReport(rows=rows, ok=True)
+        )
+        return await verify_chain(entries.__aiter__(), id_column="entry_id", columns=_HASHED, noun="entry")
 
 
 async def list_admin_entries(pool: asyncpg.Pool, *, before: int | None, limit: int) -> list[AdminEntry]:

@@ -7,7 +7,6 @@ so :func:`verify_model_calls` finds any row changed or removed behind the databa
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +14,8 @@ import asyncpg
 import msgspec
 
 from luna_hub.audit import repository
+from luna_hub.audit.chain import chain_hash as hash_link
+from luna_hub.audit.chain import verify_chain
 from luna_hub.audit.schemas import ChunkRef, ModelCall, ModelCallFilter, ModelCallPage, ModelCallRow, VerifyReport
 
 __all__ = ["chain_hash", "list_model_calls", "record", "record_model_call", "verify_model_calls"]
@@ -51,11 +52,8 @@ _HASHED = (
 
 
 def chain_hash(prev_hash: str, values: dict[str, Any]) -> str:
-    """``sha256(prev_hash, canonical JSON of the row)``; jsonb columns enter as PostgreSQL prints them."""
-    row = {name: values[name] for name in _HASHED}
-    row["at"] = values["at"].astimezone(UTC).isoformat(timespec="microseconds")
-    body = msgspec.json.encode(row, order="sorted")
-    return "sha256:" + hashlib.sha256(prev_hash.encode() + b"\n" + body).hexdigest()
+    """Return the model call's link in the chain (:func:`luna_hub.audit.chain.chain_hash` over its columns)."""
+    return hash_link(prev_hash, values, _HASHED)
 
 
 async def record_model_call(pool: asyncpg.Pool, call: ModelCall) -> int:
@@ -87,20 +85,9 @@ async def record_model_call(pool: asyncpg.Pool, call: ModelCall) -> int:
 
 async def verify_model_calls(connection: asyncpg.Connection) -> VerifyReport:
     """Recompute the chain from the first row; report the first row whose hash or link does not match."""
-    expected_prev = repository.GENESIS
-    rows = 0
     async with connection.transaction(isolation="repeatable_read", readonly=True):
-        async for row in repository.iter_calls(connection):
-            rows += 1
-            values = dict(row)
-            if values["prev_hash"] != expected_prev:
-                reason = "its prev_hash is not the hash of the row before it (a row was removed or inserted)"
-                return VerifyReport(rows=rows, ok=False, broken_call_id=values["call_id"], reason=reason)
-            if chain_hash(values["prev_hash"], values) != values["row_hash"]:
-                reason = "its content does not match its row_hash (the row was changed)"
-                return VerifyReport(rows=rows, ok=False, broken_call_id=values["call_id"], reason=reason)
-            expected_prev = values["row_hash"]
-    return VerifyReport(rows=rows, ok=True)
+        calls = repository.iter_calls(connection)
+        return await verify_chain(calls, id_column="call_id", columns=_HASHED, noun="row")
 
 
 async def list_model_calls(pool: asyncpg.Pool, query: ModelCallFilter) -> ModelCallPage:

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 from luna_hub.settings import HubSettings, ServerSettings
 from luna_shared.errors import ConfigError
+from luna_shared.process import is_loopback
 
-__all__ = ["check_exposure", "is_loopback", "tls_files"]
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+__all__ = ["check_exposure", "tls_files"]
 
 
 def check_exposure(settings: HubSettings) -> None:
