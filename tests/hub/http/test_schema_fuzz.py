@@ -4,8 +4,8 @@ Each operation gets cases from its schema (valid and schema-violating), and hypo
 them hostile: parameters replaced by NUL bytes, 400-digit numbers, calendar edges, path tricks and
 long or odd Unicode; JSON bodies nested thousands deep or holding huge numbers; raw bodies for the
 routes that read the request stream. Seeded (``derandomize``), so a run is repeatable. The hub runs
-in process with its default settings (no API key required); an authenticated run is the identity
-work's to add.
+in process with its default settings (auth required), called as an admin (``ready_client`` sends an
+admin's API key), so every route's handler is reached; who may call what is ``tests/hub/auth/test_matrix.py``'s.
 """
 
 from __future__ import annotations
