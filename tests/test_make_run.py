@@ -83,7 +83,7 @@ def test_make_run_starts_the_system_and_ctrl_c_stops_it(
 ) -> None:
     assert (mqtt_broker.host, mqtt_broker.port) == ("127.0.0.1", 1883), "the demo plug publishes to the default broker"
     hub_port, agent_port = free_port(), free_port()
-    system = ManagedProcess(
+    with ManagedProcess(
         ["make", "--no-print-directory", "run"],
         log=tmp_path / "run.log",
         cwd=ROOT,
@@ -96,51 +96,51 @@ def test_make_run_starts_the_system_and_ctrl_c_stops_it(
             "LUNA_SYNC__HUB_URL": f"http://127.0.0.1:{hub_port}",
             "LUNA_SYNC__KEY_FILE": str(service_dir / "var" / "demo-agent.key"),
         },
-    )
-    urls = system.wait_ready(count=2, timeout=120)
-    key_file = service_dir / "var" / "admin.key"
-    assert f"luna-hub admin API key in {key_file}" in system.output()
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    key = key_file.read_text().strip()
-    with pytest.raises(urllib.error.HTTPError, match="401"):  # secure by default, even the demo
-        urllib.request.urlopen(urls["luna-hub"] + "/agents", timeout=10)  # noqa: S310 - loopback
-    assert urls == {"luna-hub": f"http://127.0.0.1:{hub_port}", "luna-agent": f"http://127.0.0.1:{agent_port}"}
-    for url in urls.values():
-        with urllib.request.urlopen(f"{url}/health", timeout=10) as response:  # noqa: S310 - loopback
-            assert json.load(response)["status"] == "ok"
-    latest = _wait_for_readings(urls["luna-agent"])
-    volts = next(r for r in latest if r["metric"] == "voltage_l1_v" and r["meter_id"] == "main-meter")
-    assert volts["quality"] == "good"
-    assert 200 < float(volts["value"]) < 260  # type: ignore[arg-type]
-    # synced into the hub: the Modbus SDM630 and the Tasmota plug publishing through Mosquitto
-    for meter, metric in (("main-meter", "voltage_l1_v"), ("fridge-plug", "power_w")):
-        points = _wait_for_series(urls["luna-hub"], key, meter, metric)
-        assert all(point["quality"] == "good" for point in points), points
-        if metric == "voltage_l1_v":
-            assert all(200 < float(point["value"]) < 260 for point in points)  # type: ignore[arg-type]
-    if (ROOT.parent / "shared" / "data" / "prices").is_dir():  # the demo data sits next to the repository
-        # The README's example: the DE-LU day-ahead prices of the 25-hour day 2024-10-27 (SMARD).
-        query = "/data/query?market=DE-LU&start=2024-10-27&end=2024-10-28&bucket=1d&aggregate=avg"
-        day = _get(urls["luna-hub"] + query, key)["series"][0]["points"]  # type: ignore[index]
-        assert len(day) == 1
-        assert day[0]["count"] == 25
-        assert round(day[0]["value"], 3) == 90.334
+    ) as system:  # killed with its children if the test fails half way
+        urls = system.wait_ready(count=2, timeout=120)
+        key_file = service_dir / "var" / "admin.key"
+        assert f"luna-hub admin API key in {key_file}" in system.output()
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        key = key_file.read_text().strip()
+        with pytest.raises(urllib.error.HTTPError, match="401"):  # secure by default, even the demo
+            urllib.request.urlopen(urls["luna-hub"] + "/agents", timeout=10)  # noqa: S310 - loopback
+        assert urls == {"luna-hub": f"http://127.0.0.1:{hub_port}", "luna-agent": f"http://127.0.0.1:{agent_port}"}
+        for url in urls.values():
+            with urllib.request.urlopen(f"{url}/health", timeout=10) as response:  # noqa: S310 - loopback
+                assert json.load(response)["status"] == "ok"
+        latest = _wait_for_readings(urls["luna-agent"])
+        volts = next(r for r in latest if r["metric"] == "voltage_l1_v" and r["meter_id"] == "main-meter")
+        assert volts["quality"] == "good"
+        assert 200 < float(volts["value"]) < 260  # type: ignore[arg-type]
+        # synced into the hub: the Modbus SDM630 and the Tasmota plug publishing through Mosquitto
+        for meter, metric in (("main-meter", "voltage_l1_v"), ("fridge-plug", "power_w")):
+            points = _wait_for_series(urls["luna-hub"], key, meter, metric)
+            assert all(point["quality"] == "good" for point in points), points
+            if metric == "voltage_l1_v":
+                assert all(200 < float(point["value"]) < 260 for point in points)  # type: ignore[arg-type]
+        if (ROOT.parent / "shared" / "data" / "prices").is_dir():  # the demo data sits next to the repository
+            # The README's example: the DE-LU day-ahead prices of the 25-hour day 2024-10-27 (SMARD).
+            query = "/data/query?market=DE-LU&start=2024-10-27&end=2024-10-28&bucket=1d&aggregate=avg"
+            day = _get(urls["luna-hub"] + query, key)["series"][0]["points"]  # type: ignore[index]
+            assert len(day) == 1
+            assert day[0]["count"] == 25
+            assert round(day[0]["value"], 3) == 90.334
 
-    if (ROOT.parent / "shared" / "data" / "docs").is_dir():
-        # /rag/ask answers out of the box from the sample documents, with citations (extractive default)
-        answer = _ask_until_cited(urls["luna-hub"], key, "Welche Aufgaben hat der Messstellenbetreiber?")
-        assert answer["mode"] == "extractive"
-        citations = answer["citations"]
-        assert isinstance(citations, list)
-        assert all(citation["quote"] for citation in citations)
+        if (ROOT.parent / "shared" / "data" / "docs").is_dir():
+            # /rag/ask answers out of the box from the sample documents, with citations (extractive default)
+            answer = _ask_until_cited(urls["luna-hub"], key, "Welche Aufgaben hat der Messstellenbetreiber?")
+            assert answer["mode"] == "extractive"
+            citations = answer["citations"]
+            assert isinstance(citations, list)
+            assert all(citation["quote"] for citation in citations)
 
-    system.interrupt(signal.SIGINT)  # make itself dies of SIGINT, as in a terminal; what matters is below
-    output = system.output()
-    assert "Traceback" not in output
-    events = [json.loads(line).get("event") for line in output.splitlines() if line.startswith("{")]
-    assert events.count("Application shutdown complete.") == 2, output
-    assert "stopping embedded PostgreSQL" in events
-    assert not (service_dir / "var" / "pgdata" / "postmaster.pid").exists()
+        system.interrupt(signal.SIGINT)  # make itself dies of SIGINT, as in a terminal; what matters is below
+        output = system.output()
+        assert "Traceback" not in output
+        events = [json.loads(line).get("event") for line in output.splitlines() if line.startswith("{")]
+        assert events.count("Application shutdown complete.") == 2, output
+        assert "stopping embedded PostgreSQL" in events
+        assert not (service_dir / "var" / "pgdata" / "postmaster.pid").exists()
 
 
 def test_every_readme_curl_to_the_hub_sends_the_demo_admin_key() -> None:

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Final
+from typing import Final, Self
 
 __all__ = ["BIN", "ManagedProcess", "free_port"]
 
@@ -73,6 +73,15 @@ class ManagedProcess:
             raise AssertionError(msg) from None
         finally:
             self._handle.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Leave nothing running: a test that failed half way would leave a whole system behind."""
+        if self.process.poll() is None:
+            self.kill()
+        self._handle.close()
 
     def kill(self) -> None:
         """Kill the process group outright (cleanup after a failure)."""
