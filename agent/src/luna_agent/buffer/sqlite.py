@@ -338,25 +338,29 @@ class ReadingBuffer:
         self._db.close()
 
 
+_READING_COLUMNS: Final = {
+    "seq": int,
+    "meter_id": str,
+    "metric": str,
+    "ts_ms": int,
+    "value": float,
+    "unit": str,
+    "quality": str,
+    "reasons": str,
+}
+"""A stored reading's columns: the readings table's and the quarantine's."""
+_READING_NOT_NULL: Final = frozenset({"meter_id", "metric", "ts_ms", "unit", "quality", "reasons"})
+
+
 def _create_schema(connection: sqlite3.Connection) -> None:
     """Create the tables unless they exist (sqlite-utils), the partial index and the meta counters (plain SQL)."""
     import sqlite_utils  # noqa: PLC0415 - ~100 ms of imports only commands that open the buffer pay
 
     db = sqlite_utils.Database(connection, recursive_triggers=False, execute_plugins=False)
     db.table("readings").create(
-        {
-            "seq": int,
-            "meter_id": str,
-            "metric": str,
-            "ts_ms": int,
-            "value": float,
-            "unit": str,
-            "quality": str,
-            "reasons": str,
-            "synced": int,
-        },
+        {**_READING_COLUMNS, "synced": int},
         pk="seq",
-        not_null={"meter_id", "metric", "ts_ms", "unit", "quality", "reasons", "synced"},
+        not_null={*_READING_NOT_NULL, "synced"},
         defaults={"synced": 0},
         if_not_exists=True,
     )
@@ -366,32 +370,10 @@ def _create_schema(connection: sqlite3.Connection) -> None:
         not_null={"ts_ms", "meter_id", "metric", "kind", "detail"},
         if_not_exists=True,
     )
-    db.table("quarantine").create(
-        {
-            "seq": int,
-            "meter_id": str,
-            "metric": str,
-            "ts_ms": int,
-            "value": float,
-            "unit": str,
-            "quality": str,
-            "reasons": str,
-            "reason": str,
-            "quarantined_at_ms": int,
-            "reported": int,
-        },
+    db.table("quarantine").create(  # a refused reading as stored, with the hub's reason
+        {**_READING_COLUMNS, "reason": str, "quarantined_at_ms": int, "reported": int},
         pk="seq",
-        not_null={
-            "meter_id",
-            "metric",
-            "ts_ms",
-            "unit",
-            "quality",
-            "reasons",
-            "reason",
-            "quarantined_at_ms",
-            "reported",
-        },
+        not_null={*_READING_NOT_NULL, "reason", "quarantined_at_ms", "reported"},
         defaults={"reported": 0},
         if_not_exists=True,
     )
