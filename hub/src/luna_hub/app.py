@@ -22,6 +22,7 @@ from luna_hub.database.deps import database_dependencies, database_lifespan, dat
 from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.deps import documents_dependencies, documents_lifespan
 from luna_hub.documents.index import ChunkIndex
+from luna_hub.duties import duties_lifespan
 from luna_hub.health import health
 from luna_hub.http import hostile_input_middleware
 from luna_hub.ingest.controllers import IngestController
@@ -66,6 +67,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         lifespan=[  # in this order: each part may use those opened before it
             partial(database_lifespan, settings=settings),
             partial(auth_lifespan, settings=settings),
+            partial(duties_lifespan, settings=settings),
             partial(rollups_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
             partial(documents_lifespan, settings=settings, chunk_index=index_of),
