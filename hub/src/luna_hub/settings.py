@@ -14,6 +14,7 @@ from luna_shared.logs import LogSettings
 __all__ = [
     "AuthSettings",
     "CacheSettings",
+    "DashboardSettings",
     "DocumentSettings",
     "HubSettings",
     "IngestSettings",
@@ -224,6 +225,22 @@ class CacheSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """Only ranges that ended at least this long ago are cached (open ranges change with every batch)."""
 
 
+class DashboardSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The admin dashboard at ``/admin`` (``[dashboard]``)."""
+
+    refresh_s: Annotated[float, msgspec.Meta(ge=0.2, le=300)] = 2.0
+    """Seconds between two snapshots sent to an open dashboard."""
+    agent_stale_after_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    """An agent quiet for longer than this shows as stale ..."""
+    agent_offline_after_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+    """... and for longer than this as offline."""
+
+    def __post_init__(self) -> None:
+        if self.agent_offline_after_s <= self.agent_stale_after_s:
+            msg = "agent_offline_after_s must be above agent_stale_after_s"
+            raise ValueError(msg)
+
+
 class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything the hub process is configured with."""
 
@@ -251,6 +268,7 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     rag: RagSettings = msgspec.field(default_factory=RagSettings)
     cache: CacheSettings = msgspec.field(default_factory=CacheSettings)
+    dashboard: DashboardSettings = msgspec.field(default_factory=DashboardSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 
