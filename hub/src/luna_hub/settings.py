@@ -85,11 +85,16 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_decompressed_bytes: Annotated[int, msgspec.Meta(ge=1)] = 64 * 1024 * 1024
     """Largest body once decompressed; beyond it 413 (checked before inflating where the format allows)."""
     future_tolerance_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
-    """Readings later than the hub's clock plus this are refused (422)."""
+    """Readings later than the hub's clock plus this (after clock correction) are set aside, not stored."""
     clock_tolerance_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
     """An agent whose send clock is further off than this gets its readings flagged ``clock_skew``."""
     correct_untrusted_clock: bool = True
     """Shift readings flagged ``clock_untrusted`` / ``clock_jump`` by the agent's measured clock offset."""
+    earliest: Annotated[datetime, msgspec.Meta(tz=True)] = datetime(1970, 1, 1, tzinfo=UTC)
+    """Readings stamped before this (after clock correction) are set aside, not stored: an epoch-zero mistake."""
+    instance_takeover_s: Annotated[float, msgspec.Meta(gt=0)] = 600.0
+    """Another running copy of an agent (another buffer) is refused (409) while the first was heard within this;
+    after that silence the new copy takes over (a replaced device, a restored buffer)."""
 
 
 class LoadSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
