@@ -114,3 +114,23 @@ def test_sigterm_while_extracting_a_huge_upload_stops_the_hub_promptly_and_fails
     assert job["state"] == "failed", job
     assert "the hub stopped" in job["error"], job
     print(f"stopped {took:.1f} s after SIGTERM")
+
+
+def test_a_job_left_running_by_a_killed_hub_is_failed_after_restart(hub: HubRun) -> None:
+    """``kill -9`` (or power lost): nothing ends the job; its missed heartbeats let the restarted hub fail it."""
+    hub.extra_env["LUNA_DOCUMENTS__JOB_HEARTBEAT_S"] = "1"  # abandoned after 4 s without one
+    hub.start()
+    pdf = many_page_pdf(PAGES, f"kill test {uuid.uuid4().hex}")
+    with httpx.Client(base_url=hub.url, timeout=60) as client:
+        upload = client.post("/documents", files={"file": ("huge-manual.pdf", pdf, "application/pdf")})
+        assert upload.status_code == 202, upload.text
+        document_id = upload.json()["document_id"]
+        wait_for_extraction(client, document_id)
+    hub.kill()
+    hub.start()
+    with httpx.Client(base_url=hub.url, timeout=60) as client:
+        deadline = time.monotonic() + 60
+        while (job := job_of(client, document_id))["state"] != "failed" and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert job["state"] == "failed", job
+    assert "abandoned: the hub running it stopped" in job["error"], job

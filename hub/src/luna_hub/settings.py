@@ -142,6 +142,9 @@ class DocumentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """Address space of the child process that parses one upload (check and extraction); beyond it 413."""
     extract_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
     """Wall time of that child process; beyond it it is killed and the upload refused (413) or its job failed."""
+    job_heartbeat_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    """A running job's row is touched this often; a job untouched for four times as long was left by a hub
+    that stopped without ending it (killed, power lost): a replica fails it and undoes its version."""
     chunk_chars: Annotated[int, msgspec.Meta(ge=100, le=20_000)] = 1200
     """Most characters of new text in one chunk (a longer paragraph or row is split)."""
     chunk_overlap: Annotated[int, msgspec.Meta(ge=0, le=5_000)] = 200
