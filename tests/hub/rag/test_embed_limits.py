@@ -143,3 +143,13 @@ async def test_buckets_untouched_for_a_minute_are_pruned(hub_dsn: str) -> None:
         rows = await pool.fetch("SELECT caller FROM embed_budgets WHERE caller = ANY($1::text[])", [old, new])
         assert [row["caller"] for row in rows] == [new]
         await budget.take(old, 60)  # full again, as if it had been kept
+
+
+async def test_concurrent_calls_of_one_caller_never_spend_the_same_characters_twice(hub_dsn: str) -> None:
+    clock = Clock()  # stands still: nothing refills while they race
+    caller = f"racer-{uuid.uuid4().hex}"
+    async with migrated_pool(hub_dsn, max_size=6) as pool:
+        replicas = [CharacterBudget(pool, 60, setting="rag.embed_chars_per_minute", clock=clock) for _ in range(2)]
+        outcomes = await asyncio.gather(*(replicas[n % 2].take(caller, 10) for n in range(12)), return_exceptions=True)
+    assert sum(outcome is None for outcome in outcomes) == 6
+    assert all(isinstance(outcome, TooManyRequestsError) for outcome in outcomes if outcome is not None)
