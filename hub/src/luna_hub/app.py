@@ -34,7 +34,7 @@ from luna_hub.rag.controllers import RagController
 from luna_hub.rag.deps import provide_chunk_index, rag_dependencies, rag_lifespan
 from luna_hub.settings import HubSettings
 from luna_hub.sync.controllers import AgentIngestController
-from luna_hub.timeseries.controllers import TimeseriesController
+from luna_hub.timeseries.controllers import CatalogController, TimeseriesController
 from luna_hub.timeseries.deps import rollups_lifespan
 from luna_shared.asgi import request_id_middleware
 from luna_shared.headers import security_headers
@@ -61,6 +61,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             AgentIngestController,
             AgentsController,
             TimeseriesController,
+            CatalogController,
             DocumentsController,
             RagController,
             AuditController,

@@ -47,6 +47,7 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/data/query"): SITE_READER,
     ("GET", "/data/completeness"): SITE_READER,
     ("POST", "/data/load"): ANALYST,
+    ("GET", "/catalog"): SIGNED_IN,
     # documents and questions
     ("GET", "/documents"): SIGNED_IN,
     ("POST", "/documents"): ANALYST,
