@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from luna_hub.observability.settings import LogFileSettings, MetricsSettings
 from luna_shared.config import LoadedSettings, Port, load_settings
 from luna_shared.logs import LogSettings
 
@@ -232,6 +233,8 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     rag: RagSettings = msgspec.field(default_factory=RagSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
+    metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
+    log_files: LogFileSettings = msgspec.field(default_factory=LogFileSettings)
 
 
 def load(path: Path | None) -> LoadedSettings[HubSettings]:

@@ -25,6 +25,7 @@ from luna_hub.auth.services import API_KEY_PREFIX, user_principal, verify_api_ke
 from luna_hub.auth.tokens import read_access_token
 from luna_hub.database.deps import provide_db_pool
 from luna_hub.errors import ForbiddenError
+from luna_hub.observability.services import scrape_token_matches
 from luna_hub.settings import HubSettings
 
 __all__ = ["ANONYMOUS", "actor_of", "api_key_guard", "authenticate", "policy_guard", "presented_key", "principal_of"]
@@ -125,6 +126,8 @@ async def policy_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
         msg = f"no access rule declares {method} {template}"
         raise ForbiddenError(msg)
     if rule.public or rule.agent_key:
+        return
+    if rule.scrape_token and scrape_token_matches(connection.app.state.get("scrape_token"), presented_key(connection)):
         return
     settings, _ = _app_parts(connection)
     principal = await authenticate(connection)

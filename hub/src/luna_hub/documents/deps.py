@@ -35,6 +35,7 @@ async def documents_lifespan(
     store = await open_object_store(settings)
     service = DocumentService(provide_db_pool(app.state), store, chunk_index(app.state), settings.documents)
     app.state.documents = service
+    app.state.object_store = store  # for readiness
     _log.info("document store ready", store=store.description)
     demo = None
     if settings.demo_data:
