@@ -29,12 +29,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE", "AgentGauge", "HubMetrics", "Snapshot", "bound", "recorder", "timed_query"]
+__all__ = ["CONTENT_TYPE", "LAG_BUCKETS", "AgentGauge", "HubMetrics", "Snapshot", "bound", "recorder", "timed_query"]
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _MODEL_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-_LAG_BUCKETS: Final = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0)
+LAG_BUCKETS: Final = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0)
 
 
 class AgentGauge(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,7 +68,7 @@ class _LagHistogram(Collector):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts = [0] * len(_LAG_BUCKETS)
+        self._counts = [0] * len(LAG_BUCKETS)
         self._count = 0
         self._sum = 0.0
 
@@ -78,8 +78,8 @@ class _LagHistogram(Collector):
             return
         ordered = sorted(timestamps)
         # lag <= bound  <=>  ts >= received_at - bound
-        within = [len(ordered) - bisect.bisect_left(ordered, received_at - timedelta(seconds=b)) for b in _LAG_BUCKETS]
-        total = len(ordered) * received_at.timestamp() - sum(ts.timestamp() for ts in ordered)
+        within = [len(ordered) - bisect.bisect_left(ordered, received_at - timedelta(seconds=b)) for b in LAG_BUCKETS]
+        total = sum((received_at - ts for ts in ordered), timedelta()).total_seconds()  # exact to the µs
         with self._lock:
             for index, count in enumerate(within):
                 self._counts[index] += count
@@ -89,7 +89,7 @@ class _LagHistogram(Collector):
     def collect(self) -> Iterator[Metric]:
         """Yield the histogram."""
         with self._lock:
-            buckets = [(_le(b), float(c)) for b, c in zip(_LAG_BUCKETS, self._counts, strict=True)]
+            buckets = [(_le(b), float(c)) for b, c in zip(LAG_BUCKETS, self._counts, strict=True)]
             buckets.append(("+Inf", float(self._count)))
             total = self._sum
         family = HistogramMetricFamily(
