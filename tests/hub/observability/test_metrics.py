@@ -1,4 +1,4 @@
-"""``GET /metrics``: what ingest, loads and queries record, the scrape-time gauges, the scrape token, one registry per app."""
+"""``GET /metrics``: what ingest, loads and queries record, scrape-time gauges, the scrape token, a registry per app."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from hypothesis import given
 from hypothesis import strategies as st
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from luna_hub.observability.metrics import LAG_BUCKETS, HubMetrics
@@ -169,7 +169,7 @@ async def test_two_apps_in_one_process_keep_their_own_numbers(hub_dsn: str) -> N
     assert value(other, "luna_ingest_readings_total") == 0
 
 
-@given(st.lists(st.integers(min_value=-10**6, max_value=10**13), max_size=50))
+@given(st.lists(st.integers(min_value=-(10**6), max_value=10**13), max_size=50))
 def test_lag_buckets_equal_one_observation_per_reading(lags_us: list[int]) -> None:
     metrics = HubMetrics()
     received = datetime(2024, 1, 1, 12, tzinfo=UTC)

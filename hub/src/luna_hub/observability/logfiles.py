@@ -33,7 +33,7 @@ import asyncpg
 import msgspec
 
 from luna_hub.documents.services import open_object_store
-from luna_hub.documents.storage import ObjectStore
+from luna_hub.documents.storage import BlockingCalls, ObjectStore
 from luna_hub.settings import HubSettings
 from luna_shared.logs import get_logger, json_formatter
 
@@ -170,13 +170,18 @@ def _first_at(name: str) -> datetime:
     return datetime.now(UTC)
 
 
-async def archive_rotated(folder: Path, store: ObjectStore, pool: asyncpg.Pool) -> int:
+def _read_packed(path: Path) -> tuple[bytes, bytes]:
+    data = path.read_bytes()
+    return data, gzip.compress(data, mtime=0)
+
+
+async def archive_rotated(folder: Path, store: ObjectStore, pool: asyncpg.Pool, threads: BlockingCalls) -> int:
     """Archive each rotated file (gzip, put, record, then delete locally); return how many were archived."""
     archived = 0
     for path in sorted((folder / "rotated").glob("*.jsonl")):
-        data = await asyncio.to_thread(path.read_bytes)
+        data, packed = await threads.run(_read_packed, path)
         key = path.name + ".gz"
-        stored = await store.put(key, gzip.compress(data, mtime=0), content_type="application/gzip")
+        stored = await store.put(key, packed, content_type="application/gzip")
         host = path.name.split("-", 1)[0]
         async with pool.acquire() as connection:
             await connection.execute(
@@ -220,14 +225,15 @@ async def log_archiver(settings: HubSettings, pool: asyncpg.Pool, schema_ready: 
         yield
         return
     store = await open_archive_store(settings)
+    threads = BlockingCalls("luna-log-archive", workers=1)
 
     async def loop() -> None:
         await schema_ready.wait()
         while True:
             try:
                 for handler in _file_handlers():
-                    await asyncio.to_thread(handler.rotate_if_due)
-                await archive_rotated(logs_dir(settings), store, pool)
+                    await threads.run(handler.rotate_if_due)
+                await archive_rotated(logs_dir(settings), store, pool, threads)
                 await prune_archives(store, pool, timedelta(days=files.retention_days))
             except Exception as exc:  # noqa: BLE001 - database or object store: keep the files, try again later
                 _log.warning("log archiving failed; retrying", error=f"{type(exc).__name__}: {exc}")
@@ -240,4 +246,5 @@ async def log_archiver(settings: HubSettings, pool: asyncpg.Pool, schema_ready: 
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        threads.close()
         store.close()
