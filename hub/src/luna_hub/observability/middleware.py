@@ -1,4 +1,8 @@
-"""ASGI middleware: time every routed request by route template, method and status; bind the app's metrics."""
+"""ASGI middleware: time every routed request by route template, method and status; bind the app's metrics.
+
+It also opens the request's log scope for ``agent_id`` (bound by the sync domain once it knows
+the agent), so every line about the request, uvicorn's access line too, names the agent.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import time
 from typing import Any
 
 from luna_hub.observability.metrics import HubMetrics, bound
+from luna_shared.logs import log_scope
 
 __all__ = ["metrics_middleware"]
 
@@ -39,7 +44,7 @@ class _MetricsMiddleware:
             await send(message)
 
         try:
-            with bound(metrics):
+            with bound(metrics), log_scope("agent_id"):
                 await self._app(scope, receive, send_noting_status)
         finally:
             route = str(scope.get("path_template") or "unrouted")

@@ -42,7 +42,7 @@ from luna_hub.timeseries.writer import BulkMethod, write_agent_readings
 from luna_shared.codec import WireFormat, encode
 from luna_shared.compression import ContentEncoding
 from luna_shared.errors import LunaError
-from luna_shared.logs import correlation, get_logger
+from luna_shared.logs import bind_in_scope, get_logger
 from luna_shared.received import ReceivedBatch
 from luna_shared.vocabulary import Flag, Quality
 from luna_shared.wire import AgentStatus, BatchAck, ReadingFields, utc_ms
@@ -104,8 +104,8 @@ async def receive(pool: asyncpg.Pool, settings: HubSettings, incoming: IncomingM
         fmt = wire_format(incoming.content_type)
         encoding = content_encoding(incoming.content_encoding)
         identity = await _authenticate(pool, incoming.key)
-        with correlation("agent_id", identity.agent_id):
-            return await _receive(pool, settings, incoming, identity, (fmt, encoding))
+        bind_in_scope("agent_id", identity.agent_id)  # until the request ends (see observability.middleware)
+        return await _receive(pool, settings, incoming, identity, (fmt, encoding))
     except LunaError:
         recorder().batch("rejected")
         raise
