@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Final, Literal
 
 import asyncpg
@@ -31,25 +32,16 @@ _PROBE_KEY: Final = "luna-readiness-probe"
 Component = Literal["database", "object_store", "vector_store", "embedder", "llm"]
 
 
+@dataclass(frozen=True, kw_only=True)
 class ReadinessProbe:
-    """The app's parts a readiness check looks at (set by the lifespans of their domains)."""
+    """The app's parts a readiness check looks at (set by the lifespans of their domains; None until then)."""
 
-    def __init__(  # noqa: PLR0913 - one per component
-        self,
-        *,
-        settings: HubSettings,
-        db_pool: asyncpg.Pool,
-        connect: Connect | None,
-        schema_ready: asyncio.Event,
-        store: ObjectStore | None,
-        index: QdrantChunkIndex | None,
-    ) -> None:
-        self.settings = settings
-        self.db_pool = db_pool
-        self.connect = connect
-        self.schema_ready = schema_ready
-        self.store = store
-        self.index = index
+    settings: HubSettings
+    db_pool: asyncpg.Pool
+    connect: Connect | None
+    schema_ready: asyncio.Event
+    store: ObjectStore | None
+    index: QdrantChunkIndex | None
 
 
 async def check_readiness(probe: ReadinessProbe) -> Readiness:
