@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from moto.server import ThreadedMotoServer
 
 from luna_hub.database import close_pool, create_pool
 from luna_hub.documents.storage import BlockingCalls
@@ -26,8 +27,9 @@ from luna_hub.observability.logfiles import (
     prune_archives,
 )
 from luna_hub.observability.settings import LogFileSettings
-from luna_hub.settings import HubSettings
+from luna_hub.settings import DocumentSettings, HubSettings, S3Settings
 from luna_shared.logs import correlation
+from support.processes import free_port
 from support.sync import fetch
 
 
@@ -175,3 +177,43 @@ async def test_the_app_archives_in_the_background(hub_dsn: str, tmp_path: Path) 
     finally:
         detach_log_files(handler)
         await close_pool(pool)
+
+
+async def test_with_the_s3_store_archives_go_to_their_own_bucket(hub_dsn: str, tmp_path: Path) -> None:
+    """moto's S3 server on loopback stands in for MinIO (as in the documents' storage tests)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=(port := free_port()), verbose=False)
+    server.start()
+    s3 = S3Settings(
+        endpoint=f"127.0.0.1:{port}",
+        access_key="test",
+        secret_key="test",
+        secure=False,
+        region="us-east-1",  # noqa: S106 - moto accepts any key
+    )
+    settings = HubSettings(
+        database_url=hub_dsn,
+        data_dir=str(tmp_path),
+        documents=DocumentSettings(store="s3", s3=s3),
+        log_files=LogFileSettings(archive_bucket=f"logs-{port}"),
+    )
+    handler = LogFileHandler(tmp_path / "logs", max_bytes=1 << 20, rotate_every_s=3600)
+    handler.handle(logging.makeLogRecord({"msg": "to s3", "levelno": 20, "levelname": "INFO"}))
+    handler.close()
+    LogFileHandler(tmp_path / "logs", max_bytes=1 << 20, rotate_every_s=3600).close()  # a restart rotates it
+    (rotated,) = (tmp_path / "logs" / "rotated").glob("*.jsonl")
+    key = rotated.name + ".gz"
+    store = await open_archive_store(settings)
+    pool = await create_pool(hub_dsn, max_size=2)
+    threads = BlockingCalls("test-archive", workers=1)
+    try:
+        assert store.description == f"s3 127.0.0.1:{port}/logs-{port}"
+        assert await archive_rotated(tmp_path / "logs", store, pool, threads) == 1
+        (row,) = await fetch(hub_dsn, "SELECT * FROM log_archives WHERE object_key = $1", key)
+        data = gzip.decompress(await store.get(key, row["version_id"]))
+        assert json.loads(data)["event"] == "to s3"
+        assert not rotated.exists()
+    finally:
+        await close_pool(pool)
+        threads.close()
+        store.close()
+        server.stop()

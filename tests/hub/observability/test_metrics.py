@@ -14,7 +14,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from luna_hub.app import create_app
 from luna_hub.observability.metrics import LAG_BUCKETS, HubMetrics
+from luna_hub.observability.repository import alerts_firing_from_table
 from luna_hub.observability.services import agent_state
 from luna_hub.observability.settings import MetricsSettings
 from luna_hub.settings import HubSettings
@@ -149,8 +151,6 @@ async def test_the_scrape_token_admits_prometheus_and_nobody_else(hub_dsn: str, 
 async def test_a_short_token_file_fails_at_start(hub_dsn: str, tmp_path: Path) -> None:
     (tmp_path / "token").write_text("short")
     settings = HubSettings(database_url=hub_dsn, metrics=MetricsSettings(bearer_token_file=str(tmp_path / "token")))
-    from luna_hub.app import create_app  # noqa: PLC0415 - the call under test
-
     try:
         create_app(settings)
     except Exception as exc:  # noqa: BLE001
@@ -181,3 +181,20 @@ def test_lag_buckets_equal_one_observation_per_reading(lags_us: list[int]) -> No
     assert got == {**expected, "+Inf": len(lags)}
     total = next(s.value for s in family.samples if s.name.endswith("_sum"))
     assert total == sum(lags, timedelta()).total_seconds()
+
+
+async def test_firing_alerts_are_read_from_an_alerts_table_once_there_is_one(hub_dsn: str) -> None:
+    """The default count: a table ``alerts`` with a ``state`` column (the alerts domain's), else 0."""
+    connection = await asyncpg.connect(hub_dsn)
+    transaction = connection.transaction()  # rolled back: the shared test database stays as it was
+    await transaction.start()
+    try:
+        assert await alerts_firing_from_table(connection) == 0
+        await connection.execute("CREATE TABLE alerts (id int)")
+        assert await alerts_firing_from_table(connection) == 0  # no state column: not the alerts we know
+        await connection.execute("ALTER TABLE alerts ADD COLUMN state text")
+        await connection.execute("INSERT INTO alerts VALUES (1, 'firing'), (2, 'resolved'), (3, 'firing')")
+        assert await alerts_firing_from_table(connection) == 2
+    finally:
+        await transaction.rollback()
+        await connection.close()

@@ -28,8 +28,12 @@ async def document_job_counts(connection: asyncpg.Connection) -> dict[str, int]:
 
 
 async def alerts_firing_from_table(connection: asyncpg.Connection) -> int:
-    """Rows of a table ``alerts`` whose ``state`` is ``firing``; 0 while no such table exists (alerts not installed)."""
-    if await connection.fetchval("SELECT to_regclass('alerts') IS NULL"):
+    """Rows of a table ``alerts`` whose ``state`` is ``firing``; 0 while there is no such table with such a column."""
+    present = await connection.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = 'alerts' AND column_name = 'state')"
+    )
+    if not present:
         return 0
     firing: int = await connection.fetchval("SELECT count(*)::int FROM alerts WHERE state = 'firing'")
     return firing
