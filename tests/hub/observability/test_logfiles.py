@@ -186,9 +186,9 @@ async def test_with_the_s3_store_archives_go_to_their_own_bucket(hub_dsn: str, t
     s3 = S3Settings(
         endpoint=f"127.0.0.1:{port}",
         access_key="test",
-        secret_key="test",
+        secret_key="test",  # noqa: S106 - moto accepts any key
         secure=False,
-        region="us-east-1",  # noqa: S106 - moto accepts any key
+        region="us-east-1",
     )
     settings = HubSettings(
         database_url=hub_dsn,
