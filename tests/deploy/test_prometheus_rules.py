@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from luna_hub.observability.metrics import HubMetrics, Snapshot
+from luna_hub.metrics import HubMetrics, Snapshot
 from support.prometheus import run_promtool
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,8 +21,7 @@ from litestar.testing import AsyncTestClient
 
 from luna_hub.agents.services import create_agent
 from luna_hub.auth.policy import POLICY, Rule, rule_for
-from luna_hub.observability.settings import MetricsSettings
-from luna_hub.settings import HubSettings
+from luna_hub.settings import HubSettings, MetricsSettings
 from support.hub import admin_key, migrated_pool, ready_client
 
 

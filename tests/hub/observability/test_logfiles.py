@@ -26,8 +26,7 @@ from luna_hub.observability.logfiles import (
     open_archive_store,
     prune_archives,
 )
-from luna_hub.observability.settings import LogFileSettings
-from luna_hub.settings import DocumentSettings, HubSettings, S3Settings
+from luna_hub.settings import DocumentSettings, HubSettings, LogFileSettings, S3Settings
 from luna_shared.logs import correlation
 from support.processes import free_port
 from support.sync import fetch

@@ -10,6 +10,7 @@ sent is still checked. The principal lands in ``scope["user"]`` for handlers (:f
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 import asyncpg
@@ -25,10 +26,18 @@ from luna_hub.auth.services import API_KEY_PREFIX, user_principal, verify_api_ke
 from luna_hub.auth.tokens import read_access_token
 from luna_hub.database.deps import provide_db_pool
 from luna_hub.errors import ForbiddenError
-from luna_hub.observability.services import scrape_token_matches
 from luna_hub.settings import HubSettings
 
-__all__ = ["ANONYMOUS", "actor_of", "api_key_guard", "authenticate", "policy_guard", "presented_key", "principal_of"]
+__all__ = [
+    "ANONYMOUS",
+    "actor_of",
+    "api_key_guard",
+    "authenticate",
+    "policy_guard",
+    "presented_key",
+    "principal_of",
+    "scrape_token_matches",
+]
 
 ANONYMOUS = Principal(username="anonymous", role="admin", sites=None, via="open")
 """Who a request without credential runs as when ``auth.required`` is false."""
@@ -115,6 +124,13 @@ async def _check_sites(connection: ASGIConnection[Any, Any, Any, Any], principal
         if not principal.may_read_site(sites.get(meter)):
             msg = f"meter {meter!r} is not at a site of yours"
             raise ForbiddenError(msg)
+
+
+def scrape_token_matches(expected: bytes | None, presented: str | None) -> bool:
+    """Whether ``presented`` is the scrape token of ``metrics.bearer_token_file`` (compared in constant time)."""
+    if expected is None or presented is None:
+        return False
+    return hmac.compare_digest(expected, presented.encode("utf-8", "surrogateescape"))
 
 
 async def policy_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -26,7 +26,7 @@ from luna_hub.ingest.formats import (
 from luna_hub.ingest.jsonfile import json_records
 from luna_hub.ingest.schemas import Gap, LoadReport, RowIssue
 from luna_hub.ingest.validation import Identifiers, SeriesCheck
-from luna_hub.observability.metrics import recorder
+from luna_hub.metrics import recorder
 from luna_hub.settings import LoadSettings
 from luna_hub.timeparse import LocalClock, zone
 from luna_hub.timeseries.repository import refresh_dirty

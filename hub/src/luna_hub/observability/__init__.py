@@ -1,5 +1,3 @@
-"""Observability of the hub: Prometheus metrics (``GET /metrics``), readiness (``GET /health/ready``), log files."""
+"""Observability: ``GET /metrics``, ``GET /health/ready``, log files (domains record into :mod:`luna_hub.metrics`)."""
 
-from luna_hub.observability.metrics import HubMetrics, recorder
-
-__all__ = ["HubMetrics", "recorder"]
+__all__: list[str] = []

@@ -7,7 +7,7 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
-from luna_hub.observability.metrics import CONTENT_TYPE, HubMetrics
+from luna_hub.metrics import CONTENT_TYPE, HubMetrics
 from luna_hub.observability.readiness import ReadinessProbe, check_readiness
 from luna_hub.observability.schemas import Readiness
 from luna_hub.observability.services import AlertsFiring, scrape

@@ -12,9 +12,9 @@ from litestar.di import Provide
 
 from luna_hub.database.deps import provide_db_pool, provide_schema_ready
 from luna_hub.errors import UnavailableError
+from luna_hub.metrics import HubMetrics, bound
 from luna_hub.observability import repository
 from luna_hub.observability.logfiles import log_archiver
-from luna_hub.observability.metrics import HubMetrics, bound
 from luna_hub.observability.readiness import ReadinessProbe
 from luna_hub.observability.services import AlertsFiring, read_scrape_token
 from luna_hub.settings import HubSettings

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from luna_hub.observability.metrics import HubMetrics, bound
+from luna_hub.metrics import HubMetrics, bound
 from luna_shared.logs import log_scope
 
 __all__ = ["metrics_middleware"]

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
 
 from luna_hub.errors import UnavailableError
+from luna_hub.metrics import AgentGauge, HubMetrics, Snapshot
 from luna_hub.observability import repository
-from luna_hub.observability.metrics import AgentGauge, HubMetrics, Snapshot
-from luna_hub.observability.settings import MetricsSettings
+from luna_hub.settings import MetricsSettings
+from luna_shared.errors import ConfigError
 
-__all__ = ["AlertsFiring", "agent_state", "pool_connections", "read_scrape_token", "scrape", "scrape_token_matches"]
+__all__ = ["AlertsFiring", "agent_state", "pool_connections", "read_scrape_token", "scrape"]
 
 AlertsFiring = Callable[[asyncpg.Connection], Awaitable[int]]
 """How many alerts fire now; the alerts domain may replace the default (a table ``alerts`` if it exists)."""
@@ -66,23 +66,18 @@ async def scrape(
 
 
 def read_scrape_token(settings: MetricsSettings) -> bytes | None:
-    """Return the scrape token of ``bearer_token_file`` (surrounding whitespace removed), if one is set."""
+    """Return the scrape token of ``bearer_token_file`` (surrounding whitespace removed), if one is set.
+
+    A missing, unreadable or short file is a :class:`ConfigError`: ``create_app`` fails, the hub does not start.
+    """
     if settings.bearer_token_file is None:
         return None
     path = Path(settings.bearer_token_file)
     try:
         token = path.read_bytes().strip()
     except OSError as exc:
-        msg = f"metrics.bearer_token_file {path}: {exc.strerror or exc}"
-        raise UnavailableError(msg) from exc
+        raise ConfigError(str(path), "metrics.bearer_token_file", str(exc.strerror or exc)) from exc
     if len(token) < 16:  # noqa: PLR2004 - a guessable token would open the metrics to anyone
-        msg = f"metrics.bearer_token_file {path} holds fewer than 16 characters (e.g. openssl rand -hex 32 > file)"
-        raise UnavailableError(msg)
+        problem = "the token has fewer than 16 characters (e.g. openssl rand -hex 32 > file)"
+        raise ConfigError(str(path), "metrics.bearer_token_file", problem)
     return token
-
-
-def scrape_token_matches(expected: bytes | None, presented: str | None) -> bool:
-    """Whether ``presented`` is the scrape token (compared in constant time)."""
-    if expected is None or presented is None:
-        return False
-    return hmac.compare_digest(expected, presented.encode("utf-8", "surrogateescape"))

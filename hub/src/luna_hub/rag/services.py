@@ -20,7 +20,7 @@ from luna_hub.audit.schemas import ChunkRef, ModelCall
 from luna_hub.audit.services import record_model_call
 from luna_hub.documents.schemas import Chunk
 from luna_hub.errors import PayloadTooLargeError
-from luna_hub.observability.metrics import recorder
+from luna_hub.metrics import recorder
 from luna_hub.rag.data import DataContext, series_context
 from luna_hub.rag.embedders import Embedded, Embedder, Purpose
 from luna_hub.rag.generation import NOT_IN_SOURCES, Generated, OllamaChat, build_prompt

@@ -34,7 +34,7 @@ import asyncpg
 from luna_hub.agents.services import clock_offset_ms, record_status
 from luna_hub.auth.agent_keys import AgentIdentity, verify_agent_key
 from luna_hub.errors import PROBLEM_TYPE_BASE, ConflictError, ForbiddenError, UnauthorizedError
-from luna_hub.observability.metrics import recorder
+from luna_hub.metrics import recorder
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_hub.sync import repository
 from luna_hub.sync.decoding import content_encoding, decode_message, read_body, wire_format

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from luna_hub.errors import BadRequestError
-from luna_hub.observability.metrics import recorder
+from luna_hub.metrics import recorder
 from luna_hub.timeparse import zone
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next, grid_origin, offset_multiple
 from luna_hub.timeseries.repository import Source, aggregate, raw_page, refresh_for_query, rollup_config
