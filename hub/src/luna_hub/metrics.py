@@ -2,15 +2,18 @@
 
 Counters and histograms are recorded where the work happens (ingest, loads, queries, RAG, model
 calls) through :func:`recorder`, which returns the metrics of the app handling the current request
-or background job: the HTTP middleware binds them per request, the observability lifespan for the
-background work the app starts. Code running outside an app (``luna-hub load``) records into a
-detached instance nobody scrapes. So several apps in one process (tests) never mix their numbers,
-and services need no extra parameter.
+or background job: ``luna_hub.observability``'s middleware binds them per request, its
+``metrics_lifespan`` (the app's first) for the background work the app starts. Code running
+outside an app (``luna-hub load``) records into a detached instance nobody scrapes. So several
+apps in one process (tests) never mix their numbers, and services need no extra parameter.
 
 Gauges that describe the database (agents, document jobs, firing alerts) are not kept in memory:
-they are computed from the database at each scrape (:meth:`HubMetrics.refresh`), so every replica
+they are computed from the database at each scrape (``luna_hub.observability.services.scrape``,
+handed to :meth:`HubMetrics.expose`), so every replica
 reports the same, current values. Counters are per process: each hub replica is its own scrape
 target (Prometheus adds ``instance``), and ``sum without (instance)`` gives the whole.
+
+Every domain imports this module, so it imports none of theirs.
 """
 
 from __future__ import annotations
