@@ -5,7 +5,7 @@ table does not name is refused (403) and fails the authorization-matrix test, so
 cannot ship without one. Roles: ``admin`` everything; ``analyst`` every site's data, loads,
 documents, embeddings; ``user`` the meters of its sites, market prices, documents, questions;
 ``agent`` only ``POST /api/v1/ingest`` for its own site (checked by the sync domain, which
-verifies the agent key itself on its hot path).
+verifies the agent key itself on its hot path). ``GET /metrics`` also takes the scrape token.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ class Rule:
     """The handler authenticates the agent key (and its site) itself."""
     site_query: str | None = None
     """A query parameter naming meters: each must be at a site the caller may read."""
+    scrape_token: bool = False
+    """The scrape token of ``metrics.bearer_token_file`` is accepted too (Prometheus has no user)."""
 
 
 PUBLIC: Final = Rule(public=True)
@@ -35,11 +37,14 @@ AGENT: Final = Rule(agent_key=True)
 ADMIN: Final = Rule(roles=frozenset({"admin"}))
 ANALYST: Final = Rule(roles=frozenset({"admin", "analyst"}))
 SIGNED_IN: Final = Rule(roles=frozenset({"admin", "analyst", "user"}))
+SCRAPER: Final = Rule(roles=frozenset({"admin"}), scrape_token=True)
 SITE_READER: Final = Rule(roles=frozenset({"admin", "analyst", "user"}), site_query="meter")
 
 POLICY: Final[dict[tuple[str, str], Rule]] = {
     # system
     ("GET", "/health"): PUBLIC,
+    ("GET", "/health/ready"): PUBLIC,
+    ("GET", "/metrics"): SCRAPER,
     # agents deliver
     ("POST", "/api/v1/ingest"): AGENT,
     ("GET", "/agents"): ANALYST,
