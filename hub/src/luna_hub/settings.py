@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from luna_hub.alerts.settings import AlertSettings
 from luna_shared.config import LoadedSettings, Port, load_settings
 from luna_shared.logs import LogSettings
 
@@ -232,6 +233,7 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     rag: RagSettings = msgspec.field(default_factory=RagSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
+    alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
 
 
 def load(path: Path | None) -> LoadedSettings[HubSettings]:
