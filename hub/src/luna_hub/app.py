@@ -12,6 +12,8 @@ from litestar.openapi import OpenAPIConfig
 from luna_hub import __version__
 from luna_hub.admin.controllers import AdminController
 from luna_hub.agents.controllers import AgentsController
+from luna_hub.alerts.controllers import AlertsController, OpsController
+from luna_hub.alerts.deps import alerts_dependencies, alerts_lifespan
 from luna_hub.audit.controllers import AuditController
 from luna_hub.auth.browser import cors_config
 from luna_hub.auth.controllers import AuthController
@@ -63,6 +65,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             AuditController,
             AdminController,
             AuthController,
+            AlertsController,
+            OpsController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
             partial(database_lifespan, settings=settings),
@@ -71,6 +75,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             partial(rollups_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
             partial(documents_lifespan, settings=settings, chunk_index=index_of),
+            partial(alerts_lifespan, settings=settings),
         ],
         dependencies={
             "settings": Provide(_provide_settings, sync_to_thread=False),
@@ -78,6 +83,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             **auth_dependencies(),
             **rag_dependencies(),
             **documents_dependencies(),
+            **alerts_dependencies(),
         },
         guards=[policy_guard],  # every route's rule is in luna_hub.auth.policy
         exception_handlers=exception_handlers,

@@ -65,7 +65,7 @@ class AlertSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     document_jobs_window_s: PositiveSeconds = 3600.0
     """Document jobs that failed within this window are alerted."""
     backup_max_age_s: PositiveSeconds | None = 26 * 3600.0
-    """No successful backup reported (``POST /ops/backups``) for this long is an alert; None: backups are not watched."""
+    """No successful backup reported (``POST /ops/backups``) for this long is an alert; None: not watched."""
     # delivery
     webhook_urls: list[str] = msgspec.field(default_factory=list)
     """Receivers of Alertmanager-v4-compatible webhook bodies."""

@@ -74,6 +74,13 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/admin/agents"): ADMIN,
     ("POST", "/admin/agents/{agent_id}/rotate-key"): ADMIN,
     ("DELETE", "/admin/agents/{agent_id}"): ADMIN,
+    # alerts and operations
+    ("GET", "/alerts"): ANALYST,
+    ("GET", "/alerts/silences"): ANALYST,
+    ("POST", "/alerts/silences"): ADMIN,
+    ("DELETE", "/alerts/silences/{silence_id}"): ADMIN,
+    ("POST", "/alerts/test"): ADMIN,
+    ("POST", "/ops/backups"): ADMIN,
 }
 
 _OPEN_PREFIXES: Final = ("/schema",)
