@@ -34,11 +34,13 @@ class AlertsController(Controller):
     async def alerts(
         self,
         alerts: NamedDependency[AlertService],
-        state: FromQuery[Literal["firing", "pending", "resolved"] | None] = None,
+        only: Annotated[
+            Literal["firing", "pending", "resolved"] | None, QueryParameter(name="state", description="only these")
+        ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1000,
     ) -> list[AlertView]:
         """List alerts, firing first; ``silenced_by`` names the silences holding back their notifications."""
-        return await alerts.list_alerts(state, limit)
+        return await alerts.list_alerts(only, limit)
 
     @post("/silences", summary="Hold back notifications of matching alerts until ends_at")
     async def create_silence(
