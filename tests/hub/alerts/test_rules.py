@@ -171,9 +171,10 @@ async def test_backups_missing_count_from_the_hub_start(alerts_dsn: str) -> None
     long_ago = datetime.now(UTC) - timedelta(days=2)
     async with _service(alerts_dsn, backup_max_age_s=day, started_at=long_ago) as (service, pool):
         await service.evaluate()
-        assert [a["job"] for a in (await _firing(pool))["backup_missing"]] == ["database"]
+        assert [a["job"] for a in (await _firing(pool))["backup_missing"]] == ["luna-backup"]
         await pool.execute(
-            "INSERT INTO backup_reports (job, success, finished_at, reported_by) VALUES ('database', true, now(), 't')"
+            "INSERT INTO backup_reports (job, success, finished_at, reported_by)"
+            " VALUES ('luna-backup', true, now(), 't')"
         )
         notices = await service.evaluate()
         assert [(n.status, n.alert.alertname) for n in notices] == [("resolved", "backup_missing")]

@@ -260,7 +260,7 @@ async def hub_rules(ctx: RuleContext) -> list[Observation]:
 
 def _backup_observations(ctx: RuleContext, backups: Sequence[asyncpg.Record]) -> list[Observation]:
     seen: list[Observation] = []
-    last_success: dict[str, datetime | None] = {"database": None}  # the database backup is always expected
+    last_success: dict[str, datetime | None] = dict.fromkeys(ctx.settings.backup_jobs)
     for row in backups:
         last_success[row["job"]] = row["last_success"]
         if not row["last_ok"]:

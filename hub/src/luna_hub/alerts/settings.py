@@ -66,6 +66,8 @@ class AlertSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """Document jobs that failed within this window are alerted."""
     backup_max_age_s: PositiveSeconds | None = 26 * 3600.0
     """No successful backup reported (``POST /ops/backups``) for this long is an alert; None: not watched."""
+    backup_jobs: list[str] = msgspec.field(default_factory=lambda: ["luna-backup"])
+    """Backup jobs expected to report even before their first report (``luna-backup``: the ansible role's unit)."""
     # delivery
     webhook_urls: list[str] = msgspec.field(default_factory=list)
     """Receivers of Alertmanager-v4-compatible webhook bodies."""
