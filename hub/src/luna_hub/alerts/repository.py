@@ -27,6 +27,7 @@ __all__ = [
     "mark_delivered",
     "mark_failed",
     "mark_given_up",
+    "prune_outbox",
     "silences",
     "stored_alerts",
 ]
@@ -186,6 +187,17 @@ async def mark_given_up(connection: asyncpg.Connection, outbox_id: int, reason: 
     """No further attempts (too old, or nothing left to say)."""
     await connection.execute(
         "UPDATE alert_outbox SET given_up_at = now(), last_error = $2 WHERE outbox_id = $1", outbox_id, reason[:2000]
+    )
+
+
+async def prune_outbox(connection: asyncpg.Connection, older_than_s: float) -> None:
+    """Forget notifications delivered or given up longer ago than ``older_than_s``, and silences ended as long ago."""
+    await connection.execute(
+        "DELETE FROM alert_outbox WHERE coalesce(delivered_at, given_up_at) < now() - make_interval(secs => $1)",
+        older_than_s,
+    )
+    await connection.execute(
+        "DELETE FROM alert_silences WHERE ends_at < now() - make_interval(secs => $1)", older_than_s
     )
 
 

@@ -83,6 +83,8 @@ class AlertService:
         await self.evaluate()
         await self.deliver_due()
         await self._refresh_alertmanager()
+        async with self._pool.acquire() as connection:
+            await repository.prune_outbox(connection, self._settings.recent_s)
 
     async def evaluate(self, now: datetime | None = None) -> list[Notice]:
         """Evaluate every rule at ``now``; persist the new state and enqueue its notices (returned)."""
