@@ -21,6 +21,13 @@ from support.receivers import WebhookReceiver, webhook_receiver
 SECRET = "s3cret-for-the-test"  # noqa: S105 - the test's own signing secret
 
 
+async def _until_outbox(fleet: Fleet, condition: str) -> None:
+    """Wait until ``condition`` (an aggregate over the outbox, which the duty writes) holds."""
+    async with asyncio.timeout(30):
+        while not await fleet.pool.fetchval(f"SELECT coalesce({condition}, false) FROM alert_outbox"):  # noqa: S608, ASYNC110
+            await asyncio.sleep(0.05)
+
+
 def _alertnames(body: dict[str, object]) -> list[str]:
     return sorted(alert["labels"]["alertname"] for alert in body["alerts"])  # type: ignore[attr-defined]
 
@@ -171,19 +178,12 @@ async def test_silence_requests_are_validated(alerts_dsn: str) -> None:
 async def test_a_notification_in_the_outbox_is_delivered_after_a_restart(alerts_dsn: str, fleet: Fleet) -> None:
     port = free_port()  # nothing listens there while the first hub runs
     url = f"http://127.0.0.1:{port}/hook"
-    settings = alert_settings(alerts_dsn, webhook_urls=[url], retry_base_s=0.2, retry_max_s=0.5)
+    settings = alert_settings(alerts_dsn, webhook_urls=[url], retry_base_s=0.2, retry_max_s=0.5, timeout_s=1.0)
     await fleet.add("agent-x")
     async with ready_client(settings) as hub:
         await until(lambda: evaluations(hub) >= 15)
         await fleet.silent_since("agent-x", 3600)
-
-        async def attempts() -> int:
-            value: int | None = await fleet.pool.fetchval("SELECT max(attempts) FROM alert_outbox")
-            return value or 0
-
-        async with asyncio.timeout(30):
-            while await attempts() < 2:  # noqa: ASYNC110 - a first attempt and a retry, written by the duty
-                await asyncio.sleep(0.05)
+        await _until_outbox(fleet, "max(attempts) >= 2")  # a first attempt and a retry
         row = await fleet.pool.fetchrow("SELECT delivered_at, last_error FROM alert_outbox")
         assert row["delivered_at"] is None
         assert "ConnectError" in row["last_error"]
@@ -221,20 +221,11 @@ async def test_a_failing_receiver_is_retried_with_backoff(
     async with ready_client(settings) as hub:
         await until(lambda: evaluations(hub) >= 15)
         await fleet.silent_since("agent-z", 3600)
-
-        async def attempts() -> int:
-            value: int | None = await fleet.pool.fetchval("SELECT max(attempts) FROM alert_outbox")
-            return value or 0
-
-        async with asyncio.timeout(30):
-            while await attempts() < 3:  # noqa: ASYNC110 - attempts written by the duty
-                await asyncio.sleep(0.05)
+        await _until_outbox(fleet, "max(attempts) >= 3")
         assert "HTTP 503" in await fleet.pool.fetchval("SELECT last_error FROM alert_outbox")
         receiver.status = 200
         await receiver.wait_for(1)
-        async with asyncio.timeout(30):
-            while not await fleet.pool.fetchval("SELECT delivered_at IS NOT NULL FROM alert_outbox"):  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await _until_outbox(fleet, "bool_and(delivered_at IS NOT NULL)")
     assert len(receiver.received) == 1
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "mark_failed",
     "mark_given_up",
     "prune_outbox",
+    "release",
     "silences",
     "stored_alerts",
 ]
@@ -163,6 +164,14 @@ async def claim_due(
         None if ids is None else list(ids),
     )
     return sorted((OutboxRow(**dict(row)) for row in rows), key=lambda row: row.outbox_id)
+
+
+async def release(connection: asyncpg.Connection, ids: Sequence[int]) -> None:
+    """Make claimed notifications due again now (their sender stops before sending them)."""
+    await connection.execute(
+        "UPDATE alert_outbox SET next_attempt_at = now() WHERE outbox_id = ANY($1::bigint[]) AND delivered_at IS NULL",
+        list(ids),
+    )
 
 
 async def mark_delivered(connection: asyncpg.Connection, outbox_id: int) -> None:

@@ -9,6 +9,8 @@ just before it is sent (what resolved or was silenced meanwhile is left out).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -188,13 +190,24 @@ class AlertService:
     async def deliver_due(self, ids: Sequence[int] | None = None) -> list[DeliveryResult]:
         """Send due notifications (all, or ``ids``); failures are retried later with backoff."""
         results: list[DeliveryResult] = []
-        lease = self._settings.timeout_s * 3 + 5
+        smtp_timeout = self._settings.smtp.timeout_s if self._settings.smtp is not None else 0
+        lease = max(self._settings.timeout_s, smtp_timeout) + 5  # a process that dies mid-send: retried after it
         while True:
             async with self._pool.acquire() as connection:
                 claimed = await repository.claim_due(connection, lease_s=lease, limit=_BATCH, ids=ids)
-            results += [await self._deliver(row) for row in claimed]
+            for index, row in enumerate(claimed):
+                try:
+                    results.append(await self._deliver(row))
+                except asyncio.CancelledError:  # the hub stops: what it did not send is due again at once
+                    await self._release([r.outbox_id for r in claimed[index:]])
+                    raise
             if len(claimed) < _BATCH:
                 return results
+
+    async def _release(self, ids: Sequence[int]) -> None:
+        with contextlib.suppress(OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            async with asyncio.timeout(5), self._pool.acquire() as connection:
+                await repository.release(connection, ids)
 
     async def _deliver(self, row: repository.OutboxRow) -> DeliveryResult:
         body = _BODY.decode(row.body)
