@@ -20,6 +20,9 @@ from luna_hub.auth.controllers import AuthController
 from luna_hub.auth.deps import auth_dependencies, auth_lifespan
 from luna_hub.auth.exposure import check_exposure
 from luna_hub.auth.guards import policy_guard
+from luna_hub.cache.deps import cache_dependencies, cache_lifespan
+from luna_hub.dashboard.controllers import DashboardController, DashboardPagesController
+from luna_hub.dashboard.deps import dashboard_lifespan
 from luna_hub.database.deps import database_dependencies, database_lifespan, database_url
 from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.deps import documents_dependencies, documents_lifespan
@@ -67,12 +70,16 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             AuthController,
             AlertsController,
             OpsController,
+            DashboardController,
+            DashboardPagesController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
             partial(database_lifespan, settings=settings),
             partial(auth_lifespan, settings=settings),
             partial(duties_lifespan, settings=settings),
             partial(rollups_lifespan, settings=settings),
+            partial(cache_lifespan, settings=settings),
+            partial(dashboard_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
             partial(documents_lifespan, settings=settings, chunk_index=index_of),
             partial(alerts_lifespan, settings=settings),
@@ -80,6 +87,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         dependencies={
             "settings": Provide(_provide_settings, sync_to_thread=False),
             **database_dependencies(),
+            **cache_dependencies(),
             **auth_dependencies(),
             **rag_dependencies(),
             **documents_dependencies(),

@@ -81,6 +81,12 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("DELETE", "/alerts/silences/{silence_id}"): ADMIN,
     ("POST", "/alerts/test"): ADMIN,
     ("POST", "/ops/backups"): ADMIN,
+    # the dashboard (its page, sign-in page and files are not in the OpenAPI schema)
+    ("GET", "/admin"): ADMIN,
+    ("GET", "/admin/login"): PUBLIC,
+    ("GET", "/admin/static/{name}"): PUBLIC,
+    ("GET", "/admin/snapshot"): ADMIN,
+    ("GET", "/admin/stream"): ADMIN,
 }
 
 _OPEN_PREFIXES: Final = ("/schema",)
