@@ -153,6 +153,9 @@ async def test_a_silence_holds_back_notifications_until_it_is_expired(
         assert listed["agent-quiet"]["state"] == "firing"
         assert listed["agent-quiet"]["silenced_by"] == [silence["silence_id"]]
         assert [s["silence_id"] for s in (await hub.get("/alerts/silences")).json()] == [silence["silence_id"]]
+        on_dashboard = (await hub.get("/admin/snapshot")).json()["alerts"]
+        assert sorted(a["labels"]["agent_id"] for a in on_dashboard) == ["agent-loud", "agent-quiet"]
+        assert all("has not contacted the hub" in a["summary"] for a in on_dashboard)
 
         assert (await hub.delete(f"/alerts/silences/{silence['silence_id']}")).status_code == 204
         assert (await hub.delete(f"/alerts/silences/{silence['silence_id']}")).status_code == 404

@@ -17,6 +17,7 @@ from litestar.di import Provide
 
 from luna_hub.alerts.rules import DatabaseReachable, ReadinessCheck
 from luna_hub.alerts.services import AlertService
+from luna_hub.dashboard.services import SnapshotSources
 from luna_hub.database.deps import provide_db_pool, provide_schema_ready
 from luna_hub.duties import Duty, provide_duties
 from luna_hub.settings import HubSettings
@@ -45,6 +46,9 @@ async def alerts_lifespan(
             pool, settings.alerts, timezone=settings.rollup_timezone, client=client, checks=current_checks
         )
         app.state.alerts = service
+        sources: SnapshotSources | None = app.state.get("snapshot_sources")
+        if sources is not None:  # the admin dashboard lists the firing alerts
+            sources.alerts = service.firing_rows
         if settings.alerts.enabled:
             provide_duties(app.state).start(
                 Duty(ALERT_DUTY, settings.alerts.evaluate_every_s, service.run_duty),

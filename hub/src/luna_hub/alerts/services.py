@@ -43,6 +43,7 @@ from luna_hub.alerts.schemas import (
     WebhookBody,
 )
 from luna_hub.alerts.settings import AlertSettings
+from luna_hub.dashboard.schemas import AlertRow
 from luna_hub.errors import BadRequestError, ConflictError, NotFoundError
 from luna_shared.logs import get_logger
 
@@ -299,6 +300,21 @@ class AlertService:
             alerts = await repository.listed_alerts(connection, state, limit)
             silences = await repository.active_silences(connection)
         return [_view(alert, silencing(silences, alert.labels)) for alert in alerts]
+
+    async def firing_rows(self) -> list[AlertRow]:
+        """List the firing alerts as the admin dashboard shows them (its ``SnapshotSources.alerts``)."""
+        async with self._pool.acquire() as connection:
+            alerts = await repository.listed_alerts(connection, "firing", 200)
+        return [
+            AlertRow(
+                fingerprint=a.fingerprint,
+                alertname=a.alertname,
+                labels=a.labels,
+                starts_at=a.fired_at or a.active_since,
+                summary=a.annotations.get("summary", ""),
+            )
+            for a in alerts
+        ]
 
     async def create_silence(self, silence: NewSilence, *, actor: str) -> SilenceView:
         """Store a silence after checking its times and regular expressions."""
