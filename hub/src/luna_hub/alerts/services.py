@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
@@ -120,16 +121,12 @@ class AlertService:
                 unconfirmed=frozenset(unconfirmed),
                 held=held,
             )
-            await repository.apply_plan_rows(connection, result.rows, result.forget)
+            changed = [row for row in result.rows if stored.get(row.fingerprint) != row]
+            await repository.apply_plan_rows(connection, changed, result.forget)
             await self._enqueue(connection, result.notices, now)
-        for notice in result.notices:
-            _log.info(
-                "alert notified",
-                alertname=notice.alert.alertname,
-                status=notice.status,
-                kind=notice.kind,
-                fingerprint=notice.alert.fingerprint,
-            )
+        counts = Counter((n.alert.alertname, n.status, n.kind) for n in result.notices)
+        for (alertname, status, kind), count in sorted(counts.items()):  # one line per kind, even in a storm
+            _log.info("alerts notified", alertname=alertname, status=status, kind=kind, alerts=count)
         return result.notices
 
     async def _observe(
