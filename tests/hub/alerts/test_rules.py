@@ -193,3 +193,22 @@ async def test_an_alert_is_rechecked_just_before_it_fires(alerts_dsn: str) -> No
         assert await service.evaluate() == []  # seen, then gone in the re-check: not fired
         assert calls == 2
         assert await pool.fetchval("SELECT state FROM alerts") == "pending"
+
+
+async def test_a_broken_rule_keeps_its_alerts_and_spares_the_others(alerts_dsn: str) -> None:
+    broken = False
+
+    async def fragile(_ctx: RuleContext) -> list[Observation]:
+        if broken:
+            raise ZeroDivisionError("division by zero")
+        return [Observation(labels={"alertname": "fragile"})]
+
+    async def steady(_ctx: RuleContext) -> list[Observation]:
+        return [Observation(labels={"alertname": "steady"})]
+
+    rules = [Rule(("fragile",), fragile), Rule(("steady",), steady)]
+    async with _service(alerts_dsn, rules=rules) as (service, pool):
+        assert sorted(n.alert.alertname for n in await service.evaluate()) == ["fragile", "steady"]
+        broken = True
+        assert await service.evaluate() == []  # no resolve for what could not be evaluated
+        assert set(await _firing(pool)) == {"fragile", "steady"}

@@ -151,6 +151,10 @@ class AlertService:
                 _log.warning("alert rule failed; its alerts keep their state", rule=rule.names[0], error=str(exc))
                 held.update(rule.names)
                 continue
+            except Exception as exc:  # noqa: BLE001 - one broken rule must not silence the others
+                _log.error("alert rule broke; its alerts keep their state", rule=rule.names[0], exc_info=exc)
+                held.update(rule.names)
+                continue
             observed.update((item.fingerprint, item) for item in seen)
         return observed, frozenset(held)
 
