@@ -287,9 +287,21 @@ def _check_installed_tools(root: Path) -> None:
     env_file = root / "etc/luna/backup.env"
     assert f"EnvironmentFile={env_file}" in unit
     assert env_file.stat().st_mode & 0o777 == 0o600
+    # after every run, success or not, systemd reports the result to the hub (the key from the env file)
+    (report,) = [line for line in unit.splitlines() if line.startswith("ExecStopPost=")]
+    assert (
+        "luna_backup_report.py --hub https://hub.example.org --job luna-backup --service-result ${SERVICE_RESULT}"
+        in report
+    )
+    assert "LUNA_BACKUP_REPORT_KEY=luna_report_key" in env_file.read_text(encoding="utf-8").splitlines()
     tools = root / "usr/local/lib/luna-backup"
     python = root / "opt/luna-backup/venv/bin/python"
-    for tool, interpreter in (("luna_vector_backup.py", sys.executable), ("luna_object_backup.py", str(python))):
+    tools_and_interpreters = (
+        ("luna_vector_backup.py", sys.executable),
+        ("luna_object_backup.py", str(python)),
+        ("luna_backup_report.py", sys.executable),
+    )
+    for tool, interpreter in tools_and_interpreters:
         shown = subprocess.run([interpreter, str(tools / tool), "--help"], capture_output=True, text=True, check=False)
         assert shown.returncode == 0, shown.stderr
 
@@ -299,7 +311,8 @@ def test_backup_playbook_then_restore_playbook_bring_every_row_back(databases: t
     inventory = _inventory(tmp_path, "hub")
     common = {"backup_root": str(tmp_path / "root"), "backup_manage_timer": False}
 
-    made = _playbook("backup.yml", inventory, {**common, "backup_dsn": source, "backup_keep": 2}, tmp_path)
+    reporting = {"backup_report_url": "https://hub.example.org", "backup_report_key": "luna_report_key"}
+    made = _playbook("backup.yml", inventory, {**common, **reporting, "backup_dsn": source, "backup_keep": 2}, tmp_path)
     assert made.returncode == 0, made.stdout + made.stderr
     backups = sorted((tmp_path / "root" / "var" / "backups" / "luna").iterdir())
     assert len(backups) == 1

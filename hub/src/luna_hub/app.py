@@ -12,6 +12,8 @@ from litestar.openapi import OpenAPIConfig
 from luna_hub import __version__
 from luna_hub.admin.controllers import AdminController
 from luna_hub.agents.controllers import AgentsController
+from luna_hub.alerts.controllers import AlertsController, OpsController
+from luna_hub.alerts.deps import alerts_dependencies, alerts_lifespan
 from luna_hub.audit.controllers import AuditController
 from luna_hub.auth.browser import cors_config
 from luna_hub.auth.controllers import AuthController
@@ -37,6 +39,7 @@ from luna_hub.observability.deps import (
     observability_state,
 )
 from luna_hub.observability.middleware import metrics_middleware
+from luna_hub.observability.wiring import operations_wiring_lifespan
 from luna_hub.problems import exception_handlers
 from luna_hub.rag.controllers import RagController
 from luna_hub.rag.deps import provide_chunk_index, rag_dependencies, rag_lifespan
@@ -77,6 +80,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             AuditController,
             AdminController,
             AuthController,
+            AlertsController,
+            OpsController,
             DashboardController,
             DashboardPagesController,
         ],
@@ -91,6 +96,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             partial(dashboard_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
             partial(documents_lifespan, settings=settings, chunk_index=index_of),
+            partial(alerts_lifespan, settings=settings),
+            operations_wiring_lifespan,  # last: plugs readiness and metrics into the dashboard and alert rules
         ],
         dependencies={
             "settings": Provide(_provide_settings, sync_to_thread=False),
@@ -100,6 +107,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             **rag_dependencies(),
             **documents_dependencies(),
             **observability_dependencies(),
+            **alerts_dependencies(),
         },
         guards=[policy_guard],  # every route's rule is in luna_hub.auth.policy
         exception_handlers=exception_handlers,

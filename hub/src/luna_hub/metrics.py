@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,7 +33,17 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE", "LAG_BUCKETS", "AgentGauge", "HubMetrics", "Snapshot", "bound", "recorder", "timed_query"]
+__all__ = [
+    "CONTENT_TYPE",
+    "LAG_BUCKETS",
+    "AgentGauge",
+    "HubMetrics",
+    "Snapshot",
+    "bound",
+    "quantile",
+    "recorder",
+    "timed_query",
+]
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -89,6 +100,11 @@ class _LagHistogram(Collector):
             self._count += len(ordered)
             self._sum += total
 
+    def cumulative(self) -> list[tuple[float, float]]:
+        """(upper bound, observations at or below it), the last bound infinite."""
+        with self._lock:
+            return [*zip(LAG_BUCKETS, map(float, self._counts), strict=True), (math.inf, float(self._count))]
+
     def collect(self) -> Iterator[Metric]:
         """Yield the histogram."""
         with self._lock:
@@ -100,6 +116,27 @@ class _LagHistogram(Collector):
         )
         family.add_metric([], buckets, total)
         yield family
+
+
+def quantile(buckets: Sequence[tuple[float, float]], q: float) -> float | None:
+    """Return the ``q`` quantile of a cumulative histogram, linear within a bucket (as ``histogram_quantile``).
+
+    ``buckets`` are (upper bound, cumulative count) by rising bound, the last one infinite; None when empty.
+    A quantile in the infinite bucket is the highest finite bound.
+    """
+    total = buckets[-1][1] if buckets else 0.0
+    if total <= 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if math.isinf(bound):
+                return lower
+            inside = count - below
+            return bound if inside <= 0 else lower + (bound - lower) * (rank - below) / inside
+        lower, below = bound, count
+    return lower
 
 
 def _le(bound: float) -> str:
@@ -212,6 +249,33 @@ class HubMetrics:
         )
         self._scrape = _ScrapeCollector()
         registry.register(self._scrape)
+
+    def route_latencies(self) -> list[tuple[str, str, int, float | None]]:
+        """(route, method, requests, p95 seconds) per route of this process, busiest first."""
+        per_route: dict[tuple[str, str], list[float]] = {}
+        counts: dict[tuple[str, str], int] = {}
+        for family in self.http_duration.collect():
+            for sample in family.samples:
+                key = (sample.labels.get("route", ""), sample.labels.get("method", ""))
+                if sample.name.endswith("_bucket"):
+                    bound = float(sample.labels["le"])
+                    buckets = per_route.setdefault(key, [])
+                    buckets.append(bound)
+                    buckets.append(sample.value)
+                elif sample.name.endswith("_count"):
+                    counts[key] = counts.get(key, 0) + int(sample.value)
+        result = []
+        for key, flat in per_route.items():
+            merged: dict[float, float] = {}
+            for bound, value in zip(flat[::2], flat[1::2], strict=True):
+                merged[bound] = merged.get(bound, 0.0) + value  # statuses of one route added up
+            result.append((*key, counts.get(key, 0), quantile(sorted(merged.items()), 0.95)))
+        return sorted(result, key=lambda row: -row[2])
+
+    def lag_quantiles(self) -> tuple[float | None, float | None]:
+        """Median and 95th percentile of ``luna_ingest_lag_seconds`` in this process (None before any ingest)."""
+        buckets = self.ingest_lag.cumulative()
+        return quantile(buckets, 0.5), quantile(buckets, 0.95)
 
     def batch(
         self,

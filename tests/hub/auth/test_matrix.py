@@ -89,7 +89,7 @@ STREAMS = frozenset({"/admin/stream"})
 def request_for(method: str, path: str, meter: str) -> dict[str, Any]:
     """A minimal request: path parameters filled, meters named where the rule scopes by site."""
     url = path.replace("{document_id}", "matrix-doc").replace("{name}", "nobody-here")
-    url = url.replace("{key_id}", "999999").replace("{agent_id}", "no-such-agent")
+    url = url.replace("{key_id}", "999999").replace("{agent_id}", "no-such-agent").replace("{silence_id}", "999999")
     params: dict[str, Any] = {}
     rule = rule_for(method, path)
     if rule is not None and rule.site_query is not None:

@@ -20,6 +20,7 @@ from luna_hub.app import create_app
 from luna_hub.auth.passwords import Passwords
 from luna_hub.auth.services import create_user
 from luna_hub.settings import AuthSettings, DashboardSettings, HubSettings
+from luna_hub.settings.alerts import AlertSettings
 from luna_shared.wire import AgentStatus, utc_ms
 from support.browser import chromium_page, screenshot
 from support.hub import migrated_pool
@@ -37,7 +38,8 @@ async def hub_url(hub_dsn: str, tmp_path: Path) -> AsyncIterator[str]:
         database_url=hub_dsn,
         data_dir=str(tmp_path / "hub"),
         auth=FAST_HASHES,
-        dashboard=DashboardSettings(refresh_s=0.5, agent_stale_after_s=2, agent_offline_after_s=4),
+        dashboard=DashboardSettings(refresh_s=0.5),
+        alerts=AlertSettings(agent_stale_after_s=2, agent_offline_after_s=4),
     )
     async with served_app(create_app(settings), name="served hub") as url:
         yield url

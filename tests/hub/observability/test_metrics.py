@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,14 +18,15 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from luna_hub.agents.health import agent_state
 from luna_hub.app import create_app
-from luna_hub.metrics import LAG_BUCKETS, HubMetrics
+from luna_hub.metrics import LAG_BUCKETS, HubMetrics, quantile
 from luna_hub.observability.repository import alerts_firing_from_table
-from luna_hub.observability.services import agent_state
 from luna_hub.settings import HubSettings, MetricsSettings
+from luna_hub.settings.alerts import AlertSettings
 from luna_shared.errors import ConfigError
 from luna_shared.wire import utc_ms
-from support.hub import ready_client
+from support.hub import migrated_pool, ready_client
 from support.sync import batch, fetch, make_agent, post
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -76,7 +79,8 @@ async def test_agents_are_online_stale_or_offline_with_backlog_and_last_contact(
         online.agent_id,
         [online.agent_id, stale.agent_id],
     )
-    async with ready_client(HubSettings(database_url=hub_dsn)) as client:
+    thresholds = AlertSettings(enabled=False, agent_stale_after_s=60, agent_offline_after_s=300)
+    async with ready_client(HubSettings(database_url=hub_dsn, alerts=thresholds)) as client:
         samples = await scrape(client)
     counts = {state: value(samples, "luna_agents", state=state) for state in ("online", "stale", "offline")}
     assert counts["online"] >= 1 and counts["stale"] >= 1 and counts["offline"] >= 1  # noqa: PT018
@@ -92,21 +96,21 @@ async def test_agents_are_online_stale_or_offline_with_backlog_and_last_contact(
 
 
 def test_agent_state_thresholds() -> None:
-    settings = MetricsSettings(agent_stale_after_s=60, agent_offline_after_s=300)
-    assert [agent_state(s, settings) for s in (0, 59.9, 60, 299, 300, None)] == [
+    assert [agent_state(s, stale_after_s=60, offline_after_s=300) for s in (0, 59.9, 60, 299, 300, None)] == [
         "online",
         "online",
         "stale",
         "stale",
         "offline",
-        "offline",
+        "never",
     ]
 
 
 async def test_loads_queries_pool_and_document_jobs_are_reported(hub_dsn: str, unique: str) -> None:
     csv = f"meter_id,metric,ts,value,unit\n{unique},power_w,2024-01-01T00:00:00Z,1,W\n"
     csv += f"{unique},power_w,2024-01-01T00:15:00Z,2,W\n{unique},power_w,not-a-time,3,W\n"
-    async with ready_client(HubSettings(database_url=hub_dsn)) as client:
+    quiet = AlertSettings(enabled=False)  # the data-gap rule runs completeness queries of its own
+    async with ready_client(HubSettings(database_url=hub_dsn, alerts=quiet)) as client:
         loaded = await client.post("/data/load", content=csv.encode(), headers={"Content-Type": "text/csv"})
         assert loaded.status_code == 200, loaded.text
         query = {"meter": unique, "metric": "power_w", "start": "2024-01-01", "end": "2024-01-02"}
@@ -184,18 +188,40 @@ def test_lag_buckets_equal_one_observation_per_reading(lags_us: list[int]) -> No
     assert total == sum(lags, timedelta()).total_seconds()
 
 
-async def test_firing_alerts_are_read_from_an_alerts_table_once_there_is_one(hub_dsn: str) -> None:
-    """The default count: a table ``alerts`` with a ``state`` column (the alerts domain's), else 0."""
-    connection = await asyncpg.connect(hub_dsn)
-    transaction = connection.transaction()  # rolled back: the shared test database stays as it was
-    await transaction.start()
-    try:
-        assert await alerts_firing_from_table(connection) == 0
-        await connection.execute("CREATE TABLE alerts (id int)")
-        assert await alerts_firing_from_table(connection) == 0  # no state column: not the alerts we know
-        await connection.execute("ALTER TABLE alerts ADD COLUMN state text")
-        await connection.execute("INSERT INTO alerts VALUES (1, 'firing'), (2, 'resolved'), (3, 'firing')")
-        assert await alerts_firing_from_table(connection) == 2
-    finally:
-        await transaction.rollback()
-        await connection.close()
+async def test_firing_alerts_are_counted_from_the_alerts_table(hub_dsn: str) -> None:
+    async with migrated_pool(hub_dsn) as pool, pool.acquire() as connection:
+        transaction = connection.transaction()  # rolled back: the shared test database stays as it was
+        await transaction.start()
+        try:
+            before = await alerts_firing_from_table(connection)
+            for state in ("firing", "resolved", "firing", "pending"):
+                await connection.execute(
+                    "INSERT INTO alerts (fingerprint, alertname, labels, state, active_since)"
+                    " VALUES ($1, 'test', '{}', $2, now())",
+                    f"metrics-test-{uuid.uuid4().hex}",
+                    state,
+                )
+            assert await alerts_firing_from_table(connection) == before + 2
+        finally:
+            await transaction.rollback()
+
+
+@given(
+    st.lists(st.floats(min_value=0, max_value=1000, allow_nan=False), min_size=1, max_size=200),
+    st.sampled_from([0.5, 0.9, 0.95, 0.99]),
+)
+def test_histogram_quantiles_fall_within_the_bucket_of_the_true_quantile(values: list[float], q: float) -> None:
+    bounds = [0.1, 1.0, 10.0, 100.0]
+    buckets = [(b, float(sum(v <= b for v in values))) for b in bounds] + [(math.inf, float(len(values)))]
+    estimate = quantile(buckets, q)
+    assert estimate is not None
+    ordered = sorted(values)
+    true = ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+    edges = [0.0, *bounds]
+    low = max((e for e in edges if e < true), default=0.0)
+    high = min((b for b in bounds if b >= true), default=bounds[-1])
+    assert low <= estimate <= high  # within the bucket holding the true quantile (the last finite bound past it)
+
+
+def test_an_empty_histogram_has_no_quantile() -> None:
+    assert quantile([(1.0, 0.0), (math.inf, 0.0)], 0.5) is None

@@ -80,6 +80,13 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/admin/agents"): ADMIN,
     ("POST", "/admin/agents/{agent_id}/rotate-key"): ADMIN,
     ("DELETE", "/admin/agents/{agent_id}"): ADMIN,
+    # alerts and operations
+    ("GET", "/alerts"): ANALYST,
+    ("GET", "/alerts/silences"): ANALYST,
+    ("POST", "/alerts/silences"): ADMIN,
+    ("DELETE", "/alerts/silences/{silence_id}"): ADMIN,
+    ("POST", "/alerts/test"): ADMIN,
+    ("POST", "/ops/backups"): ADMIN,
     # the dashboard (its page, sign-in page and files are not in the OpenAPI schema)
     ("GET", "/admin"): ADMIN,
     ("GET", "/admin/login"): PUBLIC,

@@ -18,7 +18,7 @@ __all__ = ["dashboard_lifespan", "provide_snapshot_sources"]
 async def dashboard_lifespan(app: Litestar, *, settings: HubSettings) -> AsyncIterator[None]:
     """Give the app its snapshot sources (``app.state.snapshot_sources``); other domains plug theirs in."""
     app.state.snapshot_sources = SnapshotSources(
-        stale_after_s=settings.dashboard.agent_stale_after_s, offline_after_s=settings.dashboard.agent_offline_after_s
+        stale_after_s=settings.alerts.stale_after_s, offline_after_s=settings.alerts.agent_offline_after_s
     )
     yield
 

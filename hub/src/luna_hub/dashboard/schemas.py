@@ -7,6 +7,8 @@ from typing import Literal
 
 import msgspec
 
+from luna_hub.agents.health import AgentState
+
 __all__ = [
     "AgentRow",
     "AlertRow",
@@ -18,8 +20,6 @@ __all__ = [
     "RouteLatency",
     "TableVolume",
 ]
-
-AgentState = Literal["online", "stale", "offline", "never"]
 
 
 class ComponentRow(msgspec.Struct, frozen=True, kw_only=True):

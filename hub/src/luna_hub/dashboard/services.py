@@ -16,10 +16,10 @@ from typing import Final
 
 import asyncpg
 
+from luna_hub.agents.health import agent_state
 from luna_hub.dashboard import repository
 from luna_hub.dashboard.schemas import (
     AgentRow,
-    AgentState,
     AlertRow,
     AuditRow,
     ComponentRow,
@@ -30,7 +30,7 @@ from luna_hub.dashboard.schemas import (
     TableVolume,
 )
 
-__all__ = ["SnapshotSources", "TableHistory", "agent_state", "build_snapshot"]
+__all__ = ["SnapshotSources", "TableHistory", "build_snapshot"]
 
 _LIST_LENGTH: Final = 10
 _GROWTH_WINDOW_S: Final = 3600.0
@@ -40,15 +40,6 @@ Components = Callable[[], Awaitable[list[ComponentRow]]]
 Alerts = Callable[[], Awaitable[list[AlertRow]]]
 Routes = Callable[[], list[RouteLatency]]
 Lag = Callable[[], tuple[float | None, float | None]]
-
-
-def agent_state(seconds_since: float | None, *, stale_after_s: float, offline_after_s: float) -> AgentState:
-    """Online, stale (quiet longer than ``stale_after_s``), offline (longer than ``offline_after_s``), or never seen."""
-    if seconds_since is None:
-        return "never"
-    if seconds_since > offline_after_s:
-        return "offline"
-    return "stale" if seconds_since > stale_after_s else "online"
 
 
 @dataclass

@@ -31,7 +31,7 @@ class MetricsController(Controller):
         alerts_firing: NamedDependency[AlertsFiring],
     ) -> Response[bytes]:
         """Counters and histograms of this process; agent, job and alert gauges computed from the database now."""
-        body = await scrape(metrics, db_pool, settings.metrics, alerts_firing)
+        body = await scrape(metrics, db_pool, settings.alerts, alerts_firing)
         return Response(body, media_type=CONTENT_TYPE)
 
 

@@ -7,25 +7,18 @@ from pathlib import Path
 
 import asyncpg
 
+from luna_hub.agents.health import agent_state
 from luna_hub.errors import UnavailableError
 from luna_hub.metrics import AgentGauge, HubMetrics, Snapshot
 from luna_hub.observability import repository
 from luna_hub.settings import MetricsSettings
+from luna_hub.settings.alerts import AlertSettings
 from luna_shared.errors import ConfigError
 
-__all__ = ["AlertsFiring", "agent_state", "pool_connections", "read_scrape_token", "scrape"]
+__all__ = ["AlertsFiring", "pool_connections", "read_scrape_token", "scrape"]
 
 AlertsFiring = Callable[[asyncpg.Connection], Awaitable[int]]
 """How many alerts fire now; the alerts domain may replace the default (a table ``alerts`` if it exists)."""
-
-
-def agent_state(since_contact_s: float | None, settings: MetricsSettings) -> str:
-    """``online``, ``stale`` or ``offline`` by the time since the agent was last heard from."""
-    if since_contact_s is None or since_contact_s >= settings.agent_offline_after_s:
-        return "offline"
-    if since_contact_s >= settings.agent_stale_after_s:
-        return "stale"
-    return "online"
 
 
 def pool_connections(pool: asyncpg.Pool) -> dict[str, int]:
@@ -35,7 +28,7 @@ def pool_connections(pool: asyncpg.Pool) -> dict[str, int]:
 
 
 async def scrape(
-    metrics: HubMetrics, pool: asyncpg.Pool, settings: MetricsSettings, alerts_firing: AlertsFiring
+    metrics: HubMetrics, pool: asyncpg.Pool, thresholds: AlertSettings, alerts_firing: AlertsFiring
 ) -> bytes:
     """Compute the database-derived gauges now and return the whole exposition.
 
@@ -55,7 +48,7 @@ async def scrape(
         AgentGauge(
             agent_id=row["agent_id"],
             site_id=row["site_id"],
-            state=agent_state(row["since_contact_s"], settings),
+            state=_gauge_state(row["since_contact_s"], thresholds),
             backlog=row["backlog"],
             since_contact_s=row["since_contact_s"],
         )
@@ -63,6 +56,14 @@ async def scrape(
     ]
     snapshot = Snapshot(agents=agents, document_jobs=jobs, alerts_firing=firing, pool=connections)
     return metrics.expose(snapshot)
+
+
+def _gauge_state(since_contact_s: float | None, thresholds: AlertSettings) -> str:
+    """Return the state ``luna_agents{state}`` counts an agent in (one never heard from counts as offline)."""
+    state = agent_state(
+        since_contact_s, stale_after_s=thresholds.stale_after_s, offline_after_s=thresholds.agent_offline_after_s
+    )
+    return "offline" if state == "never" else state
 
 
 def read_scrape_token(settings: MetricsSettings) -> bytes | None:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from luna_hub.settings.alerts import AlertSettings
 from luna_shared.config import LoadedSettings, Port, load_settings
 from luna_shared.logs import LogSettings
 
@@ -239,16 +240,7 @@ class DashboardSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     """The admin dashboard at ``/admin`` (``[dashboard]``)."""
 
     refresh_s: Annotated[float, msgspec.Meta(ge=0.2, le=300)] = 2.0
-    """Seconds between two snapshots sent to an open dashboard."""
-    agent_stale_after_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
-    """An agent quiet for longer than this shows as stale ..."""
-    agent_offline_after_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
-    """... and for longer than this as offline."""
-
-    def __post_init__(self) -> None:
-        if self.agent_offline_after_s <= self.agent_stale_after_s:
-            msg = "agent_offline_after_s must be above agent_stale_after_s"
-            raise ValueError(msg)
+    """Seconds between two snapshots sent to an open dashboard (agents' states follow ``[alerts]``'s thresholds)."""
 
 
 class MetricsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -256,15 +248,6 @@ class MetricsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
     bearer_token_file: str | None = None
     """A file holding the token Prometheus sends (``authorization.credentials_file``); unset: admins only."""
-    agent_stale_after_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
-    """An agent not heard from for this long counts as ``stale`` in ``luna_agents{state}`` ..."""
-    agent_offline_after_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
-    """... and as ``offline`` after this long (or never heard from)."""
-
-    def __post_init__(self) -> None:
-        if self.agent_offline_after_s < self.agent_stale_after_s:
-            msg = "agent_offline_after_s must not be below agent_stale_after_s"
-            raise ValueError(msg)
 
 
 class LogFileSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -319,6 +302,7 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     log_files: LogFileSettings = msgspec.field(default_factory=LogFileSettings)
+    alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
 
 
 def load(path: Path | None) -> LoadedSettings[HubSettings]:
