@@ -23,6 +23,7 @@ from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.deps import documents_dependencies, documents_lifespan
 from luna_hub.documents.index import ChunkIndex
 from luna_hub.duties import duties_lifespan
+from luna_hub.energy.controllers import EnergyController, SiteEnergyController
 from luna_hub.health import health
 from luna_hub.http import hostile_input_middleware
 from luna_hub.ingest.controllers import IngestController
@@ -63,6 +64,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             AuditController,
             AdminController,
             AuthController,
+            EnergyController,
+            SiteEnergyController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
             partial(database_lifespan, settings=settings),

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from luna_hub.energy.settings import EnergySettings
+from luna_hub.prices.settings import PriceImportSettings
 from luna_shared.config import LoadedSettings, Port, load_settings
 from luna_shared.logs import LogSettings
 
@@ -231,6 +233,8 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     load: LoadSettings = msgspec.field(default_factory=LoadSettings)
     documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     rag: RagSettings = msgspec.field(default_factory=RagSettings)
+    prices: PriceImportSettings = msgspec.field(default_factory=PriceImportSettings)
+    energy: EnergySettings = msgspec.field(default_factory=EnergySettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 

@@ -36,6 +36,7 @@ class World:
     client: AsyncTestClient[Litestar]
     callers: list[Caller]
     meter: str
+    site: str
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ async def world(hub_dsn: str) -> AsyncIterator[World]:
             Caller("admin", "admin", await admin_key(pool, "admin")),
         ]
     async with ready_client(HubSettings(database_url=hub_dsn), as_admin=False) as client:
-        yield World(client, callers, meter)
+        yield World(client, callers, meter, site)
 
 
 def expected(rule: Rule, caller: Caller) -> set[str]:
@@ -69,14 +70,15 @@ def expected(rule: Rule, caller: Caller) -> set[str]:
         return {"401"}
     if caller.role not in rule.roles:
         return {"403"}
-    if rule.site_query is not None and not caller.own_site:
+    if (rule.site_query is not None or rule.site_path is not None) and not caller.own_site:
         return {"403"}
     return {"allowed"}
 
 
-def request_for(method: str, path: str, meter: str) -> dict[str, Any]:
-    """A minimal request: path parameters filled, meters named where the rule scopes by site."""
-    url = path.replace("{document_id}", "matrix-doc").replace("{name}", "nobody-here")
+def request_for(method: str, path: str, meter: str, site: str) -> dict[str, Any]:
+    """A minimal request: path parameters filled (the own users' site), meters named where the rule scopes by site."""
+    url = path.replace("{document_id}", "matrix-doc").replace("{name}", "nobody-here").replace("{site}", site)
+    url = url.replace("{device_id}", "no-such-device").replace("{action_id}", "999999")
     url = url.replace("{key_id}", "999999").replace("{agent_id}", "no-such-agent")
     params: dict[str, Any] = {}
     rule = rule_for(method, path)
@@ -102,7 +104,9 @@ async def test_each_caller_gets_the_declared_answer_on_every_route(world: World)
             rule = POLICY[(method.upper(), path)]
             for caller in world.callers:
                 headers = {} if caller.key is None else {"Authorization": f"Bearer {caller.key}"}
-                response = await world.client.request(**request_for(method.upper(), path, world.meter), headers=headers)
+                response = await world.client.request(
+                    **request_for(method.upper(), path, world.meter, world.site), headers=headers
+                )
                 got = str(response.status_code) if response.status_code in {401, 403} else "allowed"
                 if response.status_code >= 500 or got not in expected(rule, caller):
                     failures.append(f"{method.upper()} {path} as {caller.name}: {response.status_code}")

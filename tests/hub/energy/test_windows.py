@@ -17,6 +17,7 @@ from luna_hub.energy.windows import (
     PriceSlot,
     Window,
     cheapest_quarters,
+    cheapest_runs,
     contiguous_windows,
     load_cost,
     load_energy,
@@ -137,7 +138,10 @@ def test_cheapest_quarters_equal_brute_force(
 
 
 def test_the_first_missing_interval_is_named() -> None:
-    slots = [PriceSlot(DAY, DAY + timedelta(hours=1), 10.0), PriceSlot(DAY + timedelta(hours=3), DAY + timedelta(hours=4), 5.0)]
+    slots = [
+        PriceSlot(DAY, DAY + timedelta(hours=1), 10.0),
+        PriceSlot(DAY + timedelta(hours=3), DAY + timedelta(hours=4), 5.0),
+    ]
     with pytest.raises(MissingPricesError) as caught:
         PriceGrid.build(slots, DAY, DAY + timedelta(hours=4))
     assert (caught.value.start, caught.value.end) == (DAY + timedelta(hours=1), DAY + timedelta(hours=3))
@@ -153,9 +157,43 @@ def test_the_finest_slot_wins_where_hourly_and_quarter_prices_overlap() -> None:
 
 
 def test_negative_prices_count_as_they_are() -> None:
-    slots = [PriceSlot(DAY + i * timedelta(hours=1), DAY + (i + 1) * timedelta(hours=1), p) for i, p in enumerate([50.0, -100.0, 20.0])]
+    slots = [
+        PriceSlot(DAY + i * timedelta(hours=1), DAY + (i + 1) * timedelta(hours=1), p)
+        for i, p in enumerate([50.0, -100.0, 20.0])
+    ]
     grid = PriceGrid.build(slots, DAY, DAY + timedelta(hours=3))
     energy = load_energy(timedelta(hours=1), power_kw=2.0)
     best = contiguous_windows(grid, energy, timedelta(hours=1), DAY, DAY + timedelta(hours=3), count=3)
     assert [w.cost for w in best] == pytest.approx([-0.2, 0.04, 0.1])
     assert best[0].start == DAY + timedelta(hours=1)
+
+
+@given(
+    slots=price_slots(),
+    quarters=st.integers(1, 6),
+    min_run=st.integers(1, 4),
+    cap=st.none() | st.integers(-20, 300).map(float),
+)
+def test_cheapest_runs_equal_brute_force(
+    slots: list[PriceSlot], quarters: int, min_run: int, cap: float | None
+) -> None:
+    start = slots[0].start
+    end = min(slots[-1].end, start + 10 * QUARTER)
+    grid = PriceGrid.build(slots, start, end)
+    ours = cheapest_runs(grid, 2.0, quarters, min_run, start, end, max_price=cap)
+    size = (end - start) // QUARTER
+    best = math.inf
+    for chosen in itertools.combinations(range(size), quarters):
+        if cap is not None and any(grid.prices[i] > cap for i in chosen):
+            continue
+        runs = [len(list(group)) for _, group in itertools.groupby(enumerate(chosen), lambda pair: pair[1] - pair[0])]
+        if min(runs) < min_run:
+            continue
+        best = min(best, sum(float(grid.prices[i]) * 2.0 * 0.25 / 1000 for i in chosen))
+    if best == math.inf:
+        assert ours is None
+        return
+    assert ours is not None
+    assert sum(w.cost for w in ours) == pytest.approx(best, abs=1e-9)
+    assert all((w.end - w.start) >= min_run * QUARTER for w in ours)
+    assert sum((w.end - w.start for w in ours), timedelta()) == quarters * QUARTER

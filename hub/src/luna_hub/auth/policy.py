@@ -28,6 +28,8 @@ class Rule:
     """The handler authenticates the agent key (and its site) itself."""
     site_query: str | None = None
     """A query parameter naming meters: each must be at a site the caller may read."""
+    site_path: str | None = None
+    """A path parameter naming a site the caller must be a user of (analysts and admins: any)."""
 
 
 PUBLIC: Final = Rule(public=True)
@@ -36,6 +38,7 @@ ADMIN: Final = Rule(roles=frozenset({"admin"}))
 ANALYST: Final = Rule(roles=frozenset({"admin", "analyst"}))
 SIGNED_IN: Final = Rule(roles=frozenset({"admin", "analyst", "user"}))
 SITE_READER: Final = Rule(roles=frozenset({"admin", "analyst", "user"}), site_query="meter")
+SITE_MEMBER: Final = Rule(roles=frozenset({"admin", "analyst", "user"}), site_path="site")
 
 POLICY: Final[dict[tuple[str, str], Rule]] = {
     # system
@@ -55,6 +58,14 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/documents/{document_id}/file"): SIGNED_IN,
     ("POST", "/rag/ask"): SIGNED_IN,
     ("POST", "/embed"): ANALYST,
+    # energy: cheapest windows (market prices), a site's devices and actions
+    ("GET", "/energy/windows"): SIGNED_IN,
+    ("GET", "/sites/{site}/devices"): SITE_MEMBER,
+    ("POST", "/sites/{site}/devices"): SITE_MEMBER,
+    ("DELETE", "/sites/{site}/devices/{device_id}"): SITE_MEMBER,
+    ("GET", "/sites/{site}/actions"): SITE_MEMBER,
+    ("POST", "/sites/{site}/actions/{action_id}/dismiss"): SITE_MEMBER,
+    ("GET", "/sites/{site}/actions/{action_id}/outcome"): SITE_MEMBER,
     # audit logs
     ("GET", "/audit"): ADMIN,
     # signing in

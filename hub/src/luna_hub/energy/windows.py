@@ -32,6 +32,7 @@ __all__ = [
     "PriceSlot",
     "Window",
     "cheapest_quarters",
+    "cheapest_runs",
     "contiguous_windows",
     "load_cost",
     "load_energy",
@@ -92,7 +93,7 @@ def ceil_quarter(moment: datetime) -> datetime:
 
 
 def load_energy(duration: timedelta, *, power_kw: float | None = None, profile_kw: Sequence[float] = ()) -> list[float]:
-    """kWh per quarter of a load running ``duration`` at ``power_kw``, or following ``profile_kw`` (kW per quarter).
+    """KWh per quarter of a load running ``duration`` at ``power_kw``, or following ``profile_kw`` (kW per quarter).
 
     A duration that is not a whole number of quarters ends with a part of one.
     """
@@ -146,9 +147,7 @@ class PriceGrid:
             gap_end = gap_start
             while gap_end < size and not filled[gap_end]:
                 gap_end += 1
-            raise MissingPricesError(
-                max(start, first + gap_start * QUARTER), min(end, first + gap_end * QUARTER)
-            )
+            raise MissingPricesError(max(start, first + gap_start * QUARTER), min(end, first + gap_end * QUARTER))
         return cls(first, prices, boundary, finest or QUARTER)
 
     def index(self, moment: datetime) -> int:
@@ -281,3 +280,72 @@ def load_cost(slots: Sequence[PriceSlot], energy: Sequence[float], start: dateti
             covered = upto
             position += 1
     return cost
+
+
+def cheapest_runs(  # noqa: PLR0913
+    grid: PriceGrid,
+    power_kw: float,
+    quarters: int,
+    min_run: int,
+    earliest: datetime,
+    latest: datetime,
+    *,
+    max_price: float | None = None,
+) -> list[Window] | None:
+    """The cheapest ``quarters`` whole quarters in [earliest, latest) in runs of at least ``min_run`` quarters.
+
+    Dynamic programming over (quarters taken, length of the current run, capped at ``min_run``);
+    on equal cost the earlier quarters win. None when no such choice exists.
+    """
+    first = grid.index(ceil_quarter(earliest))
+    end = grid.index(floor_quarter(latest)) if latest >= grid.start else 0
+    need, least = quarters, max(1, min_run)
+    if need <= 0 or end - first < need:
+        return None
+    inf = math.inf
+    # best[k][r]: cheapest cost with k quarters taken, r = current run length (0: not in a run), capped at ``least``
+    best = [[inf] * (least + 1) for _ in range(need + 1)]
+    best[0][0] = 0.0
+    trail: list[list[list[tuple[int, int, bool] | None]]] = []
+    for index in range(first, end):
+        price = float(grid.prices[index])
+        allowed = max_price is None or price <= max_price
+        nxt = [[inf] * (least + 1) for _ in range(need + 1)]
+        back: list[list[tuple[int, int, bool] | None]] = [[None] * (least + 1) for _ in range(need + 1)]
+        for taken in range(need + 1):
+            for run in range(least + 1):
+                cost = best[taken][run]
+                if cost == inf:
+                    continue
+                if (run == 0 or run >= least) and cost < nxt[taken][0]:  # skip this quarter (ends a run)
+                    nxt[taken][0], back[taken][0] = cost, (taken, run, False)
+                if allowed and taken < need:
+                    grown = min(run + 1, least)
+                    added = cost + price * power_kw * _QUARTER_H / 1000.0
+                    if added < nxt[taken + 1][grown] - 1e-12:
+                        nxt[taken + 1][grown], back[taken + 1][grown] = added, (taken, run, True)
+        best = nxt
+        trail.append(back)
+    finals = [(best[need][run], run) for run in (0, least) if best[need][run] < inf]
+    if not finals:
+        return None
+    _, run = min(finals)
+    taken, chosen = need, []
+    for offset in range(len(trail) - 1, -1, -1):
+        step = trail[offset][taken][run]
+        if step is None:
+            return None
+        if step[2]:
+            chosen.append(first + offset)
+        taken, run = step[0], step[1]
+    chosen.reverse()
+    share = dict.fromkeys(chosen, 1.0)
+    runs: list[Window] = []
+    current: list[int] = []
+    for index in chosen:
+        if current and index != current[-1] + 1:
+            runs.append(_run(grid, current, share, power_kw))
+            current = []
+        current.append(index)
+    runs.append(_run(grid, current, share, power_kw))
+    return runs
