@@ -24,6 +24,7 @@ __all__ = [
     "price_slots",
     "save_action",
     "save_device",
+    "site_timezone",
 ]
 
 _LONGEST_SLOT = timedelta(days=1)
@@ -77,6 +78,12 @@ async def delete_device(connection: asyncpg.Connection, site: str, device_id: st
         "DELETE FROM energy_devices WHERE site_id = $1 AND device_id = $2", site, device_id
     )
     return result.endswith(" 1")
+
+
+async def site_timezone(connection: asyncpg.Connection, site: str) -> str | None:
+    """Return the site's time zone, if the hub knows the site."""
+    found: str | None = await connection.fetchval("SELECT timezone FROM sites WHERE site_id = $1", site)
+    return found
 
 
 async def dismissed_devices(connection: asyncpg.Connection, site: str, since: datetime) -> set[str]:

@@ -344,13 +344,14 @@ async def propose_actions(
     with the baseline named; the largest savings first.
     """
     energy = settings.energy
-    tz = zone(energy.timezone)
     now = now or datetime.now(UTC)
-    today = now.astimezone(tz).date()
-    day = day or today + timedelta(days=1)
     skipped: list[Skipped] = []
     candidates: list[_Candidate] = []
     async with pool.acquire() as connection:
+        tz_name = await repository.site_timezone(connection, site) or energy.timezone
+        tz = zone(tz_name)
+        today = now.astimezone(tz).date()
+        day = day or today + timedelta(days=1)
         devices = await repository.devices(connection, site)
         dismissed = await repository.dismissed_devices(
             connection, site, now - timedelta(hours=energy.dismiss_cooldown_hours)
@@ -375,7 +376,7 @@ async def propose_actions(
         for candidate in candidates[: energy.actions_per_day]:
             row = await repository.save_action(connection, _action_row(site, day, candidate, energy.market, tz, today))
             actions.append(_action_view(row, tz))
-    return ActionsAnswer(site=site, day=day, market=energy.market, tz=energy.timezone, actions=actions, skipped=skipped)
+    return ActionsAnswer(site=site, day=day, market=energy.market, tz=tz_name, actions=actions, skipped=skipped)
 
 
 async def _plan_device(
@@ -454,10 +455,11 @@ async def dismiss_action(
     """Dismiss an action: its device gets no new one during the cooldown; 404 for an action of no such site."""
     async with pool.acquire() as connection:
         row = await repository.dismiss(connection, site, action_id, actor)
-    if row is None:
-        msg = f"site {site!r} has no action {action_id}"
-        raise NotFoundError(msg)
-    return _action_view(row, zone(settings.energy.timezone))
+        if row is None:
+            msg = f"site {site!r} has no action {action_id}"
+            raise NotFoundError(msg)
+        tz_name = await repository.site_timezone(connection, site) or settings.energy.timezone
+    return _action_view(row, zone(tz_name))
 
 
 async def action_outcome(pool: asyncpg.Pool, site: str, action_id: int, *, now: datetime | None = None) -> OutcomeView:

@@ -17,8 +17,6 @@ CREATE TABLE energy_actions (
     day            date NOT NULL,
     market         text NOT NULL,
     title          text NOT NULL,
-    start_ts       timestamptz NOT NULL,
-    end_ts         timestamptz NOT NULL,
     cost_eur       double precision NOT NULL,
     baseline_start timestamptz NOT NULL,
     baseline_end   timestamptz NOT NULL,
