@@ -27,6 +27,7 @@ from luna_hub.energy.controllers import EnergyController, SiteEnergyController
 from luna_hub.health import health
 from luna_hub.http import hostile_input_middleware
 from luna_hub.ingest.controllers import IngestController
+from luna_hub.prices.deps import prices_lifespan
 from luna_hub.problems import exception_handlers
 from luna_hub.rag.controllers import RagController
 from luna_hub.rag.deps import provide_chunk_index, rag_dependencies, rag_lifespan
@@ -72,6 +73,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             partial(auth_lifespan, settings=settings),
             partial(duties_lifespan, settings=settings),
             partial(rollups_lifespan, settings=settings),
+            partial(prices_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
             partial(documents_lifespan, settings=settings, chunk_index=index_of),
         ],
