@@ -14,6 +14,7 @@ For alerts: :func:`tomorrow_missing` says whether tomorrow's prices are still mi
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -143,9 +144,11 @@ async def import_day(
     day: date,
     *,
     method: BulkMethod = "copy",
+    now: datetime | None = None,
 ) -> ImportOutcome:
-    """Fetch ``day`` from ``source``, store it idempotently and record the run."""
-    started = datetime.now(UTC)
+    """Fetch ``day`` from ``source``, store it idempotently and record the run (stamped from ``now``, default the clock)."""
+    started = now or datetime.now(UTC)
+    clock = time.monotonic()
     try:
         fetched = await source.fetch_day(client, day)
     except PriceSourceError as exc:
@@ -157,11 +160,12 @@ async def import_day(
     async with pool.acquire() as connection:
         await connection.execute(
             "INSERT INTO price_import_runs (market, source, day, started_at, finished_at, status, stored, duplicates,"
-            " error) VALUES ($1, $2, $3, $4, now(), $5, $6, $7, $8)",
+            " error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             market,
             source.name,
             day,
             started,
+            started + timedelta(seconds=time.monotonic() - clock),
             outcome.status,
             outcome.stored,
             outcome.duplicates,
@@ -202,7 +206,7 @@ async def import_due_days(
                 continue
             if await _waiting(connection, settings.market, day, settings, now):
                 continue
-        outcomes.append(await import_day(pool, client, source, settings.market, day, method=method))
+        outcomes.append(await import_day(pool, client, source, settings.market, day, method=method, now=now))
     return outcomes
 
 
