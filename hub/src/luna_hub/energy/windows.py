@@ -128,19 +128,30 @@ class PriceGrid:
         boundary = np.zeros(size, dtype=np.bool_)
         filled = np.zeros(size, dtype=np.bool_)
         finest = None
-        for slot in sorted(slots, key=lambda slot: (slot.end - slot.start, slot.start)):
-            lo = max(0, (slot.start - first) // QUARTER)
-            hi = min(size, -((first - slot.end) // QUARTER))
-            if lo >= hi:
+        by_length: dict[timedelta, list[PriceSlot]] = {}
+        for slot in slots:
+            by_length.setdefault(slot.end - slot.start, []).append(slot)
+        origin = first.timestamp()
+        for length in sorted(by_length):  # the finest slots first: a coarser one fills only what is left
+            group = sorted(by_length[length], key=lambda slot: slot.start)
+            offsets = (np.array([slot.start.timestamp() for slot in group]) - origin) / QUARTER.total_seconds()
+            lows = np.ceil(offsets).astype(np.int64)
+            span = -(-length // QUARTER)
+            highs = np.minimum(np.floor(offsets).astype(np.int64) + span, size)
+            lows = np.maximum(lows, 0)
+            keep = lows < highs
+            if not keep.any():
                 continue
-            free = ~filled[lo:hi]
-            if not free.any():
-                continue
-            prices[lo:hi][free] = slot.price
-            filled[lo:hi] |= free
-            if first + lo * QUARTER == slot.start and free[0]:
-                boundary[lo] = True
-            finest = slot.end - slot.start if finest is None else min(finest, slot.end - slot.start)
+            lows, highs = lows[keep], highs[keep]
+            values = np.array([slot.price for slot in group])[keep]
+            aligned = (offsets[keep] == lows)
+            counts = highs - lows
+            cells = np.repeat(lows, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+            free = ~filled[cells]
+            prices[cells[free]] = np.repeat(values, counts)[free]
+            boundary[lows[aligned & ~filled[lows]]] = True
+            filled[cells] = True
+            finest = length if finest is None else min(finest, length)
         missing = np.flatnonzero(~filled)
         if missing.size:
             gap_start = int(missing[0])
