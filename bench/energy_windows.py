@@ -15,6 +15,7 @@ import io
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from bench.report import Result
@@ -87,7 +88,7 @@ def run() -> list[Result]:
             return contiguous_windows(grid, energy, DURATION, start, end, count=3)
 
         ours_s, planned = _best(ours, ROUNDS)
-        brute_s, expected = _best(lambda energy=energy: _brute_force(slots, energy), 1)
+        brute_s, expected = _best(partial(_brute_force, slots, energy), 1)
         assert isinstance(planned, list)
         assert isinstance(expected, list)
         assert [w.start for w in planned] == [w.start for w in expected], "grid and brute force disagree"

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 __all__ = ["TOKEN", "PriceServer", "serve_prices"]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "hub" / "prices" / "fixtures"
-TOKEN = "test-token-0123456789"
+TOKEN = "test-token-0123456789"  # noqa: S105
 _SMARD = re.compile(r"^/app/chart_data/(\d+)/([^/]+)/([^/]+)$")
 
 

@@ -39,7 +39,7 @@ def price_slots(draw: st.DrawFn) -> list[PriceSlot]:
     return slots
 
 
-def brute_force(
+def brute_force(  # noqa: PLR0917, PLR0913
     slots: list[PriceSlot],
     energy: list[float],
     duration: timedelta,
@@ -75,7 +75,7 @@ def brute_force(
     cap=st.none() | st.integers(-20, 300).map(float),
     profile=st.booleans(),
 )
-def test_contiguous_windows_equal_brute_force(  # noqa: PLR0913
+def test_contiguous_windows_equal_brute_force(  # noqa: PLR0917, PLR0913
     slots: list[PriceSlot],
     power: float,
     minutes: int,

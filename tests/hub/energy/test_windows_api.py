@@ -127,7 +127,9 @@ async def test_negative_prices_count_as_they_are(hub: Client, unique: str) -> No
 
 async def test_quarter_hour_prices_after_the_switch_and_hourly_before(hub: Client, unique: str) -> None:
     hourly = [(datetime(2025, 9, 30, 20, 0, tzinfo=UTC) + timedelta(hours=h), 100.0 - h) for h in range(2)]
-    quarters = [(datetime(2025, 9, 30, 22, 0, tzinfo=UTC) + q * timedelta(minutes=15), 90.0 + (q % 4)) for q in range(8)]
+    quarters = [
+        (datetime(2025, 9, 30, 22, 0, tzinfo=UTC) + q * timedelta(minutes=15), 90.0 + (q % 4)) for q in range(8)
+    ]
     quarters[5] = (quarters[5][0], -5.0)
     await load_json_prices(hub, unique, 60, hourly)
     await load_json_prices(hub, unique, 15, quarters)
@@ -143,8 +145,8 @@ async def test_quarter_hour_prices_after_the_switch_and_hourly_before(hub: Clien
 
 
 async def test_bad_questions_are_400(hub: Client, market: str) -> None:
-    base = {"market": market, "earliest": "2024-03-31T00:00", "latest": "2024-03-31T04:00"}
-    for extra in (
+    base: dict[str, object] = {"market": market, "earliest": "2024-03-31T00:00", "latest": "2024-03-31T04:00"}
+    extras: list[dict[str, object]] = [
         {},
         {"duration_min": 300, "power_kw": 1},
         {"profile_kw": "1,x"},
@@ -152,8 +154,9 @@ async def test_bad_questions_are_400(hub: Client, market: str) -> None:
         {"duration_min": 60, "power_kw": 1, "tz": "Mars/Base"},
         {"duration_min": 60, "power_kw": 1, "latest": "2024-03-30T00:00"},
         {"duration_min": 60, "power_kw": 1, "earliest": "2024-03-31T02:30"},  # does not exist
-    ):
-        response = await hub.get("/energy/windows", params=base | extra)
+    ]
+    for extra in extras:
+        response = await hub.get("/energy/windows", params=base | extra)  # type: ignore[arg-type]
         assert response.status_code == 400, (extra, response.text)
 
 

@@ -1,4 +1,4 @@
-"""The price import on the real database: due days, idempotent storage, backoff, the missing-tomorrow condition, one runner.
+"""The price import on the real database: due days, idempotent storage, backoff, tomorrow missing, one runner.
 
 Prices come from the recorded responses on loopback (``support.price_server``); "now" is passed in.
 """
@@ -134,7 +134,9 @@ async def test_tomorrow_missing_in_the_evening_is_a_condition(
         assert await tomorrow_missing(connection, config, now=friday_evening) is None  # Saturday is stored
 
 
-async def test_entsoe_imports_through_the_same_writer(pool: asyncpg.Pool, price_server: PriceServer, unique: str) -> None:
+async def test_entsoe_imports_through_the_same_writer(
+    pool: asyncpg.Pool, price_server: PriceServer, unique: str
+) -> None:
     source = EntsoeSource(price_server.entsoe_url, "10Y1001A1001A82H", TOKEN, BERLIN)
     async with httpx.AsyncClient(timeout=10) as client:
         outcome = await import_day(pool, client, source, unique, date(2025, 10, 1))
@@ -143,13 +145,13 @@ async def test_entsoe_imports_through_the_same_writer(pool: asyncpg.Pool, price_
     assert (nothing.status, nothing.stored) == ("incomplete", 0)
 
 
-def test_a_configuration_that_cannot_work_fails_with_its_reason(tmp_path: object) -> None:
+def test_a_configuration_that_cannot_work_fails_with_its_reason() -> None:
     with pytest.raises(PriceImportConfigError, match="entsoe_token_file"):
         make_source(PriceImportSettings(source="entsoe"))
     with pytest.raises(PriceImportConfigError, match="no ENTSO-E zone"):
-        make_source(PriceImportSettings(source="entsoe", market="XX", entsoe_token_file="/nowhere"))
+        make_source(PriceImportSettings(source="entsoe", market="XX", entsoe_token_file="/nowhere"))  # noqa: S106
     with pytest.raises(PriceImportConfigError, match="cannot read"):
-        make_source(PriceImportSettings(source="entsoe", entsoe_token_file="/nowhere/token"))
+        make_source(PriceImportSettings(source="entsoe", entsoe_token_file="/nowhere/token"))  # noqa: S106
 
 
 @asynccontextmanager
@@ -163,7 +165,9 @@ async def _replica(dsn: str) -> AsyncIterator[DutyRunner]:
         await pool.close()
 
 
-async def test_two_hubs_fetch_each_day_once(pool: asyncpg.Pool, price_server: PriceServer, hub_dsn: str, unique: str) -> None:
+async def test_two_hubs_fetch_each_day_once(
+    pool: asyncpg.Pool, price_server: PriceServer, hub_dsn: str, unique: str
+) -> None:
     config = settings_for(price_server, unique)
     source = make_source(config)
     ran: Counter[str] = Counter()

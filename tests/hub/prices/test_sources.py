@@ -94,7 +94,7 @@ async def test_a_day_not_published_yet_is_incomplete(price_server: PriceServer, 
 
 async def test_failures_are_price_source_errors_without_the_token(price_server: PriceServer) -> None:
     with pytest.raises(PriceSourceError) as refused:
-        await fetch(entsoe(price_server, token="wrong-secret-token"), date(2024, 3, 31))
+        await fetch(entsoe(price_server, token="wrong-secret-token"), date(2024, 3, 31))  # noqa: S106
     assert "401" in str(refused.value)
     assert "wrong-secret-token" not in str(refused.value)
     price_server.fail_next = 1

@@ -100,7 +100,7 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
 
 
 async def _check_sites(connection: ASGIConnection[Any, Any, Any, Any], principal: Principal, rule: Rule) -> None:
-    """403 unless the site in the rule's path parameter and every meter named in its query parameter are the principal's."""
+    """403 unless the rule's path parameter's site and every meter its query parameter names are the principal's."""
     if principal.sites is None:
         return
     if rule.site_path is not None:

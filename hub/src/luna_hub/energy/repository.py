@@ -49,7 +49,7 @@ def _device_view(row: asyncpg.Record) -> DeviceView:
 
 
 async def devices(connection: asyncpg.Connection, site: str) -> list[DeviceView]:
-    """The site's devices by id."""
+    """Return the site's devices by id."""
     rows = await connection.fetch(
         "SELECT site_id, spec::text AS spec, created_by, created_at FROM energy_devices"
         " WHERE site_id = $1 ORDER BY device_id",
@@ -95,7 +95,7 @@ async def dismissed_devices(connection: asyncpg.Connection, site: str, since: da
 
 
 async def max_recent_power(connection: asyncpg.Connection, meter_id: str, since: datetime) -> float | None:
-    """The highest good or suspect ``power_w`` of ``meter_id`` since ``since`` (None: no reading)."""
+    """Return the highest good or suspect ``power_w`` of ``meter_id`` since ``since`` (None: no reading)."""
     value: float | None = await connection.fetchval(
         "SELECT max(value) FROM smart_meter_readings WHERE meter_id = $1 AND metric = 'power_w'"
         " AND ts >= $2 AND value IS NOT NULL AND quality <> 'bad'",
@@ -108,7 +108,7 @@ async def max_recent_power(connection: asyncpg.Connection, meter_id: str, since:
 async def device_energy(
     connection: asyncpg.Connection, meter_id: str, runs: Sequence[tuple[datetime, datetime]]
 ) -> list[tuple[datetime, float]] | None:
-    """KWh per quarter the meter measured in ``runs`` (mean power_w × time), in time order; None: no reading at all.
+    """KWh per quarter the meter measured in ``runs`` (mean power_w * time), in time order; None: no reading at all.
 
     A quarter without a reading counts as zero.
     """
@@ -205,7 +205,7 @@ async def save_action(connection: asyncpg.Connection, action: ActionRow) -> Acti
 
 
 async def action(connection: asyncpg.Connection, site: str, action_id: int) -> ActionRow | None:
-    """The action ``action_id`` of ``site``."""
+    """Return the action ``action_id`` of ``site``."""
     row = await connection.fetchrow(
         f"SELECT {_ACTION_COLUMNS} FROM energy_actions WHERE site_id = $1 AND action_id = $2",  # noqa: S608
         site,
@@ -217,7 +217,7 @@ async def action(connection: asyncpg.Connection, site: str, action_id: int) -> A
 async def dismiss(connection: asyncpg.Connection, site: str, action_id: int, actor: str) -> ActionRow | None:
     """Mark the action dismissed (the first dismissal counts); None when there is no such action."""
     row = await connection.fetchrow(
-        "UPDATE energy_actions SET dismissed_at = coalesce(dismissed_at, now()),"
+        "UPDATE energy_actions SET dismissed_at = coalesce(dismissed_at, now()),"  # noqa: S608
         " dismissed_by = coalesce(dismissed_by, $3)"
         f" WHERE site_id = $1 AND action_id = $2 RETURNING {_ACTION_COLUMNS}",
         site,

@@ -125,7 +125,7 @@ class ActionView(msgspec.Struct, frozen=True, kw_only=True):
     device_id: str
     day: date
     title: str
-    """E.g. ``Dishwasher tomorrow 13:00–15:00: 0.42 € cheaper than at 19:00``."""
+    """E.g. ``Dishwasher tomorrow 13:00–15:00: 0.42 € cheaper than at 19:00``."""  # noqa: RUF001
     windows: list[WindowView]
     """The runs (one unless the device need not run in one piece)."""
     cost_eur: float
@@ -153,7 +153,7 @@ class ActionsAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OutcomeView(msgspec.Struct, frozen=True, kw_only=True):
-    """``GET /sites/{site}/actions/{id}/outcome``: did the device run in the window, and what did it save?"""
+    """``GET /sites/{site}/actions/{id}/outcome``: whether the device ran in the window, and what it saved."""
 
     action_id: int
     status: Literal["pending", "done", "not_done", "no_meter", "no_data"]

@@ -171,7 +171,7 @@ def _instant(text: str, tz: ZoneInfo, name: str) -> datetime:
         raise BadRequestError(msg) from exc
 
 
-def _load_plan(query: WindowsQuery, tz: ZoneInfo, max_range: timedelta) -> LoadPlan:
+def _load_plan(query: WindowsQuery, tz: ZoneInfo, max_range: timedelta) -> LoadPlan:  # noqa: C901
     earliest, latest = _instant(query.earliest, tz, "earliest"), _instant(query.latest, tz, "latest")
     if latest <= earliest:
         msg = "latest must be after earliest"
@@ -279,7 +279,7 @@ def _local(day: date, hhmm: str, tz: ZoneInfo) -> datetime:
 
 
 def _device_plan(device: DeviceSpec, day: date, tz: ZoneInfo) -> LoadPlan:
-    """The device's question for ``day`` (raises FieldError for a local time the DST switch skips)."""
+    """Return the device's question for ``day`` (raises FieldError for a local time the DST switch skips)."""
     earliest = _local(day, device.earliest_start, tz)
     deadline_day = day if device.deadline > device.earliest_start else day + timedelta(days=1)
     latest = _local(deadline_day, device.deadline, tz)
@@ -308,10 +308,10 @@ def _device_plan(device: DeviceSpec, day: date, tz: ZoneInfo) -> LoadPlan:
     )
 
 
-def _title(
+def _title(  # noqa: PLR0917, PLR0913
     device: DeviceSpec, windows: list[Window], saving: float, baseline: datetime, day_word: str, tz: ZoneInfo
 ) -> str:
-    spans = " and ".join(f"{w.start.astimezone(tz):%H:%M}–{w.end.astimezone(tz):%H:%M}" for w in windows)
+    spans = " and ".join(f"{w.start.astimezone(tz):%H:%M}–{w.end.astimezone(tz):%H:%M}" for w in windows)  # noqa: RUF001
     return f"{device.name} {day_word} {spans}: {saving:.2f} € cheaper than at {baseline.astimezone(tz):%H:%M}"
 
 
@@ -370,8 +370,10 @@ async def propose_actions(
                     reason = f"no saving over the baseline ({candidate.planned.saving:.2f} €)"
             skipped.append(Skipped(device_id=device.device_id, reason=reason or "no feasible window"))
         candidates.sort(key=lambda c: (-(c.planned.saving or 0.0), c.device.device_id))
-        for extra in candidates[energy.actions_per_day :]:
-            skipped.append(Skipped(device_id=extra.device.device_id, reason="beyond energy.actions_per_day"))
+        skipped += [
+            Skipped(device_id=extra.device.device_id, reason="beyond energy.actions_per_day")
+            for extra in candidates[energy.actions_per_day :]
+        ]
         actions = []
         for candidate in candidates[: energy.actions_per_day]:
             row = await repository.save_action(connection, _action_row(site, day, candidate, energy.market, tz, today))
@@ -394,10 +396,8 @@ async def _plan_device(
     try:
         planned = plan_load(plan, slots)
     except MissingPricesError as exc:
-        return (
-            f"no {market} price from {exc.start.astimezone(tz):%Y-%m-%d %H:%M} to {exc.end.astimezone(tz):%Y-%m-%d %H:%M} yet",
-            None,
-        )
+        start, end = exc.start.astimezone(tz), exc.end.astimezone(tz)
+        return f"no {market} price from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} yet", None
     if not planned.windows:
         return "no feasible window (range or max_price_eur_mwh)", None
     return None, _Candidate(device, planned)
@@ -463,7 +463,7 @@ async def dismiss_action(
 
 
 async def action_outcome(pool: asyncpg.Pool, site: str, action_id: int, *, now: datetime | None = None) -> OutcomeView:
-    """Did the device run in the action's window (its meter's energy there), and what did that save against the baseline?
+    """Tell whether the device ran in the action's window (its meter's energy there) and what that saved.
 
     Realised cost: the measured kWh of each quarter at that quarter's price; baseline: the same
     kWh, in the same order, run from the baseline start.
@@ -514,7 +514,7 @@ UTC_ZONE = ZoneInfo("UTC")
 
 
 async def list_devices(pool: asyncpg.Pool, site: str) -> list[DeviceView]:
-    """The site's flexible devices."""
+    """Return the site's flexible devices."""
     async with pool.acquire() as connection:
         return await repository.devices(connection, site)
 

@@ -3,7 +3,7 @@
 Everything runs in UTC on a grid of 15-minute quarters (every price slot of the day-ahead
 markets, hourly or quarter-hourly, starts on one, also across the DST switches). A load is a
 list of kWh per quarter from its start (:func:`load_energy`); a window's cost is
-Σ price/1000 × kWh of each quarter it covers. Windows start on price-slot boundaries only.
+Σ price/1000 * kWh of each quarter it covers. Windows start on price-slot boundaries only.
 
 ::
 
@@ -82,12 +82,12 @@ def rank_key(window: Window) -> tuple[float, datetime]:
 
 
 def floor_quarter(moment: datetime) -> datetime:
-    """The start of the quarter holding ``moment``."""
+    """Return the start of the quarter holding ``moment``."""
     return moment - (moment - _EPOCH) % QUARTER
 
 
 def ceil_quarter(moment: datetime) -> datetime:
-    """The first quarter boundary at or after ``moment``."""
+    """Return the first quarter boundary at or after ``moment``."""
     floor = floor_quarter(moment)
     return floor if floor == moment else floor + QUARTER
 
@@ -118,7 +118,7 @@ class PriceGrid:
 
     @classmethod
     def build(cls, slots: Iterable[PriceSlot], start: datetime, end: datetime) -> PriceGrid:
-        """The quarters from ``start`` to ``end`` (widened to quarter boundaries); the finest slot wins a quarter.
+        """Return the quarters from ``start`` to ``end`` (widened to quarter boundaries); the finest slot wins.
 
         Raises :class:`MissingPricesError` naming the first interval no slot covers.
         """
@@ -144,7 +144,7 @@ class PriceGrid:
                 continue
             lows, highs = lows[keep], highs[keep]
             values = np.array([slot.price for slot in group])[keep]
-            aligned = (offsets[keep] == lows)
+            aligned = offsets[keep] == lows
             counts = highs - lows
             cells = np.repeat(lows, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
             free = ~filled[cells]
@@ -162,11 +162,11 @@ class PriceGrid:
         return cls(first, prices, boundary, finest or QUARTER)
 
     def index(self, moment: datetime) -> int:
-        """The quarter holding ``moment``."""
+        """Return the quarter holding ``moment``."""
         return (moment - self.start) // QUARTER
 
     def at(self, index: int) -> datetime:
-        """The start of quarter ``index``."""
+        """Return the start of quarter ``index``."""
         return self.start + index * QUARTER
 
 
@@ -180,7 +180,7 @@ def contiguous_windows(  # noqa: PLR0913 - the planning problem has these dimens
     count: int,
     max_price: float | None = None,
 ) -> list[Window]:
-    """The ``count`` cheapest windows of the load starting on a slot boundary in [earliest, latest - duration].
+    """Return the ``count`` cheapest windows of the load starting on a slot boundary in [earliest, latest - duration].
 
     With ``max_price``, no quarter the load runs in may cost more.
     """
@@ -229,7 +229,7 @@ def cheapest_quarters(  # noqa: PLR0913
     *,
     max_price: float | None = None,
 ) -> list[Window] | None:
-    """The cheapest quarters in [earliest, latest) adding up to ``duration`` at ``power_kw``, as runs in time order.
+    """Return the cheapest quarters in [earliest, latest) adding up to ``duration`` at ``power_kw``, as runs.
 
     Quarters are taken by price then start (so an hourly slot's quarters go together); a duration
     that is not whole quarters takes part of the last (dearest) one chosen. None when too few
@@ -268,7 +268,7 @@ def _run(grid: PriceGrid, run: list[int], share: dict[int, float], power_kw: flo
 
 
 def load_cost(slots: Sequence[PriceSlot], energy: Sequence[float], start: datetime, duration: timedelta) -> float:
-    """The exact cost in EUR of a load (kWh per quarter from ``start``, ``duration`` long) started at any instant.
+    """Return the exact cost in EUR of a load (kWh per quarter from ``start``, ``duration`` long) at any start.
 
     ``slots`` must be sorted by start and not overlap; each quarter's energy is spread evenly over
     the time the load runs in it.
@@ -293,7 +293,7 @@ def load_cost(slots: Sequence[PriceSlot], energy: Sequence[float], start: dateti
     return cost
 
 
-def cheapest_runs(  # noqa: PLR0913
+def cheapest_runs(  # noqa: PLR0917, PLR0912, C901, PLR0913
     grid: PriceGrid,
     power_kw: float,
     quarters: int,
@@ -303,7 +303,7 @@ def cheapest_runs(  # noqa: PLR0913
     *,
     max_price: float | None = None,
 ) -> list[Window] | None:
-    """The cheapest ``quarters`` whole quarters in [earliest, latest) in runs of at least ``min_run`` quarters.
+    """Return the cheapest ``quarters`` whole quarters in [earliest, latest) in runs of at least ``min_run`` quarters.
 
     Dynamic programming over (quarters taken, length of the current run, capped at ``min_run``);
     on equal cost the earlier quarters win. None when no such choice exists.

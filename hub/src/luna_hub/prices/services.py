@@ -107,7 +107,7 @@ async def day_complete(connection: asyncpg.Connection, market: str, day: date, t
 
 
 def due_days(settings: PriceImportSettings, now: datetime) -> list[date]:
-    """The days to check now, oldest first: the lookback, today, and tomorrow once published."""
+    """Return the days to check now, oldest first: the lookback, today, and tomorrow once published."""
     tz = zone(settings.timezone)
     local = now.astimezone(tz)
     today = local.date()
@@ -117,7 +117,9 @@ def due_days(settings: PriceImportSettings, now: datetime) -> list[date]:
     return days
 
 
-async def _waiting(connection: asyncpg.Connection, market: str, day: date, settings: PriceImportSettings, now: datetime) -> bool:  # noqa: E501
+async def _waiting(
+    connection: asyncpg.Connection, market: str, day: date, settings: PriceImportSettings, now: datetime
+) -> bool:
     """Whether the day's last attempts ask for a longer wait (backoff) before the next."""
     rows = await connection.fetch(
         "SELECT status, finished_at FROM price_import_runs WHERE market = $1 AND day = $2"
@@ -133,10 +135,11 @@ async def _waiting(connection: asyncpg.Connection, market: str, day: date, setti
     if failures == 0:
         return False
     wait = min(settings.retry_max_s, settings.retry_initial_s * 2 ** (failures - 1))
-    return now < rows[0]["finished_at"] + timedelta(seconds=wait)
+    last: datetime = rows[0]["finished_at"]
+    return now < last + timedelta(seconds=wait)
 
 
-async def import_day(
+async def import_day(  # noqa: PLR0913
     pool: asyncpg.Pool,
     client: httpx.AsyncClient,
     source: PriceSource,
@@ -146,7 +149,7 @@ async def import_day(
     method: BulkMethod = "copy",
     now: datetime | None = None,
 ) -> ImportOutcome:
-    """Fetch ``day`` from ``source``, store it idempotently and record the run (stamped from ``now``, default the clock)."""
+    """Fetch ``day`` from ``source``, store it idempotently and record the run (stamped ``now``, default: the clock)."""
     started = now or datetime.now(UTC)
     clock = time.monotonic()
     try:
@@ -187,7 +190,7 @@ async def _store(pool: asyncpg.Pool, market: str, source: str, prices: list, met
         return await writer.finish()
 
 
-async def import_due_days(
+async def import_due_days(  # noqa: PLR0913
     pool: asyncpg.Pool,
     client: httpx.AsyncClient,
     source: PriceSource,
@@ -213,7 +216,7 @@ async def import_due_days(
 async def tomorrow_missing(
     connection: asyncpg.Connection, settings: PriceImportSettings, *, now: datetime | None = None
 ) -> MissingTomorrow | None:
-    """The alert condition: after ``missing_alert_at`` local time, tomorrow's prices are not all stored."""
+    """Return the alert condition: after ``missing_alert_at`` local time, tomorrow's prices are not all stored."""
     now = now or datetime.now(UTC)
     tz = zone(settings.timezone)
     local = now.astimezone(tz)

@@ -11,7 +11,7 @@ answers one question: the prices of one local delivery day, and whether they are
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET  # noqa: S405 - DTDs are refused before parsing (see _refuse_dtd)
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -69,7 +69,10 @@ class DayPrices:
 class PriceSource(Protocol):
     """Where prices come from."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Return the name runs and stored prices carry (``smard``, ``entsoe``)."""
+        ...
 
     async def fetch_day(self, client: httpx.AsyncClient, day: date) -> DayPrices:
         """Return the day's prices (possibly none yet); raise :class:`PriceSourceError` when unreadable."""
@@ -200,7 +203,7 @@ def _text(element: ET.Element, *path: str) -> str:
 
 def _instant(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+        return datetime.fromisoformat(text).astimezone(UTC)
     except ValueError as exc:
         msg = f"ENTSO-E time {text!r} is not ISO 8601"
         raise PriceSourceError(msg) from exc
@@ -285,7 +288,10 @@ class EntsoeSource:
         # "no matching data" comes as an acknowledgement document, also with HTTP 400
         if response.status_code not in {httpx.codes.OK, httpx.codes.BAD_REQUEST}:
             _raise_for_status(response, "ENTSO-E")
-        if response.status_code == httpx.codes.BAD_REQUEST and b"Acknowledgement_MarketDocument" not in response.content:
+        if (
+            response.status_code == httpx.codes.BAD_REQUEST
+            and b"Acknowledgement_MarketDocument" not in response.content
+        ):
             _raise_for_status(response, "ENTSO-E")
         prices = [p for p in parse_entsoe(response.content) if start <= p.ts < end]
         return DayPrices(day, prices, _complete(prices, start, end))
