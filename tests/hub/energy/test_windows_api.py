@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+
+from support.hub import load_prices
 
 Client = AsyncTestClient[Litestar]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -117,7 +118,7 @@ async def test_slots_in_any_order_under_a_cap(hub: Client, market: str) -> None:
 async def test_negative_prices_count_as_they_are(hub: Client, unique: str) -> None:
     start = datetime(2024, 5, 12, 9, 0, tzinfo=UTC)
     prices = [-135.45 if hour == 2 else 10.0 * hour for hour in range(6)]
-    await load_json_prices(hub, unique, 60, [(start + timedelta(hours=h), p) for h, p in enumerate(prices)])
+    await load_prices(hub, unique, 60, [(start + timedelta(hours=h), p) for h, p in enumerate(prices)])
     answer = await windows(
         hub, unique, earliest="2024-05-12T09:00Z", latest="2024-05-12T15:00Z", duration_min=60, power_kw=10, tz="UTC"
     )
@@ -131,8 +132,8 @@ async def test_quarter_hour_prices_after_the_switch_and_hourly_before(hub: Clien
         (datetime(2025, 9, 30, 22, 0, tzinfo=UTC) + q * timedelta(minutes=15), 90.0 + (q % 4)) for q in range(8)
     ]
     quarters[5] = (quarters[5][0], -5.0)
-    await load_json_prices(hub, unique, 60, hourly)
-    await load_json_prices(hub, unique, 15, quarters)
+    await load_prices(hub, unique, 60, hourly)
+    await load_prices(hub, unique, 15, quarters)
     answer = await windows(
         hub, unique, earliest="2025-09-30T22:00", latest="2025-10-01T02:00", duration_min=30, power_kw=4, count=100
     )
@@ -158,14 +159,3 @@ async def test_bad_questions_are_400(hub: Client, market: str) -> None:
     for extra in extras:
         response = await hub.get("/energy/windows", params=base | extra)  # type: ignore[arg-type]
         assert response.status_code == 400, (extra, response.text)
-
-
-async def load_json_prices(hub: Client, market: str, minutes: int, prices: list[tuple[datetime, float]]) -> None:
-    document = {
-        "market": market,
-        "resolution_minutes": minutes,
-        "prices": [{"ts": ts.isoformat(), "price": price} for ts, price in prices],
-    }
-    response = await hub.post("/data/load", content=json.dumps(document).encode())
-    assert response.status_code == 200, response.text
-    assert response.json()["rejected"] == 0
