@@ -59,6 +59,9 @@ __all__ = [
 ]
 
 _MAX_RUN = timedelta(days=2)
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""Instants a plan may name: far from the calendar's ends, so no arithmetic on them overflows."""
 _MAX_COUNT = 100
 _DONE_SHARE = 0.5
 """A device that used at least this share of the planned energy in its window ran there."""
@@ -165,10 +168,14 @@ class WindowsQuery:
 
 def _instant(text: str, tz: ZoneInfo, name: str) -> datetime:
     try:
-        return parse_instant(text, LocalClock(tz))
+        moment = parse_instant(text, LocalClock(tz))
     except FieldError as exc:
         msg = f"{name}: {exc}"
         raise BadRequestError(msg) from exc
+    if not _EARLIEST <= moment < _LATEST:
+        msg = f"{name}: {text!r} is outside 1970..9000"
+        raise BadRequestError(msg)
+    return moment
 
 
 def _load_plan(query: WindowsQuery, tz: ZoneInfo, max_range: timedelta) -> LoadPlan:  # noqa: C901
@@ -352,6 +359,9 @@ async def propose_actions(
         tz = zone(tz_name)
         today = now.astimezone(tz).date()
         day = day or today + timedelta(days=1)
+        if not _EARLIEST.date() <= day < _LATEST.date():
+            msg = f"day {day.isoformat()} is outside 1970..9000"
+            raise BadRequestError(msg)
         devices = await repository.devices(connection, site)
         dismissed = await repository.dismissed_devices(
             connection, site, now - timedelta(hours=energy.dismiss_cooldown_hours)
@@ -449,15 +459,24 @@ def _action_view(row: repository.ActionRow, tz: ZoneInfo) -> ActionView:
     )
 
 
+def _no_such_action(site: str, action_id: int) -> NotFoundError:
+    return NotFoundError(f"site {site!r} has no action {action_id}")
+
+
+def _check_action_id(site: str, action_id: int) -> None:
+    if not 0 < action_id < 2**63:  # a bigint identity: anything else names no action
+        raise _no_such_action(site, action_id)
+
+
 async def dismiss_action(
     pool: asyncpg.Pool, site: str, action_id: int, actor: str, settings: HubSettings
 ) -> ActionView:
     """Dismiss an action: its device gets no new one during the cooldown; 404 for an action of no such site."""
+    _check_action_id(site, action_id)
     async with pool.acquire() as connection:
         row = await repository.dismiss(connection, site, action_id, actor)
         if row is None:
-            msg = f"site {site!r} has no action {action_id}"
-            raise NotFoundError(msg)
+            raise _no_such_action(site, action_id)
         tz_name = await repository.site_timezone(connection, site) or settings.energy.timezone
     return _action_view(row, zone(tz_name))
 
@@ -468,12 +487,12 @@ async def action_outcome(pool: asyncpg.Pool, site: str, action_id: int, *, now: 
     Realised cost: the measured kWh of each quarter at that quarter's price; baseline: the same
     kWh, in the same order, run from the baseline start.
     """
+    _check_action_id(site, action_id)
     now = now or datetime.now(UTC)
     async with pool.acquire() as connection:
         row = await repository.action(connection, site, action_id)
         if row is None:
-            msg = f"site {site!r} has no action {action_id}"
-            raise NotFoundError(msg)
+            raise _no_such_action(site, action_id)
         planned = round(row.energy_kwh, 6)
         end = max(run[1] for run in row.runs)
         if now < end:
