@@ -137,7 +137,7 @@ async def test_tomorrow_missing_in_the_evening_is_a_condition(
 async def test_entsoe_imports_through_the_same_writer(
     pool: asyncpg.Pool, price_server: PriceServer, unique: str
 ) -> None:
-    source = EntsoeSource(price_server.entsoe_url, "10Y1001A1001A82H", TOKEN, BERLIN)
+    source = EntsoeSource(price_server.entsoe_url, "10Y1001A1001A82H", TOKEN, BERLIN, date(2025, 10, 1))
     async with httpx.AsyncClient(timeout=10) as client:
         outcome = await import_day(pool, client, source, unique, date(2025, 10, 1))
         nothing = await import_day(pool, client, source, unique, date(2025, 10, 5))

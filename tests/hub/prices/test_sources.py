@@ -28,7 +28,7 @@ def smard(server: PriceServer) -> SmardSource:
 
 
 def entsoe(server: PriceServer, token: str = TOKEN) -> EntsoeSource:
-    return EntsoeSource(server.entsoe_url, "10Y1001A1001A82H", token, BERLIN)
+    return EntsoeSource(server.entsoe_url, "10Y1001A1001A82H", token, BERLIN, SWITCH)
 
 
 async def fetch(source: SmardSource | EntsoeSource, day: date) -> DayPrices:
@@ -115,3 +115,25 @@ def test_malformed_answers_are_refused() -> None:
     with pytest.raises(PriceSourceError, match="documented shape"):
         parse_smard_series(b'{"series": [["x", 1]]}', HOUR)
     assert parse_smard_series(b'{"meta_data": {}, "series": [[0, null], [3600000, -5.5]]}', HOUR)[0].price == -5.5
+
+
+def test_only_the_first_classification_sequence_counts() -> None:
+    def series(sequence: int, resolution: str, price: float) -> str:
+        return (
+            f"<TimeSeries><classificationSequence_AttributeInstanceComponent.position>{sequence}"
+            "</classificationSequence_AttributeInstanceComponent.position><curveType>A01</curveType><Period>"
+            "<timeInterval><start>2024-06-01T22:00Z</start><end>2024-06-01T23:00Z</end></timeInterval>"
+            f"<resolution>{resolution}</resolution><Point><position>1</position><price.amount>{price}</price.amount>"
+            "</Point></Period></TimeSeries>"
+        )
+
+    document = f"<Publication_MarketDocument xmlns='urn:x'>{series(1, 'PT60M', 50.0)}{series(2, 'PT15M', 9.0)}"
+    prices = parse_entsoe((document + "</Publication_MarketDocument>").encode())
+    assert [(p.resolution, p.price) for p in prices] == [(HOUR, 50.0)]
+
+
+async def test_fifteen_minute_series_before_the_switch_are_not_day_ahead(price_server: PriceServer) -> None:
+    early = EntsoeSource(price_server.entsoe_url, "10Y1001A1001A82H", TOKEN, BERLIN, date(2025, 10, 2))
+    day = await fetch(early, SWITCH)  # as if the switch came a day later: the PT15M series is left out
+    assert {p.resolution for p in day.prices} == {HOUR}
+    assert day.complete

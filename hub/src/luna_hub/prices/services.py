@@ -93,7 +93,7 @@ def make_source(settings: PriceImportSettings) -> PriceSource:
     except OSError as exc:
         msg = f"cannot read prices.entsoe_token_file: {exc.strerror}"
         raise PriceImportConfigError(msg) from exc
-    return EntsoeSource(settings.entsoe_url, code, token, tz)
+    return EntsoeSource(settings.entsoe_url, code, token, tz, settings.quarter_hour_from)
 
 
 async def day_complete(connection: asyncpg.Connection, market: str, day: date, tz: ZoneInfo) -> bool:

@@ -213,7 +213,8 @@ def parse_entsoe(body: bytes) -> list[SourcePrice]:
     """Return the prices of an A44 ``Publication_MarketDocument``; none for an ``Acknowledgement_MarketDocument``.
 
     Curve type A03 ("variable sized block") leaves out a point whose price repeats the previous
-    one: every position of a period gets the last price given at or before it.
+    one: every position of a period gets the last price given at or before it. A time series of
+    another classification sequence than the first (DE-LU: EXAA's auction beside SDAC's) is left out.
     """
     _refuse_dtd(body)
     try:
@@ -229,6 +230,9 @@ def parse_entsoe(body: bytes) -> list[SourcePrice]:
         raise PriceSourceError(msg)
     prices: list[SourcePrice] = []
     for series in (child for child in root if _local(child.tag) == "TimeSeries"):
+        sequence = _child(series, "classificationSequence_AttributeInstanceComponent.position")
+        if sequence is not None and (sequence.text or "").strip() not in {"", "1"}:
+            continue
         curve = _child(series, "curveType")
         filled = curve is not None and (curve.text or "").strip() == "A03"
         for period in (child for child in series if _local(child.tag) == "Period"):
@@ -271,6 +275,8 @@ class EntsoeSource:
     zone_code: str
     token: str
     tz: ZoneInfo
+    quarter_hour_from: date
+    """Before it, 15-minute DE-LU series are EXAA's, not the day-ahead auction's: only PT60M is kept."""
     name: str = "entsoe"
 
     async def fetch_day(self, client: httpx.AsyncClient, day: date) -> DayPrices:
@@ -293,5 +299,10 @@ class EntsoeSource:
             and b"Acknowledgement_MarketDocument" not in response.content
         ):
             _raise_for_status(response, "ENTSO-E")
-        prices = [p for p in parse_entsoe(response.content) if start <= p.ts < end]
+        hourly_only = day < self.quarter_hour_from
+        prices = [
+            p
+            for p in parse_entsoe(response.content)
+            if start <= p.ts < end and not (hourly_only and p.resolution < _RESOLUTIONS["PT60M"])
+        ]
         return DayPrices(day, prices, _complete(prices, start, end))
