@@ -99,7 +99,7 @@ def test_contiguous_windows_equal_brute_force(  # noqa: PLR0917, PLR0913
     grid = PriceGrid.build(slots, earliest, latest)
     ours = contiguous_windows(grid, energy, duration, earliest, latest, count=count, max_price=cap)
     expected = brute_force(slots, energy, duration, earliest, latest, count, cap)
-    event(["no window", "one window"][len(expected)] if len(expected) < 2 else "several windows")  # noqa: PLR2004
+    event(["no window", "one window"][len(expected)] if len(expected) < 2 else "several windows")
     assert [w.start for w in ours] == [w.start for w in expected]
     for got, want in zip(ours, expected, strict=True):
         assert got.end == want.end
