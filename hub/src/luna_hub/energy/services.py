@@ -63,6 +63,7 @@ _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 """Instants a plan may name: far from the calendar's ends, so no arithmetic on them overflows."""
 _MAX_COUNT = 100
+_UTC = ZoneInfo("UTC")
 _DONE_SHARE = 0.5
 """A device that used at least this share of the planned energy in its window ran there."""
 
@@ -514,7 +515,7 @@ async def action_outcome(pool: asyncpg.Pool, site: str, action_id: int, *, now: 
     try:
         grid = PriceGrid.build(slots, min(first, row.baseline_start), max(last, base_end))
     except MissingPricesError as exc:
-        raise PricesMissingError(row.market, exc, UTC_ZONE) from exc
+        raise PricesMissingError(row.market, exc, _UTC) from exc
     cost = sum(float(grid.prices[grid.index(moment)]) / 1000.0 * kwh for moment, kwh in measured)
     quarters = [PriceSlot(grid.at(i), grid.at(i + 1), float(p)) for i, p in enumerate(grid.prices)]
     baseline = load_cost(quarters, [kwh for _, kwh in measured], row.baseline_start, QUARTER * len(measured))
@@ -527,9 +528,6 @@ async def action_outcome(pool: asyncpg.Pool, site: str, action_id: int, *, now: 
         baseline_cost_eur=round(baseline, 6),
         saving_eur=round(baseline - cost, 6),
     )
-
-
-UTC_ZONE = ZoneInfo("UTC")
 
 
 async def list_devices(pool: asyncpg.Pool, site: str) -> list[DeviceView]:
