@@ -12,6 +12,7 @@ from bench import (
     agent_modbus,
     agent_sync,
     codec,
+    energy_windows,
     hub_ingest,
     hub_timeseries,
     rag_quality,
@@ -30,6 +31,7 @@ SUITES = {
     "hub_ingest": hub_ingest.run,
     "rag_retrieval": rag_retrieval.run,
     "rag_quality": rag_quality.run,
+    "energy_windows": energy_windows.run,
 }
 
 

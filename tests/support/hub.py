@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import asyncpg
 import msgspec
@@ -22,7 +24,7 @@ from luna_hub.documents.index import ChunkIndex
 from luna_hub.settings import HubSettings
 from support.served import served_app
 
-__all__ = ["admin_key", "migrated_pool", "ready_client", "served_hub"]
+__all__ = ["admin_key", "load_prices", "migrated_pool", "ready_client", "served_hub"]
 
 
 @asynccontextmanager
@@ -105,3 +107,17 @@ async def served_hub(settings: HubSettings) -> AsyncIterator[str]:
     settings = msgspec.structs.replace(settings, auth=msgspec.structs.replace(settings.auth, required=False))
     async with served_app(create_app(settings), name="served hub") as url:
         yield url
+
+
+async def load_prices(
+    client: AsyncTestClient[Litestar], market: str, minutes: int, prices: list[tuple[datetime, float]]
+) -> None:
+    """Load ``prices`` (start, EUR/MWh) of ``market`` at ``minutes`` resolution through ``POST /data/load`` (JSON)."""
+    document = {
+        "market": market,
+        "resolution_minutes": minutes,
+        "prices": [{"ts": ts.isoformat(), "price": price} for ts, price in prices],
+    }
+    response = await client.post("/data/load", content=json.dumps(document).encode())
+    assert response.status_code == 200, response.text
+    assert response.json()["rejected"] == 0

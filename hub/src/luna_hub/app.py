@@ -28,6 +28,7 @@ from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.deps import documents_dependencies, documents_lifespan
 from luna_hub.documents.index import ChunkIndex
 from luna_hub.duties import duties_lifespan
+from luna_hub.energy.controllers import EnergyController, SiteEnergyController
 from luna_hub.health import health
 from luna_hub.http import hostile_input_middleware
 from luna_hub.ingest.controllers import IngestController
@@ -40,6 +41,7 @@ from luna_hub.observability.deps import (
 )
 from luna_hub.observability.middleware import metrics_middleware
 from luna_hub.observability.wiring import operations_wiring_lifespan
+from luna_hub.prices.deps import prices_lifespan
 from luna_hub.problems import exception_handlers
 from luna_hub.rag.controllers import RagController
 from luna_hub.rag.deps import provide_chunk_index, rag_dependencies, rag_lifespan
@@ -84,6 +86,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             OpsController,
             DashboardController,
             DashboardPagesController,
+            EnergyController,
+            SiteEnergyController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
             metrics_lifespan,  # first: the tasks later lifespans start record into this app's metrics
@@ -94,6 +98,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             partial(rollups_lifespan, settings=settings),
             partial(cache_lifespan, settings=settings),
             partial(dashboard_lifespan, settings=settings),
+            partial(prices_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
             partial(documents_lifespan, settings=settings, chunk_index=index_of),
             partial(alerts_lifespan, settings=settings),

@@ -39,6 +39,7 @@ class World:
     client: AsyncTestClient[Litestar]
     callers: list[Caller]
     meter: str
+    site: str
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ async def world(hub_dsn: str, tmp_path: Path) -> AsyncIterator[World]:
     (tmp_path / "scrape.token").write_text(scrape_token)
     metrics = MetricsSettings(bearer_token_file=str(tmp_path / "scrape.token"))
     async with ready_client(HubSettings(database_url=hub_dsn, metrics=metrics), as_admin=False) as client:
-        yield World(client, callers, meter)
+        yield World(client, callers, meter, site)
 
 
 def expected(rule: Rule, caller: Caller) -> set[str]:  # noqa: PLR0911 - one answer per kind of caller
@@ -77,7 +78,7 @@ def expected(rule: Rule, caller: Caller) -> set[str]:  # noqa: PLR0911 - one ans
         return {"401"}
     if caller.role not in rule.roles:
         return {"403"}
-    if rule.site_query is not None and not caller.own_site:
+    if (rule.site_query is not None or rule.site_path is not None) and not caller.own_site:
         return {"403"}
     return {"allowed"}
 
@@ -86,9 +87,10 @@ STREAMS = frozenset({"/admin/stream"})
 """Routes answering server-sent events: asked for a single event, so the request ends."""
 
 
-def request_for(method: str, path: str, meter: str) -> dict[str, Any]:
-    """A minimal request: path parameters filled, meters named where the rule scopes by site."""
-    url = path.replace("{document_id}", "matrix-doc").replace("{name}", "nobody-here")
+def request_for(method: str, path: str, meter: str, site: str) -> dict[str, Any]:
+    """A minimal request: path parameters filled (the own users' site), meters named where the rule scopes by site."""
+    url = path.replace("{document_id}", "matrix-doc").replace("{name}", "nobody-here").replace("{site}", site)
+    url = url.replace("{device_id}", "no-such-device").replace("{action_id}", "999999")
     url = url.replace("{key_id}", "999999").replace("{agent_id}", "no-such-agent").replace("{silence_id}", "999999")
     params: dict[str, Any] = {}
     rule = rule_for(method, path)
@@ -123,7 +125,9 @@ async def test_each_caller_gets_the_declared_answer_on_every_route(world: World)
             rule = POLICY[(method.upper(), path)]
             for caller in world.callers:
                 headers = {} if caller.key is None else {"Authorization": f"Bearer {caller.key}"}
-                response = await world.client.request(**request_for(method.upper(), path, world.meter), headers=headers)
+                response = await world.client.request(
+                    **request_for(method.upper(), path, world.meter, world.site), headers=headers
+                )
                 got = str(response.status_code) if response.status_code in {401, 403} else "allowed"
                 if response.status_code >= 500 or got not in expected(rule, caller):
                     failures.append(f"{method.upper()} {path} as {caller.name}: {response.status_code}")

@@ -6,7 +6,6 @@ hourly history: the query took the market's finest resolution and read only pric
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,20 +17,11 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from support.hub import load_prices
+
 Client = AsyncTestClient[Litestar]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 _DAY0 = datetime(2025, 10, 1, tzinfo=UTC)
-
-
-async def load_prices(hub: Client, market: str, minutes: int, prices: list[tuple[datetime, float]]) -> None:
-    document = {
-        "market": market,
-        "resolution_minutes": minutes,
-        "prices": [{"ts": ts.isoformat(), "price": price} for ts, price in prices],
-    }
-    response = await hub.post("/data/load", content=json.dumps(document).encode())
-    assert response.status_code == 200, response.text
-    assert response.json()["rejected"] == 0
 
 
 async def points(hub: Client, market: str, start: str, end: str, **params: str) -> list[dict[str, Any]]:

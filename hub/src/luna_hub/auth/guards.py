@@ -110,8 +110,15 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
 
 
 async def _check_sites(connection: ASGIConnection[Any, Any, Any, Any], principal: Principal, rule: Rule) -> None:
-    """403 unless every meter named in the rule's query parameter is at a site the principal may read."""
-    if rule.site_query is None or principal.sites is None:
+    """403 unless the rule's path parameter's site and every meter its query parameter names are the principal's."""
+    if principal.sites is None:
+        return
+    if rule.site_path is not None:
+        site = connection.path_params.get(rule.site_path)
+        if not principal.may_read_site(None if site is None else str(site)):
+            msg = f"site {site!r} is not a site of yours"
+            raise ForbiddenError(msg)
+    if rule.site_query is None:
         return
     meters = connection.query_params.getall(rule.site_query, [])
     if not meters:

@@ -30,6 +30,8 @@ class Rule:
     """A query parameter naming meters: each must be at a site the caller may read."""
     scrape_token: bool = False
     """The scrape token of ``metrics.bearer_token_file`` is accepted too (Prometheus has no user)."""
+    site_path: str | None = None
+    """A path parameter naming a site the caller must be a user of (analysts and admins: any)."""
 
 
 PUBLIC: Final = Rule(public=True)
@@ -39,6 +41,7 @@ ANALYST: Final = Rule(roles=frozenset({"admin", "analyst"}))
 SIGNED_IN: Final = Rule(roles=frozenset({"admin", "analyst", "user"}))
 SCRAPER: Final = Rule(roles=frozenset({"admin"}), scrape_token=True)
 SITE_READER: Final = Rule(roles=frozenset({"admin", "analyst", "user"}), site_query="meter")
+SITE_MEMBER: Final = Rule(roles=frozenset({"admin", "analyst", "user"}), site_path="site")
 
 POLICY: Final[dict[tuple[str, str], Rule]] = {
     # system
@@ -61,6 +64,14 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/documents/{document_id}/file"): SIGNED_IN,
     ("POST", "/rag/ask"): SIGNED_IN,
     ("POST", "/embed"): ANALYST,
+    # energy: cheapest windows (market prices), a site's devices and actions
+    ("GET", "/energy/windows"): SIGNED_IN,
+    ("GET", "/sites/{site}/devices"): SITE_MEMBER,
+    ("POST", "/sites/{site}/devices"): SITE_MEMBER,
+    ("DELETE", "/sites/{site}/devices/{device_id}"): SITE_MEMBER,
+    ("GET", "/sites/{site}/actions"): SITE_MEMBER,
+    ("POST", "/sites/{site}/actions/{action_id}/dismiss"): SITE_MEMBER,
+    ("GET", "/sites/{site}/actions/{action_id}/outcome"): SITE_MEMBER,
     # audit logs
     ("GET", "/audit"): ADMIN,
     # signing in

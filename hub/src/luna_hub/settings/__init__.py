@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from luna_hub.settings.alerts import AlertSettings
+from luna_hub.settings.energy import EnergySettings
+from luna_hub.settings.prices import PriceImportSettings
 from luna_shared.config import LoadedSettings, Port, load_settings
 from luna_shared.logs import LogSettings
 
@@ -299,6 +301,8 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     rag: RagSettings = msgspec.field(default_factory=RagSettings)
     cache: CacheSettings = msgspec.field(default_factory=CacheSettings)
     dashboard: DashboardSettings = msgspec.field(default_factory=DashboardSettings)
+    prices: PriceImportSettings = msgspec.field(default_factory=PriceImportSettings)
+    energy: EnergySettings = msgspec.field(default_factory=EnergySettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     log_files: LogFileSettings = msgspec.field(default_factory=LogFileSettings)
