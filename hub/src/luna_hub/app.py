@@ -23,12 +23,16 @@ from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.deps import documents_dependencies, documents_lifespan
 from luna_hub.documents.index import ChunkIndex
 from luna_hub.duties import duties_lifespan
+from luna_hub.events.controllers import EventsController
+from luna_hub.events.deps import events_dependencies, events_lifespan, items_of_documents
 from luna_hub.health import health
 from luna_hub.http import hostile_input_middleware
 from luna_hub.ingest.controllers import IngestController
 from luna_hub.problems import exception_handlers
 from luna_hub.rag.controllers import RagController
 from luna_hub.rag.deps import provide_chunk_index, rag_dependencies, rag_lifespan
+from luna_hub.recommend.controllers import RecommendController
+from luna_hub.recommend.deps import recommend_dependencies, recommend_lifespan
 from luna_hub.settings import HubSettings
 from luna_hub.sync.controllers import AgentIngestController
 from luna_hub.timeseries.controllers import TimeseriesController
@@ -63,6 +67,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             AuditController,
             AdminController,
             AuthController,
+            EventsController,
+            RecommendController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
             partial(database_lifespan, settings=settings),
@@ -70,7 +76,9 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             partial(duties_lifespan, settings=settings),
             partial(rollups_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
-            partial(documents_lifespan, settings=settings, chunk_index=index_of),
+            partial(events_lifespan, settings=settings),
+            partial(recommend_lifespan, settings=settings),
+            partial(documents_lifespan, settings=settings, chunk_index=items_of_documents(index_of)),
         ],
         dependencies={
             "settings": Provide(_provide_settings, sync_to_thread=False),
@@ -78,6 +86,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             **auth_dependencies(),
             **rag_dependencies(),
             **documents_dependencies(),
+            **events_dependencies(),
+            **recommend_dependencies(),
         },
         guards=[policy_guard],  # every route's rule is in luna_hub.auth.policy
         exception_handlers=exception_handlers,

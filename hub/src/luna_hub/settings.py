@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from luna_hub.recommend.settings import RecommendSettings
 from luna_shared.config import LoadedSettings, Port, load_settings
 from luna_shared.logs import LogSettings
 
@@ -231,6 +232,7 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     load: LoadSettings = msgspec.field(default_factory=LoadSettings)
     documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     rag: RagSettings = msgspec.field(default_factory=RagSettings)
+    recommend: RecommendSettings = msgspec.field(default_factory=RecommendSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 

@@ -55,6 +55,11 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/documents/{document_id}/file"): SIGNED_IN,
     ("POST", "/rag/ask"): SIGNED_IN,
     ("POST", "/embed"): ANALYST,
+    # items, events and recommendations (a plain user sends and asks for itself only: checked by the services)
+    ("POST", "/items"): ANALYST,
+    ("POST", "/events"): SIGNED_IN,
+    ("GET", "/recommend"): SIGNED_IN,
+    ("GET", "/recommend/explain"): SIGNED_IN,
     # audit logs
     ("GET", "/audit"): ADMIN,
     # signing in
