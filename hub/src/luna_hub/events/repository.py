@@ -1,4 +1,4 @@
-"""SQL of items and events (tables ``items``, ``event_ids``, ``events``)."""
+"""SQL of items and events (tables ``items``, ``user_event_ids``, ``user_events``)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ async def known_recommendations(db: asyncpg.Connection, ids: Sequence[uuid.UUID]
 async def new_event_ids(db: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
     """Claim ``event_ids``; return those not stored before (waits for a concurrent claim of the same id)."""
     rows = await db.fetch(
-        "INSERT INTO event_ids (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
+        "INSERT INTO user_event_ids (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
         list(event_ids),
     )
     return {row["event_id"] for row in rows}
@@ -85,7 +85,7 @@ async def insert_events(  # noqa: PLR0913 - one array per column
     """Insert events (one entry per event in each sequence)."""
     await db.execute(
         """
-        INSERT INTO events (event_id, user_id, type, item_id, recommendation_id, value, ts, sent_by)
+        INSERT INTO user_events (event_id, user_id, type, item_id, recommendation_id, value, ts, sent_by)
         SELECT e, u, t, i, r, v, ts, $8
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::float8[], $7::timestamptz[])
             AS x(e, u, t, i, r, v, ts)

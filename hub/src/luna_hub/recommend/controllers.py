@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 
 from luna_hub.auth.guards import ANONYMOUS, principal_of
 from luna_hub.recommend.schemas import Explanation, Recommendation
@@ -27,9 +27,9 @@ class RecommendController(Controller):
         self,
         recommender: NamedDependency[Recommender],
         request: Request[Any, Any, Any],
-        user_id: Annotated[str | None, Parameter(query="user_id", min_length=1, max_length=200)] = None,
+        user_id: Annotated[str | None, QueryParameter(name="user_id", min_length=1, max_length=200)] = None,
         k: Annotated[int | None, Parameter(ge=1, le=50)] = None,
-        item_type: Annotated[str | None, Parameter(query="type", min_length=1, max_length=50)] = None,
+        item_type: Annotated[str | None, QueryParameter(name="type", min_length=1, max_length=50)] = None,
     ) -> Recommendation:
         """Rank candidates with the configured bandit; every item carries the propensity it was served with."""
         caller = principal_of(request) or ANONYMOUS
@@ -40,7 +40,7 @@ class RecommendController(Controller):
         self,
         recommender: NamedDependency[Recommender],
         request: Request[Any, Any, Any],
-        recommendation_id: Annotated[uuid.UUID, Parameter(query="recommendation_id")],
+        recommendation_id: Annotated[uuid.UUID, QueryParameter(name="recommendation_id")],
     ) -> Explanation:
         """Candidates with their sources and contexts, served items with score parts, propensities and rewards."""
         return await recommender.explain(recommendation_id, caller=principal_of(request) or ANONYMOUS)

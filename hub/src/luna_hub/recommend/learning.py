@@ -86,7 +86,7 @@ async def _update_arms(
     await db.execute(
         """
         INSERT INTO recommend_arms (item_id, dims, a, b)
-        SELECT item_id, $2, $3, $4 FROM unnest($1::text[]) AS item_id
+        SELECT item_id, $2::int, $3::float8[], $4::float8[] FROM unnest($1::text[]) AS item_id
         ON CONFLICT (item_id) DO NOTHING
         """,
         items,
@@ -117,7 +117,9 @@ async def _update_arms(
     await db.execute(
         """
         UPDATE recommend_arms r
-        SET dims = $2, a = $3[(u.ord - 1) * $2 * $2 + 1 : u.ord * $2 * $2], b = $4[(u.ord - 1) * $2 + 1 : u.ord * $2],
+        SET dims = $2::int,
+            a = ($3::float8[])[(u.ord - 1) * $2::int * $2::int + 1 : u.ord * $2::int * $2::int],
+            b = ($4::float8[])[(u.ord - 1) * $2::int + 1 : u.ord * $2::int],
             rewards = r.rewards + u.added, updated_at = now()
         FROM unnest($1::text[], $5::bigint[]) WITH ORDINALITY AS u(item_id, added, ord)
         WHERE r.item_id = u.item_id

@@ -26,7 +26,7 @@ async def engagements(db: asyncpg.Connection, user_id: str, *, limit: int) -> li
     rows: list[asyncpg.Record] = await db.fetch(
         """
         SELECT item_id, type, value, extract(epoch FROM now() - ts) / 86400.0 AS age_days
-        FROM events WHERE user_id = $1 ORDER BY ts DESC LIMIT $2
+        FROM user_events WHERE user_id = $1 ORDER BY ts DESC LIMIT $2
         """,
         user_id,
         limit,
@@ -40,7 +40,7 @@ async def popular_items(
     """Active items with the most events of ``types`` over the last ``days``."""
     rows = await db.fetch(
         """
-        SELECT e.item_id FROM events e JOIN items i USING (item_id)
+        SELECT e.item_id FROM user_events e JOIN items i USING (item_id)
         WHERE e.ts > now() - make_interval(secs => $2 * 86400) AND e.type = ANY($1::text[]) AND i.active
           AND ($3::text IS NULL OR i.type = $3)
         GROUP BY e.item_id ORDER BY count(*) DESC, e.item_id LIMIT $4
@@ -118,7 +118,7 @@ async def log_decision(  # noqa: PLR0913 - the decision's parts
         await db.execute(
             """
             INSERT INTO recommendation_candidates (recommendation_id, item_id, sources, similarity, context)
-            SELECT $1, item, string_to_array(src, ','), sim, $5::float8[][(ord - 1) * $6 + 1 : ord * $6]
+            SELECT $1, item, string_to_array(src, ','), sim, ($5::float8[])[(ord - 1) * $6::int + 1 : ord * $6::int]
             FROM unnest($2::text[], $3::text[], $4::float8[]) WITH ORDINALITY AS t(item, src, sim, ord)
             """,
             recommendation_id,

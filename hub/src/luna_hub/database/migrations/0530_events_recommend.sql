@@ -1,6 +1,9 @@
 -- Items (anything the hub can recommend), the events users send about them, and the recommender's
 -- decision log and learned state (issue 19). See luna_hub.events and luna_hub.recommend.
 
+-- 0001 left an empty placeholder ``items`` "filled by later issues"; this is that issue, with text ids.
+-- (0001's ``events`` placeholder is about sites and meters, outages and alarms: user events get their own table.)
+DROP TABLE items;
 CREATE TABLE items (
     item_id    text PRIMARY KEY CHECK (length(item_id) BETWEEN 1 AND 200),
     type       text NOT NULL CHECK (length(type) BETWEEN 1 AND 50),
@@ -16,12 +19,12 @@ CREATE INDEX items_fresh ON items (created_at DESC) WHERE active;
 
 -- One row per event id ever stored: events are idempotent by id, and a hypertable cannot hold a
 -- unique index without its time column.
-CREATE TABLE event_ids (
+CREATE TABLE user_event_ids (
     event_id    text PRIMARY KEY,
     received_at timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE TABLE events (
+CREATE TABLE user_events (
     event_id          text NOT NULL,
     user_id           text NOT NULL,
     type              text NOT NULL CHECK (type IN ('view', 'click', 'accept', 'dismiss', 'done', 'rating', 'helpful', 'not_helpful')),
@@ -32,9 +35,9 @@ CREATE TABLE events (
     sent_by           text NOT NULL,
     received_at       timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX events_user_ts ON events (user_id, ts DESC);
-CREATE INDEX events_item_ts ON events (item_id, ts DESC);
-CREATE INDEX events_recommendation ON events (recommendation_id) WHERE recommendation_id IS NOT NULL;
+CREATE INDEX user_events_user_ts ON user_events (user_id, ts DESC);
+CREATE INDEX user_events_item_ts ON user_events (item_id, ts DESC);
+CREATE INDEX user_events_recommendation ON user_events (recommendation_id) WHERE recommendation_id IS NOT NULL;
 
 -- The decision log: every answer of GET /recommend, its candidates (with the context each was
 -- ranked in) and the items served, each with its propensity and, once known, its reward.
