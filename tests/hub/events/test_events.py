@@ -121,4 +121,4 @@ async def test_new_hub_without_items_recommends_nothing_but_answers(reco_hub: Op
     async with reco_hub() as hub:
         answer = await hub.recommend(await hub.caller())
         assert answer["items"] == []
-        assert uuid.UUID(answer["recommendation_id"])
+        assert uuid.UUID(answer["recommendation_id"]).version == 4

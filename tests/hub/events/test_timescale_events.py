@@ -54,7 +54,7 @@ async def test_events_stay_idempotent_and_learn_on_timescaledb(timescale_dsn: st
 
 
 async def test_user_events_are_a_hypertable(timescale_dsn: str) -> None:
-    async with migrated_pool(timescale_dsn, max_size=1, statement_cache_size=0, search_path="public") as pool:
-        async with pool.acquire() as connection:
-            hypertables = await connection.fetch("SELECT hypertable_name FROM timescaledb_information.hypertables")
+    engine = migrated_pool(timescale_dsn, max_size=1, statement_cache_size=0, search_path="public")
+    async with engine as pool, pool.acquire() as connection:
+        hypertables = await connection.fetch("SELECT hypertable_name FROM timescaledb_information.hypertables")
     assert "user_events" in {row["hypertable_name"] for row in hypertables}

@@ -1,4 +1,4 @@
-"""The bandits on NumPy: propensities that are the real probabilities of the picks, and learning in the right direction."""
+"""The bandits on NumPy: propensities that are the picks' real probabilities, and learning the right way."""
 
 from __future__ import annotations
 

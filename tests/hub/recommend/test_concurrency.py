@@ -27,40 +27,41 @@ async def test_two_hubs_rewarding_the_same_items_concurrently_lose_nothing(hub_d
     ids = [f"{item_type}-{n}" for n in range(3)]
     settings_a = reco_settings(hub_dsn, tmp_path / "a", policy="thompson", epsilon=0.2)
     settings_b = reco_settings(hub_dsn, tmp_path / "b", policy="thompson", epsilon=0.2)
-    async with served_hub(settings_a) as url_a, served_hub(settings_b) as url_b:
-        async with (
-            httpx.AsyncClient(base_url=url_a, timeout=60) as a,
-            httpx.AsyncClient(base_url=url_b, timeout=60) as b,
-        ):
-            items = [{"item_id": i, "type": item_type, "title": f"item {i}"} for i in ids]
-            assert (await a.post("/items", json={"items": items})).status_code == 200
-            servings = []
-            for n in range(16):
-                user = f"user-{n % 4}"
-                answer = (await a.get("/recommend", params={"user_id": user, "k": 3, "type": item_type})).json()
-                servings += [(user, answer["recommendation_id"], item["item_id"]) for item in answer["items"]]
+    async with (
+        served_hub(settings_a) as url_a,
+        served_hub(settings_b) as url_b,
+        httpx.AsyncClient(base_url=url_a, timeout=60) as a,
+        httpx.AsyncClient(base_url=url_b, timeout=60) as b,
+    ):
+        items = [{"item_id": i, "type": item_type, "title": f"item {i}"} for i in ids]
+        assert (await a.post("/items", json={"items": items})).status_code == 200
+        servings = []
+        for n in range(16):
+            user = f"user-{n % 4}"
+            answer = (await a.get("/recommend", params={"user_id": user, "k": 3, "type": item_type})).json()
+            servings += [(user, answer["recommendation_id"], item["item_id"]) for item in answer["items"]]
 
-            async def reward(client: httpx.AsyncClient, user: str, rid: str, item: str, kind: str) -> None:
-                body = {
-                    "event_id": uuid.uuid4().hex,
-                    "user_id": user,
-                    "type": kind,
-                    "item_id": item,
-                    "recommendation_id": rid,
-                    "ts": datetime.now(UTC).isoformat(),
-                }
-                response = await client.post("/events", json={"events": [body]})
-                assert response.status_code == 200, response.text
+        async def reward(client: httpx.AsyncClient, user: str, rid: str, item: str, kind: str) -> None:
+            body = {
+                "event_id": uuid.uuid4().hex,
+                "user_id": user,
+                "type": kind,
+                "item_id": item,
+                "recommendation_id": rid,
+                "ts": datetime.now(UTC).isoformat(),
+            }
+            response = await client.post("/events", json={"events": [body]})
+            assert response.status_code == 200, response.text
 
-            # each serving: a view on one hub and (for every other one) a click on the other, all at once
-            await asyncio.gather(
-                *(reward(a if n % 2 else b, user, rid, item, "view") for n, (user, rid, item) in enumerate(servings)),
-                *(
-                    reward(b if n % 2 else a, user, rid, item, "click")
-                    for n, (user, rid, item) in enumerate(servings)
-                    if n % 3 == 0
-                ),
-            )
+        # each serving: a view on one hub and (for every other one) a click on the other, all at once
+        await asyncio.gather(
+            *(reward(a if n % 2 else b, user, rid, item, "view") for n, (user, rid, item) in enumerate(servings)),
+            *(
+                reward(b if n % 2 else a, user, rid, item, "click")
+                for n, (user, rid, item) in enumerate(servings)
+                if n % 3 == 0
+            ),
+        )
     connection = await asyncpg.connect(hub_dsn)
     try:
         rows = await connection.fetch(
