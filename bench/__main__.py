@@ -16,6 +16,7 @@ from bench import (
     hub_timeseries,
     rag_quality,
     rag_retrieval,
+    recommend,
 )
 from bench.report import write
 
@@ -30,6 +31,7 @@ SUITES = {
     "hub_ingest": hub_ingest.run,
     "rag_retrieval": rag_retrieval.run,
     "rag_quality": rag_quality.run,
+    "recommend": recommend.run,
 }
 
 
