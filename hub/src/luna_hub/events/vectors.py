@@ -18,7 +18,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from luna_hub.events.schemas import Item
 from luna_hub.rag.embedders import Embedder
-from luna_hub.rag.vectors import collection_name, vector_store_unavailable
+from luna_hub.rag.vectors import collection_name, create_collection, vector_store_unavailable
 
 __all__ = ["ItemHit", "QdrantItemIndex", "item_point_id", "item_text"]
 
@@ -67,18 +67,9 @@ class QdrantItemIndex:
         """Create the collection (and a payload index on ``type`` on a server) unless it exists."""
         if self._ready:
             return
-        try:
-            if not await self._client.collection_exists(self.collection):
-                await self._client.create_collection(
-                    self.collection,
-                    vectors_config=models.VectorParams(size=self._embedder.dims, distance=models.Distance.COSINE),
-                )
-                if not self._local:  # local mode scans everything; indexes do nothing there
-                    await self._client.create_payload_index(
-                        self.collection, "type", field_schema=models.PayloadSchemaType.KEYWORD
-                    )
-        except (ResponseHandlingException, UnexpectedResponse) as exc:
-            raise vector_store_unavailable(exc) from exc
+        await create_collection(
+            self._client, self.collection, self._embedder.dims, keywords=("type",), local=self._local
+        )
         self._ready = True
 
     async def upsert(self, items: Sequence[Item]) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "EmbedHook",
     "QdrantChunkIndex",
     "collection_name",
+    "create_collection",
     "embedding_text",
     "embedding_texts",
     "open_qdrant",
@@ -111,19 +112,13 @@ class QdrantChunkIndex(ChunkIndex):
         """Create the collection (and payload indexes on a server) unless it exists."""
         if self._ready:
             return
-        try:
-            if not await self._client.collection_exists(self.collection):
-                await self._client.create_collection(
-                    self.collection,
-                    vectors_config=models.VectorParams(size=self._embedder.dims, distance=models.Distance.COSINE),
-                )
-                if not self._local:  # local mode scans everything; it warns that indexes do nothing there
-                    for field in ("document_id", "media_type"):
-                        await self._client.create_payload_index(
-                            self.collection, field, field_schema=models.PayloadSchemaType.KEYWORD
-                        )
-        except (ResponseHandlingException, UnexpectedResponse) as exc:
-            raise vector_store_unavailable(exc) from exc
+        await create_collection(
+            self._client,
+            self.collection,
+            self._embedder.dims,
+            keywords=("document_id", "media_type"),
+            local=self._local,
+        )
         self._ready = True
 
     async def index(self, document_id: str, version: int, chunks: Sequence[Chunk]) -> None:
@@ -253,6 +248,22 @@ class QdrantChunkIndex(ChunkIndex):
                     return found
         except (ResponseHandlingException, UnexpectedResponse) as exc:
             raise vector_store_unavailable(exc) from exc
+
+
+async def create_collection(
+    client: AsyncQdrantClient, name: str, dims: int, *, keywords: Sequence[str], local: bool
+) -> None:
+    """Create the cosine collection ``name`` of ``dims``-wide vectors (keyword indexes on a server) unless it exists."""
+    try:
+        if not await client.collection_exists(name):
+            await client.create_collection(
+                name, vectors_config=models.VectorParams(size=dims, distance=models.Distance.COSINE)
+            )
+            if not local:  # local mode scans everything; it warns that indexes do nothing there
+                for field in keywords:
+                    await client.create_payload_index(name, field, field_schema=models.PayloadSchemaType.KEYWORD)
+    except (ResponseHandlingException, UnexpectedResponse) as exc:
+        raise vector_store_unavailable(exc) from exc
 
 
 def embedding_text(chunk: Chunk) -> str:
