@@ -78,8 +78,8 @@ def event(kind: str, item_id: str, recommendation_id: str | None = None, **extra
 
 
 def reco_settings(dsn: str, data_dir: Path, **recommend: Any) -> HubSettings:
-    """Hub settings with a near-greedy LinUCB (tiny epsilon, no bonus) unless ``recommend`` says otherwise."""
-    config = {"policy": "linucb", "alpha": 0.0, "epsilon": 0.001} | recommend
+    """Hub settings with a near-greedy, seeded LinUCB (tiny epsilon, no bonus) unless ``recommend`` says otherwise."""
+    config = {"policy": "linucb", "alpha": 0.0, "epsilon": 0.001, "seed": 19} | recommend
     return HubSettings(database_url=dsn, data_dir=str(data_dir), recommend=msgspec.convert(config, RecommendSettings))
 
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+import numpy as np
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -28,7 +29,8 @@ _log = get_logger(__name__)
 async def recommend_lifespan(app: Litestar, *, settings: HubSettings) -> AsyncIterator[None]:
     """Open the recommender, hand it to the rag service, and close servings without reward on one hub."""
     config = settings.recommend
-    recommender = Recommender(provide_db_pool(app.state), provide_item_index(app.state), config)
+    rng = np.random.default_rng(config.seed)
+    recommender = Recommender(provide_db_pool(app.state), provide_item_index(app.state), config, rng=rng)
     app.state.recommender = recommender
     rag = provide_rag(app.state)
     rag.recommender = recommender

@@ -42,6 +42,8 @@ class RecommendSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     """Share of positions filled uniformly at random: every candidate has a propensity of at least epsilon/n."""
     mc_draws: Annotated[int, msgspec.Meta(ge=16, le=10_000)] = 256
     """Monte-Carlo draws behind each Thompson propensity."""
+    seed: int | None = None
+    """Seed of the ranking's random draws (tests, replays); unset: fresh entropy at every start."""
     ridge: Annotated[float, msgspec.Meta(gt=0)] = 1.0
     """The ridge prior of every item's linear model (A starts at ridge x I)."""
     default_k: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
