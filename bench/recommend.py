@@ -229,6 +229,7 @@ def ope(world: World, thompson: Run, ours: Ours, users: np.ndarray) -> list[Resu
     means_of = [np.clip(posterior(a, b, x_of[u])[0], 0, 1) for u in range(USERS)]
     greedy = [int(np.argmax(m)) for m in means_of]
     targets = {"content-only": content, "greedy on the final model": greedy}
+    caveat = "; target and DR's reward model were learnt from this same log"
     results = []
     for name, choice in targets.items():
         truth = float(np.mean([world.chance[u, choice[u]] for u in users[WARM_UP:]]))
@@ -250,7 +251,7 @@ def ope(world: World, thompson: Run, ours: Ours, users: np.ndarray) -> list[Resu
                     truth * 1000,
                     f"95% bootstrap [{estimate.low * 1000:.0f}, {estimate.high * 1000:.0f}]"
                     f" {'covers' if inside else 'misses'} the truth; from {len(log):,} decisions of ours"
-                    " (Thompson) after warm-up",
+                    f" (Thompson) after warm-up{caveat if name != 'content-only' else ''}",
                 )
             )
     return results
