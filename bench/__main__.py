@@ -17,6 +17,7 @@ from bench import (
     hub_timeseries,
     rag_quality,
     rag_retrieval,
+    recommend,
 )
 from bench.report import write
 
@@ -32,6 +33,7 @@ SUITES = {
     "rag_retrieval": rag_retrieval.run,
     "rag_quality": rag_quality.run,
     "energy_windows": energy_windows.run,
+    "recommend": recommend.run,
 }
 
 

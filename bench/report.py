@@ -19,6 +19,8 @@ class Result:
     unit: str
     baseline: float
     note: str = ""
+    figure: str = ""
+    """A picture of the measurement (a path from the repository root), linked below the table."""
 
     @property
     def ratio(self) -> float:
@@ -39,9 +41,21 @@ def _kept_rows(path: Path, groups: set[str]) -> list[str]:
     return [row for row in rows[1:] if row.split("|")[1].strip() not in groups]
 
 
+def _figure_lines(path: Path, results: list[Result]) -> list[str]:
+    """Links to the figures of earlier runs (kept) and of ``results`` (added), each once."""
+    old = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    lines = [line for line in old if line.startswith("![")]
+    for result in results:
+        line = f"![{result.group}]({result.figure})"
+        if result.figure and line not in lines:
+            lines.append(line)
+    return lines
+
+
 def write(results: list[Result], path: Path, *, keep_others: bool = False) -> None:
     """Rewrite the benchmark report; with ``keep_others``, rows of groups not measured now stay as they were."""
     kept = _kept_rows(path, {r.group for r in results}) if keep_others else []
+    figures = _figure_lines(path, results)
     lines = [
         "# Benchmarks",
         "",
@@ -59,4 +73,6 @@ def write(results: list[Result], path: Path, *, keep_others: bool = False) -> No
         f"| {r.group} | {r.name} | {r.value:,.0f} {r.unit} | {r.baseline:,.0f} {r.unit} | {r.ratio:.2f} | {r.note} |"
         for r in results
     ]
+    if figures:
+        lines += ["", "## Figures", "", *figures]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

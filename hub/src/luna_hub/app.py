@@ -29,6 +29,8 @@ from luna_hub.documents.deps import documents_dependencies, documents_lifespan
 from luna_hub.documents.index import ChunkIndex
 from luna_hub.duties import duties_lifespan
 from luna_hub.energy.controllers import EnergyController, SiteEnergyController
+from luna_hub.events.controllers import EventsController
+from luna_hub.events.deps import events_dependencies, events_lifespan, items_of_documents
 from luna_hub.health import health
 from luna_hub.http import hostile_input_middleware
 from luna_hub.ingest.controllers import IngestController
@@ -45,6 +47,8 @@ from luna_hub.prices.deps import prices_lifespan
 from luna_hub.problems import exception_handlers
 from luna_hub.rag.controllers import RagController
 from luna_hub.rag.deps import provide_chunk_index, rag_dependencies, rag_lifespan
+from luna_hub.recommend.controllers import RecommendController
+from luna_hub.recommend.deps import recommend_dependencies, recommend_lifespan
 from luna_hub.settings import HubSettings
 from luna_hub.sync.controllers import AgentIngestController
 from luna_hub.timeseries.controllers import CatalogController, TimeseriesController
@@ -88,6 +92,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             DashboardPagesController,
             EnergyController,
             SiteEnergyController,
+            EventsController,
+            RecommendController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
             metrics_lifespan,  # first: the tasks later lifespans start record into this app's metrics
@@ -103,6 +109,9 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             partial(documents_lifespan, settings=settings, chunk_index=index_of),
             partial(alerts_lifespan, settings=settings),
             operations_wiring_lifespan,  # last: plugs readiness and metrics into the dashboard and alert rules
+            partial(events_lifespan, settings=settings),
+            partial(recommend_lifespan, settings=settings),
+            partial(documents_lifespan, settings=settings, chunk_index=items_of_documents(index_of)),
         ],
         dependencies={
             "settings": Provide(_provide_settings, sync_to_thread=False),
@@ -113,6 +122,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             **documents_dependencies(),
             **observability_dependencies(),
             **alerts_dependencies(),
+            **events_dependencies(),
+            **recommend_dependencies(),
         },
         guards=[policy_guard],  # every route's rule is in luna_hub.auth.policy
         exception_handlers=exception_handlers,

@@ -47,6 +47,7 @@ from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
 from luna_hub.observability.logfiles import attach_log_files, detach_log_files
 from luna_hub.rag.deps import open_rag
+from luna_hub.recommend.cli import add_recommend_commands, run_recommend
 from luna_hub.settings import HubSettings, load
 from luna_shared.keyfile import write_key
 from luna_shared.process import cli_parser, run_main, serve_http, start_logging
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to add")
     add.add_argument("--document-id", help="add FILE as a new version of this document (one FILE only)")
     _identity_commands(commands)
+    add_recommend_commands(commands)
     agent = commands.add_parser(
         "create-agent",
         help="create an agent (and its site) with a key for POST /api/v1/ingest (printed once)",
@@ -474,6 +476,7 @@ _COMMANDS: dict[str, Callable[[HubSettings, argparse.Namespace], int]] = {
     "revoke-api-key": _revoke_api_key,
     "users": _users,
     "api-keys": _api_keys,
+    "recommend": lambda settings, args: run_recommend(settings, args, _with_pool),
 }
 
 

@@ -172,3 +172,22 @@ async def test_revocation_takes_effect_on_the_next_request(world: World, hub_dsn
     finally:
         await connection.close()
     assert (await world.client.get("/documents", headers=headers)).status_code == 401
+
+
+async def test_signed_in_users_send_events_and_get_recommendations_for_themselves_only(world: World) -> None:
+    by_name = {caller.name: {"Authorization": f"Bearer {caller.key}"} for caller in world.callers}
+    user, analyst = by_name["user"], by_name["analyst"]
+    me = (await world.client.get("/auth/me", headers=user)).json()["username"]
+    assert (await world.client.get("/recommend", params={"user_id": me}, headers=user)).status_code == 200
+    for_other = {"user_id": "somebody-else"}
+    assert (await world.client.get("/recommend", params=for_other, headers=user)).status_code == 403
+    assert (await world.client.get("/recommend", params=for_other, headers=analyst)).status_code == 200
+    other_event = {
+        "events": [{"event_id": "m1", "type": "click", "item_id": "no-such-item", "ts": "2024-01-01T00:00:00Z"}]
+    }
+    other_event["events"][0]["user_id"] = "somebody-else"
+    assert (await world.client.post("/events", json=other_event, headers=user)).status_code == 403
+    # an analyst may send for others: refused only for the unknown item
+    assert (await world.client.post("/events", json=other_event, headers=analyst)).status_code == 422
+    items = {"items": [{"item_id": "matrix-item", "type": "article", "title": "t"}]}
+    assert (await world.client.post("/items", json=items, headers=user)).status_code == 403

@@ -72,6 +72,11 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/sites/{site}/actions"): SITE_MEMBER,
     ("POST", "/sites/{site}/actions/{action_id}/dismiss"): SITE_MEMBER,
     ("GET", "/sites/{site}/actions/{action_id}/outcome"): SITE_MEMBER,
+    # items, events and recommendations (a plain user sends and asks for itself only: checked by the services)
+    ("POST", "/items"): ANALYST,
+    ("POST", "/events"): SIGNED_IN,
+    ("GET", "/recommend"): SIGNED_IN,
+    ("GET", "/recommend/explain"): SIGNED_IN,
     # audit logs
     ("GET", "/audit"): ADMIN,
     # signing in

@@ -84,7 +84,9 @@ class DashboardController(Controller):
         db_pool: NamedDependency[asyncpg.Pool],
         settings: NamedDependency[HubSettings],
         state: State,
-        events: Annotated[int | None, QueryParameter(ge=1, le=10_000, description="end after this many")] = None,
+        count: Annotated[
+            int | None, QueryParameter(name="events", ge=1, le=10_000, description="end after this many events")
+        ] = None,
     ) -> ServerSentEvent:
         """Send a snapshot every ``dashboard.refresh_s`` seconds for five minutes; the browser then reconnects."""
         sources = provide_snapshot_sources(state)
@@ -93,11 +95,11 @@ class DashboardController(Controller):
         async def snapshots() -> AsyncIterator[ServerSentEventMessage]:
             loop = asyncio.get_running_loop()
             ends, sent = loop.time() + _STREAM_S, 0
-            while loop.time() < ends and (events is None or sent < events):
+            while loop.time() < ends and (count is None or sent < count):
                 snapshot = await build_snapshot(db_pool, sources)
                 yield ServerSentEventMessage(data=msgspec.json.encode(snapshot).decode(), event="snapshot")
                 sent += 1
-                if events is None or sent < events:
+                if count is None or sent < count:
                     await asyncio.sleep(every)
 
         headers = {"Cache-Control": "no-store", "Content-Security-Policy": DASHBOARD_CSP}

@@ -10,6 +10,7 @@ import msgspec
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from qdrant_client import AsyncQdrantClient
 
 from luna_hub.database.deps import provide_db_pool
 from luna_hub.documents.schemas import Chunk
@@ -21,7 +22,15 @@ from luna_hub.rag.vectors import QdrantChunkIndex, open_qdrant
 from luna_hub.settings import HubSettings
 from luna_shared.logs import get_logger
 
-__all__ = ["RagParts", "open_rag", "provide_chunk_index", "provide_rag", "rag_dependencies", "rag_lifespan"]
+__all__ = [
+    "RagParts",
+    "open_rag",
+    "provide_chunk_index",
+    "provide_rag",
+    "provide_rag_parts",
+    "rag_dependencies",
+    "rag_lifespan",
+]
 
 _log = get_logger(__name__)
 
@@ -31,6 +40,9 @@ class RagParts(msgspec.Struct, frozen=True, kw_only=True):
 
     index: QdrantChunkIndex
     service: RagService
+    client: AsyncQdrantClient
+    """The Qdrant client (local mode allows one per folder: other domains' collections share it)."""
+    local: bool
 
 
 @asynccontextmanager
@@ -59,7 +71,7 @@ async def open_rag(pool: asyncpg.Pool, settings: HubSettings) -> AsyncIterator[R
             stop_words=settings.rag.stop_words,
         )
         service = RagService(pool, embedder, retriever, settings.rag, chat=chat, timezone=settings.rollup_timezone)
-        yield RagParts(index=index, service=service)
+        yield RagParts(index=index, service=service, client=client, local=local)
     finally:
         await client.close()
         await embedder.close()
@@ -73,6 +85,7 @@ async def rag_lifespan(app: Litestar, *, settings: HubSettings) -> AsyncIterator
     async with open_rag(provide_db_pool(app.state), settings) as parts:
         app.state.chunk_index = parts.index
         app.state.rag = parts.service
+        app.state.rag_parts = parts
         _log.info("rag ready", collection=parts.index.collection, answerer=settings.rag.answerer)
         yield
 
@@ -81,6 +94,12 @@ def provide_rag(state: State) -> RagService:
     """Return the app's RAG service (opened by :func:`rag_lifespan`)."""
     service: RagService = state.rag
     return service
+
+
+def provide_rag_parts(state: State) -> RagParts:
+    """Return the rag domain's parts (opened by :func:`rag_lifespan`), for domains sharing its embedder and Qdrant."""
+    parts: RagParts = state.rag_parts
+    return parts
 
 
 def provide_chunk_index(state: State) -> QdrantChunkIndex:

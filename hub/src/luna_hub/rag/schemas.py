@@ -14,6 +14,8 @@ __all__ = [
     "DataCitation",
     "EmbedRequest",
     "Embeddings",
+    "RecommendedDocument",
+    "RecommendedDocuments",
     "RelatedDocument",
 ]
 
@@ -89,6 +91,28 @@ class RelatedDocument(msgspec.Struct, frozen=True, kw_only=True):
     score: float
 
 
+class RecommendedDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """A document recommended to the asking user (``luna_hub.recommend``), with its propensity and why."""
+
+    document_id: str
+    item_id: str
+    title: str
+    score: float
+    propensity: float
+    reason: str
+
+
+class RecommendedDocuments(msgspec.Struct, frozen=True, kw_only=True):
+    """Documents ranked for the asking user.
+
+    ``helpful``/``not_helpful`` events naming ``recommendation_id`` and a document's ``item_id`` teach the recommender.
+    """
+
+    recommendation_id: str
+    policy: str
+    documents: list[RecommendedDocument]
+
+
 class ContextReport(msgspec.Struct, frozen=True, kw_only=True):
     """How the prompt was fitted into the model's context (generative answers)."""
 
@@ -111,3 +135,5 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     model: str | None = None
     context: ContextReport | None = None
     notes: list[str] = msgspec.field(default_factory=list)
+    recommended_documents: RecommendedDocuments | None = None
+    """Documents ranked for the asking user by the recommender (absent when it has none to offer)."""

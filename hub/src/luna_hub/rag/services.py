@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import asyncpg
 import msgspec
@@ -19,7 +19,7 @@ import numpy as np
 from luna_hub.audit.schemas import ChunkRef, ModelCall
 from luna_hub.audit.services import record_model_call
 from luna_hub.documents.schemas import Chunk
-from luna_hub.errors import PayloadTooLargeError
+from luna_hub.errors import HubError, PayloadTooLargeError
 from luna_hub.metrics import recorder
 from luna_hub.rag.data import DataContext, series_context
 from luna_hub.rag.embedders import Embedded, Embedder, Purpose
@@ -27,10 +27,19 @@ from luna_hub.rag.generation import NOT_IN_SOURCES, Generated, OllamaChat, build
 from luna_hub.rag.limits import CharacterBudget
 from luna_hub.rag.passages import Passage, best_sentences, bridge_ids, build_passages, content_words, support
 from luna_hub.rag.retrieval import Hit, Retriever
-from luna_hub.rag.schemas import Answer, AskRequest, Citation, ContextReport, Embeddings, RelatedDocument
+from luna_hub.rag.schemas import (
+    Answer,
+    AskRequest,
+    Citation,
+    ContextReport,
+    Embeddings,
+    RecommendedDocuments,
+    RelatedDocument,
+)
 from luna_hub.settings import RagSettings
+from luna_shared.logs import get_logger
 
-__all__ = ["AskEvent", "RagService"]
+__all__ = ["AskEvent", "DocumentRecommender", "RagService"]
 
 AskEvent = tuple[str, Any]
 """``("sources", {...})``, ``("token", {"text": ...})`` or ``("done", Answer)``."""
@@ -38,11 +47,25 @@ AskEvent = tuple[str, Any]
 _EXTRACTIVE_PASSAGES: Final = 3
 _NOT_FOUND: Final = "The sources do not contain an answer to this question."
 _REF: Final = re.compile(r"\[(\d+)\]")
+_log = get_logger(__name__)
 _EMBED_BATCH_CHARS: Final = 4000  # /embed embeds in pieces this small: questions of /rag/ask get the model between them
 
 
+class DocumentRecommender(Protocol):
+    """Ranks documents for a user (implemented by the recommend domain)."""
+
+    async def documents_for(self, user_id: str) -> RecommendedDocuments | None:
+        """Documents for ``user_id``, logged as a recommendation; None when there are none."""
+
+
 class RagService:
-    """Answers questions over the indexed chunks and the stored series."""
+    """Answers questions over the indexed chunks and the stored series.
+
+    ``recommender``, when set (by the recommend domain's lifespan), adds documents ranked for the
+    asking user to every answer.
+    """
+
+    recommender: DocumentRecommender | None = None
 
     def __init__(  # noqa: PLR0913 - the parts it joins
         self,
@@ -149,6 +172,23 @@ class RagService:
 
     async def ask_events(self, request: AskRequest, *, actor: str) -> AsyncIterator[AskEvent]:
         """Answer as events: the sources first, then the answer's pieces, then the whole answer."""
+        async for kind, payload in self._answer_events(request, actor=actor):
+            if kind == "done" and self.recommender is not None:
+                yield kind, await self._with_recommendations(payload, actor)
+            else:
+                yield kind, payload
+
+    async def _with_recommendations(self, answer: Answer, actor: str) -> Answer:
+        """Add documents ranked for ``actor``; a recommender failure costs the answer nothing but a note."""
+        assert self.recommender is not None  # noqa: S101 - checked by the caller
+        try:
+            documents = await self.recommender.documents_for(actor)
+        except HubError as exc:
+            _log.warning("no recommended documents", error=str(exc))
+            return msgspec.structs.replace(answer, notes=[*answer.notes, "no recommended documents: " + str(exc)])
+        return msgspec.structs.replace(answer, recommended_documents=documents)
+
+    async def _answer_events(self, request: AskRequest, *, actor: str) -> AsyncIterator[AskEvent]:
         stages = recorder().rag_duration
         with stages.labels("data").time():
             data, notes = await series_context(self._pool, request.question, tz=self._timezone)

@@ -37,10 +37,12 @@ __all__ = [
     "EmbedHook",
     "QdrantChunkIndex",
     "collection_name",
+    "create_collection",
     "embedding_text",
     "embedding_texts",
     "open_qdrant",
     "point_id",
+    "vector_store_unavailable",
 ]
 
 _NAMESPACE: Final = uuid.UUID("5b0e3f38-0c1e-4c2b-9f51-6c756e612d72")
@@ -64,9 +66,9 @@ def point_id(chunk_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, chunk_id))
 
 
-def collection_name(model: str, dims: int) -> str:
-    """Return the collection holding vectors of ``model``: ``chunks_<model>_<dims>``."""
-    return f"chunks_{re.sub(r'[^A-Za-z0-9_-]+', '-', model)}_{dims}"
+def collection_name(model: str, dims: int, kind: str = "chunks") -> str:
+    """Return the collection holding ``kind`` vectors of ``model``: ``chunks_<model>_<dims>`` by default."""
+    return f"{kind}_{re.sub(r'[^A-Za-z0-9_-]+', '-', model)}_{dims}"
 
 
 def open_qdrant(url: str | None, data_dir: str, *, api_key: str | None = None) -> tuple[AsyncQdrantClient, bool]:
@@ -110,19 +112,13 @@ class QdrantChunkIndex(ChunkIndex):
         """Create the collection (and payload indexes on a server) unless it exists."""
         if self._ready:
             return
-        try:
-            if not await self._client.collection_exists(self.collection):
-                await self._client.create_collection(
-                    self.collection,
-                    vectors_config=models.VectorParams(size=self._embedder.dims, distance=models.Distance.COSINE),
-                )
-                if not self._local:  # local mode scans everything; it warns that indexes do nothing there
-                    for field in ("document_id", "media_type"):
-                        await self._client.create_payload_index(
-                            self.collection, field, field_schema=models.PayloadSchemaType.KEYWORD
-                        )
-        except (ResponseHandlingException, UnexpectedResponse) as exc:
-            raise _unavailable(exc) from exc
+        await create_collection(
+            self._client,
+            self.collection,
+            self._embedder.dims,
+            keywords=("document_id", "media_type"),
+            local=self._local,
+        )
         self._ready = True
 
     async def index(self, document_id: str, version: int, chunks: Sequence[Chunk]) -> None:
@@ -159,7 +155,7 @@ class QdrantChunkIndex(ChunkIndex):
                 ),
             )
         except (ResponseHandlingException, UnexpectedResponse) as exc:
-            raise _unavailable(exc) from exc
+            raise vector_store_unavailable(exc) from exc
         _log.info(
             "chunks indexed",
             document_id=document_id,
@@ -179,7 +175,7 @@ class QdrantChunkIndex(ChunkIndex):
                 points_selector=models.FilterSelector(filter=models.Filter(must=[_match("document_id", document_id)])),
             )
         except (ResponseHandlingException, UnexpectedResponse) as exc:
-            raise _unavailable(exc) from exc
+            raise vector_store_unavailable(exc) from exc
 
     async def search(
         self, vector: Sequence[float], *, limit: int, document_ids: Sequence[str] | None = None
@@ -202,7 +198,7 @@ class QdrantChunkIndex(ChunkIndex):
                 with_payload=True,
             )
         except (ResponseHandlingException, UnexpectedResponse) as exc:
-            raise _unavailable(exc) from exc
+            raise vector_store_unavailable(exc) from exc
         best: dict[str, DenseHit] = {}
         for point in response.points:  # best first: a chunk's first point is its best
             chunk_id = str((point.payload or {}).get("chunk_id"))
@@ -220,7 +216,7 @@ class QdrantChunkIndex(ChunkIndex):
                 self.collection, ids=[point_id(chunk_id) for chunk_id in chunk_ids], with_payload=True
             )
         except (ResponseHandlingException, UnexpectedResponse) as exc:
-            raise _unavailable(exc) from exc
+            raise vector_store_unavailable(exc) from exc
         found = [_chunk(record.payload) for record in records]
         return {chunk.chunk_id: chunk for chunk in found}
 
@@ -251,7 +247,23 @@ class QdrantChunkIndex(ChunkIndex):
                 if offset is None:
                     return found
         except (ResponseHandlingException, UnexpectedResponse) as exc:
-            raise _unavailable(exc) from exc
+            raise vector_store_unavailable(exc) from exc
+
+
+async def create_collection(
+    client: AsyncQdrantClient, name: str, dims: int, *, keywords: Sequence[str], local: bool
+) -> None:
+    """Create the cosine collection ``name`` of ``dims``-wide vectors (keyword indexes on a server) unless it exists."""
+    try:
+        if not await client.collection_exists(name):
+            await client.create_collection(
+                name, vectors_config=models.VectorParams(size=dims, distance=models.Distance.COSINE)
+            )
+            if not local:  # local mode scans everything; it warns that indexes do nothing there
+                for field in keywords:
+                    await client.create_payload_index(name, field, field_schema=models.PayloadSchemaType.KEYWORD)
+    except (ResponseHandlingException, UnexpectedResponse) as exc:
+        raise vector_store_unavailable(exc) from exc
 
 
 def embedding_text(chunk: Chunk) -> str:
@@ -302,5 +314,6 @@ def _chunk(payload: dict[str, Any] | None) -> Chunk:
     return msgspec.convert(payload or {}, Chunk)
 
 
-def _unavailable(exc: Exception) -> UnavailableError:
+def vector_store_unavailable(exc: Exception) -> UnavailableError:
+    """Translate a Qdrant client failure into the hub's 503."""
     return UnavailableError(f"the vector store failed: {exc}")

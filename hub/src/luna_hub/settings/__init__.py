@@ -11,6 +11,7 @@ import msgspec
 from luna_hub.settings.alerts import AlertSettings
 from luna_hub.settings.energy import EnergySettings
 from luna_hub.settings.prices import PriceImportSettings
+from luna_hub.settings.recommend import RecommendSettings
 from luna_shared.config import LoadedSettings, Port, load_settings
 from luna_shared.logs import LogSettings
 
@@ -303,6 +304,7 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     dashboard: DashboardSettings = msgspec.field(default_factory=DashboardSettings)
     prices: PriceImportSettings = msgspec.field(default_factory=PriceImportSettings)
     energy: EnergySettings = msgspec.field(default_factory=EnergySettings)
+    recommend: RecommendSettings = msgspec.field(default_factory=RecommendSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     log_files: LogFileSettings = msgspec.field(default_factory=LogFileSettings)
