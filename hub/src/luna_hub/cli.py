@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import gc
 import getpass
+import hashlib
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -87,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     loader.add_argument("--metric", help="metric of a wide file (default power_w)")
     loader.add_argument("--unit", help="unit when the file does not say")
     loader.add_argument("--resolution-minutes", type=int, help="resolution of a price file")
+    loader.add_argument(
+        "--site", help="site the file's meters belong to (default: none; only analysts and admins read them)"
+    )
     documents = commands.add_parser(
         "documents", help="manage documents (PDF, DOCX, CSV, Markdown, HTML, text)", description="Manage documents."
     )
@@ -318,14 +322,17 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
         resolution_minutes=args.resolution_minutes,
         strict=args.strict,
         actor=f"cli:{getpass.getuser()}",
+        site=args.site,
     )
 
     async def work(pool: asyncpg.Pool) -> LoadReport:
         with path.open("rb") as binary:
+            digest = hashlib.file_digest(binary, "sha256").hexdigest()  # recorded in loaded_files, with its site
+            binary.seek(0)
             return await load_file(
                 pool,
                 binary,
-                options,
+                options._replace(sha256=digest),
                 method=settings.bulk_insert,
                 limits=settings.load,
             )

@@ -27,7 +27,16 @@ from luna_hub.database.deps import provide_db_pool
 from luna_hub.errors import ForbiddenError
 from luna_hub.settings import HubSettings
 
-__all__ = ["ANONYMOUS", "actor_of", "api_key_guard", "authenticate", "policy_guard", "presented_key", "principal_of"]
+__all__ = [
+    "ANONYMOUS",
+    "actor_of",
+    "api_key_guard",
+    "authenticate",
+    "policy_guard",
+    "presented_key",
+    "principal_of",
+    "readable_sites",
+]
 
 ANONYMOUS = Principal(username="anonymous", role="admin", sites=None, via="open")
 """Who a request without credential runs as when ``auth.required`` is false."""
@@ -53,6 +62,15 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | 
     """Return the principal the guard established for this request, if any."""
     principal = connection.scope.get("user")
     return principal if isinstance(principal, Principal) else None
+
+
+def readable_sites(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, ...] | None:
+    """Return the sites the caller may read (None: every site); 403 when no principal was established."""
+    principal = principal_of(connection)
+    if principal is None:
+        msg = "no principal: the app's policy guard did not run"
+        raise ForbiddenError(msg)
+    return principal.sites
 
 
 def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -100,8 +118,14 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
 
 
 async def _check_sites(connection: ASGIConnection[Any, Any, Any, Any], principal: Principal, rule: Rule) -> None:
-    """403 unless every meter named in the rule's query parameter is at a site the principal may read."""
-    if rule.site_query is None or principal.sites is None:
+    """403 unless the site and every meter named in the rule's query parameters are at sites the principal reads."""
+    if principal.sites is None:
+        return
+    site = None if rule.site_param is None else connection.query_params.get(rule.site_param)
+    if site and not principal.may_read_site(site):
+        msg = f"site {site!r} is not one of yours"
+        raise ForbiddenError(msg)
+    if rule.site_query is None:
         return
     meters = connection.query_params.getall(rule.site_query, [])
     if not meters:

@@ -48,6 +48,9 @@ class IngestController(Controller):
         unit: Annotated[str | None, QueryParameter(description="unit when the file does not say")] = None,
         resolution_minutes: Annotated[int | None, QueryParameter(ge=1, le=1440)] = None,
         name: Annotated[str, QueryParameter(description="file name for the report")] = "upload",
+        site: Annotated[
+            str | None, QueryParameter(description="site the file's meters belong to (default: none, analysts only)")
+        ] = None,
     ) -> LoadReport:
         """Load the body (CSV: SMARD, ENTSO-E, OPSD, wide or long; JSON document or JSON Lines).
 
@@ -55,6 +58,9 @@ class IngestController(Controller):
         size). Rows are validated one by one: rejected rows are listed with their line and reason and the
         rest is stored, unless ``strict=true`` (then 422 and nothing is stored). A file that
         cannot be read at all is a 400 and stores nothing. Loading the same file again stores nothing new.
+        With ``site``, meters without a site become that site's (users of the site read them); a meter
+        of another site is a 403 and nothing is stored. Without it, meters the load creates have no
+        site: only analysts and admins read them.
         """
         limit = settings.load.max_body_bytes
         declared = request.headers.get("content-length", "")
@@ -80,6 +86,7 @@ class IngestController(Controller):
                 strict=strict,
                 sha256=digest.hexdigest(),
                 actor=actor_of(request),
+                site=site,
             )
             return await load_file(
                 db_pool,
