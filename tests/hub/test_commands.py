@@ -93,7 +93,9 @@ def test_load_for_a_site_records_it_and_gives_the_meters_to_it(cli_dsn: str, tmp
         try:
             file_site = await connection.fetchval("SELECT site_id FROM loaded_files WHERE name = $1", str(data))
             meter_site = await connection.fetchval("SELECT site_id FROM meters WHERE meter_id = 'cli-site-m1'")
-            count = await connection.fetchval("SELECT count(*) FROM smart_meter_readings WHERE meter_id = 'cli-site-m1'")
+            count = await connection.fetchval(
+                "SELECT count(*) FROM smart_meter_readings WHERE meter_id = 'cli-site-m1'"
+            )
             return file_site, meter_site, count
         finally:
             await connection.close()

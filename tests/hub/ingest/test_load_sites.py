@@ -51,6 +51,10 @@ def readings(*meters: str, value: float = 1.0, day: int = 1) -> bytes:
     return ("meter_id,metric,ts,value,unit\n" + rows).encode()
 
 
+def sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
 def query(meter: str) -> dict[str, str]:
     return {"meter": meter, "metric": "power_w", "start": "2024-03-01", "end": "2024-03-05", "bucket": "1h"}
 
@@ -75,7 +79,7 @@ async def test_the_site_s_users_read_what_a_load_for_it_brought_others_get_403(
     refused = await hub.get("/data/query", params=query(meter), headers=sites.foreign)
     assert refused.status_code == 403
     assert refused.json()["detail"] == f"meter {meter!r} is not at a site of yours"
-    [file] = await fetch(hub_dsn, "SELECT site_id FROM loaded_files WHERE sha256 = $1", hashlib.sha256(body).hexdigest())
+    [file] = await fetch(hub_dsn, "SELECT site_id FROM loaded_files WHERE sha256 = $1", sha256(body))
     assert file["site_id"] == sites.site
     [row] = await fetch(hub_dsn, "SELECT site_id, agent_id FROM meters WHERE meter_id = $1", meter)
     assert (row["site_id"], row["agent_id"]) == (sites.site, None)
@@ -90,7 +94,7 @@ async def test_without_site_the_new_meters_are_for_analysts_and_admins_only(
     assert (await hub.get("/data/query", params=query(meter), headers=sites.own)).status_code == 403
     assert (await hub.get("/data/query", params=query(meter), headers=sites.foreign)).status_code == 403
     assert (await hub.get("/data/query", params=query(meter), headers=sites.analyst)).status_code == 200
-    [file] = await fetch(hub_dsn, "SELECT site_id FROM loaded_files WHERE sha256 = $1", hashlib.sha256(body).hexdigest())
+    [file] = await fetch(hub_dsn, "SELECT site_id FROM loaded_files WHERE sha256 = $1", sha256(body))
     assert file["site_id"] is None
     # a later load for a site claims the meter without site, as an agent's first batch does
     more = readings(meter, day=2)
@@ -107,12 +111,13 @@ async def test_a_load_naming_a_meter_of_another_site_is_refused_and_stores_nothi
     refused = await hub.post("/data/load", params={"site": sites.other}, content=body)
     assert refused.status_code == 403, refused.text
     assert refused.json()["detail"] == (
-        f"meters of another site: {meter!r} (site {sites.site!r}); this load is for site {sites.other!r}: nothing stored"
+        f"meters of another site: {meter!r} (site {sites.site!r});"
+        f" this load is for site {sites.other!r}: nothing stored"
     )
     stored = await fetch(hub_dsn, "SELECT meter_id FROM smart_meter_readings WHERE meter_id = ANY($1)", [meter, fresh])
     assert sorted(row["meter_id"] for row in stored) == [meter] * 3  # the first load's readings only
     assert await fetch(hub_dsn, "SELECT 1 FROM meters WHERE meter_id = $1", fresh) == []
-    assert await fetch(hub_dsn, "SELECT 1 FROM loaded_files WHERE sha256 = $1", hashlib.sha256(body).hexdigest()) == []
+    assert await fetch(hub_dsn, "SELECT 1 FROM loaded_files WHERE sha256 = $1", sha256(body)) == []
     [row] = await fetch(hub_dsn, "SELECT site_id FROM meters WHERE meter_id = $1", meter)
     assert row["site_id"] == sites.site
 

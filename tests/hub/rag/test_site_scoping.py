@@ -73,9 +73,7 @@ async def test_a_user_gets_no_number_of_another_site_s_meter_an_analyst_does(cal
     assert other["data"] == []
     assert "1,234.50" not in other["answer"]
     assert not any(meter in note for note in other["notes"])  # not even "names the meter but no period"
-    streamed = await callers.client.post(
-        "/rag/ask", json={"question": question, "stream": True}, headers=callers.other
-    )
+    streamed = await callers.client.post("/rag/ask", json={"question": question, "stream": True}, headers=callers.other)
     sources = streamed.text.split("event: sources", 1)[1].split("event:", 1)[0]
     assert '"data":[]' in sources.replace(" ", "")
     assert "1,234.50" not in streamed.text
