@@ -18,6 +18,7 @@ from luna_hub.auth.controllers import AuthController
 from luna_hub.auth.deps import auth_dependencies, auth_lifespan
 from luna_hub.auth.exposure import check_exposure
 from luna_hub.auth.guards import policy_guard
+from luna_hub.cache.deps import cache_dependencies, cache_lifespan
 from luna_hub.database.deps import database_dependencies, database_lifespan, database_url
 from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.deps import documents_dependencies, documents_lifespan
@@ -69,12 +70,14 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             partial(auth_lifespan, settings=settings),
             partial(duties_lifespan, settings=settings),
             partial(rollups_lifespan, settings=settings),
+            partial(cache_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
             partial(documents_lifespan, settings=settings, chunk_index=index_of),
         ],
         dependencies={
             "settings": Provide(_provide_settings, sync_to_thread=False),
             **database_dependencies(),
+            **cache_dependencies(),
             **auth_dependencies(),
             **rag_dependencies(),
             **documents_dependencies(),

@@ -114,7 +114,12 @@ class DutyRunner:
                 await lease.connection.fetchval("SELECT 1", timeout=5)
                 return True
             connection = await self._connect()
-            if await connection.fetchval("SELECT pg_try_advisory_lock($1)", duty_lock_key(name), timeout=5):
+            try:
+                taken = await connection.fetchval("SELECT pg_try_advisory_lock($1)", duty_lock_key(name), timeout=5)
+            except BaseException:
+                connection.terminate()  # cancelled (the app stops) or failed: never leave the socket open
+                raise
+            if taken:
                 lease.connection = connection
                 _log.info("duty taken over", duty=name)
                 return True

@@ -13,6 +13,7 @@ from luna_shared.logs import LogSettings
 
 __all__ = [
     "AuthSettings",
+    "CacheSettings",
     "DocumentSettings",
     "HubSettings",
     "IngestSettings",
@@ -205,6 +206,24 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             raise ValueError(msg)
 
 
+class CacheSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where cached answers live: in this process by default, in Redis when ``url`` is set (shared by replicas)."""
+
+    enabled: bool = True
+    url: str | None = None
+    """A Redis server, e.g. ``redis://127.0.0.1:6379/0`` (``LUNA_CACHE__URL``); unset: in-process memory."""
+    prefix: str = "luna:cache:"
+    """Prefix of every Redis key the hub writes (several hubs of one deployment share it)."""
+    max_bytes: Annotated[int, msgspec.Meta(ge=0)] = 64 * 1024 * 1024
+    """Most bytes of answers the in-process cache keeps (least recently used go first)."""
+    max_entry_bytes: Annotated[int, msgspec.Meta(ge=0)] = 4 * 1024 * 1024
+    """Answers larger than this are not cached."""
+    ttl_s: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    """How long an entry lives; correctness never depends on it (keys change when data does)."""
+    settle_s: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+    """Only ranges that ended at least this long ago are cached (open ranges change with every batch)."""
+
+
 class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything the hub process is configured with."""
 
@@ -231,6 +250,7 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     load: LoadSettings = msgspec.field(default_factory=LoadSettings)
     documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     rag: RagSettings = msgspec.field(default_factory=RagSettings)
+    cache: CacheSettings = msgspec.field(default_factory=CacheSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
     def __post_init__(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import stat
-import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,12 +14,17 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from luna_hub.auth.tokens import LoginThrottle, jwt_secret
-from luna_hub.settings import AuthSettings, HubSettings
+from luna_hub.auth.errors import ThrottledError
+from luna_hub.auth.throttle import FailureStore, LoginThrottle, MemoryFailures, RedisFailures
+from luna_hub.auth.tokens import jwt_secret
+from luna_hub.settings import AuthSettings, CacheSettings, HubSettings
 from luna_shared.errors import ConfigError
 from support.hub import ready_client
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test user's
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass
@@ -107,21 +112,56 @@ async def test_failed_logins_are_throttled_per_user_with_retry_after(hub_with_us
     assert int(throttled.headers["retry-after"]) >= 1
 
 
-def test_throttle_delays_grow_and_a_success_clears_the_user() -> None:
-    throttle = LoginThrottle(AuthSettings(login_free_failures=2, login_max_delay_s=5))
+@pytest.fixture(params=["memory", "redis"])
+async def failures(request: pytest.FixtureRequest) -> AsyncIterator[FailureStore]:
+    """Both stores of failed logins: this process, and the real Redis on 127.0.0.1:6379 (shared by replicas)."""
+    if request.param == "memory":
+        yield MemoryFailures()
+        return
+    store = RedisFailures(REDIS_URL, f"luna-test-{uuid.uuid4().hex}:")
+    try:
+        yield store
+    finally:
+        for key in ("user:u", "address:a"):
+            await store.clear(key)
+        await store.close()
+
+
+async def test_throttle_delays_grow_and_a_success_clears_the_user(failures: FailureStore) -> None:
+    throttle = LoginThrottle(AuthSettings(login_free_failures=2, login_max_delay_s=5), failures)
     keys = ("user:u", "address:a")
-    throttle.failed(*keys)
-    throttle.check(*keys)
-    throttle.failed(*keys)
-    with pytest.raises(Exception, match="too many failed logins") as first:
-        throttle.check(*keys)
-    throttle.failed(*keys)
-    with pytest.raises(Exception, match="too many failed logins") as second:
-        throttle.check("address:a")
-    assert second.value.retry_after > first.value.retry_after  # type: ignore[attr-defined]
-    throttle.succeeded("user:u")
-    throttle.check("user:u")
-    assert time.monotonic() > 0
+    await throttle.failed(*keys)
+    await throttle.check(*keys)
+    await throttle.failed(*keys)
+    with pytest.raises(ThrottledError, match="too many failed logins") as first:
+        await throttle.check(*keys)
+    await throttle.failed(*keys)
+    with pytest.raises(ThrottledError, match="too many failed logins") as second:
+        await throttle.check("address:a")
+    assert second.value.retry_after > first.value.retry_after
+    await throttle.succeeded("user:u")
+    await throttle.check("user:u")
+
+
+async def test_two_replicas_sharing_redis_share_the_free_attempts(hub_dsn: str, unique: str) -> None:
+    auth = AuthSettings(password_time_cost=1, password_memory_kib=8, password_parallelism=1, login_free_failures=2)
+    cache = CacheSettings(url=REDIS_URL, prefix=f"luna-test-{uuid.uuid4().hex}:")
+    settings = HubSettings(database_url=hub_dsn, auth=auth, cache=cache)  # each replica: a data dir of its own
+    async with ready_client(settings) as first, ready_client(settings) as second:
+        created = await first.post(
+            "/admin/users", json={"username": unique, "role": "user", "sites": ["s1"], "password": PASSWORD}
+        )
+        assert created.status_code == 201, created.text
+        wrong = {"username": unique, "password": "wrong one"}
+        assert (await first.post("/auth/token", json=wrong)).status_code == 401
+        assert (await second.post("/auth/token", json=wrong)).status_code == 401
+        # two failures in all, one on each replica: the third attempt waits on either
+        assert (await first.post("/auth/token", json={**wrong, "password": PASSWORD})).status_code == 429
+        assert (await second.post("/auth/token", json={**wrong, "password": PASSWORD})).status_code == 429
+    store = RedisFailures(REDIS_URL, cache.prefix)
+    await store.clear(f"user:{unique}")
+    await store.clear("address:testclient")
+    await store.close()
 
 
 def test_the_jwt_secret_is_created_private_or_must_be_real(tmp_path: Path) -> None:

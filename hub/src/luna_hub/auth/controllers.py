@@ -15,7 +15,8 @@ from luna_hub.auth.errors import CredentialsError
 from luna_hub.auth.guards import principal_of
 from luna_hub.auth.passwords import Passwords
 from luna_hub.auth.schemas import BrowserSession, LoginRequest, Me, RefreshRequest, TokenPair
-from luna_hub.auth.tokens import LoginThrottle, family_of, login, revoke_family, rotate_refresh_token
+from luna_hub.auth.throttle import LoginThrottle
+from luna_hub.auth.tokens import family_of, login, revoke_family, rotate_refresh_token
 from luna_hub.errors import BadRequestError
 from luna_hub.settings import HubSettings
 

@@ -10,7 +10,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from luna_hub.auth.passwords import Passwords
-from luna_hub.auth.tokens import LoginThrottle, jwt_secret
+from luna_hub.auth.throttle import LoginThrottle, RedisFailures
+from luna_hub.auth.tokens import jwt_secret
 from luna_hub.settings import HubSettings
 
 __all__ = ["auth_dependencies", "auth_lifespan", "provide_jwt_secret", "provide_login_throttle", "provide_passwords"]
@@ -18,14 +19,17 @@ __all__ = ["auth_dependencies", "auth_lifespan", "provide_jwt_secret", "provide_
 
 @asynccontextmanager
 async def auth_lifespan(app: Litestar, *, settings: HubSettings) -> AsyncIterator[None]:
-    """Create the password hasher for the app's life."""
+    """Create the password hasher and the login throttle (in Redis when ``cache.url`` is set) for the app's life."""
     app.state.jwt_secret = jwt_secret(settings)
-    app.state.login_throttle = LoginThrottle(settings.auth)
+    failures = RedisFailures(settings.cache.url, settings.cache.prefix) if settings.cache.url else None
+    app.state.login_throttle = LoginThrottle(settings.auth, failures)
     passwords = app.state.passwords = Passwords(settings.auth)
     try:
         yield
     finally:
         passwords.close()
+        if failures is not None:
+            await failures.close()
 
 
 def provide_passwords(state: State) -> Passwords:

@@ -3,14 +3,13 @@
 A refresh token reads ``lrt_<secret>``; only its SHA-256 is stored, with the family it belongs
 to. Each use marks it used and issues the next token of the family; a used (or revoked) token
 presented again means someone kept a copy, so the whole family is revoked and both holders must
-sign in again. Failed logins are throttled per user and per client address (:class:`LoginThrottle`).
+sign in again. Failed logins are throttled per user and per client address (:mod:`luna_hub.auth.throttle`).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,15 +19,15 @@ import asyncpg
 import jwt
 
 from luna_hub.audit.admin_log import record_admin
-from luna_hub.auth.errors import CredentialsError, ThrottledError
+from luna_hub.auth.errors import CredentialsError
 from luna_hub.auth.passwords import Passwords
 from luna_hub.auth.schemas import Principal, TokenPair
 from luna_hub.auth.services import authenticate_password, hash_key
+from luna_hub.auth.throttle import LoginThrottle
 from luna_hub.settings import AuthSettings, HubSettings
 from luna_shared.errors import ConfigError
 
 __all__ = [
-    "LoginThrottle",
     "family_of",
     "issue_pair",
     "jwt_secret",
@@ -176,46 +175,6 @@ async def family_of(connection: asyncpg.Connection, token: str) -> uuid.UUID | N
     return found
 
 
-class LoginThrottle:
-    """Failed logins per user and per client address: after ``login_free_failures``, doubling waits.
-
-    Kept in memory per hub process (a restart forgets); a success clears the user's count.
-    """
-
-    def __init__(self, settings: AuthSettings) -> None:
-        self._free = settings.login_free_failures
-        self._max_delay = settings.login_max_delay_s
-        self._failures: dict[str, tuple[int, float]] = {}
-
-    def check(self, *keys: str) -> None:
-        """429 (with the seconds to wait) when any of ``keys`` must wait before the next attempt."""
-        now = time.monotonic()
-        wait = max((self._wait(key, now) for key in keys), default=0.0)
-        if wait > 0:
-            msg = f"too many failed logins: try again in {max(1, round(wait))} s"
-            raise ThrottledError(msg, retry_after=wait)
-
-    def _wait(self, key: str, now: float) -> float:
-        count, last = self._failures.get(key, (0, 0.0))
-        if count < self._free:
-            return 0.0
-        delay = min(self._max_delay, 2.0 ** (count - self._free + 1))
-        return max(0.0, last + delay - now)
-
-    def failed(self, *keys: str) -> None:
-        """Count a failure for each key."""
-        now = time.monotonic()
-        for key in keys:
-            count, _ = self._failures.get(key, (0, 0.0))
-            self._failures[key] = (count + 1, now)
-        if len(self._failures) > 100_000:  # noqa: PLR2004 - bound the memory a scan of names can take
-            self._failures.clear()
-
-    def succeeded(self, key: str) -> None:
-        """Forget the failures of ``key``."""
-        self._failures.pop(key, None)
-
-
 async def login(  # noqa: PLR0913 - the login's parts
     connection: asyncpg.Connection,
     passwords: Passwords,
@@ -229,14 +188,14 @@ async def login(  # noqa: PLR0913 - the login's parts
 ) -> TokenPair:
     """Check a password login (throttled) and issue a new token family; one 401 for every kind of failure."""
     keys = (f"user:{username}", f"address:{address}")
-    throttle.check(*keys)
+    await throttle.check(*keys)
     principal = await authenticate_password(connection, passwords, username, password)
     if principal is None:
-        throttle.failed(*keys)
+        await throttle.failed(*keys)
         details = {"address": address}
         await record_admin(connection, actor="anonymous", action="login.failed", target=username[:64], details=details)
         msg = "unknown user or wrong password"
         raise CredentialsError(msg)
-    throttle.succeeded(keys[0])
+    await throttle.succeeded(keys[0])
     async with connection.transaction():
         return await issue_pair(connection, principal, secret, settings)

@@ -12,12 +12,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from luna_hub.auth.guards import api_key_guard
+from luna_hub.cache.services import ReadCache
 from luna_hub.errors import BadRequestError
 from luna_hub.settings import HubSettings
 from luna_hub.timeparse import LocalClock, parse_instant, zone
 from luna_hub.timeseries.completeness import completeness
 from luna_hub.timeseries.schemas import CompletenessReport, QueryResult
-from luna_hub.timeseries.services import Aggregate, Fill, SeriesQuery, render_csv, run_query
+from luna_hub.timeseries.services import Aggregate, Fill, SeriesQuery, cached_query, render_csv
 
 __all__ = ["TimeseriesController"]
 
@@ -44,6 +45,7 @@ class TimeseriesController(Controller):
         self,
         db_pool: NamedDependency[asyncpg.Pool],
         settings: NamedDependency[HubSettings],
+        read_cache: NamedDependency[ReadCache],
         start: _Instant,
         end: _Instant,
         meter: Annotated[list[str] | None, QueryParameter(description="meter id; repeat for several")] = None,
@@ -85,7 +87,7 @@ class TimeseriesController(Controller):
             cursor=cursor,
             resolution_minutes=resolution_minutes,
         )
-        result: QueryResult = await run_query(db_pool, request)
+        result: QueryResult = await cached_query(db_pool, read_cache, request)
         if format == "csv":
             return Response(render_csv(result).encode(), media_type="text/csv; charset=utf-8")
         return Response(msgspec.json.encode(result), media_type="application/json")

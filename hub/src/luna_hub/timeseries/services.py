@@ -19,18 +19,21 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from luna_hub.cache.services import ReadCache
+from luna_hub.cache.versions import Source as SeriesSource
 from luna_hub.errors import BadRequestError
 from luna_hub.timeparse import zone
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next, grid_origin, offset_multiple
 from luna_hub.timeseries.repository import Source, aggregate, raw_page, refresh_for_query, rollup_config
 from luna_hub.timeseries.schemas import Point, QueryResult, Series
 
-__all__ = ["Aggregate", "Fill", "SeriesQuery", "bucket_range", "render_csv", "run_query"]
+__all__ = ["Aggregate", "Fill", "SeriesQuery", "bucket_range", "cached_query", "render_csv", "run_query"]
 
 Aggregate = Literal["avg", "min", "max", "sum", "first", "last", "delta"]
 Fill = Literal["none", "null", "previous"]
@@ -59,6 +62,22 @@ class SeriesQuery(NamedTuple):
     limit: int = 10_000
     cursor: str | None = None
     resolution_minutes: int | None = None
+
+
+async def cached_query(pool: asyncpg.Pool, cache: ReadCache, query: SeriesQuery) -> QueryResult:
+    """Run ``query`` through the read cache: a closed range is answered from it while its series are unchanged."""
+    series: tuple[SeriesSource, Sequence[str], str] = (
+        ("market", (query.market,), "price") if query.market is not None else ("meter", query.meters, query.metric)
+    )
+    return await cache.get_or_compute(
+        pool,
+        kind="query",
+        request=query,
+        series=series,
+        end=query.end,
+        compute=partial(run_query, pool, query),
+        type_=QueryResult,
+    )
 
 
 async def run_query(pool: asyncpg.Pool, query: SeriesQuery) -> QueryResult:

@@ -25,6 +25,7 @@ from typing import Final, Literal, cast
 import asyncpg
 import msgspec
 
+from luna_hub.cache.versions import MARKET_CHANGES_CTE, READING_CHANGES_CTE
 from luna_shared.vocabulary import metric_spec
 from luna_shared.wire import ReadingFields
 
@@ -183,7 +184,7 @@ class ReadingWriter(_StagedWriter):
             ), dirty AS (
                 INSERT INTO rollup_dirty (meter_id, metric, from_ts, to_ts)
                 SELECT meter_id, metric, min(ts), max(ts) FROM stored GROUP BY meter_id, metric
-            )
+            ), changed AS ({READING_CHANGES_CTE})
             SELECT count(*) FROM stored
             """  # noqa: S608 - fixed names
         )
@@ -224,11 +225,16 @@ class PriceWriter(_StagedWriter):
         """Move the staged rows into the table; return how many were new."""
         if self.staged == 0:
             return WriteResult(stored=0, duplicates=0)
-        result: str = await self._connection.execute(
-            f"INSERT INTO market_prices ({', '.join(self.columns)}) "  # noqa: S608 - fixed names
-            f"SELECT {', '.join(self.columns)} FROM {self._stage} ON CONFLICT DO NOTHING"
+        stored: int = await self._connection.fetchval(
+            f"""
+            WITH stored AS (
+                INSERT INTO market_prices ({", ".join(self.columns)})
+                SELECT {", ".join(self.columns)} FROM {self._stage} ON CONFLICT DO NOTHING
+                RETURNING market
+            ), changed AS ({MARKET_CHANGES_CTE})
+            SELECT count(*) FROM stored
+            """  # noqa: S608 - fixed names
         )
-        stored = int(result.rsplit(" ", 1)[1])
         return WriteResult(stored=stored, duplicates=self.staged - stored)
 
 
@@ -293,8 +299,14 @@ async def _mark_new_series(connection: asyncpg.Connection, rows: Sequence[Readin
     series = [(meter, metric, unit) for (meter, metric), unit in units.items()]
     await _register_series(connection, series)
     await connection.execute(
-        "INSERT INTO rollup_dirty (meter_id, metric, from_ts, to_ts)"
-        " SELECT *, $3, $4 FROM unnest($1::text[], $2::text[])",
+        f"""
+        WITH stored AS (
+            INSERT INTO rollup_dirty (meter_id, metric, from_ts, to_ts)
+            SELECT *, $3, $4 FROM unnest($1::text[], $2::text[])
+            RETURNING meter_id, metric
+        ), changed AS ({READING_CHANGES_CTE})
+        SELECT 1
+        """,  # noqa: S608 - fixed text
         [meter for meter, _, _ in series],
         [metric for _, metric, _ in series],
         min(row[2] for row in rows),
