@@ -85,3 +85,38 @@ async def test_the_demo_admin_key_is_private_reused_and_replaced_when_revoked(hu
     async with ready_client(HubSettings(database_url=hub_dsn), as_admin=False) as client:
         fresh = path.read_text().strip()
         assert (await client.get("/agents", headers={"Authorization": f"Bearer {fresh}"})).status_code == 200
+
+
+def test_a_session_cookie_without_secure_is_refused_when_the_hub_serves_tls(tmp_path: Path) -> None:
+    tls = ServerSettings(tls_cert=str(tmp_path / "hub.crt"), tls_key=str(tmp_path / "hub.key"))
+    with pytest.raises(ValueError, match=r"auth\.cookie_secure = false while the hub serves TLS"):
+        HubSettings(server=tls, auth=AuthSettings(cookie_secure=False))
+    HubSettings(server=tls, auth=AuthSettings(cookie_secure=True))
+    HubSettings(server=tls)  # the default: Secure with TLS
+    HubSettings(auth=AuthSettings(cookie_secure=False))  # plain HTTP on loopback, e.g. a local dashboard
+
+
+def test_serve_with_tls_and_cookie_secure_false_stops_with_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "luna-hub"), "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "LUNA_AUTH__COOKIE_SECURE": "false",
+            "LUNA_SERVER__TLS_CERT": str(tmp_path / "hub.crt"),
+            "LUNA_SERVER__TLS_KEY": str(tmp_path / "hub.key"),
+            "LUNA_DATA_DIR": str(tmp_path),
+        },
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        (
+            "luna-hub: configuration error: settings (defaults and environment): auth.cookie_secure = false while"
+            " the hub serves TLS (server.tls_cert is set): browsers would send the session cookie over plain HTTP"
+            " too; remove auth.cookie_secure (with TLS it is on)"
+        )
+    ]
+    assert not (tmp_path / "pgdata").exists()  # refused before starting a database
