@@ -9,11 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from support.documents import DocsHub
-from support.hub import admin_key, migrated_pool
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+from support.hub import admin_key, bearer, migrated_pool, site_callers
 
 
 async def upload(hub: DocsHub, name: str, text: str, headers: dict[str, str] | None = None, **form: str) -> Any:
@@ -21,10 +17,8 @@ async def upload(hub: DocsHub, name: str, text: str, headers: dict[str, str] | N
 
 
 async def test_a_site_s_document_is_404_to_users_of_other_sites(docs_hub: DocsHub) -> None:
-    async with migrated_pool(docs_hub.dsn) as pool:
-        own = bearer(await admin_key(pool, "user", ["villa-a"]))
-        other = bearer(await admin_key(pool, "user", ["villa-b"]))
-        analyst = bearer(await admin_key(pool, "analyst"))
+    callers = await site_callers(docs_hub.dsn, "villa-a", "villa-b")
+    own, other, analyst = callers.own, callers.foreign, callers.analyst
     sited = await upload(docs_hub, "alpha.md", "# Alpha\n\nVilla A.\n", document_id="alpha", site="villa-a")
     assert sited.status_code == 202, sited.text
     assert (await upload(docs_hub, "common.md", "# Common\n\nFor all.\n", document_id="common")).status_code == 202

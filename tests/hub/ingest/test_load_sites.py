@@ -7,41 +7,21 @@ a load with a site that names another site's meter is refused whole (403, nothin
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from support.hub import admin_key, migrated_pool
+from support.hub import SiteCallers, admin_key, bearer, migrated_pool, site_callers
 
 Client = AsyncTestClient[Litestar]
-
-
-@dataclass(frozen=True)
-class Sites:
-    site: str
-    other: str
-    own: dict[str, str]
-    """Headers of a user of ``site``."""
-    foreign: dict[str, str]
-    """Headers of a user of ``other``."""
-    analyst: dict[str, str]
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+Sites = SiteCallers
 
 
 @pytest.fixture
 async def sites(hub_dsn: str, unique: str) -> Sites:
-    site, other = f"{unique}-site", f"{unique}-other"
-    async with migrated_pool(hub_dsn) as pool:
-        own = await admin_key(pool, "user", [site])
-        foreign = await admin_key(pool, "user", [other])
-        analyst = await admin_key(pool, "analyst")
-    return Sites(site, other, bearer(own), bearer(foreign), bearer(analyst))
+    return await site_callers(hub_dsn, f"{unique}-site", f"{unique}-other")
 
 
 def readings(*meters: str, value: float = 1.0, day: int = 1) -> bytes:

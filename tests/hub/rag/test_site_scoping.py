@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,77 +15,69 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from luna_hub.settings import HubSettings
-from support.hub import admin_key, migrated_pool, ready_client
+from support.hub import SiteCallers, ready_client, site_callers
 
 Client = AsyncTestClient[Litestar]
 
 
-@dataclass(frozen=True)
-class Callers:
-    client: Client
-    site: str
-    own: dict[str, str]
-    other: dict[str, str]
-    analyst: dict[str, str]
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+@pytest.fixture
+async def callers(hub_dsn: str, unique: str) -> SiteCallers:
+    """The headers of a user of the site, a user of another site and an analyst."""
+    return await site_callers(hub_dsn, f"{unique}-villa", f"{unique}-elsewhere")
 
 
 @pytest.fixture
-async def callers(hub_dsn: str, unique: str) -> AsyncIterator[Callers]:
-    """An admin client and the keys of a user of the site, a user of another site and an analyst."""
-    site = f"{unique}-villa"
-    async with migrated_pool(hub_dsn) as pool:
-        own = await admin_key(pool, "user", [site])
-        other = await admin_key(pool, "user", [f"{unique}-elsewhere"])
-        analyst = await admin_key(pool, "analyst")
-    async with ready_client(HubSettings(database_url=hub_dsn)) as client:
-        yield Callers(client, site, bearer(own), bearer(other), bearer(analyst))
+async def client(hub_dsn: str) -> AsyncIterator[Client]:
+    """The hub in process with a scratch data dir (its own Qdrant), as an admin."""
+    async with ready_client(HubSettings(database_url=hub_dsn)) as admin:
+        yield admin
 
 
-async def ask(callers: Callers, headers: dict[str, str], question: str, **extra: Any) -> dict[str, Any]:
-    response = await callers.client.post("/rag/ask", json={"question": question, **extra}, headers=headers)
+async def ask(client: Client, headers: dict[str, str], question: str, **extra: Any) -> dict[str, Any]:
+    response = await client.post("/rag/ask", json={"question": question, **extra}, headers=headers)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-async def test_a_user_gets_no_number_of_another_site_s_meter_an_analyst_does(callers: Callers, unique: str) -> None:
+async def test_a_user_gets_no_number_of_another_site_s_meter_an_analyst_does(
+    client: Client, callers: SiteCallers, unique: str
+) -> None:
     meter = f"{unique}-heatpump"
     rows = "".join(f"{meter},power_w,2024-03-{day:02d}T12:00:00Z,1234.5,W\n" for day in range(1, 11))
-    loaded = await callers.client.post(
+    loaded = await client.post(
         "/data/load", params={"site": callers.site}, content=f"meter_id,metric,ts,value,unit\n{rows}".encode()
     )
     assert loaded.status_code == 200, loaded.text
     question = f"How much power did {meter} draw in March 2024?"
 
-    analyst = await ask(callers, callers.analyst, question)
+    analyst = await ask(client, callers.analyst, question)
     assert [d["series"] for d in analyst["data"]] == [meter]
     assert "mean 1,234.50 W" in analyst["answer"]
-    own = await ask(callers, callers.own, question)
+    own = await ask(client, callers.own, question)
     assert [d["series"] for d in own["data"]] == [meter]
     assert "mean 1,234.50 W" in own["answer"]
 
-    other = await ask(callers, callers.other, question)
+    other = await ask(client, callers.foreign, question)
     assert other["data"] == []
     assert "1,234.50" not in other["answer"]
     assert not any(meter in note for note in other["notes"])  # not even "names the meter but no period"
-    streamed = await callers.client.post("/rag/ask", json={"question": question, "stream": True}, headers=callers.other)
+    streamed = await client.post("/rag/ask", json={"question": question, "stream": True}, headers=callers.foreign)
     sources = streamed.text.split("event: sources", 1)[1].split("event:", 1)[0]
     assert '"data":[]' in sources.replace(" ", "")
     assert "1,234.50" not in streamed.text
 
 
-async def test_market_prices_are_open_to_every_signed_in_caller(callers: Callers, unique: str) -> None:
+async def test_market_prices_are_open_to_every_signed_in_caller(
+    client: Client, callers: SiteCallers, unique: str
+) -> None:
     market = f"{unique[:8]}-MK".upper()
     rows = "".join(f"{market},2024-03-{day:02d}T00:00:00Z,87.25\n" for day in range(1, 11))
-    loaded = await callers.client.post(
+    loaded = await client.post(
         "/data/load", params={"resolution_minutes": 1440}, content=f"market,ts,price\n{rows}".encode()
     )
     assert loaded.status_code == 200, loaded.text
-    body = await ask(callers, callers.other, f"What did {market} cost in March 2024?")
+    body = await ask(client, callers.foreign, f"What did {market} cost in March 2024?")
     assert [d["series"] for d in body["data"]] == [market]
     assert "87.25" in body["answer"]
 
@@ -103,7 +94,7 @@ async def wait_until_indexed(client: Client, document_id: str) -> None:
 
 
 async def test_passages_come_only_from_documents_of_the_caller_s_sites_or_of_none(
-    callers: Callers, unique: str
+    client: Client, callers: SiteCallers, unique: str
 ) -> None:
     sited, open_ = f"{unique}-sited", f"{unique}-open"
     texts = {
@@ -113,29 +104,27 @@ async def test_passages_come_only_from_documents_of_the_caller_s_sites_or_of_non
     try:
         for document_id, text in texts.items():
             form = {"document_id": document_id, **({"site": callers.site} if document_id == sited else {})}
-            uploaded = await callers.client.post(
-                "/documents", files={"file": (f"{document_id}.md", text.encode())}, data=form
-            )
+            uploaded = await client.post("/documents", files={"file": (f"{document_id}.md", text.encode())}, data=form)
             assert uploaded.status_code == 202, uploaded.text
-            await wait_until_indexed(callers.client, document_id)
+            await wait_until_indexed(client, document_id)
         question = f"What flow temperature does the heat pump of villa {unique} run at?"
 
         def cited(body: dict[str, Any]) -> set[str]:
             return {c["document_id"] for c in body["citations"]} | {d["document_id"] for d in body["related_documents"]}
 
-        own = await ask(callers, callers.own, question)
+        own = await ask(client, callers.own, question)
         assert sited in cited(own)
         assert "47 degrees" in own["answer"]
-        analyst = await ask(callers, callers.analyst, question)
+        analyst = await ask(client, callers.analyst, question)
         assert sited in cited(analyst)
-        other = await ask(callers, callers.other, question)
+        other = await ask(client, callers.foreign, question)
         assert sited not in cited(other)
         assert open_ in cited(other)  # the document without site still answers
         assert "47 degrees" not in other["answer"]
-        named = await ask(callers, callers.other, question, document_ids=[sited])
+        named = await ask(client, callers.foreign, question, document_ids=[sited])
         assert named["citations"] == []
         assert named["related_documents"] == []
         assert not named["found"]
     finally:
         for document_id in texts:
-            await callers.client.delete(f"/documents/{document_id}")
+            await client.delete(f"/documents/{document_id}")
