@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to add")
     add.add_argument("--document-id", help="add FILE as a new version of this document (one FILE only)")
+    add.add_argument("--site", help="only this site's users (and analysts, admins) see the documents")
     _identity_commands(commands)
     agent = commands.add_parser(
         "create-agent",
@@ -178,7 +179,7 @@ def _migrate(settings: HubSettings, _args: argparse.Namespace) -> int:
 
 
 def _documents(settings: HubSettings, args: argparse.Namespace) -> int:
-    return _add_documents(settings, args.files, args.document_id)
+    return _add_documents(settings, args.files, args.document_id, args.site)
 
 
 def _actor() -> str:
@@ -356,7 +357,7 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_documents(settings: HubSettings, files: list[Path], document_id: str | None) -> int:
+def _add_documents(settings: HubSettings, files: list[Path], document_id: str | None, site: str | None) -> int:
     if document_id is not None and len(files) != 1:
         print("luna-hub: --document-id names one document: give exactly one FILE", file=sys.stderr)
         return 2
@@ -369,7 +370,7 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
                 service = DocumentService(pool, store, rag.index, settings.documents)
                 try:
                     for path in files:
-                        failures += not await _add_document(service, path, document_id)
+                        failures += not await _add_document(service, path, document_id, site)
                 finally:
                     await service.close()
         finally:
@@ -379,11 +380,13 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
     return _with_pool(settings, work)
 
 
-async def _add_document(service: DocumentService, path: Path, document_id: str | None) -> bool:
+async def _add_document(service: DocumentService, path: Path, document_id: str | None, site: str | None) -> bool:
     """Add one file, printing progress to stderr and the outcome to stdout; return whether it worked."""
     try:
         data = await asyncio.to_thread(path.read_bytes)
-        result = await service.upload(data, path.name, document_id=document_id, actor=f"cli:{getpass.getuser()}")
+        result = await service.upload(
+            data, path.name, document_id=document_id, actor=f"cli:{getpass.getuser()}", site=site
+        )
     except OSError as exc:
         print(f"luna-hub: {path}: {exc.strerror or exc}", file=sys.stderr)
         return False
