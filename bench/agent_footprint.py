@@ -19,7 +19,7 @@ from pathlib import Path
 import msgspec
 
 from bench.report import Result
-from luna_agent.api.app import AgentStatusView
+from luna_agent.api.views import AgentStatusView
 
 METERS = 20
 SECONDS = float(os.environ.get("BENCH_FOOTPRINT_SECONDS", "60"))

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
-import httpx
 import msgspec
-import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -24,6 +21,7 @@ from luna_hub.database import close_pool, create_pool
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.documents.index import ChunkIndex
 from luna_hub.settings import HubSettings
+from support.served import served_app
 
 __all__ = ["SiteCallers", "admin_key", "bearer", "migrated_pool", "ready_client", "served_hub", "site_callers"]
 
@@ -131,25 +129,5 @@ async def served_hub(settings: HubSettings) -> AsyncIterator[str]:
     It serves without authentication, which the hub allows on loopback (access is the auth tests' matter).
     """
     settings = msgspec.structs.replace(settings, auth=msgspec.structs.replace(settings.auth, required=False))
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="served hub")
-    thread.start()
-    while not server.started and thread.is_alive():  # noqa: ASYNC110 - uvicorn offers no start event
-        await asyncio.sleep(0.01)
-    try:
-        if not server.started:
-            msg = "the hub did not start"
-            raise AssertionError(msg)
-        host, port = server.servers[0].sockets[0].getsockname()[:2]
-        url = f"http://{host}:{port}"
-        async with httpx.AsyncClient(base_url=url) as client:
-            for _ in range(300):
-                if (await client.get("/health")).status_code == 200:
-                    break
-                await asyncio.sleep(0.1)
+    async with served_app(create_app(settings), name="served hub") as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)

@@ -78,7 +78,10 @@ class ManagedProcess:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        """Leave nothing running: a test that failed half way would leave a whole system behind."""
+        self.close()
+
+    def close(self) -> None:
+        """Leave nothing running (a test that failed half way would leave a whole system behind); close the log."""
         if self.process.poll() is None:
             self.kill()
         self._handle.close()

@@ -81,9 +81,11 @@ class HubRun:
         assert self.process.wait_ready()["luna-hub"] == self.url
 
     def stop(self) -> None:
-        """Stop it as Ctrl-C does (no-op when not running)."""
-        if self.process is not None and self.process.process.poll() is None:
-            self.process.interrupt()
+        """Stop it as Ctrl-C does (when still running), and close its log."""
+        if self.process is not None:
+            if self.process.process.poll() is None:
+                self.process.interrupt()
+            self.process.close()
         self.process = None
 
     def kill(self) -> None:

@@ -19,6 +19,8 @@ from luna_hub.auth.deps import auth_dependencies, auth_lifespan
 from luna_hub.auth.exposure import check_exposure
 from luna_hub.auth.guards import policy_guard
 from luna_hub.cache.deps import cache_dependencies, cache_lifespan
+from luna_hub.dashboard.controllers import DashboardController, DashboardPagesController
+from luna_hub.dashboard.deps import dashboard_lifespan
 from luna_hub.database.deps import database_dependencies, database_lifespan, database_url
 from luna_hub.documents.controllers import DocumentsController
 from luna_hub.documents.deps import documents_dependencies, documents_lifespan
@@ -64,6 +66,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             AuditController,
             AdminController,
             AuthController,
+            DashboardController,
+            DashboardPagesController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
             partial(database_lifespan, settings=settings),
@@ -71,6 +75,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             partial(duties_lifespan, settings=settings),
             partial(rollups_lifespan, settings=settings),
             partial(cache_lifespan, settings=settings),
+            partial(dashboard_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
             partial(documents_lifespan, settings=settings, chunk_index=index_of),
         ],

@@ -14,6 +14,7 @@ from luna_shared.logs import LogSettings
 __all__ = [
     "AuthSettings",
     "CacheSettings",
+    "DashboardSettings",
     "DocumentSettings",
     "HubSettings",
     "IngestSettings",
@@ -85,11 +86,16 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_decompressed_bytes: Annotated[int, msgspec.Meta(ge=1)] = 64 * 1024 * 1024
     """Largest body once decompressed; beyond it 413 (checked before inflating where the format allows)."""
     future_tolerance_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
-    """Readings later than the hub's clock plus this are refused (422)."""
+    """Readings later than the hub's clock plus this (after clock correction) are set aside, not stored."""
     clock_tolerance_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
     """An agent whose send clock is further off than this gets its readings flagged ``clock_skew``."""
     correct_untrusted_clock: bool = True
     """Shift readings flagged ``clock_untrusted`` / ``clock_jump`` by the agent's measured clock offset."""
+    earliest: Annotated[datetime, msgspec.Meta(tz=True)] = datetime(1970, 1, 1, tzinfo=UTC)
+    """Readings stamped before this (after clock correction) are set aside, not stored: an epoch-zero mistake."""
+    instance_takeover_s: Annotated[float, msgspec.Meta(gt=0)] = 600.0
+    """Another running copy of an agent (another buffer) is refused (409) while the first was heard within this;
+    after that silence the new copy takes over (a replaced device, a restored buffer)."""
 
 
 class LoadSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -137,6 +143,9 @@ class DocumentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """Address space of the child process that parses one upload (check and extraction); beyond it 413."""
     extract_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
     """Wall time of that child process; beyond it it is killed and the upload refused (413) or its job failed."""
+    job_heartbeat_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    """A running job's row is touched this often; a job untouched for four times as long was left by a hub
+    that stopped without ending it (killed, power lost): a replica fails it and undoes its version."""
     chunk_chars: Annotated[int, msgspec.Meta(ge=100, le=20_000)] = 1200
     """Most characters of new text in one chunk (a longer paragraph or row is split)."""
     chunk_overlap: Annotated[int, msgspec.Meta(ge=0, le=5_000)] = 200
@@ -224,6 +233,22 @@ class CacheSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """Only ranges that ended at least this long ago are cached (open ranges change with every batch)."""
 
 
+class DashboardSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The admin dashboard at ``/admin`` (``[dashboard]``)."""
+
+    refresh_s: Annotated[float, msgspec.Meta(ge=0.2, le=300)] = 2.0
+    """Seconds between two snapshots sent to an open dashboard."""
+    agent_stale_after_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    """An agent quiet for longer than this shows as stale ..."""
+    agent_offline_after_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+    """... and for longer than this as offline."""
+
+    def __post_init__(self) -> None:
+        if self.agent_offline_after_s <= self.agent_stale_after_s:
+            msg = "agent_offline_after_s must be above agent_stale_after_s"
+            raise ValueError(msg)
+
+
 class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything the hub process is configured with."""
 
@@ -251,6 +276,7 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     rag: RagSettings = msgspec.field(default_factory=RagSettings)
     cache: CacheSettings = msgspec.field(default_factory=CacheSettings)
+    dashboard: DashboardSettings = msgspec.field(default_factory=DashboardSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
     def __post_init__(self) -> None:

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from luna_agent.sample import Sample
 from luna_agent.validation import ClockGuard, Pipeline, ValidationSettings
+from luna_shared import rules
+from luna_shared.rules import value_problem
 from luna_shared.vocabulary import Flag, Quality
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -41,6 +43,16 @@ def s(metric: str, value: float | None, seconds: float = 0, unit: str | None = N
 def test_nan_and_infinity_lose_their_value_and_are_bad() -> None:
     checked = pipeline().check([s("power_w", math.nan), s("power_w", math.inf, 1)]).samples
     assert [(x.value, x.quality, x.reasons) for x in checked] == [(None, Quality.BAD, ("not_a_number",))] * 2
+
+
+def test_values_beyond_the_hubs_bound_lose_their_value_and_are_bad() -> None:
+    """Issue 16: the hub sets aside a value beyond ±1e15 (file loads reject it): the agent never ships one."""
+    bound = rules.MAX_MAGNITUDE
+    checked = pipeline().check([s("power_w", v, n) for n, v in enumerate([bound, -bound, 2e15, -1e300])]).samples
+    assert [(x.value, x.quality) for x in checked[:2]] == [(bound, Quality.GOOD), (-bound, Quality.GOOD)]
+    assert [(x.value, x.quality, x.reasons) for x in checked[2:]] == [(None, Quality.BAD, ("out_of_range",))] * 2
+    counter = pipeline().check([s("energy_import_kwh", 1e16)]).samples[0]  # counters have no upper range of their own
+    assert (counter.value, counter.reasons) == (None, ("out_of_range",))
 
 
 def test_unit_mismatch_and_out_of_range_are_bad_but_kept() -> None:
@@ -150,7 +162,7 @@ def test_nothing_is_dropped_reordered_or_improved(polls: list[list[tuple[str, fl
         for before, after in zip(batch, checked, strict=True):
             assert SEVERITY[after.quality] >= SEVERITY[before.quality]
             assert set(before.reasons) <= set(after.reasons)
-            assert after.value is None or math.isfinite(after.value)
+            assert after.value is None or value_problem(after.value) is None  # the hub stores every value sent
             assert after.quality is Quality.GOOD or after.reasons
             after.to_reading(0)  # every checked sample is a valid wire reading
 

@@ -8,12 +8,14 @@ in small pieces, so a question asked meanwhile is answered before a large embedd
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -22,7 +24,7 @@ from luna_hub.errors import TooManyRequestsError
 from luna_hub.problems import PROBLEM_JSON
 from luna_hub.rag.limits import CharacterBudget
 from luna_hub.settings import HubSettings, RagSettings
-from support.hub import ready_client, served_hub
+from support.hub import migrated_pool, ready_client, served_hub
 
 Client = AsyncTestClient[Litestar]
 
@@ -80,27 +82,74 @@ async def test_a_question_is_answered_while_a_large_embedding_runs(hub_dsn: str,
     assert done == ["ask", "embed"]
 
 
+async def test_two_hub_replicas_share_one_callers_budget(hub_dsn: str) -> None:
+    """Issue 16: the budget was kept per process, so N replicas behind a load balancer allowed N budgets."""
+    rag = RagSettings(embed_max_texts=4, embed_max_chars=100, embed_chars_per_minute=100)
+    settings = HubSettings(database_url=hub_dsn, rag=rag)
+    full = {"texts": ["x" * 100]}
+    async with ready_client(settings) as one, ready_client(settings) as other:
+        shared = {"Authorization": one.headers["Authorization"]}  # one caller (API key user) on both replicas
+        assert (await one.post("/embed", json=full)).status_code == 200
+        refused = await other.post("/embed", json=full, headers=shared)
+        assert refused.status_code == 429, refused.text[:300]
+        assert "rag.embed_chars_per_minute (100)" in refused.json()["detail"]
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert (await one.post("/embed", json=full)).status_code == 429
+        assert (await other.post("/embed", json=full)).status_code == 200  # its own user: a budget of its own
+
+
 class Clock:
+    """A stand-in for the database's clock: seconds after a fixed instant long ago."""
+
     def __init__(self) -> None:
-        self.now = 0.0
+        self.seconds = 0.0
 
-    def __call__(self) -> float:
-        return self.now
+    def __call__(self) -> datetime:
+        return datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=self.seconds)
 
 
-@given(st.lists(st.tuples(st.integers(0, 120), st.integers(1, 100)), max_size=30))
-def test_a_caller_never_spends_more_than_its_budget_allows(calls: list[tuple[int, int]]) -> None:
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(st.tuples(st.integers(0, 120), st.integers(1, 100), st.booleans()), max_size=30))
+async def test_a_caller_never_spends_more_than_its_budget_allows(
+    hub_dsn: str, calls: list[tuple[int, int, bool]]
+) -> None:
+    """Two budgets on one database (two replicas) take turns, as a load balancer sends a caller's calls."""
     clock = Clock()
-    budget = CharacterBudget(60, setting="rag.embed_chars_per_minute", clock=clock)
-    spent = 0
-    waits = []
-    for wait, amount in calls:
-        clock.now += wait
-        try:
-            budget.take("caller", amount)
-            spent += amount
-        except TooManyRequestsError as refused:
-            waits.append(refused.retry_after)
-        assert spent <= 60 + clock.now  # capacity plus one character a second since the start
-        budget.take("someone else", 1)  # callers do not share a budget
+    caller, someone_else = f"caller-{uuid.uuid4().hex}", f"other-{uuid.uuid4().hex}"
+    async with migrated_pool(hub_dsn) as pool:
+        replicas = [CharacterBudget(pool, 60, setting="rag.embed_chars_per_minute", clock=clock) for _ in range(2)]
+        spent = 0
+        waits = []
+        for wait, amount, second in calls:
+            clock.seconds += wait
+            try:
+                await replicas[second].take(caller, amount)
+                spent += amount
+            except TooManyRequestsError as refused:
+                waits.append(refused.retry_after)
+            assert spent <= 60 + clock.seconds  # capacity plus one character a second since the start
+            await replicas[not second].take(someone_else, 1)  # callers do not share a budget
     assert all(wait >= 1 for wait in waits)
+
+
+async def test_buckets_untouched_for_a_minute_are_pruned(hub_dsn: str) -> None:
+    clock = Clock()
+    async with migrated_pool(hub_dsn) as pool:
+        budget = CharacterBudget(pool, 60, setting="rag.embed_chars_per_minute", clock=clock)
+        old, new = f"old-{uuid.uuid4().hex}", f"new-{uuid.uuid4().hex}"
+        await budget.take(old, 60)
+        clock.seconds += 61
+        await budget.take(new, 1)
+        rows = await pool.fetch("SELECT caller FROM embed_budgets WHERE caller = ANY($1::text[])", [old, new])
+        assert [row["caller"] for row in rows] == [new]
+        await budget.take(old, 60)  # full again, as if it had been kept
+
+
+async def test_concurrent_calls_of_one_caller_never_spend_the_same_characters_twice(hub_dsn: str) -> None:
+    clock = Clock()  # stands still: nothing refills while they race
+    caller = f"racer-{uuid.uuid4().hex}"
+    async with migrated_pool(hub_dsn, max_size=6) as pool:
+        replicas = [CharacterBudget(pool, 60, setting="rag.embed_chars_per_minute", clock=clock) for _ in range(2)]
+        outcomes = await asyncio.gather(*(replicas[n % 2].take(caller, 10) for n in range(12)), return_exceptions=True)
+    assert sum(outcome is None for outcome in outcomes) == 6
+    assert all(isinstance(outcome, TooManyRequestsError) for outcome in outcomes if outcome is not None)

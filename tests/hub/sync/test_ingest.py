@@ -16,6 +16,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from luna_hub.settings import HubSettings, IngestSettings
+from luna_shared import rules
 from luna_shared.codec import WireFormat, decode_hub_message
 from luna_shared.compression import ContentEncoding
 from luna_shared.vocabulary import Quality
@@ -517,3 +518,65 @@ async def test_a_second_running_copy_of_an_agent_is_refused_with_409_and_the_fir
         await connection.close()
     taken = make_batch(agent.agent_id, agent.site_id, readings(agent, 13, 14), now, instance_id="bbbb")
     assert ack_of(await post(hub, taken, agent.key)).stored == 2
+
+
+_ASIDE = "SELECT seq, reason FROM sync_quarantine WHERE agent_id = $1 ORDER BY seq"
+
+
+async def test_readings_before_ingest_earliest_are_set_aside_with_the_setting_named(hub_dsn: str, agent: Agent) -> None:
+    limits = IngestSettings(earliest=datetime(2024, 5, 1, 0, 0, 5, tzinfo=UTC))
+    async with ready_client(HubSettings(database_url=hub_dsn, ingest=limits)) as client:
+        ack = ack_of(await post(client, batch(agent, 0, 9), agent.key))  # one a second from BASE = 2024-05-01
+    assert (ack.stored, ack.quarantined) == (5, 5)
+    assert await stored_seqs(hub_dsn, agent) == [5, 6, 7, 8, 9]
+    aside = await fetch(hub_dsn, _ASIDE, agent.agent_id)
+    assert [row["seq"] for row in aside] == [0, 1, 2, 3, 4]
+    assert "is before ingest.earliest (2024-05-01T00:00:05+00:00)" in aside[0]["reason"]
+
+
+async def _make_silent(dsn: str, agent: Agent, seconds: int) -> None:
+    """Pretend the agent's running copy was last heard ``seconds`` ago."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(
+            "UPDATE agents SET instance_seen_at = now() - make_interval(secs => $2) WHERE agent_id = $1",
+            agent.agent_id,
+            seconds,
+        )
+    finally:
+        await connection.close()
+
+
+@pytest.mark.parametrize(("takeover_s", "status"), [(600.0, 409), (60.0, 200)])
+async def test_ingest_instance_takeover_s_decides_when_another_copy_may_take_over(
+    hub_dsn: str, agent: Agent, takeover_s: float, status: int
+) -> None:
+    """A copy silent for two minutes: still live under the default 600 s, replaceable under 60 s."""
+    now = utc_ms(datetime.now(UTC))
+    settings = HubSettings(database_url=hub_dsn, ingest=IngestSettings(instance_takeover_s=takeover_s))
+    async with ready_client(settings) as client:
+        first = make_batch(agent.agent_id, agent.site_id, readings(agent, 0, 4), now, instance_id="aaaa")
+        assert ack_of(await post(client, first, agent.key)).stored == 5
+        await _make_silent(hub_dsn, agent, 120)
+        second = make_batch(agent.agent_id, agent.site_id, readings(agent, 5, 9), now, instance_id="bbbb")
+        response = await post(client, second, agent.key)
+    assert response.status_code == status, response.text
+    if status == 409:
+        assert f"ingest.instance_takeover_s, {takeover_s:g} s" in response.json()["detail"]
+
+
+async def test_values_beyond_the_shared_bound_are_set_aside_like_file_loads_reject_them(
+    hub: Client, hub_dsn: str, agent: Agent
+) -> None:
+    """Issue 16: ``/data/load`` refused |value| > 1e15 while an agent's batch stored it; one rule now, both paths."""
+    values = [1.0, rules.MAX_MAGNITUDE, -rules.MAX_MAGNITUDE, 2e15, -1e300, 1e16]
+    sent = [msgspec.structs.replace(r, value=v) for r, v in zip(readings(agent, 0, 5), values, strict=True)]
+    ack = ack_of(await post(hub, make_batch(agent.agent_id, agent.site_id, sent, utc_ms(datetime.now(UTC))), agent.key))
+    assert (ack.stored, ack.quarantined) == (3, 3)
+    assert await stored_seqs(hub_dsn, agent) == [0, 1, 2]
+    aside = await fetch(hub_dsn, _ASIDE, agent.agent_id)
+    assert [(row["seq"], row["reason"]) for row in aside] == [
+        (seq, f"{rules.value_problem(values[seq])}: set aside, not stored") for seq in (3, 4, 5)
+    ]
+    assert "beyond ±1e+15" in aside[0]["reason"]
+    assert (await listed_gaps(hub, agent)) == ([], 3)

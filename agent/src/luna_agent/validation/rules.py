@@ -1,4 +1,4 @@
-"""Stateless checks: format (NaN, infinity, unit) and physical range."""
+"""Stateless checks: format (NaN, infinity, magnitude, unit) and physical range."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from luna_agent.sample import Sample
 from luna_agent.validation.settings import Range
+from luna_shared.rules import value_problem
 from luna_shared.vocabulary import Flag, Quality, check_unit
 
 __all__ = ["DEFAULT_RANGES", "check_format", "check_range", "default_range"]
@@ -39,10 +40,15 @@ def default_range(metric: str) -> Range | None:
 
 
 def check_format(sample: Sample) -> Sample:
-    """NaN/infinity lose their value (bad); a unit that is not the metric's is bad."""
+    """NaN/infinity lose their value (bad), as does one the hub would set aside; a unit not the metric's is bad.
+
+    The value rule is the one both ingest paths of the hub apply (:func:`luna_shared.rules.value_problem`,
+    within ±1e15): such a value is a decoding error, not a measurement, and is not shipped.
+    """
     value = sample.value
-    if value is not None and not math.isfinite(value):
-        sample = sample.flagged(Quality.BAD, Flag.NOT_A_NUMBER, clear=True)
+    if value is not None and value_problem(value) is not None:
+        reason = Flag.NOT_A_NUMBER if not math.isfinite(value) else Flag.OUT_OF_RANGE
+        sample = sample.flagged(Quality.BAD, reason, clear=True)
     if not check_unit(sample.metric, sample.unit):
         sample = sample.flagged(Quality.BAD, Flag.UNIT_MISMATCH)
     return sample

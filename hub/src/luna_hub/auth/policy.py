@@ -81,6 +81,12 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/admin/agents"): ADMIN,
     ("POST", "/admin/agents/{agent_id}/rotate-key"): ADMIN,
     ("DELETE", "/admin/agents/{agent_id}"): ADMIN,
+    # the dashboard (its page, sign-in page and files are not in the OpenAPI schema)
+    ("GET", "/admin"): ADMIN,
+    ("GET", "/admin/login"): PUBLIC,
+    ("GET", "/admin/static/{name}"): PUBLIC,
+    ("GET", "/admin/snapshot"): ADMIN,
+    ("GET", "/admin/stream"): ADMIN,
 }
 
 _OPEN_PREFIXES: Final = ("/schema",)

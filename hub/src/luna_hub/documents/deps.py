@@ -16,6 +16,7 @@ from luna_hub.database.deps import provide_db_pool, provide_schema_ready
 from luna_hub.documents.demo import load_demo_documents
 from luna_hub.documents.index import ChunkIndex
 from luna_hub.documents.services import DocumentService, open_object_store
+from luna_hub.duties import Duty, provide_duties
 from luna_hub.settings import HubSettings
 from luna_shared.logs import get_logger
 
@@ -30,11 +31,16 @@ async def documents_lifespan(
 ) -> AsyncIterator[None]:
     """Open the object store and the document service, indexing into ``chunk_index(app.state)``; close at the end.
 
-    With ``settings.demo_data``, the demo documents are uploaded in the background once the schema is migrated.
+    A duty fails the jobs a stopped hub left running. With ``settings.demo_data``, the demo documents
+    are uploaded in the background once the schema is migrated.
     """
     store = await open_object_store(settings)
     service = DocumentService(provide_db_pool(app.state), store, chunk_index(app.state), settings.documents)
     app.state.documents = service
+    provide_duties(app.state).start(
+        Duty("abandoned document jobs", settings.documents.job_heartbeat_s, service.fail_abandoned_jobs),
+        after=provide_schema_ready(app.state),
+    )
     _log.info("document store ready", store=store.description)
     demo = None
     if settings.demo_data:

@@ -11,7 +11,9 @@ import msgspec
 from luna_hub.documents.schemas import Chunk, DocumentSummary, JobView, VersionView
 
 __all__ = [
+    "AbandonedJob",
     "VersionRow",
+    "abandoned_jobs",
     "chunk_hashes",
     "current_chunks",
     "delete_document",
@@ -27,6 +29,7 @@ __all__ = [
     "replace_chunks",
     "set_job",
     "store_version_text",
+    "touch_jobs",
     "version_row",
     "versions",
 ]
@@ -134,12 +137,39 @@ async def set_job(db: asyncpg.Connection | asyncpg.Pool, job_id: int, **columns:
     if finished:
         assignments.append("finished_at = now()")
     if started:
-        assignments.append("started_at = now()")
+        assignments.append("started_at = now(), heartbeat_at = now()")
     await db.execute(
         f"UPDATE document_jobs SET {', '.join(assignments)} WHERE job_id = $1",  # noqa: S608 - names are ours
         job_id,
         *(columns[name] for name in names),
     )
+
+
+async def touch_jobs(db: asyncpg.Connection | asyncpg.Pool, job_ids: list[int]) -> None:
+    """Note that the jobs ``job_ids`` are alive (their hub runs them)."""
+    await db.execute("UPDATE document_jobs SET heartbeat_at = now() WHERE job_id = ANY($1::bigint[])", job_ids)
+
+
+class AbandonedJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A job no hub has touched for too long, with its version's stored object (when the version is there)."""
+
+    job_id: int
+    document_id: str
+    version: int
+    object_key: str | None
+    object_version: str | None
+
+
+async def abandoned_jobs(db: asyncpg.Connection, stale_s: float) -> list[AbandonedJob]:
+    """Queued or running jobs whose heartbeat (or creation, before their first) is older than ``stale_s``."""
+    rows = await db.fetch(
+        "SELECT j.job_id, j.document_id, j.version, v.object_key, v.object_version FROM document_jobs j"
+        " LEFT JOIN document_versions v USING (document_id, version)"
+        " WHERE j.state IN ('queued', 'running')"
+        " AND coalesce(j.heartbeat_at, j.created_at) < now() - make_interval(secs => $1) ORDER BY j.job_id",
+        stale_s,
+    )
+    return [AbandonedJob(**dict(row)) for row in rows]
 
 
 async def latest_job(db: asyncpg.Connection, document_id: str) -> JobView | None:

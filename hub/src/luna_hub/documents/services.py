@@ -1,9 +1,12 @@
 """The documents service: upload (checked, deduplicated, stored), the background extraction job, reads, delete.
 
 All or nothing: a file that fails the checks at upload stores nothing (422/415/413). A job that
-fails later (a page that cannot be read, the index or database failing) undoes its version: the
-object version, the version row (and the document, if this was its first upload) go, the chunks
-and the index are left as the previous version had them; only the job row stays, saying why.
+fails later (a page that cannot be read, the index or database failing, the hub stopping) undoes
+its version: the object version, the version row (and the document, if this was its first upload)
+go, the chunks and the index are left as the previous version had them; only the job row stays,
+saying why. A hub that stops without ending its jobs (killed, power lost) cannot undo them: each
+running job's row is touched every ``documents.job_heartbeat_s``, and a duty of whichever replica
+holds it (:meth:`DocumentService.fail_abandoned_jobs`) undoes the jobs untouched for four times as long.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")  # no NUL (PostgreSQL text cann
 _MAX_FILENAME: Final = 255
 _PROGRESS_EVERY: Final = 0.5  # seconds between progress writes while extracting
 _EXTRACTED: Final = 0.8  # share of the progress bar that extraction fills
+_ABANDONED_AFTER: Final = 4  # heartbeats a job may miss before it counts as left by a stopped hub
 _log = get_logger(__name__)
 
 
@@ -85,16 +89,23 @@ class DocumentService:
         self._budget = Budget(memory_bytes=settings.extract_memory_bytes, seconds=settings.extract_timeout_s)
         self._jobs: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()  # documents with a job running in this process
+        self._running: set[int] = set()  # their job ids, touched by the heartbeat
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._closed = False
         # One job indexes at a time. Its transaction holds a connection while the index embeds and
         # the embedding hook writes the model audit log on another; jobs queued for the (one) embedder
         # inside their own transactions would hold every connection and starve that hook for good.
         self._indexing = asyncio.Lock()
 
     async def close(self) -> None:
-        """Cancel running jobs (each undoes its version), then end the worker threads."""
+        """Cancel running jobs (each undoes its version), then end the heartbeat and the worker threads."""
+        self._closed = True
         for task in list(self._jobs):
             task.cancel()
         await asyncio.gather(*self._jobs, return_exceptions=True)
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
         self._threads.close()
 
     async def wait_idle(self) -> None:
@@ -224,6 +235,7 @@ class DocumentService:
 
     def _start(self, job_id: int, document_id: str, version: int, stored: StoredObject, source: DocumentFile) -> None:
         self._busy.add(document_id)
+        self._running.add(job_id)
         task = asyncio.create_task(
             self._run(job_id, document_id, version, stored, source), name=f"luna-document-job-{job_id}"
         )
@@ -232,8 +244,36 @@ class DocumentService:
         def done(finished: asyncio.Task[None]) -> None:
             self._jobs.discard(finished)
             self._busy.discard(document_id)
+            self._running.discard(job_id)
 
         task.add_done_callback(done)
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.create_task(self._beat(), name="luna-document-job-heartbeat")
+
+    async def _beat(self) -> None:
+        """Touch this process's running jobs every ``job_heartbeat_s`` while there are any."""
+        while self._running:
+            await asyncio.sleep(self._settings.job_heartbeat_s)
+            if not self._running:
+                return
+            try:
+                await repository.touch_jobs(self._pool, sorted(self._running))
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                _log.warning("document job heartbeat failed; retrying", jobs=len(self._running), error=str(exc))
+
+    async def fail_abandoned_jobs(self, pool: asyncpg.Pool) -> None:
+        """Fail and undo the jobs a stopped hub left queued or running (a duty: one replica runs it)."""
+        if self._closed:
+            return
+        stale_s = _ABANDONED_AFTER * self._settings.job_heartbeat_s
+        async with pool.acquire() as db:
+            abandoned = await repository.abandoned_jobs(db, stale_s)
+        for job in abandoned:
+            if job.job_id in self._running:  # ours and alive (a heartbeat failed): not abandoned
+                continue
+            reason = f"abandoned: the hub running it stopped (no heartbeat for {stale_s:g} s)"
+            stored = (job.object_key, job.object_version) if job.object_key and job.object_version else None
+            await self._undo(job.job_id, job.document_id, job.version, stored, reason, reindex=True)
 
     async def _run(
         self, job_id: int, document_id: str, version: int, stored: StoredObject, source: DocumentFile
@@ -293,7 +333,9 @@ class DocumentService:
                 )
             _log.info("document indexed", document_id=document_id, version=version, chunks=len(chunks), new=fresh)
         except BaseException as exc:
-            await asyncio.shield(self._undo(job_id, document_id, version, stored, exc, reindex=indexed))
+            reason = (str(exc) or type(exc).__name__) if isinstance(exc, Exception) else "cancelled (the hub stopped)"
+            where = (stored.key, stored.version_id)
+            await asyncio.shield(self._undo(job_id, document_id, version, where, reason, reindex=indexed))
             if not isinstance(exc, Exception):
                 raise
 
@@ -346,12 +388,19 @@ class DocumentService:
         return running.result()
 
     async def _undo(  # noqa: PLR0913 - what to undo, and why
-        self, job_id: int, document_id: str, version: int, stored: StoredObject, error: BaseException, *, reindex: bool
+        self,
+        job_id: int,
+        document_id: str,
+        version: int,
+        stored: tuple[str, str] | None,
+        reason: str,
+        *,
+        reindex: bool,
     ) -> None:
-        """Put everything back as it was before this version; the job row keeps the reason."""
-        reason = str(error) or type(error).__name__
-        if not isinstance(error, Exception):
-            reason = "cancelled (the hub stopped)"
+        """Put everything back as it was before this version (``stored``: its object's key and version id).
+
+        The job row keeps the reason.
+        """
         _log.warning("document job failed; undoing its version", document_id=document_id, version=version, error=reason)
         try:
             async with self._pool.acquire() as db:
@@ -364,7 +413,8 @@ class DocumentService:
                 async with db.transaction():
                     await repository.delete_version(db, document_id, version)
                     await repository.set_job(db, job_id, state="failed", stage="failed", error=reason, finished=True)
-            await self._store.delete_version(stored.key, stored.version_id)
+            if stored is not None:
+                await self._store.delete_version(*stored)
         except Exception:  # noqa: BLE001 - whatever failed, the job's own failure must still be logged
             _log.exception("undoing a failed document job failed", document_id=document_id, version=version)
 

@@ -60,7 +60,9 @@ class RagService:
         self._settings = settings
         self._chat = chat
         self._timezone = timezone
-        self._embed_budget = CharacterBudget(settings.embed_chars_per_minute, setting="rag.embed_chars_per_minute")
+        self._embed_budget = CharacterBudget(
+            pool, settings.embed_chars_per_minute, setting="rag.embed_chars_per_minute"
+        )
 
     async def embed(
         self, texts: Sequence[str], *, purpose: Purpose, actor: str, endpoint: str, caller: str
@@ -73,7 +75,7 @@ class RagService:
         if chars > self._settings.embed_max_chars:
             msg = f"{chars} characters; rag.embed_max_chars is {self._settings.embed_max_chars}"
             raise PayloadTooLargeError(msg)
-        self._embed_budget.take(caller, chars)
+        await self._embed_budget.take(caller, chars)
         parts = [await self._embedder.embed(piece, purpose=purpose) for piece in _pieces(texts, _EMBED_BATCH_CHARS)]
         tokens = [part.tokens for part in parts if part.tokens is not None]
         embedded = Embedded(

@@ -17,10 +17,12 @@ the offset and marked ``timestamp_corrected`` (``ingest.correct_untrusted_clock`
 
 One reading never blocks its batch: a reading later than the hub's clock plus
 ``ingest.future_tolerance_s`` (after correction; e.g. a plug sending local time read as UTC),
-earlier than 1970, or whose correction would leave the calendar (year 1 .. 9999) is set aside
-in ``sync_quarantine`` (side ``hub``, with the reading and the reason) instead of being stored;
-the range is acknowledged with ``quarantined`` counting them. Such timestamps are not stored as
-readings because one of them breaks every bucketed query and rollup of its series.
+earlier than ``ingest.earliest`` (1970), whose correction would leave the calendar (year 1 .. 9999),
+or whose value breaks the value rule file loads follow too (:func:`luna_shared.rules.value_problem`,
+within ±1e15) is set aside in ``sync_quarantine`` (side ``hub``, with the reading and the reason)
+instead of being stored; the range is acknowledged with ``quarantined`` counting them. Such
+timestamps are not stored as readings because one of them breaks every bucketed query and rollup
+of its series; such values, because one of them swamps every sum and average of its series.
 """
 
 from __future__ import annotations
@@ -41,16 +43,14 @@ from luna_hub.timeseries.writer import BulkMethod, write_agent_readings
 from luna_shared.codec import encode
 from luna_shared.logs import get_logger
 from luna_shared.received import ReceivedBatch
+from luna_shared.rules import MAX_MAGNITUDE, value_problem
 from luna_shared.vocabulary import Flag, Quality
 from luna_shared.wire import AgentStatus, BatchAck, ReadingFields, utc_ms
 
 __all__ = ["IncomingMessage", "Reply", "Screened", "batch_rows", "receive", "store_batch", "uncovered"]
 
 _CLOCK_FLAGS: Final = frozenset({Flag.CLOCK_UNTRUSTED.value, Flag.CLOCK_JUMP.value})
-_EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _NAMED_MAX: Final = 5
-INSTANCE_TAKEOVER_S: Final = 600.0
-"""A copy of an agent silent this long may be replaced by another (new buffer, replaced device)."""
 
 
 class DuplicateInstanceError(ConflictError):
@@ -59,14 +59,17 @@ class DuplicateInstanceError(ConflictError):
     problem_type = PROBLEM_TYPE_BASE + "duplicate-instance"
 
 
-async def check_instance(connection: asyncpg.Connection, agent_id: str, instance_id: str | None, now: datetime) -> None:
+async def check_instance(
+    connection: asyncpg.Connection, agent_id: str, instance_id: str | None, now: datetime, limits: IngestSettings
+) -> None:
     """Raise :class:`DuplicateInstanceError` when another copy of the agent is live (call under its row lock)."""
-    other = await repository.check_instance(connection, agent_id, instance_id, now, INSTANCE_TAKEOVER_S)
+    takeover_s = limits.instance_takeover_s
+    other = await repository.check_instance(connection, agent_id, instance_id, now, takeover_s)
     if other is not None:
         msg = (
             f"agent {agent_id!r} is already running as instance {other[0]} (last heard {other[1].isoformat()});"
             f" this is instance {instance_id}: two agents with one id would lose readings. Stop one or give it its"
-            f" own agent id (a copy silent for {INSTANCE_TAKEOVER_S:g} s may take over)"
+            f" own agent id (a copy silent for ingest.instance_takeover_s, {takeover_s:g} s, may take over)"
         )
         raise DuplicateInstanceError(msg)
 
@@ -107,7 +110,7 @@ async def receive(pool: asyncpg.Pool, settings: HubSettings, incoming: IncomingM
             return Reply(encode(ack, fmt), fmt.value)
         case AgentStatus():
             async with pool.acquire() as connection, connection.transaction():
-                await check_instance(connection, message.agent_id, message.instance_id, received_at)
+                await check_instance(connection, message.agent_id, message.instance_id, received_at, limits)
                 await record_status(connection, message, received_at)
             return Reply(None, fmt.value)
 
@@ -149,8 +152,8 @@ def batch_rows(rows: list[ReadingFields], offset: timedelta, limits: IngestSetti
     aside: dict[int, str] = {}
     if skewed or correct:
         rows = _flagged(rows, offset, skewed=skewed, correct=correct, aside=aside)
-    horizon = received_at + timedelta(seconds=limits.future_tolerance_s)
-    if max(row[2] for row in rows) > horizon or min(row[2] for row in rows) < _EARLIEST:  # rare: look at each
+    horizon, earliest = received_at + timedelta(seconds=limits.future_tolerance_s), limits.earliest
+    if max(row[2] for row in rows) > horizon or min(row[2] for row in rows) < earliest:  # rare: look at each
         for row in rows:
             if row[2] > horizon:
                 aside.setdefault(
@@ -158,8 +161,17 @@ def batch_rows(rows: list[ReadingFields], offset: timedelta, limits: IngestSetti
                     f"ts {row[2].isoformat()} is later than the hub's clock ({received_at.isoformat()}) plus"
                     f" ingest.future_tolerance_s ({limits.future_tolerance_s:g} s): set aside, not stored",
                 )
-            elif row[2] < _EARLIEST:
-                aside.setdefault(row[7], f"ts {row[2].isoformat()} is before 1970: set aside, not stored")
+            elif row[2] < earliest:
+                aside.setdefault(
+                    row[7],
+                    f"ts {row[2].isoformat()} is before ingest.earliest ({earliest.isoformat()}):"
+                    " set aside, not stored",
+                )
+    if max((abs(row[3]) for row in rows if row[3] is not None), default=0.0) > MAX_MAGNITUDE:  # rare: look at each
+        for row in rows:
+            problem = value_problem(row[3])
+            if problem is not None:
+                aside.setdefault(row[7], f"{problem}: set aside, not stored")
     return Screened(rows, aside)
 
 
@@ -208,7 +220,7 @@ async def store_batch(
     rows, aside = batch_rows(batch.rows, offset, limits, received_at)
     async with pool.acquire() as connection, connection.transaction():
         agent = await repository.lock_agent(connection, batch.agent_id)
-        await check_instance(connection, batch.agent_id, batch.instance_id, received_at)
+        await check_instance(connection, batch.agent_id, batch.instance_id, received_at, limits)
         foreign = await repository.claim_meters(
             connection, list({row[0] for row in rows}), batch.site_id, batch.agent_id
         )
