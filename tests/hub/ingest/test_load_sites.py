@@ -112,6 +112,19 @@ async def test_a_caller_limited_to_sites_loads_only_for_those(hub: Client, hub_d
     assert await fetch(hub_dsn, "SELECT 1 FROM meters WHERE meter_id = $1", meter) == []
     allowed = await hub.post("/data/load", params={"site": sites.site}, content=readings(meter), headers=limited)
     assert allowed.status_code == 200, allowed.text
+    # without site=, only into meters of its sites: not into new ones (they would have none), nor another site's
+    assert (await hub.post("/data/load", content=readings(meter, day=2), headers=limited)).status_code == 200
+    theirs, fresh = f"{sites.other}-theirs", f"{sites.site}-fresh"
+    assert (await hub.post("/data/load", params={"site": sites.other}, content=readings(theirs))).status_code == 200
+    for body in (readings(theirs, day=3), readings(fresh), readings(meter, fresh, day=4)):
+        refused = await hub.post("/data/load", content=body, headers=limited)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"].startswith("meters not at a site of yours: ")
+    stored = await fetch(
+        hub_dsn, "SELECT count(*) AS n FROM smart_meter_readings WHERE meter_id = ANY($1)", [meter, theirs, fresh]
+    )
+    assert stored[0]["n"] == 9  # 3 + 3 of the limited analyst's own meter, 3 of the other site's load
+    assert await fetch(hub_dsn, "SELECT 1 FROM meters WHERE meter_id = $1", fresh) == []
 
 
 async def test_a_malformed_site_is_a_400(hub: Client) -> None:

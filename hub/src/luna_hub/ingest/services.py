@@ -81,6 +81,8 @@ class LoadOptions(NamedTuple):
     """Who loads the file, for the audit log (the API key's user, ``anonymous``, ``cli:<login>``)."""
     site: str | None = None
     """The site the file's meters belong to (created when missing); None: meters it creates have no site."""
+    reader_sites: tuple[str, ...] | None = None
+    """The sites of a loader limited to some (None: every site): its readings must go to meters of those."""
 
 
 class _Window(NamedTuple):
@@ -173,6 +175,8 @@ async def load_file(
             await prices.add(price_rows)
             if options.site is not None:
                 await _claim_for_site(connection, sorted(tally.meters), options.site)
+            if options.reader_sites is not None:
+                await _check_reader_sites(connection, sorted(tally.meters), options.reader_sites)
             report = _report(options.name, tally, stored=0, duplicates=0)
             if options.strict and tally.rejected:
                 msg = f"{tally.rejected} rows rejected and strict=true: nothing stored (first: line "
@@ -223,6 +227,17 @@ async def _claim_for_site(connection: asyncpg.Connection, meters: list[str], sit
         named = ", ".join(f"{meter!r} (site {owner!r})" for meter, owner in foreign[:_NAMED_MAX])
         more = " ..." if len(foreign) > _NAMED_MAX else ""
         msg = f"meters of another site: {named}{more}; this load is for site {site!r}: nothing stored"
+        raise ForbiddenError(msg)
+
+
+async def _check_reader_sites(connection: asyncpg.Connection, meters: list[str], sites: tuple[str, ...]) -> None:
+    """403 unless every meter is at one of ``sites`` already (or just claimed for one of them by ``site=``)."""
+    rows = await connection.fetch("SELECT meter_id, site_id FROM meters WHERE meter_id = ANY($1::text[])", meters)
+    at = {row["meter_id"]: row["site_id"] for row in rows}
+    outside = [meter for meter in meters if at.get(meter) not in sites]
+    if outside:
+        named = ", ".join(repr(meter) for meter in outside[:_NAMED_MAX]) + (" ..." if len(outside) > _NAMED_MAX else "")
+        msg = f"meters not at a site of yours: {named}; load them with site= naming one of yours: nothing stored"
         raise ForbiddenError(msg)
 
 
