@@ -20,6 +20,7 @@ RUN UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=/opt/luna \
 FROM ${PYTHON_IMAGE}
 ARG PACKAGE
 RUN useradd --system --home /var/lib/luna --create-home luna \
+    && install -d -o luna -g luna /var/log/luna \
     && ln -s "/opt/luna/bin/luna-${PACKAGE}" /usr/local/bin/luna
 COPY --from=build /opt/luna /opt/luna
 ENV PATH=/opt/luna/bin:$PATH LUNA_DATA_DIR=/var/lib/luna LUNA_LOG__FORMAT=json

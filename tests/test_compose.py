@@ -206,4 +206,4 @@ def test_the_agents_hub_url_matches_what_the_hub_serves() -> None:
     assert example["HUB_URL"].startswith("https://")
     assert example["HUB_URL"].rsplit(":", 1)[1] == example["HUB_PORT"]
     healthcheck = " ".join(_services("compose.hub.yaml")["hub"]["healthcheck"]["test"])  # type: ignore[index]
-    assert "https://127.0.0.1:8080/health" in healthcheck
+    assert "https://127.0.0.1:8080/health/ready" in healthcheck

@@ -48,7 +48,7 @@ def test_top_level_layout_is_exactly_the_documented_one() -> None:
     top = {path.split("/", 1)[0] for path in tracked} - {".gitignore", ".python-version", ".ci"}
     assert top <= {
         "agent", "hub", "shared", "compose.edge.yaml", "compose.hub.yaml", "ansible", "tests", "bench",
-        "pyproject.toml", "README.md", "Makefile", "uv.lock", "BENCHMARKS.md", ".env.example", "Dockerfile",
+        "pyproject.toml", "README.md", "Makefile", "uv.lock", "BENCHMARKS.md", ".env.example", "Dockerfile", "deploy",
     }  # fmt: skip
 
 

@@ -10,7 +10,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from luna_shared.logs import LogFormat, LogSettings, configure_logging, correlation, get_logger
+from luna_shared.logs import (
+    LogFormat,
+    LogSettings,
+    bind_in_scope,
+    configure_logging,
+    correlation,
+    get_logger,
+    json_formatter,
+    log_scope,
+)
 
 
 @pytest.fixture
@@ -69,3 +78,29 @@ def test_console_format_is_readable_and_level_filters() -> None:
 def test_unknown_level_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown log level 'LOUD'"):
         LogSettings(level="LOUD")
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_value_bound_in_a_scope_ends_with_it_and_the_outer_value_returns() -> None:
+    stream = io.StringIO()
+    configure_logging(LogSettings(format=LogFormat.JSON), stream=stream)
+    log = get_logger("luna.test")
+    with log_scope("agent_id"):
+        bind_in_scope("agent_id", "outer")
+        with log_scope("agent_id"):
+            bind_in_scope("agent_id", "inner")
+            log.info("inner")
+        log.info("outer")
+    log.info("after")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line.get("agent_id") for line in lines] == ["inner", "outer", None]
+    assert "agent_id" not in lines[2]
+
+
+def test_the_file_formatter_always_names_its_fields_and_redacts() -> None:
+    formatter = json_formatter(("request_id", "agent_id"))
+    record = logging.makeLogRecord({"msg": "password=hunter2 here", "levelno": 20, "levelname": "INFO"})
+    with correlation("request_id", "r-1"):
+        line = json.loads(formatter.format(record))
+    assert (line["request_id"], line["agent_id"]) == ("r-1", None)
+    assert "hunter2" not in line["event"]

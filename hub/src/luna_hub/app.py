@@ -29,12 +29,20 @@ from luna_hub.duties import duties_lifespan
 from luna_hub.health import health
 from luna_hub.http import hostile_input_middleware
 from luna_hub.ingest.controllers import IngestController
+from luna_hub.observability.controllers import MetricsController, ReadinessController
+from luna_hub.observability.deps import (
+    log_archive_lifespan,
+    metrics_lifespan,
+    observability_dependencies,
+    observability_state,
+)
+from luna_hub.observability.middleware import metrics_middleware
 from luna_hub.problems import exception_handlers
 from luna_hub.rag.controllers import RagController
 from luna_hub.rag.deps import provide_chunk_index, rag_dependencies, rag_lifespan
 from luna_hub.settings import HubSettings
 from luna_hub.sync.controllers import AgentIngestController
-from luna_hub.timeseries.controllers import TimeseriesController
+from luna_hub.timeseries.controllers import CatalogController, TimeseriesController
 from luna_hub.timeseries.deps import rollups_lifespan
 from luna_shared.asgi import request_id_middleware
 from luna_shared.headers import security_headers
@@ -57,10 +65,13 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
     return Litestar(
         route_handlers=[
             health,
+            ReadinessController,
+            MetricsController,
             IngestController,
             AgentIngestController,
             AgentsController,
             TimeseriesController,
+            CatalogController,
             DocumentsController,
             RagController,
             AuditController,
@@ -70,7 +81,9 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             DashboardPagesController,
         ],
         lifespan=[  # in this order: each part may use those opened before it
+            metrics_lifespan,  # first: the tasks later lifespans start record into this app's metrics
             partial(database_lifespan, settings=settings),
+            partial(log_archive_lifespan, settings=settings),
             partial(auth_lifespan, settings=settings),
             partial(duties_lifespan, settings=settings),
             partial(rollups_lifespan, settings=settings),
@@ -86,13 +99,14 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             **auth_dependencies(),
             **rag_dependencies(),
             **documents_dependencies(),
+            **observability_dependencies(),
         },
         guards=[policy_guard],  # every route's rule is in luna_hub.auth.policy
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(title="Luna-iEMS hub", version=__version__, path="/schema"),
-        state=State({"settings": settings}),
+        state=State({"settings": settings, **observability_state(settings)}),
         logging_config=None,
-        middleware=[request_id_middleware, hostile_input_middleware],
+        middleware=[request_id_middleware, metrics_middleware, hostile_input_middleware],
         before_send=[security_headers],
         cors_config=cors_config(settings),
         request_max_body_size=MAX_REQUEST_BODY,

@@ -46,6 +46,7 @@ from luna_hub.documents.services import DocumentService, open_object_store
 from luna_hub.errors import HubError
 from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
+from luna_hub.observability.logfiles import attach_log_files, detach_log_files
 from luna_hub.rag.deps import open_rag
 from luna_hub.settings import HubSettings, load
 from luna_shared.keyfile import write_key
@@ -460,12 +461,16 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
             admin_key = _with_pool(settings, lambda pool: provision_demo_admin(pool, Path(settings.data_dir)))
             header = f'-H "Authorization: Bearer $(cat {admin_key})"'
             print(f"luna-hub admin API key in {admin_key}: curl {header} ...", flush=True)
+        log_files = attach_log_files(settings)
         app = create_app(settings)
         _settle_garbage_collector()
         # /health answers 200 once the schema is ready; the event exists once the app's lifespan has begun
         ready = lambda: provide_schema_ready(app.state).wait()  # noqa: E731
         tls = tls_files(server)
-        asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub", ready=ready, tls=tls))
+        try:
+            asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub", ready=ready, tls=tls))
+        finally:
+            detach_log_files(log_files)
 
 
 _COMMANDS: dict[str, Callable[[HubSettings, argparse.Namespace], int]] = {

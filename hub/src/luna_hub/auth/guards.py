@@ -10,6 +10,7 @@ sent is still checked. The principal lands in ``scope["user"]`` for handlers (:f
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 import asyncpg
@@ -36,6 +37,7 @@ __all__ = [
     "presented_key",
     "principal_of",
     "readable_sites",
+    "scrape_token_matches",
 ]
 
 ANONYMOUS = Principal(username="anonymous", role="admin", sites=None, via="open")
@@ -140,6 +142,13 @@ async def _check_sites(connection: ASGIConnection[Any, Any, Any, Any], principal
             raise ForbiddenError(msg)
 
 
+def scrape_token_matches(expected: bytes | None, presented: str | None) -> bool:
+    """Whether ``presented`` is the scrape token of ``metrics.bearer_token_file`` (compared in constant time)."""
+    if expected is None or presented is None:
+        return False
+    return hmac.compare_digest(expected, presented.encode("utf-8", "surrogateescape"))
+
+
 async def policy_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Apply the route's rule: 401 without a valid credential, 403 for a role or site the rule excludes."""
     method = str(connection.scope.get("method") or "GET")
@@ -149,6 +158,8 @@ async def policy_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
         msg = f"no access rule declares {method} {template}"
         raise ForbiddenError(msg)
     if rule.public or rule.agent_key:
+        return
+    if rule.scrape_token and scrape_token_matches(connection.app.state.get("scrape_token"), presented_key(connection)):
         return
     settings, _ = _app_parts(connection)
     principal = await authenticate(connection)

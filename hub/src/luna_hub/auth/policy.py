@@ -5,7 +5,7 @@ table does not name is refused (403) and fails the authorization-matrix test, so
 cannot ship without one. Roles: ``admin`` everything; ``analyst`` every site's data, loads,
 documents, embeddings; ``user`` the meters and agents of its sites, market prices, documents,
 questions; ``agent`` only ``POST /api/v1/ingest`` for its own site (checked by the sync domain,
-which verifies the agent key itself on its hot path).
+which verifies the agent key itself on its hot path). ``GET /metrics`` also takes the scrape token.
 
 Rows are scoped by the handlers, not here: ``GET /agents`` lists the caller's sites' agents,
 documents uploaded with a site are 404 to users of other sites, and ``POST /rag/ask`` quotes only
@@ -34,6 +34,8 @@ class Rule:
     """A query parameter naming meters: each must be at a site the caller may read."""
     site_param: str | None = None
     """A query parameter naming a site (optional): the caller must be able to read it."""
+    scrape_token: bool = False
+    """The scrape token of ``metrics.bearer_token_file`` is accepted too (Prometheus has no user)."""
 
 
 PUBLIC: Final = Rule(public=True)
@@ -41,12 +43,15 @@ AGENT: Final = Rule(agent_key=True)
 ADMIN: Final = Rule(roles=frozenset({"admin"}))
 ANALYST: Final = Rule(roles=frozenset({"admin", "analyst"}))
 SIGNED_IN: Final = Rule(roles=frozenset({"admin", "analyst", "user"}))
+SCRAPER: Final = Rule(roles=frozenset({"admin"}), scrape_token=True)
 SITE_READER: Final = Rule(roles=frozenset({"admin", "analyst", "user"}), site_query="meter")
 SITE_LOADER: Final = Rule(roles=frozenset({"admin", "analyst"}), site_param="site")
 
 POLICY: Final[dict[tuple[str, str], Rule]] = {
     # system
     ("GET", "/health"): PUBLIC,
+    ("GET", "/health/ready"): PUBLIC,
+    ("GET", "/metrics"): SCRAPER,
     # agents deliver
     ("POST", "/api/v1/ingest"): AGENT,
     ("GET", "/agents"): SIGNED_IN,
@@ -54,6 +59,7 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/data/query"): SITE_READER,
     ("GET", "/data/completeness"): SITE_READER,
     ("POST", "/data/load"): SITE_LOADER,
+    ("GET", "/catalog"): SIGNED_IN,
     # documents and questions
     ("GET", "/documents"): SIGNED_IN,
     ("POST", "/documents"): ANALYST,

@@ -41,6 +41,7 @@ async def documents_lifespan(
         Duty("abandoned document jobs", settings.documents.job_heartbeat_s, service.fail_abandoned_jobs),
         after=provide_schema_ready(app.state),
     )
+    app.state.object_store = store  # for readiness
     _log.info("document store ready", store=store.description)
     demo = None
     if settings.demo_data:

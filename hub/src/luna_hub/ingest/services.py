@@ -27,6 +27,7 @@ from luna_hub.ingest.formats import (
 from luna_hub.ingest.jsonfile import json_records
 from luna_hub.ingest.schemas import Gap, LoadReport, RowIssue
 from luna_hub.ingest.validation import Identifiers, SeriesCheck
+from luna_hub.metrics import recorder
 from luna_hub.settings import LoadSettings
 from luna_hub.sync.repository import claim_meters
 from luna_hub.timeparse import LocalClock, zone
@@ -179,6 +180,7 @@ async def load_file(
                 await _check_reader_sites(connection, sorted(tally.meters), options.reader_sites)
             report = _report(options.name, tally, stored=0, duplicates=0)
             if options.strict and tally.rejected:
+                recorder().load(stored=0, duplicates=0, rejected=tally.rejected)
                 msg = f"{tally.rejected} rows rejected and strict=true: nothing stored (first: line "
                 msg += f"{tally.rejections[0].line}: {tally.rejections[0].reasons[0]})"
                 raise LoadRejectedError(msg, report)
@@ -188,6 +190,7 @@ async def load_file(
             report = _report(options.name, tally, stored=stored, duplicates=duplicates)
             await _record_load(connection, options, report)
         refreshed = await refresh_dirty(connection)
+    recorder().load(stored=stored, duplicates=duplicates, rejected=tally.rejected)
     _log.info(
         "file loaded",
         file=options.name,

@@ -21,6 +21,7 @@ from luna_hub.audit.services import record_model_call
 from luna_hub.documents.repository import hidden_documents
 from luna_hub.documents.schemas import Chunk
 from luna_hub.errors import PayloadTooLargeError
+from luna_hub.metrics import recorder
 from luna_hub.rag.data import DataContext, series_context
 from luna_hub.rag.embedders import Embedded, Embedder, Purpose
 from luna_hub.rag.generation import NOT_IN_SOURCES, Generated, OllamaChat, build_prompt
@@ -114,6 +115,13 @@ class RagService:
         chunks: Sequence[Chunk] = (),
     ) -> None:
         info = await self._embedder.describe()
+        recorder().model_call(
+            "embed",
+            info.name,
+            seconds=embedded.latency_ms / 1000,
+            prompt_tokens=embedded.tokens,
+            completion_tokens=None,
+        )
         await record_model_call(
             self._pool,
             ModelCall(
@@ -148,19 +156,23 @@ class RagService:
         A reader limited to ``sites`` gets numbers of their meters (and market prices) only, and
         passages of documents without site or of their sites.
         """
-        data, notes = await series_context(self._pool, request.question, tz=self._timezone, sites=sites)
-        hidden: list[str] = []
-        if sites is not None:
-            async with self._pool.acquire() as connection:
-                hidden = await hidden_documents(connection, sites)
-        query = await self._embed([request.question], purpose="query", actor=actor, endpoint="/rag/ask")
-        hits = await self._retriever.retrieve(
-            request.question,
-            query,
-            top_k=request.top_k or self._settings.top_k,
-            document_ids=request.document_ids,
-            exclude_document_ids=hidden,
-        )
+        stages = recorder().rag_duration
+        with stages.labels("data").time():
+            data, notes = await series_context(self._pool, request.question, tz=self._timezone, sites=sites)
+        with stages.labels("embed").time():
+            query = await self._embed([request.question], purpose="query", actor=actor, endpoint="/rag/ask")
+        with stages.labels("retrieve").time():
+            hidden: list[str] = []
+            if sites is not None:
+                async with self._pool.acquire() as connection:
+                    hidden = await hidden_documents(connection, sites)
+            hits = await self._retriever.retrieve(
+                request.question,
+                query,
+                top_k=request.top_k or self._settings.top_k,
+                document_ids=request.document_ids,
+                exclude_document_ids=hidden,
+            )
         bridges = await self._retriever.index.chunks(bridge_ids(hits))
         passages = build_passages(hits, bridges)
         words = content_words(request.question)
@@ -247,6 +259,14 @@ class RagService:
         result = Generated()
         async for piece in chat.stream(prompt.messages, result):
             yield "token", {"text": piece}
+        recorder().rag_duration.labels("generate").observe(result.latency_ms / 1000)
+        recorder().model_call(
+            "generate",
+            chat.model,
+            seconds=result.latency_ms / 1000,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+        )
         used_chunks = [c for p in prompt.used for c in p.chunks]
         await record_model_call(
             self._pool,

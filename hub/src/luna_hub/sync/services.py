@@ -36,12 +36,15 @@ import asyncpg
 from luna_hub.agents.services import clock_offset_ms, record_status
 from luna_hub.auth.agent_keys import AgentIdentity, verify_agent_key
 from luna_hub.errors import PROBLEM_TYPE_BASE, ConflictError, ForbiddenError, UnauthorizedError
+from luna_hub.metrics import recorder
 from luna_hub.settings import HubSettings, IngestSettings
 from luna_hub.sync import repository
 from luna_hub.sync.decoding import content_encoding, decode_message, read_body, wire_format
 from luna_hub.timeseries.writer import BulkMethod, write_agent_readings
-from luna_shared.codec import encode
-from luna_shared.logs import get_logger
+from luna_shared.codec import WireFormat, encode
+from luna_shared.compression import ContentEncoding
+from luna_shared.errors import LunaError
+from luna_shared.logs import bind_in_scope, get_logger
 from luna_shared.received import ReceivedBatch
 from luna_shared.rules import MAX_MAGNITUDE, value_problem
 from luna_shared.vocabulary import Flag, Quality
@@ -95,11 +98,31 @@ class Reply(NamedTuple):
 
 
 async def receive(pool: asyncpg.Pool, settings: HubSettings, incoming: IncomingMessage) -> Reply:
-    """Authenticate, read, decode and store one agent message; any failure stores nothing."""
+    """Authenticate, read, decode and store one agent message; any failure stores nothing.
+
+    Refused messages count as ``luna_ingest_batches_total{outcome="rejected"}``; each log line
+    written while handling it names the agent (``agent_id``).
+    """
+    try:
+        fmt = wire_format(incoming.content_type)
+        encoding = content_encoding(incoming.content_encoding)
+        identity = await _authenticate(pool, incoming.key)
+        bind_in_scope("agent_id", identity.agent_id)  # until the request ends (see observability.middleware)
+        return await _receive(pool, settings, incoming, identity, (fmt, encoding))
+    except LunaError:
+        recorder().batch("rejected")
+        raise
+
+
+async def _receive(
+    pool: asyncpg.Pool,
+    settings: HubSettings,
+    incoming: IncomingMessage,
+    identity: AgentIdentity,
+    wire: tuple[WireFormat, ContentEncoding],
+) -> Reply:
     limits = settings.ingest
-    fmt = wire_format(incoming.content_type)
-    encoding = content_encoding(incoming.content_encoding)
-    identity = await _authenticate(pool, incoming.key)
+    fmt, encoding = wire
     body = await read_body(incoming.body, declared_length=incoming.content_length, limit=limits.max_body_bytes)
     received_at = utc_ms(datetime.now(UTC))
     message = decode_message(body, fmt, encoding, max_decompressed=limits.max_decompressed_bytes)
@@ -243,6 +266,7 @@ async def store_batch(
                 )
                 raise ConflictError(msg)
             await repository.record_replay(connection, batch.agent_id, received_at, offset_ms, size)
+            recorder().batch("replayed")
             return _ack(batch, received_at, stored=0, duplicates=size)
         if agent.last_acked_seq is not None and batch.first_seq > agent.last_acked_seq + 1:
             _log.warning(
@@ -282,6 +306,7 @@ async def store_batch(
             clock_offset_ms=offset_ms,
             max_reading_ts=latest,
         )
+    recorder().batch("stored", stored=stored, received_at=received_at, timestamps=[row[2] for row in fresh])
     return _ack(
         batch, received_at, stored=stored, duplicates=size - stored - len(set_aside), quarantined=len(set_aside)
     )

@@ -19,6 +19,7 @@ import asyncpg
 
 from luna_hub.agents.services import agent_completeness
 from luna_hub.errors import BadRequestError
+from luna_hub.metrics import timed_query
 from luna_hub.timeparse import zone
 from luna_hub.timeseries.buckets import bucket_next
 from luna_hub.timeseries.schemas import CompletenessDay, CompletenessReport, MeterCompleteness
@@ -50,6 +51,7 @@ _DAYS_SQL: Final = """
 """
 
 
+@timed_query("completeness")
 async def completeness(  # noqa: PLR0913 - one parameter per query dimension
     pool: asyncpg.Pool,
     *,

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
-from luna_hub.auth.guards import api_key_guard
+from luna_hub.auth.guards import api_key_guard, principal_of
 from luna_hub.cache.services import ReadCache
 from luna_hub.errors import BadRequestError
 from luna_hub.settings import HubSettings
 from luna_hub.timeparse import LocalClock, parse_instant, zone
+from luna_hub.timeseries.catalog import Catalog, catalog, check_known
 from luna_hub.timeseries.completeness import completeness
 from luna_hub.timeseries.schemas import CompletenessReport, QueryResult
 from luna_hub.timeseries.services import Aggregate, Fill, SeriesQuery, cached_query, render_csv
 
-__all__ = ["TimeseriesController"]
+__all__ = ["CatalogController", "TimeseriesController"]
 
 _Instant = Annotated[str, QueryParameter(description="ISO 8601; without offset it is local time in tz")]
 
@@ -33,6 +34,23 @@ def _instant(text: str, tz: str, name: str) -> datetime:
         raise BadRequestError(msg) from exc
 
 
+def _sites(request: Request[Any, Any, Any]) -> tuple[str, ...] | None:
+    principal = principal_of(request)
+    return None if principal is None else principal.sites
+
+
+class CatalogController(Controller):
+    """What the hub holds."""
+
+    path = "/catalog"
+    tags = ["timeseries"]  # noqa: RUF012 - Litestar's declared type
+
+    @get("/", summary="Meters (with metrics, units and time ranges) and markets the caller may query")
+    async def catalog(self, request: Request[Any, Any, Any], db_pool: NamedDependency[asyncpg.Pool]) -> Catalog:
+        """List the meters of the caller's sites with their metrics and ranges, and every market."""
+        return await catalog(db_pool, _sites(request))
+
+
 class TimeseriesController(Controller):
     """Series of readings and prices."""
 
@@ -43,6 +61,7 @@ class TimeseriesController(Controller):
     @get("/query", summary="Readings of meters, or a market's prices, in buckets", media_type="application/json")
     async def query(  # noqa: PLR0913, PLR0917 - one parameter per query dimension
         self,
+        request: Request[Any, Any, Any],
         db_pool: NamedDependency[asyncpg.Pool],
         settings: NamedDependency[HubSettings],
         read_cache: NamedDependency[ReadCache],
@@ -71,7 +90,7 @@ class TimeseriesController(Controller):
         if not set(qualities) <= {"good", "suspect", "bad"}:
             msg = f"quality must be good, suspect or bad, not {quality}"
             raise BadRequestError(msg)
-        request = SeriesQuery(
+        series = SeriesQuery(
             meters=tuple(meter or ()),
             metric=metric or "price",
             market=market,
@@ -87,7 +106,9 @@ class TimeseriesController(Controller):
             cursor=cursor,
             resolution_minutes=resolution_minutes,
         )
-        result: QueryResult = await cached_query(db_pool, read_cache, request)
+        result: QueryResult = await cached_query(db_pool, read_cache, series)
+        if not any(found.points for found in result.series):  # nothing in range: say so when nothing is held at all
+            await check_known(db_pool, meters=series.meters, metric=series.metric, market=market, sites=_sites(request))
         if format == "csv":
             return Response(render_csv(result).encode(), media_type="text/csv; charset=utf-8")
         return Response(msgspec.json.encode(result), media_type="application/json")

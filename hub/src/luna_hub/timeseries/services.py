@@ -28,6 +28,7 @@ import asyncpg
 from luna_hub.cache.services import ReadCache
 from luna_hub.cache.versions import Source as SeriesSource
 from luna_hub.errors import BadRequestError
+from luna_hub.metrics import recorder
 from luna_hub.timeparse import zone
 from luna_hub.timeseries.buckets import bucket_floor, bucket_next, grid_origin, offset_multiple
 from luna_hub.timeseries.repository import Source, aggregate, raw_page, refresh_for_query, rollup_config
@@ -87,6 +88,12 @@ async def run_query(pool: asyncpg.Pool, query: SeriesQuery) -> QueryResult:
         msg = "end must be after start"
         raise BadRequestError(msg)
     _representable(query.start, query.end, tz)
+    kind = "market" if query.market is not None else "raw" if query.bucket == "raw" else "bucketed"
+    with recorder().query_duration.labels(kind).time():
+        return await _run_query(pool, query, tz)
+
+
+async def _run_query(pool: asyncpg.Pool, query: SeriesQuery, tz: ZoneInfo) -> QueryResult:
     async with pool.acquire() as connection:
         if query.market is not None:
             return await _market(connection, query, tz)
