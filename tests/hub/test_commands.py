@@ -5,6 +5,7 @@ As processes against real PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import subprocess
@@ -74,6 +75,32 @@ def test_load_a_real_price_file_twice(cli_dsn: str) -> None:
     again = hub(cli_dsn, "load", "--market", "CLI-DE-LU", str(fixture))
     assert first.stdout.startswith(f"{fixture}: 96 stored, 0 already there, 0 rejected")
     assert again.stdout.startswith(f"{fixture}: 0 stored, 96 already there, 0 rejected")
+
+
+def test_load_for_a_site_records_it_and_gives_the_meters_to_it(cli_dsn: str, tmp_path: Path) -> None:
+    data = tmp_path / "site.csv"
+    data.write_text("meter_id,metric,ts,value\ncli-site-m1,power_w,2024-01-01T00:00:00Z,5\n")
+    result = hub(cli_dsn, "load", "--site", "cli-site", str(data))
+    assert result.returncode == 0, result.stderr
+    other = tmp_path / "other.csv"
+    other.write_text("meter_id,metric,ts,value\ncli-site-m1,power_w,2024-01-01T01:00:00Z,6\n")
+    refused = hub(cli_dsn, "load", "--site", "cli-other-site", str(other))
+    assert refused.returncode == 1
+    assert "meters of another site: 'cli-site-m1' (site 'cli-site')" in refused.stderr
+
+    async def stored() -> tuple[object, object, int]:
+        connection = await asyncpg.connect(cli_dsn)
+        try:
+            file_site = await connection.fetchval("SELECT site_id FROM loaded_files WHERE name = $1", str(data))
+            meter_site = await connection.fetchval("SELECT site_id FROM meters WHERE meter_id = 'cli-site-m1'")
+            count = await connection.fetchval(
+                "SELECT count(*) FROM smart_meter_readings WHERE meter_id = 'cli-site-m1'"
+            )
+            return file_site, meter_site, count
+        finally:
+            await connection.close()
+
+    assert asyncio.run(stored()) == ("cli-site", "cli-site", 1)
 
 
 def test_load_of_a_malformed_or_missing_file_names_it(cli_dsn: str, tmp_path: Path) -> None:

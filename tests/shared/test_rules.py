@@ -36,6 +36,7 @@ def test_identifier_rules_are_the_wire_types_constraints(text: str) -> None:
         (rules.metric_problem, MetricName),
         (rules.unit_problem, UnitName),
         (rules.market_problem, SiteId),
+        (rules.site_id_problem, SiteId),
     ]
     for rule, annotated in cases:
         accepted = rule(text) is None
@@ -53,6 +54,8 @@ def test_the_issue_s_identifiers_are_refused() -> None:
     assert rules.meter_id_problem("m1\n") is not None
     assert rules.meter_id_problem("sensor.power_load_no_var_loads") is None
     assert rules.market_problem("DE-LU") is None
+    assert rules.site_id_problem("site A") is not None
+    assert rules.site_id_problem("site-a") is None
 
 
 _VALUES = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.floats(-1e16, 1e16))

@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -24,7 +25,16 @@ from luna_hub.documents.index import ChunkIndex
 from luna_hub.settings import HubSettings
 from support.served import served_app
 
-__all__ = ["admin_key", "load_prices", "migrated_pool", "ready_client", "served_hub"]
+__all__ = [
+    "SiteCallers",
+    "admin_key",
+    "bearer",
+    "load_prices",
+    "migrated_pool",
+    "ready_client",
+    "served_hub",
+    "site_callers",
+]
 
 
 @asynccontextmanager
@@ -68,6 +78,31 @@ async def admin_key(pool: asyncpg.Pool, role: UserRole = "admin", sites: list[st
     async with pool.acquire() as connection:
         await create_user(connection, username, role=role, sites=sites, actor="test")
         return (await create_api_key(connection, username, "test", actor="test")).key
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The header that sends ``key``."""
+    return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass(frozen=True)
+class SiteCallers:
+    """The headers of a user of ``site``, a user of ``other`` only, and an analyst (every site)."""
+
+    site: str
+    other: str
+    own: dict[str, str]
+    foreign: dict[str, str]
+    analyst: dict[str, str]
+
+
+async def site_callers(dsn: str, site: str, other: str) -> SiteCallers:
+    """Create a user of ``site``, a user of ``other`` and an analyst on the hub database ``dsn``, with keys."""
+    async with migrated_pool(dsn) as pool:
+        own = await admin_key(pool, "user", [site])
+        foreign = await admin_key(pool, "user", [other])
+        analyst = await admin_key(pool, "analyst")
+    return SiteCallers(site, other, bearer(own), bearer(foreign), bearer(analyst))
 
 
 @asynccontextmanager

@@ -16,7 +16,7 @@ import msgspec
 from luna_agent import __version__
 from luna_agent.errors import AgentError
 from luna_agent.settings import AgentSettings, load
-from luna_agent.sync import read_agent_key
+from luna_agent.sync import hub_tls_context, read_agent_key
 from luna_shared.errors import ConfigError
 from luna_shared.process import EXIT_CONFIG, cli_parser, run_main, serve_http, start_logging
 
@@ -136,6 +136,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_sync_once(settings, path))
     if settings.sync is not None:
         read_agent_key(Path(settings.sync.key_file))  # empty or unreadable: stop now, naming the file
+        hub_tls_context(settings.sync.ca_file)  # missing, unreadable or not PEM: the same, not at the first batch
     _serve(settings, host=args.host, port=args.port)
     return 0
 

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import gc
 import getpass
+import hashlib
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -89,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     loader.add_argument("--metric", help="metric of a wide file (default power_w)")
     loader.add_argument("--unit", help="unit when the file does not say")
     loader.add_argument("--resolution-minutes", type=int, help="resolution of a price file")
+    loader.add_argument(
+        "--site", help="site the file's meters belong to (default: none; only analysts and admins read them)"
+    )
     documents = commands.add_parser(
         "documents", help="manage documents (PDF, DOCX, CSV, Markdown, HTML, text)", description="Manage documents."
     )
@@ -100,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to add")
     add.add_argument("--document-id", help="add FILE as a new version of this document (one FILE only)")
+    add.add_argument("--site", help="only this site's users (and analysts, admins) see the documents")
     _identity_commands(commands)
     add_recommend_commands(commands)
     agent = commands.add_parser(
@@ -177,7 +182,7 @@ def _migrate(settings: HubSettings, _args: argparse.Namespace) -> int:
 
 
 def _documents(settings: HubSettings, args: argparse.Namespace) -> int:
-    return _add_documents(settings, args.files, args.document_id)
+    return _add_documents(settings, args.files, args.document_id, args.site)
 
 
 def _actor() -> str:
@@ -321,14 +326,17 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
         resolution_minutes=args.resolution_minutes,
         strict=args.strict,
         actor=f"cli:{getpass.getuser()}",
+        site=args.site,
     )
 
     async def work(pool: asyncpg.Pool) -> LoadReport:
         with path.open("rb") as binary:
+            digest = hashlib.file_digest(binary, "sha256").hexdigest()  # recorded in loaded_files, with its site
+            binary.seek(0)
             return await load_file(
                 pool,
                 binary,
-                options,
+                options._replace(sha256=digest),
                 method=settings.bulk_insert,
                 limits=settings.load,
             )
@@ -352,7 +360,7 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_documents(settings: HubSettings, files: list[Path], document_id: str | None) -> int:
+def _add_documents(settings: HubSettings, files: list[Path], document_id: str | None, site: str | None) -> int:
     if document_id is not None and len(files) != 1:
         print("luna-hub: --document-id names one document: give exactly one FILE", file=sys.stderr)
         return 2
@@ -365,7 +373,7 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
                 service = DocumentService(pool, store, rag.index, settings.documents)
                 try:
                     for path in files:
-                        failures += not await _add_document(service, path, document_id)
+                        failures += not await _add_document(service, path, document_id, site)
                 finally:
                     await service.close()
         finally:
@@ -375,11 +383,13 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
     return _with_pool(settings, work)
 
 
-async def _add_document(service: DocumentService, path: Path, document_id: str | None) -> bool:
+async def _add_document(service: DocumentService, path: Path, document_id: str | None, site: str | None) -> bool:
     """Add one file, printing progress to stderr and the outcome to stdout; return whether it worked."""
     try:
         data = await asyncio.to_thread(path.read_bytes)
-        result = await service.upload(data, path.name, document_id=document_id, actor=f"cli:{getpass.getuser()}")
+        result = await service.upload(
+            data, path.name, document_id=document_id, actor=f"cli:{getpass.getuser()}", site=site
+        )
     except OSError as exc:
         print(f"luna-hub: {path}: {exc.strerror or exc}", file=sys.stderr)
         return False

@@ -26,6 +26,7 @@ __all__ = [
     "meter_id_problem",
     "metric_problem",
     "resolution_problem",
+    "site_id_problem",
     "unit_problem",
     "value_problem",
 ]
@@ -69,6 +70,7 @@ def _shown(text: str) -> str:
 _METER: Final = _TextRule("meter id", MeterId)
 _METRIC: Final = _TextRule("metric", MetricName)
 _UNIT: Final = _TextRule("unit", UnitName)
+_SITE: Final = _TextRule("site id", SiteId)
 _MARKET: Final = _TextRule("market", SiteId)  # no wire type of its own: the same shape as a site's id
 
 
@@ -85,6 +87,11 @@ def metric_problem(metric: str) -> str | None:
 def unit_problem(unit: str) -> str | None:
     """Return why ``unit`` is not a unit name (``luna_shared.wire.UnitName``), or None."""
     return _UNIT.problem(unit)
+
+
+def site_id_problem(site_id: str) -> str | None:
+    """Return why ``site_id`` is not a site id (``luna_shared.wire.SiteId``), or None."""
+    return _SITE.problem(site_id)
 
 
 def market_problem(market: str) -> str | None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from luna_agent.buffer import ReadingBuffer
 from luna_agent.sample import Sample
@@ -101,3 +104,29 @@ def test_check_config_names_a_typo_and_a_bad_value_in_sync(tmp_path: Path) -> No
     result = luna_agent("check-config", str(path))
     assert result.returncode == 0
     assert "sync to http://h:8080" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda _path: None, "cannot read CA file {path}: No such file or directory"),
+        (lambda path: path.mkdir(), "cannot read CA file {path}: Is a directory"),
+        (lambda path: path.write_text("not a certificate\n"), "{path} holds no PEM certificate"),
+    ],
+    ids=["missing", "unreadable", "not-pem"],
+)
+def test_run_with_a_bad_ca_file_stops_at_start_naming_it(
+    tmp_path: Path, make: Callable[[Path], object], problem: str
+) -> None:
+    key_file = tmp_path / "agent.key"
+    key_file.write_text("lak_x\n", encoding="utf-8")
+    ca_file = tmp_path / "hub-ca.pem"
+    make(ca_file)
+    path = config(tmp_path, key_file)
+    path.write_text(path.read_text(encoding="utf-8") + f'ca_file = "{ca_file}"\n', encoding="utf-8")
+    result = luna_agent("run", "-c", str(path), "--port", "0")
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr  # one line, no traceback, no status API started
+    assert lines[0].startswith("luna-agent: configuration error: LUNA_SYNC__CA_FILE: key 'sync.ca_file': ")
+    assert problem.format(path=ca_file) in lines[0]

@@ -85,6 +85,17 @@ async def test_revocation_by_id_or_prefix_and_expiry_stop_a_key(db: asyncpg.Conn
     assert await verify_api_key(db, soon.key) is None
 
 
+async def test_a_prefix_of_digits_is_revoked_as_a_prefix_not_read_as_an_id(db: asyncpg.Connection, unique: str) -> None:
+    await create_user(db, unique, role="user", sites=[])
+    digits, other = await create_api_key(db, unique, "digits"), await create_api_key(db, unique, "other")
+    prefix = f"{other.id:08d}"[-8:]  # the very id of the other key, written as a prefix
+    await db.execute("UPDATE api_keys SET prefix = $2 WHERE key_id = $1", digits.id, prefix)
+    revoked = await revoke_api_key(db, prefix)
+    assert revoked.id == digits.id
+    assert await verify_api_key(db, other.key) is not None  # the key with that id still works
+    assert (await revoke_api_key(db, str(other.id))).id == other.id  # an id that is no prefix: the id
+
+
 async def test_a_disabled_user_s_keys_stop_and_role_changes_apply_at_once(db: asyncpg.Connection, unique: str) -> None:
     await create_user(db, unique, role="user", sites=["s1"])
     key = (await create_api_key(db, unique, "k")).key

@@ -40,6 +40,7 @@ class World:
     callers: list[Caller]
     meter: str
     site: str
+    """The site of the meter, of the world's one agent and of the caller "user"."""
 
 
 @pytest.fixture
@@ -152,6 +153,23 @@ async def test_a_user_reads_only_meters_of_its_sites_and_market_prices(world: Wo
     anonymous = await world.client.get("/data/query", params=prices)
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_user_lists_the_agents_of_its_sites_analysts_and_admins_all(world: World) -> None:
+    by_name = {caller.name: caller for caller in world.callers}
+
+    async def agents(caller: str) -> list[dict[str, Any]]:
+        key = by_name[caller].key
+        response = await world.client.get("/agents", headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 200, response.text
+        listed: list[dict[str, Any]] = response.json()
+        return listed
+
+    [own] = await agents("user")
+    assert (own["agent_id"], own["site_id"]) == (f"agent-{world.site}", world.site)
+    assert await agents("user of another site") == []
+    for everyone in ("analyst", "admin"):
+        assert own["agent_id"] in {agent["agent_id"] for agent in await agents(everyone)}
 
 
 async def test_an_unknown_credential_is_one_401(world: World) -> None:

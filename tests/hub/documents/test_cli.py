@@ -52,3 +52,18 @@ async def test_documents_add_reports_progress_outcome_and_rejections(pg_admin_ds
     assert [(row["title"], row["current_version"]) for row in documents] == [("Dynamic tariff notice", 1)]
     assert chunks >= 1
     assert len(list((tmp_path / "store").rglob("*.bin"))) == 1
+
+
+async def test_documents_add_for_a_site_stores_it_on_the_document(pg_admin_dsn: str, tmp_path: Path) -> None:
+    page = FIXTURES / "tariff_notice.html"
+    async with fresh_database(pg_admin_dsn) as dsn:
+        added = luna_hub("documents", "add", "--site", "cli-villa", str(page), dsn=dsn, store=tmp_path / "store")
+        connection = await asyncpg.connect(dsn)
+        try:
+            sites = await connection.fetch(
+                "SELECT d.site_id, s.site_id AS known FROM documents d JOIN sites s USING (site_id)"
+            )
+        finally:
+            await connection.close()
+    assert added.returncode == 0, added.stderr
+    assert [(row["site_id"], row["known"]) for row in sites] == [("cli-villa", "cli-villa")]

@@ -2,7 +2,7 @@
 
 from luna_agent.sync.settings import SyncSettings
 from luna_agent.sync.state import DrainSummary, Step, SyncProgress, SyncState
-from luna_agent.sync.uploader import BatchCounter, Uploader, read_agent_key
+from luna_agent.sync.uploader import BatchCounter, Uploader, hub_tls_context, read_agent_key
 
 __all__ = [
     "BatchCounter",
@@ -12,5 +12,6 @@ __all__ = [
     "SyncSettings",
     "SyncState",
     "Uploader",
+    "hub_tls_context",
     "read_agent_key",
 ]

@@ -483,8 +483,16 @@ def _problem_detail(response: httpx.Response) -> str:
 
 
 def hub_tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """Return how the hub's certificate is verified: against ``ca_file``, else the system's CAs (never skipped)."""
+    """Return how the hub's certificate is verified: against ``ca_file``, else the system's CAs (never skipped).
+
+    A CA file that is missing, unreadable or holds no PEM certificate is a :class:`ConfigError` naming it
+    (``luna-agent run`` checks this at start, not at the first batch).
+    """
     try:
         return ssl.create_default_context(cafile=ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError("LUNA_SYNC__CA_FILE", "sync.ca_file", f"cannot use {ca_file} as CA file: {exc}") from exc
+    except ssl.SSLError as exc:
+        problem = f"{ca_file} holds no PEM certificate ({exc.reason or exc})"
+        raise ConfigError("LUNA_SYNC__CA_FILE", "sync.ca_file", problem) from exc
+    except OSError as exc:
+        problem = f"cannot read CA file {ca_file}: {exc.strerror or exc}"
+        raise ConfigError("LUNA_SYNC__CA_FILE", "sync.ca_file", problem) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import asyncpg
@@ -9,6 +10,7 @@ import asyncpg
 __all__ = [
     "agent_rows",
     "ensure_agent",
+    "ensure_site",
     "ledger_summary",
     "quarantined_seqs",
     "record_agent_quarantine",
@@ -38,9 +40,14 @@ _LEDGER_SQL: Final = """
 """
 
 
+async def ensure_site(connection: asyncpg.Connection, site_id: str) -> None:
+    """Create the site when missing (its first agent, file load or document names it)."""
+    await connection.execute("INSERT INTO sites (site_id) VALUES ($1) ON CONFLICT DO NOTHING", site_id)
+
+
 async def ensure_agent(connection: asyncpg.Connection, agent_id: str, site_id: str) -> str:
     """Create the site and the agent when missing; return the site the agent belongs to (maybe another)."""
-    await connection.execute("INSERT INTO sites (site_id) VALUES ($1) ON CONFLICT DO NOTHING", site_id)
+    await ensure_site(connection, site_id)
     await connection.execute(
         "INSERT INTO agents (agent_id, site_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", agent_id, site_id
     )
@@ -105,10 +112,15 @@ async def quarantined_seqs(connection: asyncpg.Connection, agent_ids: list[str])
     return {row["agent_id"]: list(row["seqs"]) for row in rows}
 
 
-async def agent_rows(connection: asyncpg.Connection, agent_ids: list[str] | None = None) -> list[asyncpg.Record]:
-    """Return the agents (all, or those named), ordered by id."""
+async def agent_rows(
+    connection: asyncpg.Connection, agent_ids: list[str] | None = None, *, sites: Sequence[str] | None = None
+) -> list[asyncpg.Record]:
+    """Return the agents (all, or those named; at ``sites`` only, when given), ordered by id."""
     rows: list[asyncpg.Record] = await connection.fetch(
-        "SELECT * FROM agents WHERE $1::text[] IS NULL OR agent_id = ANY($1::text[]) ORDER BY agent_id", agent_ids
+        "SELECT * FROM agents WHERE ($1::text[] IS NULL OR agent_id = ANY($1::text[]))"
+        " AND ($2::text[] IS NULL OR site_id = ANY($2::text[])) ORDER BY agent_id",
+        agent_ids,
+        None if sites is None else list(sites),
     )
     return rows
 

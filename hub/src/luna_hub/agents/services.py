@@ -7,6 +7,7 @@ shown once, when it is created (``luna-hub create-agent``).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
@@ -138,10 +139,10 @@ def subtract_seqs(gaps: list[tuple[int, int]], seqs: list[int]) -> tuple[list[tu
     return left, removed
 
 
-async def list_agents(pool: asyncpg.Pool) -> list[AgentView]:
-    """Every agent with its last contact, clock offset, reported backlog, counters and sequence gaps."""
+async def list_agents(pool: asyncpg.Pool, *, sites: Sequence[str] | None = None) -> list[AgentView]:
+    """Every agent (at ``sites`` only, when given) with its last contact, clock, backlog, counters and gaps."""
     async with pool.acquire() as connection:
-        rows = await repository.agent_rows(connection)
+        rows = await repository.agent_rows(connection, sites=sites)
         ids = [row["agent_id"] for row in rows]
         ledger = await repository.ledger_summary(connection, ids)
         quarantine = await repository.quarantined_seqs(connection, ids)

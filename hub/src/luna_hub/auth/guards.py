@@ -36,6 +36,7 @@ __all__ = [
     "policy_guard",
     "presented_key",
     "principal_of",
+    "readable_sites",
     "scrape_token_matches",
 ]
 
@@ -63,6 +64,15 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | 
     """Return the principal the guard established for this request, if any."""
     principal = connection.scope.get("user")
     return principal if isinstance(principal, Principal) else None
+
+
+def readable_sites(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, ...] | None:
+    """Return the sites the caller may read (None: every site); 403 when no principal was established."""
+    principal = principal_of(connection)
+    if principal is None:
+        msg = "no principal: the app's policy guard did not run"
+        raise ForbiddenError(msg)
+    return principal.sites
 
 
 def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -110,7 +120,7 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
 
 
 async def _check_sites(connection: ASGIConnection[Any, Any, Any, Any], principal: Principal, rule: Rule) -> None:
-    """403 unless the rule's path parameter's site and every meter its query parameter names are the principal's."""
+    """403 unless the rule's site (in path or query) and every meter it names are at sites the principal reads."""
     if principal.sites is None:
         return
     if rule.site_path is not None:
@@ -118,6 +128,10 @@ async def _check_sites(connection: ASGIConnection[Any, Any, Any, Any], principal
         if not principal.may_read_site(None if site is None else str(site)):
             msg = f"site {site!r} is not a site of yours"
             raise ForbiddenError(msg)
+    site = None if rule.site_param is None else connection.query_params.get(rule.site_param)
+    if site and not principal.may_read_site(site):
+        msg = f"site {site!r} is not one of yours"
+        raise ForbiddenError(msg)
     if rule.site_query is None:
         return
     meters = connection.query_params.getall(rule.site_query, [])

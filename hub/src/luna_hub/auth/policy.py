@@ -3,9 +3,13 @@
 Each route of the served OpenAPI schema (method, path template) has exactly one rule; a route the
 table does not name is refused (403) and fails the authorization-matrix test, so a new route
 cannot ship without one. Roles: ``admin`` everything; ``analyst`` every site's data, loads,
-documents, embeddings; ``user`` the meters of its sites, market prices, documents, questions;
-``agent`` only ``POST /api/v1/ingest`` for its own site (checked by the sync domain, which
-verifies the agent key itself on its hot path). ``GET /metrics`` also takes the scrape token.
+documents, embeddings; ``user`` the meters and agents of its sites, market prices, documents,
+questions; ``agent`` only ``POST /api/v1/ingest`` for its own site (checked by the sync domain,
+which verifies the agent key itself on its hot path). ``GET /metrics`` also takes the scrape token.
+
+Rows are scoped by the handlers, not here: ``GET /agents`` lists the caller's sites' agents,
+documents uploaded with a site are 404 to users of other sites, and ``POST /rag/ask`` quotes only
+meters and documents the caller may read.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class Rule:
     """The handler authenticates the agent key (and its site) itself."""
     site_query: str | None = None
     """A query parameter naming meters: each must be at a site the caller may read."""
+    site_param: str | None = None
+    """A query parameter naming a site (optional): the caller must be able to read it."""
     scrape_token: bool = False
     """The scrape token of ``metrics.bearer_token_file`` is accepted too (Prometheus has no user)."""
     site_path: str | None = None
@@ -42,6 +48,7 @@ SIGNED_IN: Final = Rule(roles=frozenset({"admin", "analyst", "user"}))
 SCRAPER: Final = Rule(roles=frozenset({"admin"}), scrape_token=True)
 SITE_READER: Final = Rule(roles=frozenset({"admin", "analyst", "user"}), site_query="meter")
 SITE_MEMBER: Final = Rule(roles=frozenset({"admin", "analyst", "user"}), site_path="site")
+SITE_LOADER: Final = Rule(roles=frozenset({"admin", "analyst"}), site_param="site")
 
 POLICY: Final[dict[tuple[str, str], Rule]] = {
     # system
@@ -50,11 +57,11 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/metrics"): SCRAPER,
     # agents deliver
     ("POST", "/api/v1/ingest"): AGENT,
-    ("GET", "/agents"): ANALYST,
+    ("GET", "/agents"): SIGNED_IN,
     # readings and prices
     ("GET", "/data/query"): SITE_READER,
     ("GET", "/data/completeness"): SITE_READER,
-    ("POST", "/data/load"): ANALYST,
+    ("POST", "/data/load"): SITE_LOADER,
     ("GET", "/catalog"): SIGNED_IN,
     # documents and questions
     ("GET", "/documents"): SIGNED_IN,

@@ -44,6 +44,8 @@ __all__ = [
 
 API_KEY_PREFIX: Final = "luna_"
 _MAX_ID: Final = 2**63 - 1
+_KEY_PREFIX_SHAPE: Final = re.compile(r"[0-9a-f]{8}")
+"""What :func:`create_api_key` makes a key's prefix of (``secrets.token_hex(4)``); one in 40 is all digits."""
 """Key ids are PostgreSQL bigints: a larger number names no key (404), it is not a driver error (500)."""
 ROLES: Final[tuple[UserRole, ...]] = ("admin", "analyst", "user")
 _USERNAME: Final = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
@@ -211,7 +213,10 @@ async def revoke_api_key(connection: asyncpg.Connection, key: str, *, actor: str
     """Revoke the key whose id or prefix is ``key``; it stops working with the next request. 404 when unknown."""
     key_id = int(key) if key.isascii() and key.isdigit() and int(key) <= _MAX_ID else None
     async with connection.transaction():
-        row = await repository.revoke_api_key(connection, key_id, None if key_id is not None else key)
+        # A prefix may be all digits: it is tried first, then the id (never both: one key is revoked).
+        row = await repository.revoke_api_key(connection, None, key) if _KEY_PREFIX_SHAPE.fullmatch(key) else None
+        if row is None and key_id is not None:
+            row = await repository.revoke_api_key(connection, key_id, None)
         if row is None:
             msg = f"no API key with id or prefix {key!r} (luna-hub api-keys lists them)"
             raise NotFoundError(msg)

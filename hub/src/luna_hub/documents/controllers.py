@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, QueryParameter
 
-from luna_hub.auth.guards import actor_of, api_key_guard
+from luna_hub.auth.guards import actor_of, api_key_guard, readable_sites
 from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, UploadResult
 from luna_hub.documents.services import DocumentService
 
@@ -30,6 +30,8 @@ class UploadForm:
     file: UploadFile
     document_id: str | None = None
     """Upload a new version of this document (created with this id if it does not exist)."""
+    site: str | None = None
+    """Only this site's users (and analysts, admins) see the document; unset: every signed-in caller."""
 
 
 class DocumentsController(Controller):
@@ -60,34 +62,45 @@ class DocumentsController(Controller):
         finally:
             await data.file.close()
         result = await documents.upload(
-            content, data.file.filename, document_id=data.document_id or None, actor=actor_of(request)
+            content,
+            data.file.filename,
+            document_id=data.document_id or None,
+            actor=actor_of(request),
+            site=data.site or None,
+            sites=readable_sites(request),
         )
         return Response(result, status_code=200 if result.deduplicated else 202)
 
     @get("/", summary="List documents")
     async def list_documents(
         self,
+        request: Request[Any, Any, Any],
         documents: NamedDependency[DocumentService],
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=_MAX_INT4)] = 0,
     ) -> list[DocumentSummary]:
-        """Documents, most recently changed first, each with its latest job."""
-        return await documents.summaries(limit=limit, offset=offset)
+        """Documents without site or of the caller's sites, most recently changed first, each with its latest job."""
+        return await documents.summaries(limit=limit, offset=offset, sites=readable_sites(request))
 
     @get("/{document_id:str}", summary="A document: versions, extracted text, chunks, job progress")
     async def document(
         self,
+        request: Request[Any, Any, Any],
         documents: NamedDependency[DocumentService],
         document_id: FromPath[str],
         text: Annotated[bool, QueryParameter(description="include the extracted text")] = True,
         chunks: Annotated[bool, QueryParameter(description="include the chunks")] = True,
     ) -> DocumentDetail:
-        """Metadata, every version, the current version's text and chunks, and the latest job."""
-        return await documents.detail(document_id, text=text, chunks=chunks)
+        """Metadata, every version, the current version's text and chunks, and the latest job.
+
+        A document of a site the caller does not read is a 404, as one that does not exist.
+        """
+        return await documents.detail(document_id, text=text, chunks=chunks, sites=readable_sites(request))
 
     @get("/{document_id:str}/file", summary="Download a document's file", media_type="application/octet-stream")
     async def file(
         self,
+        request: Request[Any, Any, Any],
         documents: NamedDependency[DocumentService],
         document_id: FromPath[str],
         version: Annotated[
@@ -95,12 +108,14 @@ class DocumentsController(Controller):
         ] = None,
     ) -> Response[bytes]:
         """Send the stored bytes of a version, with its media type and file name."""
-        found = await documents.file(document_id, version)
+        found = await documents.file(document_id, version, sites=readable_sites(request))
         plain = found.filename.encode("ascii", "replace").decode("ascii").replace('"', "_").replace("?", "_")
         disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(found.filename, safe='')}"
         return Response(found.data, media_type=found.media_type, headers={"Content-Disposition": disposition})
 
     @delete("/{document_id:str}", summary="Delete a document, its chunks, vectors and stored files")
-    async def remove(self, documents: NamedDependency[DocumentService], document_id: FromPath[str]) -> None:
+    async def remove(
+        self, request: Request[Any, Any, Any], documents: NamedDependency[DocumentService], document_id: FromPath[str]
+    ) -> None:
         """Remove everything of the document (every version)."""
-        await documents.delete(document_id)
+        await documents.delete(document_id, sites=readable_sites(request))

@@ -20,6 +20,7 @@ __all__ = [
     "delete_version",
     "document_row",
     "find_by_hash",
+    "hidden_documents",
     "insert_version",
     "latest_job",
     "list_documents",
@@ -60,14 +61,17 @@ def _job(row: asyncpg.Record | None) -> JobView | None:
     return None if row is None else JobView(**dict(row))
 
 
-async def find_by_hash(db: asyncpg.Connection, content_hash: str, document_id: str | None) -> tuple[str, int] | None:
-    """Return the (document, version) already holding these bytes, within ``document_id`` if given."""
+async def find_by_hash(
+    db: asyncpg.Connection, content_hash: str, document_id: str | None, site: str | None = None
+) -> tuple[str, int] | None:
+    """Return the (document, version) already holding these bytes: within ``document_id`` if given, else at ``site``."""
     row = await db.fetchrow(
-        "SELECT document_id, version FROM document_versions"
-        " WHERE content_hash = $1 AND ($2::text IS NULL OR document_id = $2)"
-        " ORDER BY created_at DESC LIMIT 1",
+        "SELECT v.document_id, v.version FROM document_versions v JOIN documents d USING (document_id)"
+        " WHERE v.content_hash = $1 AND (document_id = $2 OR ($2::text IS NULL AND d.site_id IS NOT DISTINCT FROM $3))"
+        " ORDER BY v.created_at DESC LIMIT 1",
         content_hash,
         document_id,
+        site,
     )
     return None if row is None else (row["document_id"], row["version"])
 
@@ -84,12 +88,17 @@ async def insert_version(  # noqa: PLR0913 - one column each
     object_key: str,
     object_version: str,
     uploaded_by: str,
+    site: str | None = None,
 ) -> tuple[int, JobView]:
-    """Add the next version of ``document_id`` (creating the document) and its queued job; call in a transaction."""
+    """Add the next version of ``document_id`` (creating the document, at ``site``) and its queued job.
+
+    Call in a transaction; an existing document keeps its site.
+    """
     await db.execute(
-        "INSERT INTO documents (document_id, title) VALUES ($1, $2) ON CONFLICT (document_id) DO NOTHING",
+        "INSERT INTO documents (document_id, title, site_id) VALUES ($1, $2, $3) ON CONFLICT (document_id) DO NOTHING",
         document_id,
         title,
+        site,
     )
     await db.execute("SELECT 1 FROM documents WHERE document_id = $1 FOR UPDATE", document_id)
     version: int = await db.fetchval(
@@ -187,9 +196,18 @@ async def version_row(db: asyncpg.Connection, document_id: str, version: int) ->
 async def document_row(db: asyncpg.Connection, document_id: str) -> asyncpg.Record | None:
     """Return the document's own row (title, current version, times)."""
     return await db.fetchrow(
-        "SELECT document_id, title, current_version, created_at, updated_at FROM documents WHERE document_id = $1",
+        "SELECT document_id, title, current_version, site_id, created_at, updated_at FROM documents"
+        " WHERE document_id = $1",
         document_id,
     )
+
+
+async def hidden_documents(db: asyncpg.Connection, sites: Sequence[str]) -> list[str]:
+    """Return the documents of sites other than ``sites`` (those a caller limited to ``sites`` may not read)."""
+    rows = await db.fetch(
+        "SELECT document_id FROM documents WHERE site_id IS NOT NULL AND NOT site_id = ANY($1::text[])", list(sites)
+    )
+    return [row["document_id"] for row in rows]
 
 
 async def versions(db: asyncpg.Connection, document_id: str) -> list[VersionView]:
@@ -315,22 +333,26 @@ async def delete_document(db: asyncpg.Connection, document_id: str) -> list[str]
     return [row["object_key"] for row in keys]
 
 
-async def list_documents(db: asyncpg.Connection, *, limit: int, offset: int) -> list[DocumentSummary]:
-    """Documents, most recently changed first, each with its newest version's file and its latest job."""
+async def list_documents(
+    db: asyncpg.Connection, *, limit: int, offset: int, sites: Sequence[str] | None = None
+) -> list[DocumentSummary]:
+    """Documents (without site or at ``sites``; all when None), most recently changed first, with file and job."""
     rows = await db.fetch(
         f"""
-        SELECT d.document_id, d.title, d.current_version, d.created_at, d.updated_at,
+        SELECT d.document_id, d.title, d.current_version, d.site_id AS site, d.created_at, d.updated_at,
                v.filename, v.media_type, v.size_bytes, v.pages,
                (SELECT row_to_json(j) FROM (SELECT {_JOB_COLUMNS} FROM document_jobs
                  WHERE document_id = d.document_id ORDER BY job_id DESC LIMIT 1) j) AS job
         FROM documents d
         JOIN LATERAL (SELECT * FROM document_versions WHERE document_id = d.document_id
                       ORDER BY (version = d.current_version) DESC, version DESC LIMIT 1) v ON true
+        WHERE $3::text[] IS NULL OR d.site_id IS NULL OR d.site_id = ANY($3::text[])
         ORDER BY d.updated_at DESC, d.document_id
         LIMIT $1 OFFSET $2
         """,  # noqa: S608 - column list is ours
         limit,
         offset,
+        None if sites is None else list(sites),
     )
     summaries = []
     for row in rows:

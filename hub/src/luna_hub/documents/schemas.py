@@ -90,6 +90,8 @@ class DocumentSummary(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
     job: JobView | None = None
     """The latest job, e.g. a new version still being extracted."""
+    site: str | None = None
+    """The site it was uploaded for (only that site's users see it, and analysts and admins); None: everyone."""
 
 
 class DocumentDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,6 +104,8 @@ class DocumentDetail(msgspec.Struct, frozen=True, kw_only=True):
     text: str | None
     chunks: list[Chunk]
     job: JobView | None = None
+    site: str | None = None
+    """The site it was uploaded for; None: every signed-in caller reads it."""
 
 
 class UploadResult(msgspec.Struct, frozen=True, kw_only=True):

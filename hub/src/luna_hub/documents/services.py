@@ -15,11 +15,13 @@ import asyncio
 import contextlib
 import re
 import uuid
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Final
 
 import asyncpg
 
+from luna_hub.agents.repository import ensure_site
 from luna_hub.documents import repository
 from luna_hub.documents.chunking import make_chunks
 from luna_hub.documents.errors import DocumentNotFoundError, DocumentTooLargeError
@@ -28,8 +30,9 @@ from luna_hub.documents.index import ChunkIndex
 from luna_hub.documents.isolation import Budget, run_isolated
 from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, JobView, UploadResult
 from luna_hub.documents.storage import BlockingCalls, FilesystemStore, ObjectStore, S3Store, StoredObject, sha256_of
-from luna_hub.errors import BadRequestError, ConflictError
+from luna_hub.errors import BadRequestError, ConflictError, ForbiddenError
 from luna_hub.settings import DocumentSettings, HubSettings
+from luna_shared import rules
 from luna_shared.logs import get_logger
 
 __all__ = ["DocumentFile", "DocumentService", "open_object_store"]
@@ -112,15 +115,27 @@ class DocumentService:
 
     # --- upload ----------------------------------------------------------------------------
 
-    async def upload(
-        self, data: bytes, filename: str, *, document_id: str | None = None, actor: str = "anonymous"
+    async def upload(  # noqa: PLR0913 - the file and who uploads it for whom
+        self,
+        data: bytes,
+        filename: str,
+        *,
+        document_id: str | None = None,
+        actor: str = "anonymous",
+        site: str | None = None,
+        sites: Sequence[str] | None = None,
     ) -> UploadResult:
-        """Check ``data``, store it as a new version (or find the same bytes) and start its job."""
+        """Check ``data``, store it as a new version (or find the same bytes) and start its job.
+
+        ``site``: only that site's users (and analysts, admins) will see the document; ``sites``:
+        the sites the uploader may read (None: every site). A new version keeps the document's site.
+        """
         filename = _clean_filename(filename)
         self.check_size(filename, len(data))
         if document_id is not None and not _DOCUMENT_ID.fullmatch(document_id):
             msg = f"document_id {document_id!r}: 1-64 letters, digits, '.', '_', '-'; starting with a letter or digit"
             raise BadRequestError(msg)
+        await self._check_site(document_id, site, sites)
         if data.startswith(ZIP_MAGIC):
             limits = self._settings
             check_archive(
@@ -128,7 +143,7 @@ class DocumentService:
             )
         media_type = sniff(data, filename)
         digest = sha256_of(data)
-        existing = await self._find(digest, document_id)
+        existing = await self._find(digest, document_id, site)
         if existing is not None:
             return existing
         await run_isolated(probe, data, media_type, filename, budget=self._budget)
@@ -142,8 +157,10 @@ class DocumentService:
             async with self._pool.acquire() as db, db.transaction():
                 # Uploads of the same bytes queue here (across hub processes too); the later one finds the first.
                 await db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", digest)
-                raced = await repository.find_by_hash(db, digest, requested)
+                raced = await repository.find_by_hash(db, digest, requested, site)
                 if raced is None:
+                    if site is not None:
+                        await ensure_site(db, site)
                     version, job = await repository.insert_version(
                         db,
                         document_id=document_id,
@@ -155,13 +172,14 @@ class DocumentService:
                         object_key=stored.key,
                         object_version=stored.version_id,
                         uploaded_by=actor,
+                        site=site,
                     )
         except BaseException:
             await asyncio.shield(self._store.delete_version(stored.key, stored.version_id))
             raise
         if raced is not None:
             await self._store.delete_version(stored.key, stored.version_id)
-            again = await self._find(digest, requested)
+            again = await self._find(digest, requested, site)
             if again is not None:
                 return again
             msg = f"{filename}: the same bytes were being uploaded at the same time and vanished; try again"
@@ -177,15 +195,37 @@ class DocumentService:
             raise DocumentTooLargeError(msg)
 
     async def upload_path(
-        self, path: Path, *, document_id: str | None = None, actor: str = "anonymous"
+        self, path: Path, *, document_id: str | None = None, actor: str = "anonymous", site: str | None = None
     ) -> UploadResult:
         """Upload the file at ``path`` (read in a worker thread); OSError if it cannot be read."""
         data = await self._threads.run(path.read_bytes)
-        return await self.upload(data, path.name, document_id=document_id, actor=actor)
+        return await self.upload(data, path.name, document_id=document_id, actor=actor, site=site)
 
-    async def _find(self, digest: str, document_id: str | None) -> UploadResult | None:
+    async def _check_site(self, document_id: str | None, site: str | None, sites: Sequence[str] | None) -> None:
+        """400 for a malformed site, 403 for a site the uploader may not read, 404/409 for a document of another."""
+        if site is not None:
+            problem = rules.site_id_problem(site)
+            if problem is not None:
+                raise BadRequestError(problem)
+            if sites is not None and site not in sites:
+                msg = f"site {site!r} is not one of yours"
+                raise ForbiddenError(msg)
+        if document_id is None:
+            return
         async with self._pool.acquire() as db:
-            found = await repository.find_by_hash(db, digest, document_id)
+            row = await repository.document_row(db, document_id)
+        if row is None:
+            return
+        if not _visible(row["site_id"], sites):
+            raise _not_found(document_id, None)
+        if site is not None and row["site_id"] != site:
+            owner = "has no site" if row["site_id"] is None else f"belongs to site {row['site_id']!r}"
+            msg = f"document {document_id} {owner}: its versions keep it; upload without site (or delete it first)"
+            raise ConflictError(msg)
+
+    async def _find(self, digest: str, document_id: str | None, site: str | None) -> UploadResult | None:
+        async with self._pool.acquire() as db:
+            found = await repository.find_by_hash(db, digest, document_id, site)
             if found is None:
                 return None
             job = await repository.latest_job(db, found[0])
@@ -380,18 +420,29 @@ class DocumentService:
 
     # --- reads and delete ------------------------------------------------------------------------
 
-    async def summaries(self, *, limit: int = 100, offset: int = 0) -> list[DocumentSummary]:
-        """Documents, most recently changed first."""
+    async def summaries(
+        self, *, limit: int = 100, offset: int = 0, sites: Sequence[str] | None = None
+    ) -> list[DocumentSummary]:
+        """Documents a reader of ``sites`` may see (None: all), most recently changed first."""
         async with self._pool.acquire() as db:
-            return await repository.list_documents(db, limit=limit, offset=offset)
+            return await repository.list_documents(db, limit=limit, offset=offset, sites=sites)
 
-    async def detail(self, document_id: str, *, text: bool = True, chunks: bool = True) -> DocumentDetail:
-        """One document with its versions, current text and chunks, and latest job."""
+    async def _readable_row(
+        self, db: asyncpg.Connection, document_id: str, sites: Sequence[str] | None
+    ) -> asyncpg.Record:
+        """Return the document's row; 404 when missing or of a site not in ``sites`` (existence does not leak)."""
+        row = await repository.document_row(db, document_id)
+        if row is not None and _visible(row["site_id"], sites):
+            return row
+        # a failed first upload leaves a job saying why; only callers reading every site learn it
+        raise _not_found(document_id, await repository.latest_job(db, document_id) if sites is None else None)
+
+    async def detail(
+        self, document_id: str, *, text: bool = True, chunks: bool = True, sites: Sequence[str] | None = None
+    ) -> DocumentDetail:
+        """One document with its versions, current text and chunks, and latest job (404 beyond ``sites``)."""
         async with self._pool.acquire() as db:
-            row = await repository.document_row(db, document_id)
-            job = await repository.latest_job(db, document_id)
-            if row is None:
-                raise _not_found(document_id, job)
+            row = await self._readable_row(db, document_id, sites)
             current = row["current_version"]
             return DocumentDetail(
                 document_id=document_id,
@@ -400,15 +451,16 @@ class DocumentService:
                 versions=await repository.versions(db, document_id),
                 text=await repository.extracted_text(db, document_id, current) if text and current else None,
                 chunks=await repository.current_chunks(db, document_id) if chunks else [],
-                job=job,
+                job=await repository.latest_job(db, document_id),
+                site=row["site_id"],
             )
 
-    async def file(self, document_id: str, version: int | None = None) -> DocumentFile:
-        """Return the bytes of a version (default: the current one, else the newest)."""
+    async def file(
+        self, document_id: str, version: int | None = None, *, sites: Sequence[str] | None = None
+    ) -> DocumentFile:
+        """Return the bytes of a version (default: the current one, else the newest); 404 beyond ``sites``."""
         async with self._pool.acquire() as db:
-            row = await repository.document_row(db, document_id)
-            if row is None:
-                raise _not_found(document_id, await repository.latest_job(db, document_id))
+            row = await self._readable_row(db, document_id, sites)
             known = await repository.versions(db, document_id)
             wanted = version or row["current_version"] or max(v.version for v in known)
             found = await repository.version_row(db, document_id, wanted)
@@ -418,8 +470,10 @@ class DocumentService:
         data = await self._store.get(found.object_key, found.object_version)
         return DocumentFile(data, found.filename, found.media_type)
 
-    async def delete(self, document_id: str) -> None:
+    async def delete(self, document_id: str, *, sites: Sequence[str] | None = None) -> None:
         """Remove the document, its chunks, its vectors (``ChunkIndex.remove``) and every stored version."""
+        async with self._pool.acquire() as db:
+            await self._readable_row(db, document_id, sites)
         if document_id in self._busy:
             msg = f"document {document_id} is being processed; delete it when its job is done"
             raise ConflictError(msg)
@@ -431,6 +485,11 @@ class DocumentService:
         for key in keys:
             await self._store.delete(key)
         _log.info("document deleted", document_id=document_id)
+
+
+def _visible(site: str | None, sites: Sequence[str] | None) -> bool:
+    """Whether a document of ``site`` (None: no site) is for a reader of ``sites`` (None: every site)."""
+    return sites is None or site is None or site in sites
 
 
 def _not_found(document_id: str, job: JobView | None) -> DocumentNotFoundError:

@@ -11,7 +11,7 @@ from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from luna_hub.auth.guards import actor_of, api_key_guard
+from luna_hub.auth.guards import actor_of, api_key_guard, readable_sites
 from luna_hub.errors import PayloadTooLargeError
 from luna_hub.ingest.schemas import LoadReport
 from luna_hub.ingest.services import LoadOptions, load_file
@@ -48,6 +48,9 @@ class IngestController(Controller):
         unit: Annotated[str | None, QueryParameter(description="unit when the file does not say")] = None,
         resolution_minutes: Annotated[int | None, QueryParameter(ge=1, le=1440)] = None,
         name: Annotated[str, QueryParameter(description="file name for the report")] = "upload",
+        site: Annotated[
+            str | None, QueryParameter(description="site the file's meters belong to (default: none, analysts only)")
+        ] = None,
     ) -> LoadReport:
         """Load the body (CSV: SMARD, ENTSO-E, OPSD, wide or long; JSON document or JSON Lines).
 
@@ -55,6 +58,10 @@ class IngestController(Controller):
         size). Rows are validated one by one: rejected rows are listed with their line and reason and the
         rest is stored, unless ``strict=true`` (then 422 and nothing is stored). A file that
         cannot be read at all is a 400 and stores nothing. Loading the same file again stores nothing new.
+        With ``site``, meters without a site become that site's (users of the site read them); a meter
+        of another site is a 403 and nothing is stored. Without it, meters the load creates have no
+        site: only analysts and admins read them. A loader limited to sites loads readings only into
+        meters of its sites (new ones need ``site``).
         """
         limit = settings.load.max_body_bytes
         declared = request.headers.get("content-length", "")
@@ -80,6 +87,8 @@ class IngestController(Controller):
                 strict=strict,
                 sha256=digest.hexdigest(),
                 actor=actor_of(request),
+                site=site,
+                reader_sites=readable_sites(request),
             )
             return await load_file(
                 db_pool,

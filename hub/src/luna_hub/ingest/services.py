@@ -13,7 +13,8 @@ import asyncpg
 import msgspec
 
 from luna_hub import audit
-from luna_hub.errors import BadRequestError
+from luna_hub.agents.repository import ensure_site
+from luna_hub.errors import BadRequestError, ForbiddenError
 from luna_hub.ingest.formats import (
     FileOptions,
     MalformedFileError,
@@ -28,6 +29,7 @@ from luna_hub.ingest.schemas import Gap, LoadReport, RowIssue
 from luna_hub.ingest.validation import Identifiers, SeriesCheck
 from luna_hub.metrics import recorder
 from luna_hub.settings import LoadSettings
+from luna_hub.sync.repository import claim_meters
 from luna_hub.timeparse import LocalClock, zone
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.writer import BulkMethod, PriceRow, PriceWriter, ReadingRow, ReadingWriter
@@ -42,6 +44,7 @@ _YIELD_EVERY: Final = 2_000
 _LISTED: Final = 100
 _RESOLUTIONS: Final = frozenset(timedelta(minutes=m) for m in (5, 15, 30, 60))
 _QUALITIES: Final = frozenset(quality.value for quality in Quality)
+_NAMED_MAX: Final = 5
 _log = get_logger(__name__)
 
 
@@ -77,6 +80,10 @@ class LoadOptions(NamedTuple):
     """Content hash; when given, the load is recorded in ``loaded_files``."""
     actor: str = "system"
     """Who loads the file, for the audit log (the API key's user, ``anonymous``, ``cli:<login>``)."""
+    site: str | None = None
+    """The site the file's meters belong to (created when missing); None: meters it creates have no site."""
+    reader_sites: tuple[str, ...] | None = None
+    """The sites of a loader limited to some (None: every site): its readings must go to meters of those."""
 
 
 class _Window(NamedTuple):
@@ -118,6 +125,7 @@ class _Tally:
         self.flags: list[RowIssue] = []
         self.gaps: list[Gap] = []
         self.series: set[str] = set()
+        self.meters: set[str] = set()
 
     def reject(self, line: int, reason: str) -> None:
         self.rejected += 1
@@ -166,6 +174,10 @@ async def load_file(
                     price_rows = []
             await readings.add(reading_rows)
             await prices.add(price_rows)
+            if options.site is not None:
+                await _claim_for_site(connection, sorted(tally.meters), options.site)
+            if options.reader_sites is not None:
+                await _check_reader_sites(connection, sorted(tally.meters), options.reader_sites)
             report = _report(options.name, tally, stored=0, duplicates=0)
             if options.strict and tally.rejected:
                 recorder().load(stored=0, duplicates=0, rejected=tally.rejected)
@@ -198,6 +210,7 @@ def _check_options(options: LoadOptions) -> None:
         (options.meter_id, rules.meter_id_problem),
         (options.metric, rules.metric_problem),
         (options.unit, rules.unit_problem),
+        (options.site, rules.site_id_problem),
     ]
     for value, rule in checks:
         problem = None if value is None else rule(value)
@@ -209,6 +222,28 @@ def _check_options(options: LoadOptions) -> None:
             raise BadRequestError(problem)
 
 
+async def _claim_for_site(connection: asyncpg.Connection, meters: list[str], site: str) -> None:
+    """Make the site's the meters without one (created now or by earlier loads); 403 if one is another site's."""
+    await ensure_site(connection, site)
+    foreign = await claim_meters(connection, meters, site, None)
+    if foreign:
+        named = ", ".join(f"{meter!r} (site {owner!r})" for meter, owner in foreign[:_NAMED_MAX])
+        more = " ..." if len(foreign) > _NAMED_MAX else ""
+        msg = f"meters of another site: {named}{more}; this load is for site {site!r}: nothing stored"
+        raise ForbiddenError(msg)
+
+
+async def _check_reader_sites(connection: asyncpg.Connection, meters: list[str], sites: tuple[str, ...]) -> None:
+    """403 unless every meter is at one of ``sites`` already (or just claimed for one of them by ``site=``)."""
+    rows = await connection.fetch("SELECT meter_id, site_id FROM meters WHERE meter_id = ANY($1::text[])", meters)
+    at = {row["meter_id"]: row["site_id"] for row in rows}
+    outside = [meter for meter in meters if at.get(meter) not in sites]
+    if outside:
+        named = ", ".join(repr(meter) for meter in outside[:_NAMED_MAX]) + (" ..." if len(outside) > _NAMED_MAX else "")
+        msg = f"meters not at a site of yours: {named}; load them with site= naming one of yours: nothing stored"
+        raise ForbiddenError(msg)
+
+
 async def _record_load(connection: asyncpg.Connection, options: LoadOptions, report: LoadReport) -> None:
     counts = {
         "stored": report.stored,
@@ -216,15 +251,17 @@ async def _record_load(connection: asyncpg.Connection, options: LoadOptions, rep
         "rejected": report.rejected,
         "flagged": report.flagged,
         "sha256": options.sha256,
+        "site": options.site,
     }
     await audit.record(connection, actor=options.actor, action="data.load", target=options.name, details=counts)
     if options.sha256 is not None:
         await connection.execute(
-            "INSERT INTO loaded_files (sha256, name, report) VALUES ($1, $2, $3::jsonb)"
+            "INSERT INTO loaded_files (sha256, name, report, site_id) VALUES ($1, $2, $3::jsonb, $4)"
             " ON CONFLICT (sha256) DO NOTHING",
             options.sha256,
             options.name,
             msgspec.json.encode(report).decode(),
+            options.site,
         )
 
 
@@ -319,6 +356,7 @@ def _reading_row(
         tally.gaps.append(Gap(series=f"{record.meter_id}/{record.metric}", after=outcome.gap[0], before=outcome.gap[1]))
     tally.accepted += 1
     tally.series.add(f"{record.meter_id}/{record.metric}")
+    tally.meters.add(record.meter_id)
     return (record.meter_id, record.metric, record.ts, record.value, record.unit, quality.value, reasons, None, None)
 
 

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from luna_hub.auth.guards import actor_of, api_key_guard
+from luna_hub.auth.guards import actor_of, api_key_guard, readable_sites
 from luna_hub.errors import UnavailableError
 from luna_hub.problems import problem_body
 from luna_hub.rag.schemas import Answer, AskRequest, Embeddings, EmbedRequest
@@ -53,15 +53,15 @@ class RagController(Controller):
         self, data: JSONBody[AskRequest], rag: NamedDependency[RagService], request: Request[Any, Any, Any]
     ) -> Response[Any]:
         """Answer as JSON, or stream ``sources``, ``token`` and ``done`` events when ``stream`` is true."""
-        actor = actor_of(request)
+        actor, sites = actor_of(request), readable_sites(request)
         if not data.stream:
-            answer: Answer = await rag.ask(data, actor=actor)
+            answer: Answer = await rag.ask(data, actor=actor, sites=sites)
             return Response(msgspec.json.encode(answer), media_type="application/json")
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
             # The 200 is sent: from here on every failure must end the stream with an ``error`` event, never a cut.
             try:
-                async for kind, payload in rag.ask_events(data, actor=actor):
+                async for kind, payload in rag.ask_events(data, actor=actor, sites=sites):
                     yield ServerSentEventMessage(event=kind, data=msgspec.json.encode(payload).decode())
             except Exception as exc:  # noqa: BLE001 - each becomes the stream's problem JSON; 5xx are logged
                 body = problem_body(exc, instance=request.url.path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Final, NamedTuple
 from urllib.parse import urlencode
@@ -183,8 +184,10 @@ def names_market(question: str, market: str) -> bool:
     return re.search(pattern, question.lower()) is not None
 
 
-async def _subjects(connection: asyncpg.Connection, question: str) -> list[tuple[str, str, str, str]]:
-    """Return (kind, series, metric, unit) for markets and meters the question names."""
+async def _subjects(
+    connection: asyncpg.Connection, question: str, sites: Sequence[str] | None
+) -> list[tuple[str, str, str, str]]:
+    """Return (kind, series, metric, unit) for markets and the meters at ``sites`` (None: any) the question names."""
     lowered = question.lower()
     found: list[tuple[str, str, str, str]] = []
     markets = [row["market"] for row in await connection.fetch(_MARKETS)]
@@ -194,8 +197,10 @@ async def _subjects(connection: asyncpg.Connection, question: str) -> list[tuple
     found += [("market", market, "price", "EUR/MWh") for market in named]
     meters = await connection.fetch(
         "SELECT m.meter_id, mm.metric, mm.unit, mm.kind FROM meters m JOIN meter_metrics mm USING (meter_id)"
-        " WHERE strpos($1, lower(m.meter_id)) > 0 ORDER BY length(m.meter_id) DESC, mm.metric",
+        " WHERE strpos($1, lower(m.meter_id)) > 0 AND ($2::text[] IS NULL OR m.site_id = ANY($2::text[]))"
+        " ORDER BY length(m.meter_id) DESC, mm.metric",
         lowered,
+        None if sites is None else list(sites),
     )
     seen: set[str] = set()
     for row in meters:  # strpos found candidates; only a whole-token mention names a meter
@@ -242,10 +247,16 @@ def _summary(points: list[Point], *, label: str, unit: str, counter: bool, bucke
     return text + "."
 
 
-async def series_context(pool: asyncpg.Pool, question: str, *, tz: str) -> tuple[list[DataContext], list[str]]:
-    """Return the numbers for every market or meter the question names with a period, and notes on what was skipped."""
+async def series_context(
+    pool: asyncpg.Pool, question: str, *, tz: str, sites: Sequence[str] | None = None
+) -> tuple[list[DataContext], list[str]]:
+    """Return the numbers for every market or meter the question names with a period, and notes on what was skipped.
+
+    Meters count only at ``sites`` (None: every site; a meter without site is read with every site only);
+    markets are open to everyone.
+    """
     async with pool.acquire() as connection:
-        subjects = await _subjects(connection, question)
+        subjects = await _subjects(connection, question, sites)
     if not subjects:
         return [], []
     period = find_period(question)

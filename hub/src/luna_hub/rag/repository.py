@@ -44,8 +44,9 @@ async def sparse_search(  # noqa: PLR0913 - the search settings, each named
     limit: int,
     stop_words: Sequence[str] = (),
     document_ids: Sequence[str] | None = None,
+    exclude_document_ids: Sequence[str] = (),
 ) -> list[SparseRow]:
-    """Return the ``limit`` best chunks for ``question`` by full text, as (chunk id, score).
+    """Return the ``limit`` best chunks for ``question`` by full text, as (chunk id, score), none of ``exclude_...``.
 
     Each term is its own statement (count, then rank), so PostgreSQL plans it as a GIN index scan
     on its constant ``tsquery`` rather than one join it would have to scan every chunk for.
@@ -61,7 +62,10 @@ async def sparse_search(  # noqa: PLR0913 - the search settings, each named
         weighted.append((term, math.log(1 + (total - df + 0.5) / (df + 0.5))))
     if not weighted:
         return []
-    within = " AND ($1::text[] IS NULL OR document_id = ANY($1::text[]))"
+    last = 2 * len(weighted) + 1
+    within = (
+        f" AND ($1::text[] IS NULL OR document_id = ANY($1::text[])) AND NOT document_id = ANY(${last + 2}::text[])"
+    )
     parts = [  # only placeholders are formatted in: the terms and weights are parameters
         f"SELECT chunk_id, ${2 * i + 3}::float8 * ts_rank(tsv, ${2 * i + 2}::tsquery, 1) AS score"  # noqa: S608
         f" FROM chunks WHERE tsv @@ ${2 * i + 2}::tsquery{within}"
@@ -70,10 +74,10 @@ async def sparse_search(  # noqa: PLR0913 - the search settings, each named
     union = " UNION ALL ".join(parts)
     sql = (
         f"SELECT chunk_id, sum(score) AS score FROM ({union}) AS matched"  # noqa: S608 - placeholders only
-        f" GROUP BY chunk_id ORDER BY score DESC, chunk_id LIMIT ${2 * len(weighted) + 2}"
+        f" GROUP BY chunk_id ORDER BY score DESC, chunk_id LIMIT ${last + 1}"
     )
     arguments: list[object] = [list(document_ids) if document_ids else None]
     for term, idf in weighted:
         arguments += [term, idf]
-    rows = await connection.fetch(sql, *arguments, limit)
+    rows = await connection.fetch(sql, *arguments, limit, list(exclude_document_ids))
     return [(row["chunk_id"], float(row["score"])) for row in rows]

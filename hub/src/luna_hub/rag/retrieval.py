@@ -69,7 +69,7 @@ class Retriever:
         """The vector index dense retrieval searches."""
         return self._index
 
-    async def retrieve(
+    async def retrieve(  # noqa: PLR0913 - the question and its filters, each named
         self,
         question: str,
         query_vector: Embedded | None,
@@ -77,13 +77,19 @@ class Retriever:
         top_k: int,
         method: Method = "hybrid",
         document_ids: Sequence[str] | None = None,
+        exclude_document_ids: Sequence[str] = (),
     ) -> list[Hit]:
-        """Return the ``top_k`` best chunks; ``query_vector`` is needed for dense and hybrid."""
+        """Return the ``top_k`` best chunks, none of ``exclude_document_ids``; dense and hybrid need a query vector."""
         dense: list[tuple[Chunk, float]] = []
         sparse: list[tuple[str, float]] = []
         limit = max(self._candidates, top_k)
         if method != "sparse" and query_vector is not None:
-            found = await self._index.search(query_vector.vectors[0].tolist(), limit=limit, document_ids=document_ids)
+            found = await self._index.search(
+                query_vector.vectors[0].tolist(),
+                limit=limit,
+                document_ids=document_ids,
+                exclude_document_ids=exclude_document_ids,
+            )
             dense = [(hit.chunk, hit.score) for hit in found]
         if method != "dense":
             async with self._pool.acquire() as connection:
@@ -94,6 +100,7 @@ class Retriever:
                     limit=limit,
                     stop_words=self._stop_words,
                     document_ids=document_ids,
+                    exclude_document_ids=exclude_document_ids,
                 )
         chunks = {chunk.chunk_id: chunk for chunk, _ in dense}
         missing = [chunk_id for chunk_id, _ in sparse if chunk_id not in chunks]

@@ -18,6 +18,7 @@ import numpy as np
 
 from luna_hub.audit.schemas import ChunkRef, ModelCall
 from luna_hub.audit.services import record_model_call
+from luna_hub.documents.repository import hidden_documents
 from luna_hub.documents.schemas import Chunk
 from luna_hub.errors import HubError, PayloadTooLargeError
 from luna_hub.metrics import recorder
@@ -161,18 +162,24 @@ class RagService:
             ),
         )
 
-    async def ask(self, request: AskRequest, *, actor: str) -> Answer:
-        """Answer in one piece."""
-        async for kind, payload in self.ask_events(request, actor=actor):
+    async def ask(self, request: AskRequest, *, actor: str, sites: Sequence[str] | None = None) -> Answer:
+        """Answer in one piece, from what a reader of ``sites`` may read (None: every site)."""
+        async for kind, payload in self.ask_events(request, actor=actor, sites=sites):
             if kind == "done":
                 answer: Answer = payload
                 return answer
         msg = "the answer stream ended without an answer"
         raise RuntimeError(msg)
 
-    async def ask_events(self, request: AskRequest, *, actor: str) -> AsyncIterator[AskEvent]:
-        """Answer as events: the sources first, then the answer's pieces, then the whole answer."""
-        async for kind, payload in self._answer_events(request, actor=actor):
+    async def ask_events(
+        self, request: AskRequest, *, actor: str, sites: Sequence[str] | None = None
+    ) -> AsyncIterator[AskEvent]:
+        """Answer as events: the sources first, then the answer's pieces, then the whole answer.
+
+        A reader limited to ``sites`` gets numbers of their meters (and market prices) only, and
+        passages of documents without site or of their sites.
+        """
+        async for kind, payload in self._answer_events(request, actor=actor, sites=sites):
             if kind == "done" and self.recommender is not None:
                 yield kind, await self._with_recommendations(payload, actor)
             else:
@@ -188,15 +195,25 @@ class RagService:
             return msgspec.structs.replace(answer, notes=[*answer.notes, "no recommended documents: " + str(exc)])
         return msgspec.structs.replace(answer, recommended_documents=documents)
 
-    async def _answer_events(self, request: AskRequest, *, actor: str) -> AsyncIterator[AskEvent]:
+    async def _answer_events(
+        self, request: AskRequest, *, actor: str, sites: Sequence[str] | None
+    ) -> AsyncIterator[AskEvent]:
         stages = recorder().rag_duration
         with stages.labels("data").time():
-            data, notes = await series_context(self._pool, request.question, tz=self._timezone)
+            data, notes = await series_context(self._pool, request.question, tz=self._timezone, sites=sites)
         with stages.labels("embed").time():
             query = await self._embed([request.question], purpose="query", actor=actor, endpoint="/rag/ask")
         with stages.labels("retrieve").time():
+            hidden: list[str] = []
+            if sites is not None:
+                async with self._pool.acquire() as connection:
+                    hidden = await hidden_documents(connection, sites)
             hits = await self._retriever.retrieve(
-                request.question, query, top_k=request.top_k or self._settings.top_k, document_ids=request.document_ids
+                request.question,
+                query,
+                top_k=request.top_k or self._settings.top_k,
+                document_ids=request.document_ids,
+                exclude_document_ids=hidden,
             )
         bridges = await self._retriever.index.chunks(bridge_ids(hits))
         passages = build_passages(hits, bridges)

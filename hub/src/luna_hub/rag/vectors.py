@@ -178,15 +178,21 @@ class QdrantChunkIndex(ChunkIndex):
             raise vector_store_unavailable(exc) from exc
 
     async def search(
-        self, vector: Sequence[float], *, limit: int, document_ids: Sequence[str] | None = None
+        self,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        document_ids: Sequence[str] | None = None,
+        exclude_document_ids: Sequence[str] = (),
     ) -> list[DenseHit]:
-        """Return the ``limit`` chunks nearest to ``vector`` (by their best point), optionally within some documents."""
+        """Return the ``limit`` chunks nearest to ``vector`` (by their best point), optionally within some documents.
+
+        Chunks of ``exclude_document_ids`` (documents the caller may not read) are never returned.
+        """
         await self.ensure_collection()
         condition = (
-            models.Filter(
-                must=[models.FieldCondition(key="document_id", match=models.MatchAny(any=list(document_ids)))]
-            )
-            if document_ids
+            models.Filter(must=_among(document_ids), must_not=_among(exclude_document_ids))
+            if document_ids or exclude_document_ids
             else None
         )
         try:
@@ -317,3 +323,10 @@ def _chunk(payload: dict[str, Any] | None) -> Chunk:
 def vector_store_unavailable(exc: Exception) -> UnavailableError:
     """Translate a Qdrant client failure into the hub's 503."""
     return UnavailableError(f"the vector store failed: {exc}")
+
+
+def _among(document_ids: Sequence[str] | None) -> list[models.Condition] | None:
+    """Return the condition 'the point's document is one of ``document_ids``' (None when there are none)."""
+    if not document_ids:
+        return None
+    return [models.FieldCondition(key="document_id", match=models.MatchAny(any=list(document_ids)))]

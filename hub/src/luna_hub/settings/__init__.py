@@ -310,6 +310,14 @@ class HubSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     log_files: LogFileSettings = msgspec.field(default_factory=LogFileSettings)
     alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
 
+    def __post_init__(self) -> None:
+        if self.auth.cookie_secure is False and self.server.tls_cert is not None:
+            msg = (
+                "auth.cookie_secure = false while the hub serves TLS (server.tls_cert is set): browsers would"
+                " send the session cookie over plain HTTP too; remove auth.cookie_secure (with TLS it is on)"
+            )
+            raise ValueError(msg)
+
 
 def load(path: Path | None) -> LoadedSettings[HubSettings]:
     """Load the hub's settings from ``path`` (if any) and the ``LUNA_*`` environment."""

@@ -91,12 +91,13 @@ async def overlapping_entries(
 
 
 async def claim_meters(
-    connection: asyncpg.Connection, meters: list[str], site_id: str, agent_id: str
+    connection: asyncpg.Connection, meters: list[str], site_id: str, agent_id: str | None
 ) -> list[tuple[str, str]]:
     """Register the meters as the site's (and the agent's); return those that belong to another site, with it.
 
     A meter belongs to the site that first registered it, or to the site an operator set; a meter
-    only known from file loads (no site yet) is claimed by the first agent that sends it.
+    only known from file loads without site is claimed by the first agent (or load with ``site=``)
+    that sends it.
     """
     await connection.execute(
         "INSERT INTO meters (meter_id, site_id, agent_id) SELECT unnest($1::text[]), $2, $3"
