@@ -1,4 +1,8 @@
-"""PDF: the text layer page by page, paragraphs split at blank lines, sections from the bookmarks."""
+"""PDF: the text layer page by page, paragraphs split at blank lines, sections from the bookmarks.
+
+A page without a text layer (a scan) is rendered with pdfium and read by OCR, when OCR is there;
+otherwise it is skipped and the extraction's notes say which pages were.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,14 @@ from typing import Final
 
 import pypdf
 import pypdf.errors
+import pypdfium2
 
 from luna_hub.documents.errors import CorruptDocumentError, EmptyDocumentError, EncryptedDocumentError, NoTextError
 from luna_hub.documents.extract._builder import Builder
+from luna_hub.documents.extract._ocr import grey_image, ocr_unavailable, recognise
 from luna_hub.documents.extract._text import BLANK_LINES
 from luna_hub.documents.extract._types import SECTION_SEPARATOR, Extraction, Progress
+from luna_hub.settings import OcrSettings
 
 _MIN_TITLE: Final = 4
 
@@ -46,22 +53,59 @@ def page_text(page: pypdf.PageObject, filename: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
-def extract_pdf(data: bytes, filename: str, progress: Progress | None) -> Extraction:
+def extract_pdf(data: bytes, filename: str, progress: Progress | None, ocr: OcrSettings | None = None) -> Extraction:
     reader = open_pdf(data, filename)
     total = len(reader.pages)
     sections = _pdf_outline(reader)
     builder = Builder()
-    for number, page in enumerate(reader.pages, start=1):
-        section = sections.get(number)
-        for paragraph in BLANK_LINES.split(page_text(page, filename)):
-            builder.add(paragraph, "paragraph", page=number, section=section)
-        if progress is not None:
-            progress(number, total)
+    unavailable = ocr_unavailable(ocr)
+    scanned: list[int] = []
+    rendered: pypdfium2.PdfDocument | None = None
+    try:
+        for number, page in enumerate(reader.pages, start=1):
+            section = sections.get(number)
+            text = page_text(page, filename)
+            if not text.strip():
+                scanned.append(number)
+            if text.strip() or unavailable is not None:
+                for paragraph in BLANK_LINES.split(text):
+                    builder.add(paragraph, "paragraph", page=number, section=section)
+            else:
+                assert ocr is not None  # noqa: S101 - ocr_unavailable said it is usable
+                rendered = rendered or pypdfium2.PdfDocument(data)
+                image = _render(rendered, number, filename, ocr)
+                for read in recognise(image, ocr, filename=filename, page=number):
+                    builder.add(read.text, "paragraph", page=number, section=section, confidence=read.confidence)
+            if progress is not None:
+                progress(number, total)
+    finally:
+        if rendered is not None:
+            rendered.close()
     if not builder.segments:
-        msg = f"{filename}: none of its {total} pages has a text layer (a scan?); OCR is not available"
+        reason = "OCR found no text on them" if unavailable is None else unavailable
+        msg = f"{filename}: none of its {total} pages has a text layer (a scan?); {reason}"
         raise NoTextError(msg)
+    if scanned:
+        pages = ", ".join(map(str, scanned))
+        builder.notes.append(
+            f"pages without a text layer read by OCR ({ocr.languages if ocr else ''}): {pages}"
+            if unavailable is None
+            else f"pages without a text layer skipped: {pages}; {unavailable}"
+        )
     title = reader.metadata.title if reader.metadata is not None else None
     return builder.build(title=_plausible_title(title), pages=total)
+
+
+def _render(document: pypdfium2.PdfDocument, number: int, filename: str, ocr: OcrSettings) -> bytes:
+    """Page ``number`` as a grey image at ``ocr.dpi``, or smaller if that would exceed ``ocr.max_pixels``."""
+    page = document[number - 1]
+    try:
+        width, height = page.get_size()  # points, 1/72 inch
+        scale = min(ocr.dpi / 72, (ocr.max_pixels / max(width * height, 1.0)) ** 0.5)
+        bitmap = page.render(scale=scale, grayscale=True)
+        return grey_image(bitmap.to_pil(), filename, ocr.max_pixels)
+    finally:
+        page.close()
 
 
 def _plausible_title(title: object) -> str | None:
