@@ -59,8 +59,7 @@ def add_sheet(builder: Builder, sheet: Sheet) -> None:
             values = _values(cells)
             if values == header:
                 continue  # the header again, above the next block
-            filled = [value for value in values if value]
-            text = labelled(header, values) if header and len(filled) > 1 else " | ".join(filled)
+            text = labelled(header, values) if header else " | ".join(value for value in values if value)
             builder.add(f"Row {number}: {text}", "row", section=sheet.name, row=number)
 
 
