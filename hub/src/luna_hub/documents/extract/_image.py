@@ -34,7 +34,7 @@ def open_image(data: bytes, filename: str, ocr: OcrSettings | None) -> Image.Ima
         raise DocumentTooLargeError(msg)
     reason = ocr_unavailable(ocr)
     if reason is not None:
-        msg = f"{filename} is an image: its text can only be read by OCR, and {reason[0].lower()}{reason[1:]}"
+        msg = f"{filename} is an image, its text can only be read by OCR; {reason}"
         raise NoTextError(msg)
     return image
 
