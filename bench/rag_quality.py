@@ -121,29 +121,17 @@ def coverage(evidence: str, text: str) -> float:
 def load_set(name: str) -> list[Item]:
     """Read one question set into :class:`Item` rows."""
     raw = json.loads(SETS[name].read_text(encoding="utf-8"))
-    if name == "scanned":
+    if name in {"own", "scanned"}:  # numbered here; "own" names its document and passages, "scanned" its page
+        own = name == "own"
         return [
             Item(
-                id=f"s{number:02d}",
+                id=f"{name[0]}{number:02d}",
                 question=q["question"],
                 lang=q["lang"],
-                style="scanned",
-                file=SCANNED,
-                locator=q["page"],
-                evidence=q["evidence"],
-            )
-            for number, q in enumerate(raw["questions"], start=1)
-        ]
-    if name == "own":
-        return [
-            Item(
-                id=f"o{number:02d}",
-                question=q["question"],
-                lang=q["lang"],
-                style="own",
-                file=q["document"],
-                locator=q.get("where"),
-                evidence=q["passages"][0],
+                style=name,
+                file=q["document"] if own else SCANNED,
+                locator=q.get("where") if own else q["page"],
+                evidence=q["passages"][0] if own else q["evidence"],
             )
             for number, q in enumerate(raw["questions"], start=1)
         ]

@@ -8,14 +8,11 @@ child process with its memory and time budget. The scans are made here from a re
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-import pypdf
-import pypdfium2
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -24,6 +21,7 @@ from PIL import Image
 from luna_hub.settings import DocumentSettings, HubSettings, OcrSettings
 from support.databases import fresh_database
 from support.hub import ready_client
+from support.scans import encoded, page_image, text_then_scan
 
 Client = AsyncTestClient[Litestar]
 DOCS = Path(__file__).resolve().parents[4] / "shared" / "data" / "docs"
@@ -37,27 +35,11 @@ pytestmark = [
 
 
 def scan_of(page: int) -> Image.Image:
-    document = pypdfium2.PdfDocument(SDM630)
-    try:
-        image: Image.Image = document[page - 1].render(scale=200 / 72).to_pil()
-        return image.convert("L")
-    finally:
-        document.close()
-
-
-def saved(image: Image.Image, kind: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=kind, **options)
-    return buffer.getvalue()
+    return page_image(SDM630, page)
 
 
 def text_page_then_scan() -> bytes:
-    writer = pypdf.PdfWriter()
-    writer.add_page(pypdf.PdfReader(SDM630).pages[0])
-    writer.add_page(pypdf.PdfReader(io.BytesIO(saved(scan_of(8), "PDF", resolution=200.0))).pages[0])
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+    return text_then_scan(SDM630, 1, 8)
 
 
 async def upload(client: Client, name: str, data: bytes) -> Any:
@@ -114,7 +96,7 @@ async def test_a_workbook_and_scans_are_answered_with_sheet_rows_and_ocr_confide
         assert first["ocr_confidence"] is None
 
         # a scanned page as PNG: read by OCR in the job, cited with its page and confidence
-        response = await upload(client, "sdm630-p8.png", saved(scan_of(8), "PNG"))
+        response = await upload(client, "sdm630-p8.png", encoded(scan_of(8), "PNG"))
         assert response.status_code == 202, response.text
         png = await finished(client, "sdm630-p8-png")
         assert png["versions"][0]["media_type"] == "image/png"
@@ -149,7 +131,7 @@ async def test_without_tesseract_scans_are_refused_and_skipped_pages_noted(pg_ad
         fresh_database(pg_admin_dsn) as dsn,
         ready_client(HubSettings(database_url=dsn, data_dir=str(tmp_path), documents=documents)) as client,
     ):
-        response = await upload(client, "scan.png", saved(scan_of(8), "PNG"))
+        response = await upload(client, "scan.png", encoded(scan_of(8), "PNG"))
         assert response.status_code == 422, response.text
         problem = response.json()
         assert problem["reason"] == "no_text"

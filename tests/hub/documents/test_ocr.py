@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 
 import pypdf
-import pypdfium2
 import pytest
 from PIL import Image
 
@@ -22,6 +21,8 @@ from luna_hub.documents.chunking import make_chunks
 from luna_hub.documents.errors import CorruptDocumentError, DocumentTooLargeError, NoTextError
 from luna_hub.documents.extract import JPEG, PDF, PNG, TIFF, extract, ocr_unavailable, probe, sniff
 from luna_hub.settings import OcrSettings
+from support import scans
+from support.scans import encoded, image_only_pdf, page_image
 
 DOCS = Path(__file__).resolve().parents[4] / "shared" / "data" / "docs"
 SDM630 = DOCS / "manuals" / "eastron_sdm630_modbus_protocol.pdf"
@@ -33,36 +34,9 @@ pytestmark = [
 ]
 
 
-def page_image(pdf: Path, page: int, dpi: int = 200) -> Image.Image:
-    """Render a 1-based PDF page as a scanner would deliver it: pixels only."""
-    document = pypdfium2.PdfDocument(pdf)
-    try:
-        image: Image.Image = document[page - 1].render(scale=dpi / 72).to_pil()
-        return image.convert("RGB")
-    finally:
-        document.close()
-
-
-def encoded(image: Image.Image, kind: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=kind, **options)
-    return buffer.getvalue()
-
-
-def image_only_pdf(*images: Image.Image) -> bytes:
-    """A PDF whose pages are images (no text layer), as a scanner writes it."""
-    first, *rest = images
-    return encoded(first, "PDF", resolution=200.0, save_all=True, append_images=rest)
-
-
 def text_then_scan() -> bytes:
     """SDM630 page 1 with its text layer, then page 8 as a scan."""
-    writer = pypdf.PdfWriter()
-    writer.add_page(pypdf.PdfReader(SDM630).pages[0])
-    writer.add_page(pypdf.PdfReader(io.BytesIO(image_only_pdf(page_image(SDM630, 8)))).pages[0])
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+    return scans.text_then_scan(SDM630, 1, 8)
 
 
 def flat(text: str) -> str:
@@ -90,7 +64,7 @@ def test_jpeg_and_a_two_page_tiff_are_read_page_by_page() -> None:
     jpeg = encoded(first, "JPEG", quality=85)
     assert sniff(jpeg, "scan.jpg") == JPEG
     assert "default password is 0000" in flat(extract(jpeg, JPEG, "scan.jpg", None, OCR).text)
-    tiff = encoded(first.convert("L"), "TIFF", save_all=True, append_images=[second.convert("L")])
+    tiff = encoded(first, "TIFF", save_all=True, append_images=[second])
     assert sniff(tiff, "scan.tif") == TIFF
     seen: list[tuple[int, int]] = []
     extraction = extract(tiff, TIFF, "scan.tif", lambda done, total: seen.append((done, total)), OCR)
