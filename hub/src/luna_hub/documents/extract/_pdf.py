@@ -72,7 +72,8 @@ def extract_pdf(data: bytes, filename: str, progress: Progress | None, ocr: OcrS
                     builder.add(paragraph, "paragraph", page=number, section=section)
             else:
                 assert ocr is not None  # noqa: S101 - ocr_unavailable said it is usable
-                rendered = rendered or pypdfium2.PdfDocument(data)
+                if rendered is None:  # opened once, at the first scanned page
+                    rendered = pypdfium2.PdfDocument(data)
                 image = _render(rendered, number, filename, ocr)
                 for read in recognise(image, ocr, filename=filename, page=number):
                     builder.add(read.text, "paragraph", page=number, section=section, confidence=read.confidence)
