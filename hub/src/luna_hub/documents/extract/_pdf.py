@@ -6,6 +6,7 @@ otherwise it is skipped and the extraction's notes say which pages were.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 from typing import Final
@@ -16,7 +17,7 @@ import pypdfium2
 
 from luna_hub.documents.errors import CorruptDocumentError, EmptyDocumentError, EncryptedDocumentError, NoTextError
 from luna_hub.documents.extract._builder import Builder
-from luna_hub.documents.extract._ocr import grey_image, ocr_unavailable, recognise
+from luna_hub.documents.extract._ocr import OcrParagraph, grey_image, ocr_unavailable, recognise
 from luna_hub.documents.extract._text import BLANK_LINES
 from luna_hub.documents.extract._types import SECTION_SEPARATOR, Extraction, Progress
 from luna_hub.settings import OcrSettings
@@ -60,8 +61,7 @@ def extract_pdf(data: bytes, filename: str, progress: Progress | None, ocr: OcrS
     builder = Builder()
     unavailable = ocr_unavailable(ocr)
     scanned: list[int] = []
-    rendered: pypdfium2.PdfDocument | None = None
-    try:
+    with contextlib.closing(_Scans(data, filename, ocr)) as scans:
         for number, page in enumerate(reader.pages, start=1):
             section = sections.get(number)
             text = page_text(page, filename)
@@ -71,30 +71,46 @@ def extract_pdf(data: bytes, filename: str, progress: Progress | None, ocr: OcrS
                 for paragraph in BLANK_LINES.split(text):
                     builder.add(paragraph, "paragraph", page=number, section=section)
             else:
-                assert ocr is not None  # noqa: S101 - ocr_unavailable said it is usable
-                if rendered is None:  # opened once, at the first scanned page
-                    rendered = pypdfium2.PdfDocument(data)
-                image = _render(rendered, number, filename, ocr)
-                for read in recognise(image, ocr, filename=filename, page=number):
+                for read in scans.read(number):
                     builder.add(read.text, "paragraph", page=number, section=section, confidence=read.confidence)
             if progress is not None:
                 progress(number, total)
-    finally:
-        if rendered is not None:
-            rendered.close()
     if not builder.segments:
         reason = "OCR found no text on them" if unavailable is None else unavailable
         msg = f"{filename}: none of its {total} pages has a text layer (a scan?); {reason}"
         raise NoTextError(msg)
     if scanned:
-        pages = ", ".join(map(str, scanned))
-        builder.notes.append(
-            f"pages without a text layer read by OCR ({ocr.languages if ocr else ''}): {pages}"
-            if unavailable is None
-            else f"pages without a text layer skipped: {pages}; {unavailable}"
-        )
+        builder.notes.append(_scan_note(scanned, ocr, unavailable))
     title = reader.metadata.title if reader.metadata is not None else None
     return builder.build(title=_plausible_title(title), pages=total)
+
+
+class _Scans:
+    """Scanned pages rendered (pdfium, opened at the first one) and read by OCR."""
+
+    def __init__(self, data: bytes, filename: str, ocr: OcrSettings | None) -> None:
+        self._data = data
+        self._filename = filename
+        self._ocr = ocr
+        self._document: pypdfium2.PdfDocument | None = None
+
+    def read(self, number: int) -> list[OcrParagraph]:
+        assert self._ocr is not None  # noqa: S101 - only called when ocr_unavailable said OCR is usable
+        if self._document is None:
+            self._document = pypdfium2.PdfDocument(self._data)
+        image = _render(self._document, number, self._filename, self._ocr)
+        return recognise(image, self._ocr, filename=self._filename, page=number)
+
+    def close(self) -> None:
+        if self._document is not None:
+            self._document.close()
+
+
+def _scan_note(scanned: list[int], ocr: OcrSettings | None, unavailable: str | None) -> str:
+    pages = ", ".join(map(str, scanned))
+    if unavailable is None and ocr is not None:
+        return f"pages without a text layer read by OCR ({ocr.languages}): {pages}"
+    return f"pages without a text layer skipped: {pages}; {unavailable}"
 
 
 def _render(document: pypdfium2.PdfDocument, number: int, filename: str, ocr: OcrSettings) -> bytes:
