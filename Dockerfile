@@ -19,6 +19,11 @@ RUN UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=/opt/luna \
 
 FROM ${PYTHON_IMAGE}
 ARG PACKAGE
+# The hub reads scanned pages with Tesseract (German and English); the agent needs no OCR.
+RUN if [ "$PACKAGE" = hub ]; then \
+        apt-get update && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
 RUN useradd --system --home /var/lib/luna --create-home luna \
     && install -d -o luna -g luna /var/log/luna \
     && ln -s "/opt/luna/bin/luna-${PACKAGE}" /usr/local/bin/luna

@@ -7,15 +7,22 @@ Three question sets, each reported on its own (a number that holds on one set on
 - ``heldout``: ``bench/fixtures/rag_heldout.json``, written blind from the documents' titles and
   tables of contents, evidence recorded afterwards (method in the file). Never tuned on.
 - ``own``: ``bench/fixtures/rag_questions.json``, 29 questions written beside the documents.
+- ``scanned``: ``bench/fixtures/rag_scanned.json``, 8 questions on ``edge_cases/scanned.pdf`` (page
+  images of the Fronius manual's pp. 12-14): each is scored twice, once on the scan read by OCR
+  (Tesseract, ``deu+eng``) and once on the text layer of the same pages of the original manual,
+  both in the same index; the text layer is the baseline.
 
-Corpus: every shared document the hub can take (laws, manuals, the DOCX code list, the CSV),
-extracted and chunked as an upload is, embedded with the hub's default embedder into Qdrant local
-mode; questions about a file the hub cannot take yet (XLSX) are counted apart, not scored.
+Corpus: every shared document the hub can take (laws, manuals, the DOCX code list, the XLSX
+register map, the CSV), extracted and chunked as an upload is, embedded with the hub's default
+embedder into Qdrant local mode; the OCR'd scan joins the index only after the other sets are
+scored (their numbers do not see it). Sets with XLSX questions get a row of their own for them,
+against the set's recall on everything else.
 
 Scoring, per answerable question (evidence = the verbatim passage that proves the answer):
 - passage recall@k: one of the first k passages the hub answers from (hybrid retrieval, merged
   passages, ``top_k`` = k) is in the right file and holds >= 80 % of the evidence's words, or lies
-  at its locator (the law's §, the PDF page or its other-language twin, the DOCX heading, the CSV row);
+  at its locator (the law's §, the PDF page or its other-language twin, the DOCX heading, the CSV row,
+  the XLSX sheet);
 - answer support: the answer ``/rag/ask`` gives (its quoted sentences) holds >= 80 % of the evidence's words;
 - abstention: on unanswerable questions the right answer is ``found: false``; precision and recall;
 - latency: p50/p95 of a whole ask, against the bare hybrid retrieval of the same questions.
@@ -48,7 +55,7 @@ from luna_hub.rag.passages import Passage, bridge_ids, build_passages
 from luna_hub.rag.retrieval import Retriever
 from luna_hub.rag.schemas import Answer, AskRequest
 from luna_hub.rag.vectors import QdrantChunkIndex
-from luna_hub.settings import HubSettings
+from luna_hub.settings import HubSettings, OcrSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.chunks import document_chunks, document_id_for, store_chunk_rows
@@ -60,8 +67,11 @@ SETS = {
     "dev": DOCS / "qa_dev.json",
     "heldout": FIXTURES / "rag_heldout.json",
     "own": FIXTURES / "rag_questions.json",
+    "scanned": FIXTURES / "rag_scanned.json",
 }
-UPLOADABLE = (".md", ".pdf", ".docx", ".csv")
+UPLOADABLE = (".md", ".pdf", ".docx", ".xlsx", ".csv")
+SCANNED = "edge_cases/scanned.pdf"
+SCANNED_FIRST_PAGE = 12  # scanned.pdf page 1 is the original's page 12
 EVIDENCE_SHARE = 0.8
 KS = (1, 5, 10)
 GROUP = "hub rag quality"
@@ -111,16 +121,17 @@ def coverage(evidence: str, text: str) -> float:
 def load_set(name: str) -> list[Item]:
     """Read one question set into :class:`Item` rows."""
     raw = json.loads(SETS[name].read_text(encoding="utf-8"))
-    if name == "own":
+    if name in {"own", "scanned"}:  # numbered here; "own" names its document and passages, "scanned" its page
+        own = name == "own"
         return [
             Item(
-                id=f"o{number:02d}",
+                id=f"{name[0]}{number:02d}",
                 question=q["question"],
                 lang=q["lang"],
-                style="own",
-                file=q["document"],
-                locator=q.get("where"),
-                evidence=q["passages"][0],
+                style=name,
+                file=q["document"] if own else SCANNED,
+                locator=q.get("where") if own else q["page"],
+                evidence=q["passages"][0] if own else q["evidence"],
             )
             for number, q in enumerate(raw["questions"], start=1)
         ]
@@ -152,6 +163,8 @@ def at_locator(item: Item, passage: Passage) -> bool:
         last = passage.page_end or first
         return any(first <= page <= last for page in pages)
     text = str(locator)
+    if text.lower().startswith("sheet: "):
+        return passage.section == text[len("sheet: ") :]
     if text.lower().startswith("row "):
         return re.search(rf"\bRow {re.escape(text[4:].strip())}:", passage.text) is not None
     # a § or Anlage number, or a heading: whole, so "§ 3" is not "§ 37" and "Anlage 4" not "Anlage 4a"
@@ -215,6 +228,26 @@ def _by(outcomes: list[Outcome], key: str) -> str:
     return ", ".join(f"{name} {_recall(group, 5):.2f} ({len(group)})" for name, group in sorted(groups.items()))
 
 
+def _xlsx_row(name: str, answerable: list[Outcome]) -> list[Result]:
+    """Recall@5 of the set's XLSX questions against that of its other answerable questions (if it has any)."""
+    sheets = [o for o in answerable if (o.item.file or "").endswith(".xlsx")]
+    others = [o for o in answerable if not (o.item.file or "").endswith(".xlsx")]
+    if not sheets:
+        return []
+    ranks = ", ".join(f"{o.item.id} {o.rank or '-'}" for o in sheets)
+    return [
+        Result(
+            GROUP,
+            f"{name}: XLSX passage recall@5 vs the set's other questions",
+            _recall(sheets, 5) * 100,
+            "%",
+            _recall(others, 5) * 100,
+            f"{len(sheets)} questions on the GEN24 register map (sheet locators), {len(others)} others;"
+            f" @10 {_recall(sheets, 10):.2f}; ranks {ranks}",
+        )
+    ]
+
+
 def summarise(name: str, outcomes: list[Outcome], skipped: int, bare_ms: list[float]) -> list[Result]:
     """Rows for one set: recall@1/5/10, support, abstention, latency; per language and style in the notes."""
     answerable = [o for o in outcomes if o.item.file is not None]
@@ -229,7 +262,7 @@ def summarise(name: str, outcomes: list[Outcome], skipped: int, bare_ms: list[fl
     bare_p95 = sorted(bare_ms)[int(0.95 * (len(bare_ms) - 1))]
     counted = f"{len(answerable)} answerable, {len(unanswerable)} unanswerable"
     if skipped:
-        counted += f", {skipped} about XLSX not scored (not uploadable yet)"
+        counted += f", {skipped} about a format the hub cannot take not scored"
     rows = [
         Result(
             GROUP,
@@ -258,6 +291,7 @@ def summarise(name: str, outcomes: list[Outcome], skipped: int, bare_ms: list[fl
             f" corpus only (the 10k-chunk rows are in 'hub rag')",
         ),
     ]
+    rows += _xlsx_row(name, answerable)
     if unanswerable:  # a set without unanswerable questions says nothing about declining
         rows.insert(
             2,
@@ -310,7 +344,7 @@ async def _run(dsn: str, data_dir: str, names: list[str]) -> list[Result]:
                 rrf_k=rag.rrf_k,
                 stop_words=rag.stop_words,
             )
-            for name in names:
+            for name in [n for n in names if n != "scanned"]:
                 if not SETS[name].is_file():
                     print(f"    {name}: {SETS[name]} not found, skipped", flush=True)
                     continue
@@ -324,9 +358,58 @@ async def _run(dsn: str, data_dir: str, names: list[str]) -> list[Result]:
                     bare.append((time.perf_counter() - started) * 1000)
                 _report_misses(name, outcomes)
                 results += summarise(name, outcomes, len(items) - len(scored), bare)
+            if "scanned" in names:
+                results += await _scanned(pool, parts, retriever)
     finally:
         await pool.close()
     return results
+
+
+async def _scanned(pool: asyncpg.Pool, parts: Any, retriever: Retriever) -> list[Result]:  # noqa: ANN401 - RagParts
+    """The scan read by OCR against the text layer of the same pages, on the same questions and index."""
+    started = time.perf_counter()
+    chunks = document_chunks(DOCS / SCANNED, document_id_for(SCANNED), ocr=OcrSettings())
+    ocr_seconds = time.perf_counter() - started
+    pages = len({chunk.page for chunk in chunks})
+    async with pool.acquire() as connection:
+        await store_chunk_rows(connection, chunks)
+    await parts.index.index(document_id_for(SCANNED), 1, chunks)
+    read = [c for c in chunks if c.ocr_confidence is not None]
+    confidence = sum(c.ocr_confidence or 0 for c in read) / max(len(read), 1)
+    items = load_set("scanned")
+    on_scan = [await _assess(item, parts, retriever) for item in items]
+    text_layer = [
+        Item(
+            id=item.id,
+            question=item.question,
+            lang=item.lang,
+            style=item.style,
+            file=FRONIUS,
+            locator=int(item.locator or 0) + SCANNED_FIRST_PAGE - 1,
+            evidence=item.evidence,
+        )
+        for item in items
+    ]
+    on_text = [await _assess(item, parts, retriever) for item in text_layer]
+    _report_misses("scanned/ocr", on_scan)
+    _report_misses("scanned/text", on_text)
+    support = (
+        _share(sum(o.supported for o in on_scan), len(on_scan)),
+        _share(sum(o.supported for o in on_text), len(on_text)),
+    )
+    return [
+        Result(
+            GROUP,
+            "scanned: passage recall@5, scan read by OCR vs the text layer of the same pages",
+            _recall(on_scan, 5) * 100,
+            "%",
+            _recall(on_text, 5) * 100,
+            f"{len(items)} questions on edge_cases/scanned.pdf (Fronius manual pp. 12-14, German), both copies in one"
+            f" index; @10 {_recall(on_scan, 10):.2f} vs {_recall(on_text, 10):.2f}; answer support {support[0]:.2f}"
+            f" vs {support[1]:.2f}; OCR: {len(chunks)} chunks, mean confidence {confidence:.0f} %,"
+            f" {ocr_seconds / max(pages, 1):.1f} s a page (Tesseract deu+eng, 300 dpi, one thread)",
+        )
+    ]
 
 
 def run(names: list[str] | None = None) -> list[Result]:

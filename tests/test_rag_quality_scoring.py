@@ -46,6 +46,9 @@ def test_locators_of_laws_pages_headings_and_rows() -> None:
     assert not at_locator(_item("Anlage 4"), _passage("", section="Anlage 4a"))
     assert at_locator(_item("row 7", file="office/v.csv"), _passage("Row 7: a: b"))
     assert not at_locator(_item("row 7", file="office/v.csv"), _passage("Row 70: a: b"))
+    sheet = "office/fronius_gen24_register_map_float_storage.xlsx"
+    assert at_locator(_item("sheet: status (122)", file=sheet), _passage("Row 20: a: b", section="status (122)"))
+    assert not at_locator(_item("sheet: status (122)", file=sheet), _passage("", section="Complete Map"))
 
 
 def test_a_hit_needs_the_right_file() -> None:

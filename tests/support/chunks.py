@@ -18,7 +18,7 @@ from luna_hub.documents.chunking import make_chunks
 from luna_hub.documents.extract import extract, sniff
 from luna_hub.documents.repository import replace_chunks
 from luna_hub.documents.schemas import Chunk
-from luna_hub.settings import DocumentSettings
+from luna_hub.settings import DocumentSettings, OcrSettings
 
 __all__ = ["document_chunks", "document_id_for", "store_chunk_rows"]
 
@@ -28,12 +28,15 @@ def document_id_for(relative: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", relative)
 
 
-def document_chunks(path: Path, document_id: str) -> list[Chunk]:
-    """Extract and chunk ``path`` as the documents domain does with its default settings (version 1)."""
+def document_chunks(path: Path, document_id: str, *, ocr: OcrSettings | None = None) -> list[Chunk]:
+    """Extract and chunk ``path`` as the documents domain does with its default settings (version 1).
+
+    Pages without a text layer are read only with ``ocr`` (the hub's jobs pass their settings).
+    """
     settings = DocumentSettings()
     data = path.read_bytes()
     media_type = sniff(data, path.name)
-    extraction = extract(data, media_type, path.name)
+    extraction = extract(data, media_type, path.name, None, ocr)
     return make_chunks(
         extraction,
         document_id=document_id,

@@ -19,7 +19,7 @@ from luna_hub.documents.errors import (
     NoTextError,
     UnsupportedDocumentError,
 )
-from luna_hub.documents.extract import CSV, DOCX, HTML, MARKDOWN, PDF, TEXT, Extraction, extract, probe, sniff
+from luna_hub.documents.extract import CSV, DOCX, HTML, MARKDOWN, PDF, TEXT, XLSX, Extraction, extract, probe, sniff
 from luna_hub.documents.schemas import Chunk
 
 DOCS = Path(__file__).resolve().parents[4] / "shared" / "data" / "docs"
@@ -185,11 +185,9 @@ def test_broken_files_are_rejected_with_a_typed_error(
 
 
 @real_docs
-def test_spreadsheets_are_unsupported() -> None:
+def test_the_shared_spreadsheet_is_taken_by_content() -> None:
     data = (DOCS / "office" / "fronius_gen24_register_map_float_storage.xlsx").read_bytes()
-    with pytest.raises(UnsupportedDocumentError) as caught:
-        sniff(data, "map.xlsx")
-    assert caught.value.status == 415
+    assert sniff(data, "map.xlsx") == XLSX  # no longer 415; its extraction is tested in test_sheets.py
 
 
 @pytest.mark.parametrize(
@@ -197,7 +195,8 @@ def test_spreadsheets_are_unsupported() -> None:
     [
         (b"", "nothing.txt", EmptyDocumentError),
         (b" \n\t\n", "blank.md", EmptyDocumentError),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image.png", UnsupportedDocumentError),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image.png", CorruptDocumentError),  # a PNG cut off
+        (b"GIF89a\x01\x00\x01\x00\x00\x00\x00", "image.gif", UnsupportedDocumentError),
         (b"PK\x03\x04 not really a zip", "broken.docx", CorruptDocumentError),
         (b"%PDF-1.7\n garbage", "garbage.pdf", CorruptDocumentError),
         (b"<html><script>only()</script></html>", "script.html", EmptyDocumentError),

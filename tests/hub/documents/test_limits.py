@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing
+import subprocess
 import time
 import zipfile
 from collections.abc import AsyncIterator
@@ -120,6 +121,38 @@ async def test_cancelling_a_parse_kills_its_process() -> None:
     with pytest.raises(asyncio.CancelledError):
         await parse
     assert parsing_children() == []
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for a reaper is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+async def test_a_program_the_parsing_process_runs_dies_with_it(tmp_path: Path) -> None:
+    """OCR runs Tesseract as a child of the parsing process: cancelling the parse must not leave it running."""
+    pid_file = tmp_path / "program.pid"
+    program = ["sh", "-c", f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 600"]
+    parse = asyncio.create_task(
+        run_isolated(subprocess.call, program, budget=Budget(memory_bytes=1 << 30, seconds=900))
+    )
+    for _ in range(3000):  # until the program runs, at most 30 s
+        if pid_file.exists():
+            break
+        await asyncio.sleep(0.01)
+    pid = int(pid_file.read_text())
+    assert running(pid)
+    parse.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await parse
+    for _ in range(1000):  # SIGKILL is delivered at once; its reaping may take a moment
+        if not running(pid):
+            break
+        await asyncio.sleep(0.01)
+    assert not running(pid)
 
 
 async def test_a_parse_answers_from_its_process() -> None:

@@ -9,7 +9,9 @@ Rules, each checked by property tests:
   ``max_chars``; only a segment longer than that is split (at a line, sentence or word break);
 - the next chunk of the same section starts up to ``overlap`` characters before the previous one
   ended (at a word start), so a sentence cut at a border is whole in one of them;
-- every non-blank character of every segment lies in some chunk.
+- every non-blank character of every segment lies in some chunk;
+- a chunk of spreadsheet rows names the first and last row it holds, a chunk of OCR text the mean
+  confidence of its paragraphs (weighted by their length).
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ _BREAKS: Final = ("\n", ". ", "; ", ", ", " ")
 
 @dataclass(frozen=True, slots=True)
 class ChunkSpan:
-    """Where a chunk lies in the text, and the page and section it belongs to."""
+    """Where a chunk lies in the text, the page and section it belongs to, its rows and OCR confidence."""
 
     start: int
     end: int
     page: int | None
     section: str | None
+    row_start: int | None = None
+    row_end: int | None = None
+    ocr_confidence: float | None = None
 
 
 def content_hash(text: str) -> str:
@@ -83,6 +88,9 @@ def make_chunks(  # noqa: PLR0913 - the chunk's provenance, each named
                 section=span.section,
                 char_start=span.start,
                 char_end=span.end,
+                row_start=span.row_start,
+                row_end=span.row_end,
+                ocr_confidence=span.ocr_confidence,
             )
         )
     return chunks
@@ -98,6 +106,8 @@ class _Unit:
     start: int
     end: int
     whole: bool
+    row: int | None = None
+    confidence: float | None = None
 
 
 def _groups(text: str, segments: Sequence[Segment], max_chars: int) -> list[tuple[_Key, list[_Unit]]]:
@@ -107,7 +117,10 @@ def _groups(text: str, segments: Sequence[Segment], max_chars: int) -> list[tupl
     for segment in segments:
         key = (segment.page, segment.section)
         whole = segment.kind == "row"
-        units = [_Unit(start, end, whole) for start, end in _split(text, segment.start, segment.end, max_chars)]
+        units = [
+            _Unit(start, end, whole, segment.row, segment.confidence)
+            for start, end in _split(text, segment.start, segment.end, max_chars)
+        ]
         if segment.kind == "heading":
             if groups and groups[-1][0] == key and not waiting:
                 groups[-1][1].extend(units)  # e.g. a heading repeated inside its own section
@@ -165,10 +178,25 @@ def _pack(text: str, units: list[_Unit], key: _Key, *, max_chars: int, overlap: 
         while index < len(units) and units[index].end - chunk_start <= max_chars:
             end = units[index].end
             index += 1
-        spans.append(ChunkSpan(chunk_start, end, key[0], key[1]))
+        spans.append(_span(chunk_start, end, key, [u for u in units if u.end > chunk_start and u.start < end]))
         if index < len(units):
             chunk_start = _overlap_start(text, units[first:index], chunk_start, overlap) or units[index].start
     return spans
+
+
+def _span(start: int, end: int, key: _Key, units: list[_Unit]) -> ChunkSpan:
+    rows = [unit.row for unit in units if unit.row is not None]
+    read = [(unit.confidence, unit.end - unit.start) for unit in units if unit.confidence is not None]
+    confidence = sum(c * n for c, n in read) / max(sum(n for _, n in read), 1) if read else None
+    return ChunkSpan(
+        start,
+        end,
+        key[0],
+        key[1],
+        row_start=min(rows) if rows else None,
+        row_end=max(rows) if rows else None,
+        ocr_confidence=None if confidence is None else round(confidence, 1),
+    )
 
 
 def _overlap_start(text: str, previous: list[_Unit], previous_start: int, overlap: int) -> int | None:

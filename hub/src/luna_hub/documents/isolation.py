@@ -4,7 +4,8 @@ A thread cannot be stopped: a PDF or DOCX that takes minutes or gigabytes in a w
 the hub until it is done, through SIGTERM. A child process can: :func:`run_isolated` forks one from
 a ``forkserver`` (never the threaded hub itself), caps its address space with ``RLIMIT_AS``, waits
 for its answer on a pipe without blocking the event loop, and kills it when the budget runs out or
-the awaiting task is cancelled (a job of a stopping hub).
+the awaiting task is cancelled (a job of a stopping hub). The child leads a process group of its
+own, so a program it runs (Tesseract for OCR) shares its memory cap and dies with it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import resource
+import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Final, TypeVar
@@ -62,6 +65,9 @@ async def run_isolated(
         msg = f"parsing took longer than documents.extract_timeout_s ({budget.seconds:g} s)"
         raise DocumentTooLargeError(msg) from None
     finally:
+        if process.pid is not None:  # its group: a program it started (OCR) goes too; till reaped, no other has the id
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
         process.kill()  # a no-op once it has exited; then reaped at once, so joining does not hold the loop
         process.join()
         receiving.close()
@@ -106,7 +112,8 @@ def _child(
     args: tuple[object, ...],
     relay_progress: bool,
 ) -> None:
-    """Run in the child: cap memory, call, send one answer (progress messages before it)."""
+    """Run in the child: lead a process group, cap memory, call, send one answer (progress messages before it)."""
+    os.setpgid(0, 0)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
     def progress(done: int, total: int) -> None:

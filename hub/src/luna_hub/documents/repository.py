@@ -1,4 +1,4 @@
-"""SQL of the documents domain (tables of migration 0005)."""
+"""SQL of the documents domain (tables of migration 0005, chunk rows and OCR confidence and job notes of 0600)."""
 
 from __future__ import annotations
 
@@ -35,11 +35,12 @@ __all__ = [
 ]
 
 _JOB_COLUMNS: Final = (
-    "job_id, version, state, stage, progress::float8 AS progress, chunks, chunks_new, error, created_at, finished_at"
+    "job_id, version, state, stage, progress::float8 AS progress, chunks, chunks_new, error, created_at, finished_at,"
+    " notes"
 )
 _CHUNK_COLUMNS: Final = (
     "chunk_id, document_id, version, ordinal, text, content_hash, title, media_type, page, page_end, section,"
-    " char_start, char_end"
+    " char_start, char_end, row_start, row_end, ocr_confidence"
 )
 
 
@@ -308,6 +309,9 @@ async def replace_chunks(db: asyncpg.Connection, document_id: str, chunks: Seque
                 c.section,
                 c.char_start,
                 c.char_end,
+                c.row_start,
+                c.row_end,
+                c.ocr_confidence,
             )
             for c in chunks
         ],

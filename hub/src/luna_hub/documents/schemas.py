@@ -37,6 +37,11 @@ class Chunk(msgspec.Struct, frozen=True, kw_only=True):
     char_start: int = 0
     """Offsets into the document version's extracted text."""
     char_end: int = 0
+    row_start: int | None = None
+    """First and last spreadsheet row (1-based, as the program numbers them) the chunk holds; None elsewhere."""
+    row_end: int | None = None
+    ocr_confidence: float | None = None
+    """Tesseract's mean word confidence (0-100) when the chunk's text was read off an image; None otherwise."""
 
 
 # --- the HTTP API's bodies -------------------------------------------------------------------
@@ -57,6 +62,8 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None
     created_at: datetime
     finished_at: datetime | None = None
+    notes: list[str] = msgspec.field(default_factory=list)
+    """What extraction left out or did specially: hidden sheets skipped, pages read by OCR or skipped without it."""
 
 
 class VersionView(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import uuid
 from collections.abc import Sequence
@@ -146,7 +147,9 @@ class DocumentService:
         existing = await self._find(digest, document_id, site)
         if existing is not None:
             return existing
-        await run_isolated(probe, data, media_type, filename, budget=self._budget)
+        await run_isolated(
+            functools.partial(probe, ocr=self._settings.ocr), data, media_type, filename, budget=self._budget
+        )
         requested = document_id
         document_id = document_id or f"doc-{uuid.uuid4().hex[:12]}"
         if document_id in self._busy:
@@ -329,9 +332,17 @@ class DocumentService:
                     progress=1.0,
                     chunks=len(chunks),
                     chunks_new=fresh,
+                    notes=list(extraction.notes),
                     finished=True,
                 )
-            _log.info("document indexed", document_id=document_id, version=version, chunks=len(chunks), new=fresh)
+            _log.info(
+                "document indexed",
+                document_id=document_id,
+                version=version,
+                chunks=len(chunks),
+                new=fresh,
+                notes=list(extraction.notes),
+            )
         except BaseException as exc:
             reason = (str(exc) or type(exc).__name__) if isinstance(exc, Exception) else "cancelled (the hub stopped)"
             where = (stored.key, stored.version_id)
@@ -357,7 +368,15 @@ class DocumentService:
         )
         stage = f"done; version {current} is newer and stays current"
         await repository.set_job(
-            db, job_id, state="done", stage=stage, progress=1.0, chunks=chunks, chunks_new=0, finished=True
+            db,
+            job_id,
+            state="done",
+            stage=stage,
+            progress=1.0,
+            chunks=chunks,
+            chunks_new=0,
+            notes=list(extraction.notes),
+            finished=True,
         )
         _log.info("document version superseded", document_id=document_id, version=version, current=current)
 
@@ -368,7 +387,14 @@ class DocumentService:
             seen[0], seen[1] = done, total
 
         running = asyncio.ensure_future(
-            run_isolated(extract, data, media_type, filename, budget=self._budget, progress=progress)
+            run_isolated(
+                functools.partial(extract, ocr=self._settings.ocr),
+                data,
+                media_type,
+                filename,
+                budget=self._budget,
+                progress=progress,
+            )
         )
         written = -1
         try:

@@ -21,7 +21,7 @@ import ollama
 from luna_hub.errors import BadRequestError, UnavailableError
 from luna_hub.rag.data import DataContext
 from luna_hub.rag.embedders import model_digest, ollama_error
-from luna_hub.rag.passages import Passage
+from luna_hub.rag.passages import Passage, locator
 from luna_hub.settings import OllamaSettings
 
 __all__ = ["NOT_IN_SOURCES", "Generated", "OllamaChat", "Prompt", "build_prompt", "estimate_tokens"]
@@ -51,13 +51,8 @@ class Prompt(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _source_header(number: int, passage: Passage) -> str:
-    where = [passage.title]
-    if passage.page is not None:
-        pages = passage.page if passage.page_end in {None, passage.page} else f"{passage.page}-{passage.page_end}"
-        where.append(f"page {pages}")
-    if passage.section:
-        where.append(passage.section)
-    return f"[{number}] " + ", ".join(where)
+    where = locator(passage)
+    return f"[{number}] {passage.title}" + (f", {where}" if where else "")
 
 
 def build_prompt(question: str, passages: Sequence[Passage], data: Sequence[DataContext], *, budget: int) -> Prompt:

@@ -65,6 +65,13 @@ class Citation(msgspec.Struct, frozen=True, kw_only=True):
     chunk_ids: list[str]
     quote: str
     score: float
+    row_start: int | None = None
+    """First and last spreadsheet row of the passage (its ``section`` names the sheet); None elsewhere."""
+    row_end: int | None = None
+    ocr_confidence: float | None = None
+    """Lowest OCR confidence (0-100) of the passage's parts read off an image; None for a text layer."""
+    label: str = ""
+    """Where the passage is, in words: ``p. 3, OCR 91%``, ``Complete Map, rows 12-18``, ``§ 3``."""
 
 
 class DataCitation(msgspec.Struct, frozen=True, kw_only=True):

@@ -26,7 +26,15 @@ from luna_hub.rag.data import DataContext, series_context
 from luna_hub.rag.embedders import Embedded, Embedder, Purpose
 from luna_hub.rag.generation import NOT_IN_SOURCES, Generated, OllamaChat, build_prompt
 from luna_hub.rag.limits import CharacterBudget
-from luna_hub.rag.passages import Passage, best_sentences, bridge_ids, build_passages, content_words, support
+from luna_hub.rag.passages import (
+    Passage,
+    best_sentences,
+    bridge_ids,
+    build_passages,
+    content_words,
+    locator,
+    support,
+)
 from luna_hub.rag.retrieval import Hit, Retriever
 from luna_hub.rag.schemas import (
     Answer,
@@ -377,6 +385,10 @@ def _citation(number: int, passage: Passage, quote: str) -> Citation:
         chunk_ids=[c.chunk_id for c in passage.chunks],
         quote=quote,
         score=passage.score,
+        row_start=passage.row_start,
+        row_end=passage.row_end,
+        ocr_confidence=passage.ocr_confidence,
+        label=locator(passage),
     )
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "LoadSettings",
     "LogFileSettings",
     "MetricsSettings",
+    "OcrSettings",
     "OllamaSettings",
     "RagSettings",
     "S3Settings",
@@ -132,6 +133,26 @@ class S3Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     region: str | None = None
 
 
+class OcrSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """OCR of pages without a text layer (scanned PDF pages; PNG, JPEG, TIFF) with Tesseract (``[documents.ocr]``).
+
+    Without a usable ``command`` (not installed, a language's data missing) such pages are skipped
+    with a note on the job, and an upload with nothing else in it is refused (422 ``no_text``).
+    """
+
+    enabled: bool = True
+    command: str = "tesseract"
+    """The Tesseract program (Debian: ``tesseract-ocr`` with ``tesseract-ocr-deu``, ``tesseract-ocr-eng``)."""
+    languages: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")] = "deu+eng"
+    """Tesseract's ``-l``: the languages it may find on a page, each word in the likeliest one."""
+    dpi: Annotated[int, msgspec.Meta(ge=72, le=600)] = 300
+    """Resolution PDF pages are rendered at for OCR."""
+    max_pixels: Annotated[int, msgspec.Meta(ge=1_000_000)] = 60_000_000
+    """Largest image (width x height) read: an upload beyond it is refused (413), a PDF page is rendered smaller."""
+    page_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 120.0
+    """Longest one page may take Tesseract (the whole extraction also stays within ``extract_timeout_s``)."""
+
+
 class DocumentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Uploaded documents (``[documents]``): where their files go, how big they may be, how they are chunked."""
 
@@ -156,6 +177,7 @@ class DocumentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """Most characters of new text in one chunk (a longer paragraph or row is split)."""
     chunk_overlap: Annotated[int, msgspec.Meta(ge=0, le=5_000)] = 200
     """Most characters a chunk repeats from the one before it (must be below ``chunk_chars``)."""
+    ocr: OcrSettings = msgspec.field(default_factory=OcrSettings)
 
     def __post_init__(self) -> None:
         if self.chunk_overlap >= self.chunk_chars:

@@ -7,8 +7,9 @@ the document's text and its :class:`Segment` list. Segments are the units chunki
 (a heading, a paragraph, a list item, a table row) with the page and heading path they belong
 to; their offsets point into ``Extraction.text``.
 
-One module a format (``_pdf``, ``_docx``, ``_csv``, ``_markdown``, ``_html``, ``_text``), the
-types they share in ``_types`` and ``_builder``, :func:`sniff` in ``_sniff`` and
+One module a format (``_pdf``, ``_docx``, ``_xlsx``, ``_ods``, ``_csv``, ``_markdown``, ``_html``,
+``_text``, ``_image``), what spreadsheets share in ``_sheets`` and OCR (Tesseract) in ``_ocr``, the
+types all share in ``_types`` and ``_builder``, :func:`sniff` in ``_sniff`` and
 :func:`probe` and :func:`extract`, which pick the format's module, in ``_dispatch``; :func:`check_archive`
 (ZIP-based formats within unpacked size and ratio limits) in ``_archive``.
 """
@@ -17,15 +18,22 @@ from __future__ import annotations
 
 from luna_hub.documents.extract._archive import ZIP_MAGIC, check_archive
 from luna_hub.documents.extract._dispatch import extract, probe
+from luna_hub.documents.extract._ocr import ocr_unavailable
 from luna_hub.documents.extract._sniff import sniff
 from luna_hub.documents.extract._types import (
     CSV,
     DOCX,
     HTML,
+    IMAGES,
+    JPEG,
     MARKDOWN,
     MEDIA_TYPES,
+    ODS,
     PDF,
+    PNG,
     TEXT,
+    TIFF,
+    XLSX,
     Extraction,
     Progress,
     Segment,
@@ -36,10 +44,16 @@ __all__ = [
     "CSV",
     "DOCX",
     "HTML",
+    "IMAGES",
+    "JPEG",
     "MARKDOWN",
     "MEDIA_TYPES",
+    "ODS",
     "PDF",
+    "PNG",
     "TEXT",
+    "TIFF",
+    "XLSX",
     "ZIP_MAGIC",
     "Extraction",
     "Progress",
@@ -47,6 +61,7 @@ __all__ = [
     "SegmentKind",
     "check_archive",
     "extract",
+    "ocr_unavailable",
     "probe",
     "sniff",
 ]

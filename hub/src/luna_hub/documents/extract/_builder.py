@@ -16,7 +16,18 @@ class Builder:
     segments: list[Segment] = field(default_factory=list)
     length: int = 0
 
-    def add(self, text: str, kind: SegmentKind, *, page: int | None = None, section: str | None = None) -> None:
+    notes: list[str] = field(default_factory=list)
+
+    def add(  # noqa: PLR0913 - where the text came from, each named
+        self,
+        text: str,
+        kind: SegmentKind,
+        *,
+        page: int | None = None,
+        section: str | None = None,
+        row: int | None = None,
+        confidence: float | None = None,
+    ) -> None:
         text = text.strip()
         if not text:
             return
@@ -24,14 +35,14 @@ class Builder:
             self.parts.append("\n\n")
             self.length += 2
         self.parts.append(text)
-        self.segments.append(Segment(self.length, self.length + len(text), kind, page, section))
+        self.segments.append(Segment(self.length, self.length + len(text), kind, page, section, row, confidence))
         self.length += len(text)
 
     def build(self, *, title: str | None = None, pages: int | None = None) -> Extraction:
         if not self.segments:
             msg = "the file contains no text"
             raise EmptyDocumentError(msg)
-        return Extraction("".join(self.parts), tuple(self.segments), title, pages)
+        return Extraction("".join(self.parts), tuple(self.segments), title, pages, tuple(self.notes))
 
 
 class Headings:

@@ -1,18 +1,26 @@
-"""PDF: the text layer page by page, paragraphs split at blank lines, sections from the bookmarks."""
+"""PDF: the text layer page by page, paragraphs split at blank lines, sections from the bookmarks.
+
+A page without a text layer (a scan) is rendered with pdfium and read by OCR, when OCR is there;
+otherwise it is skipped and the extraction's notes say which pages were.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 from typing import Final
 
 import pypdf
 import pypdf.errors
+import pypdfium2
 
 from luna_hub.documents.errors import CorruptDocumentError, EmptyDocumentError, EncryptedDocumentError, NoTextError
 from luna_hub.documents.extract._builder import Builder
+from luna_hub.documents.extract._ocr import OcrParagraph, grey_image, ocr_unavailable, recognise
 from luna_hub.documents.extract._text import BLANK_LINES
 from luna_hub.documents.extract._types import SECTION_SEPARATOR, Extraction, Progress
+from luna_hub.settings import OcrSettings
 
 _MIN_TITLE: Final = 4
 
@@ -46,22 +54,75 @@ def page_text(page: pypdf.PageObject, filename: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
-def extract_pdf(data: bytes, filename: str, progress: Progress | None) -> Extraction:
+def extract_pdf(data: bytes, filename: str, progress: Progress | None, ocr: OcrSettings | None = None) -> Extraction:
     reader = open_pdf(data, filename)
     total = len(reader.pages)
     sections = _pdf_outline(reader)
     builder = Builder()
-    for number, page in enumerate(reader.pages, start=1):
-        section = sections.get(number)
-        for paragraph in BLANK_LINES.split(page_text(page, filename)):
-            builder.add(paragraph, "paragraph", page=number, section=section)
-        if progress is not None:
-            progress(number, total)
+    unavailable = ocr_unavailable(ocr)
+    scanned: list[int] = []
+    with contextlib.closing(_Scans(data, filename, ocr)) as scans:
+        for number, page in enumerate(reader.pages, start=1):
+            section = sections.get(number)
+            text = page_text(page, filename)
+            if not text.strip():
+                scanned.append(number)
+            if text.strip() or unavailable is not None:
+                for paragraph in BLANK_LINES.split(text):
+                    builder.add(paragraph, "paragraph", page=number, section=section)
+            else:
+                for read in scans.read(number):
+                    builder.add(read.text, "paragraph", page=number, section=section, confidence=read.confidence)
+            if progress is not None:
+                progress(number, total)
     if not builder.segments:
-        msg = f"{filename}: none of its {total} pages has a text layer (a scan?); OCR is not available"
+        reason = "OCR found no text on them" if unavailable is None else unavailable
+        msg = f"{filename}: none of its {total} pages has a text layer (a scan?); {reason}"
         raise NoTextError(msg)
+    if scanned:
+        builder.notes.append(_scan_note(scanned, ocr, unavailable))
     title = reader.metadata.title if reader.metadata is not None else None
     return builder.build(title=_plausible_title(title), pages=total)
+
+
+class _Scans:
+    """Scanned pages rendered (pdfium, opened at the first one) and read by OCR."""
+
+    def __init__(self, data: bytes, filename: str, ocr: OcrSettings | None) -> None:
+        self._data = data
+        self._filename = filename
+        self._ocr = ocr
+        self._document: pypdfium2.PdfDocument | None = None
+
+    def read(self, number: int) -> list[OcrParagraph]:
+        assert self._ocr is not None  # noqa: S101 - only called when ocr_unavailable said OCR is usable
+        if self._document is None:
+            self._document = pypdfium2.PdfDocument(self._data)
+        image = _render(self._document, number, self._filename, self._ocr)
+        return recognise(image, self._ocr, filename=self._filename, page=number)
+
+    def close(self) -> None:
+        if self._document is not None:
+            self._document.close()
+
+
+def _scan_note(scanned: list[int], ocr: OcrSettings | None, unavailable: str | None) -> str:
+    pages = ", ".join(map(str, scanned))
+    if unavailable is None and ocr is not None:
+        return f"pages without a text layer read by OCR ({ocr.languages}): {pages}"
+    return f"pages without a text layer skipped: {pages}; {unavailable}"
+
+
+def _render(document: pypdfium2.PdfDocument, number: int, filename: str, ocr: OcrSettings) -> bytes:
+    """Page ``number`` as a grey image at ``ocr.dpi``, or smaller if that would exceed ``ocr.max_pixels``."""
+    page = document[number - 1]
+    try:
+        width, height = page.get_size()  # points, 1/72 inch
+        scale = min(ocr.dpi / 72, (ocr.max_pixels / max(width * height, 1.0)) ** 0.5)
+        bitmap = page.render(scale=scale, grayscale=True)
+        return grey_image(bitmap.to_pil(), filename, ocr.max_pixels)
+    finally:
+        page.close()
 
 
 def _plausible_title(title: object) -> str | None:
