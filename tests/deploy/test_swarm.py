@@ -8,14 +8,13 @@ with /bin/sh against a scratch secrets folder.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import luna_probe
 import pytest
 import yaml
 
@@ -25,15 +24,6 @@ from luna_shared.config import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 SWARM = ROOT / "compose.swarm.yaml"
 BACKING = {"db": "db", "qdrant": "vector", "objects": "object"}
-
-
-def _probe() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("luna_probe", ROOT / "deploy" / "docker" / "luna_probe.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @functools.cache
@@ -91,7 +81,7 @@ def test_every_service_has_a_healthcheck_and_the_hubs_asks_ready_over_https() ->
     hub = services["hub"]
     assert hub["healthcheck"]["test"] == ["CMD", "python", "/opt/luna-probe/luna_probe.py", "health"]
     env = {**hub["environment"], "LUNA_PACKAGE": "hub"}  # LUNA_PACKAGE comes from the image
-    assert _probe().health_url(env) == "https://127.0.0.1:8080/health/ready"
+    assert luna_probe.health_url(env) == "https://127.0.0.1:8080/health/ready"
 
 
 def test_secrets_are_external_and_become_real_settings() -> None:
