@@ -70,7 +70,17 @@ class Cluster:
         return subprocess.run(command, capture_output=True, text=True, timeout=180, check=check, env=env, cwd=self.base)
 
     def sql(self, sql: str, port: int | None = None) -> str:
-        psql = [self.bin / "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-p", str(port or self.port)]
+        psql: list[str | Path] = [
+            self.bin / "psql",
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-p",
+            str(port or self.port),
+        ]
         return self.run(*psql, "-d", "postgres", "-c", sql).stdout.strip()
 
     def start(self, data: Path, port: int) -> None:
