@@ -16,7 +16,7 @@ __all__ = ["ANSIBLE", "play_recap", "run_playbook", "write_inventory"]
 
 ANSIBLE = Path(__file__).resolve().parents[2] / "ansible"
 _BIN = Path(sys.executable).parent
-_RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+_RECAP = r"^{host}\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
 
 
 def write_inventory(tmp_path: Path, group: str) -> Path:
@@ -51,9 +51,9 @@ def run_playbook(
     )
 
 
-def play_recap(result: subprocess.CompletedProcess[str]) -> tuple[int, int, int, int]:
-    """Return localhost's ok, changed, unreachable and failed counts from the play recap."""
-    found = _RECAP.search(result.stdout)
+def play_recap(result: subprocess.CompletedProcess[str], host: str = "localhost") -> tuple[int, int, int, int]:
+    """Return the host's ok, changed, unreachable and failed counts from the play recap."""
+    found = re.search(_RECAP.format(host=re.escape(host)), result.stdout, flags=re.MULTILINE)
     assert found, result.stdout + result.stderr
     ok, changed, unreachable, failed = map(int, found.groups())
     return ok, changed, unreachable, failed
