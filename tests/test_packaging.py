@@ -161,34 +161,31 @@ def test_the_dockerfile_is_multi_stage_pinned_by_digest_non_root_and_health_chec
             assert f"!{path}" in ignore or f"!{path}/" in ignore, path
 
 
-def test_the_agent_image_resolves_no_hub_dependency() -> None:
-    """What ``uv sync --package luna-agent`` in the Dockerfile installs, read from the lock file."""
-    text = DOCKERFILE.read_text(encoding="utf-8")
-    assert 'uv sync --locked --no-dev --no-editable --package "luna-${PACKAGE}"' in text
+def _locked_requirements(package: str) -> set[str]:
+    """The distributions ``uv sync --package PACKAGE --no-dev`` installs, read from the lock file."""
     result = subprocess.run(
-        [sys.executable, "-m", "uv", "export", "--frozen", "--no-dev", "--no-hashes", "--package", "luna-agent"],
+        [sys.executable, "-m", "uv", "export", "--frozen", "--no-dev", "--no-hashes", "--package", package],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
         cwd=ROOT,
     )
-    names = {
+    return {
         re.split(r"[=<>\s;@]", line, maxsplit=1)[0].lower()
         for line in result.stdout.splitlines()
         if line and not line.startswith(("#", " "))
     }
+
+
+def test_the_agent_image_resolves_no_hub_dependency() -> None:
+    """What ``uv sync --package luna-agent`` in the Dockerfile installs holds nothing of the hub's."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert 'uv sync --locked --no-dev --no-editable --package "luna-${PACKAGE}"' in text
+    names = _locked_requirements("luna-agent")
     assert {"pymodbus", "paho-mqtt"} <= names, names
     assert names.isdisjoint(HUB_ONLY), names & HUB_ONLY
-    hub = subprocess.run(
-        [sys.executable, "-m", "uv", "export", "--frozen", "--no-dev", "--no-hashes", "--package", "luna-hub"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    assert "asyncpg" in hub  # the same export does list them for the hub
+    assert "asyncpg" in _locked_requirements("luna-hub")  # the same export does list them for the hub
 
 
 def test_the_size_budgets_in_the_docs_are_the_ones_ci_enforces() -> None:

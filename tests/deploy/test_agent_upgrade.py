@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support.ansible import play_recap, run_playbook
+from support.ansible import build_agent_wheels, play_recap, run_playbook
 
 pytestmark = pytest.mark.slow
 
@@ -40,14 +40,7 @@ def _free_port() -> int:
 
 
 def _build_wheels(out: Path, tmp_path: Path) -> None:
-    for package in ("luna-shared", "luna-agent"):
-        subprocess.run(
-            [str(BIN / "uv"), "build", "--package", package, "--wheel", "--out-dir", str(out)],
-            cwd=ROOT,
-            capture_output=True,
-            timeout=300,
-            check=True,
-        )
+    build_agent_wheels(out)
     copy = tmp_path / "agent-next"
     shutil.copytree(ROOT / "agent", copy, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     pyproject = copy / "pyproject.toml"

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import yaml
 
-from support.ansible import ANSIBLE, play_recap, run_playbook, write_inventory
+from support.ansible import ANSIBLE, build_agent_wheels, play_recap, run_playbook, write_inventory
 from support.databases import database_for_session
 from support.sync import key_owner
 
@@ -47,14 +47,7 @@ def test_ansible_lint_passes_the_production_profile_offline() -> None:
 
 def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp_path: Path, pg_admin_dsn: str) -> None:
     wheels = tmp_path / "dist"
-    for package in ("luna-shared", "luna-agent"):
-        subprocess.run(
-            [str(BIN / "uv"), "build", "--package", package, "--wheel", "--out-dir", str(wheels)],
-            cwd=ROOT,
-            capture_output=True,
-            timeout=300,
-            check=True,
-        )
+    build_agent_wheels(wheels)
     root = tmp_path / "root"
     extra = {
         "edge_agent_root": str(root),

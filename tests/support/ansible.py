@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["ANSIBLE", "play_recap", "run_playbook", "write_inventory"]
+__all__ = ["ANSIBLE", "build_agent_wheels", "play_recap", "run_playbook", "write_inventory"]
 
 ANSIBLE = Path(__file__).resolve().parents[2] / "ansible"
 _BIN = Path(sys.executable).parent
@@ -57,3 +57,15 @@ def play_recap(result: subprocess.CompletedProcess[str], host: str = "localhost"
     assert found, result.stdout + result.stderr
     ok, changed, unreachable, failed = map(int, found.groups())
     return ok, changed, unreachable, failed
+
+
+def build_agent_wheels(out: Path) -> None:
+    """Build the wheels of luna-shared and luna-agent into ``out``, as the edge_agent role installs them."""
+    for package in ("luna-shared", "luna-agent"):
+        subprocess.run(
+            [str(_BIN / "uv"), "build", "--package", package, "--wheel", "--out-dir", str(out)],
+            cwd=ANSIBLE.parent,
+            capture_output=True,
+            timeout=300,
+            check=True,
+        )
