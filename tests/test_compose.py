@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
+import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -18,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FILES = ["compose.hub.yaml", "compose.edge.yaml"]
 
 
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize("name", [*FILES, "compose.swarm.yaml"])
 def test_compose_file_matches_the_compose_spec(name: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(ROOT / name)],
@@ -129,8 +132,24 @@ def test_the_containers_environment_is_valid_settings(
     environment = _services(name)[service]["environment"]
     assert isinstance(environment, dict)
     env = {key: _with_defaults(str(value)) for key, value in environment.items()}
-    loaded = load_settings(settings_type, env=env)
+    path = _mounted_config(name, service)
+    loaded = load_settings(settings_type, path=path, env=env)
     assert loaded.ignored_env == ()
+
+
+def _mounted_config(name: str, service: str) -> Path | None:
+    """The settings file a service mounts at the path its LUNA_CONFIG names, as a repository path."""
+    spec = _services(name)[service]
+    environment = spec["environment"]
+    assert isinstance(environment, dict)
+    if "LUNA_CONFIG" not in environment:
+        return None
+    volumes = spec["volumes"]
+    assert isinstance(volumes, list)
+    mounts = {target: source for source, target, *_ in (str(volume).split(":") for volume in volumes)}
+    source = mounts[str(environment["LUNA_CONFIG"])]
+    assert source.startswith("./"), source
+    return ROOT / source
 
 
 def test_the_hub_container_uses_the_stacks_services() -> None:
@@ -207,3 +226,120 @@ def test_the_agents_hub_url_matches_what_the_hub_serves() -> None:
     assert example["HUB_URL"].rsplit(":", 1)[1] == example["HUB_PORT"]
     healthcheck = " ".join(_services("compose.hub.yaml")["hub"]["healthcheck"]["test"])  # type: ignore[index]
     assert "https://127.0.0.1:8080/health/ready" in healthcheck
+
+
+def _example() -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+
+
+def test_the_edge_agent_reads_the_mounted_example_with_an_sdm630_and_tasmota_plugs() -> None:
+    environment = _services("compose.edge.yaml")["agent"]["environment"]
+    assert isinstance(environment, dict)
+    env = {key: _with_defaults(str(value)) for key, value in environment.items()}
+    path = _mounted_config("compose.edge.yaml", "agent")
+    assert path == ROOT / "deploy" / "edge" / "agent.toml"
+    settings = load_settings(AgentSettings, path=path, env=env).settings
+    (meter,) = settings.devices
+    assert (meter.profile, meter.port) == ("sdm630", 502)  # Modbus TCP
+    assert meter.host
+    assert settings.mqtt is not None
+    assert settings.mqtt.host == "mosquitto"
+    assert "mosquitto" in _services("compose.edge.yaml")
+    assert [s.format for s in settings.mqtt.subscriptions] == ["tasmota"]
+    assert settings.mqtt.username
+    assert settings.mqtt.password == _example()["MQTT_AGENT_PASSWORD"]  # from the environment, not the file
+    assert settings.agent_id == _example()["AGENT_ID"]
+    assert settings.data_dir == "/var/lib/luna"
+
+
+def test_the_edge_broker_wants_a_password_and_listens_on_one_address() -> None:
+    mosquitto = _services("compose.edge.yaml")["mosquitto"]
+    command = mosquitto["command"]
+    assert isinstance(command, list)
+    volumes = mosquitto["volumes"]
+    assert isinstance(volumes, list)
+    mounts = {target: source for source, target, *_ in (_with_defaults(volume).split(":") for volume in volumes)}
+    conf_file = ROOT / mounts[command[command.index("-c") + 1]]
+    conf = dict(line.split(" ", 1) for line in conf_file.read_text(encoding="utf-8").splitlines() if line[:1].isalpha())
+    assert conf["allow_anonymous"] == "false"
+    assert conf["password_file"] in mounts
+    assert mounts[conf["password_file"]] == _example()["MQTT_PASSWD_FILE"]
+    ports = mosquitto["ports"]
+    assert isinstance(ports, list)
+    (port,) = ports
+    assert port.startswith("${MQTT_BIND:?")
+    assert _example()["MQTT_BIND"] not in {"0.0.0.0", "::", ""}  # noqa: S104 - what must not be
+    healthcheck = " ".join(mosquitto["healthcheck"]["test"])  # type: ignore[index]
+    assert "-u luna-agent" in healthcheck
+
+
+def _yaml(path: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))
+    return document
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.lstrip("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+def test_every_qdrant_server_is_compatible_with_the_locked_client() -> None:
+    """qdrant-client warns (and may fail) when the server is more than one minor version away."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+    (client,) = [package["version"] for package in lock["package"] if package["name"] == "qdrant-client"]
+    texts = [(ROOT / name).read_text(encoding="utf-8") for name in ("compose.hub.yaml", "compose.swarm.yaml")]
+    texts += [path.read_text(encoding="utf-8") for path in (ROOT / "deploy" / "k8s").rglob("*.yaml")]
+    servers = re.findall(r"image: qdrant/qdrant:(v[\d.]+)", "".join(texts))
+    assert len(servers) >= 3, servers
+    for server in servers:
+        (server_major, server_minor), (client_major, client_minor) = _minor(server), _minor(client)
+        assert server_major == client_major, (server, client)
+        assert abs(server_minor - client_minor) <= 1, (server, client)
+
+
+def test_the_chat_and_embedding_models_are_the_same_everywhere() -> None:
+    """One tag per model: the hub's default, compose, .env.example, the Ansible hub role and Kubernetes."""
+    defaults = HubSettings().rag.ollama
+    assert re.fullmatch(r"[a-z0-9.]+:\d+b-instruct-q\d_K_M", defaults.chat_model), defaults.chat_model
+    example = _example()
+    assert (example["OLLAMA_CHAT_MODEL"], example["OLLAMA_EMBED_MODEL"]) == (defaults.chat_model, defaults.embed_model)
+    compose = (ROOT / "compose.hub.yaml").read_text(encoding="utf-8")
+    assert set(re.findall(r"\$\{OLLAMA_CHAT_MODEL:-([^}]+)\}", compose)) == {defaults.chat_model}
+    assert set(re.findall(r"\$\{OLLAMA_EMBED_MODEL:-([^}]+)\}", compose)) == {defaults.embed_model}
+    role = yaml.safe_load((ROOT / "ansible" / "roles" / "hub" / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    assert (role["hub_ollama_chat_model"], role["hub_ollama_embed_model"]) == (
+        defaults.chat_model,
+        defaults.embed_model,
+    )
+    k8s = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "deploy" / "k8s" / "components").rglob("*.yaml"))
+    assert f"value: {defaults.chat_model}" in k8s
+    assert f"ollama pull {defaults.embed_model} && ollama pull {defaults.chat_model}" in k8s
+
+
+def test_the_backup_reaches_the_compose_database() -> None:
+    """No port of the stack's database is published: the backup runs the client inside the db container,
+    where backup_dsn's 127.0.0.1:5432 is that database, as user and database the stack creates."""
+    inventory = _yaml("ansible/inventory/example.yml")
+    (hub_host,) = inventory["all"]["children"]["hub"]["hosts"].values()
+    hub_role = yaml.safe_load(
+        (ROOT / "ansible" / "roles" / "hub" / "defaults" / "main.yml").read_text(encoding="utf-8")
+    )
+    stack_dir = hub_role["hub_dir"].replace("{{ hub_root }}", hub_role["hub_root"])
+    assert hub_host["backup_exec"] == f"docker compose -f {stack_dir}/compose.hub.yaml exec -T db"
+    backup = yaml.safe_load(
+        (ROOT / "ansible" / "roles" / "backup" / "defaults" / "main.yml").read_text(encoding="utf-8")
+    )
+    dsn = urllib.parse.urlsplit(backup["backup_dsn"])
+    db = _services("compose.hub.yaml")["db"]
+    environment = db["environment"]
+    assert isinstance(environment, dict)
+    assert (dsn.hostname, dsn.port) == ("127.0.0.1", 5432)
+    assert (dsn.username, dsn.path) == (environment["POSTGRES_USER"], f"/{environment['POSTGRES_DB']}")
+    assert "hub_postgres_password" in backup["backup_dsn"]
+    env_template = (ROOT / "ansible" / "roles" / "hub" / "templates" / "env.j2").read_text(encoding="utf-8")
+    assert "POSTGRES_PASSWORD={{ hub_postgres_password }}" in env_template
+    assert "ports" not in db

@@ -22,52 +22,14 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import yaml
 
+from support.ansible import ANSIBLE, build_agent_wheels, play_recap, run_playbook, write_inventory
 from support.databases import database_for_session
 from support.sync import key_owner
 
 ROOT = Path(__file__).resolve().parents[2]
-ANSIBLE = ROOT / "ansible"
 BIN = Path(sys.executable).parent
-RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 pytestmark = pytest.mark.slow
-
-
-def _inventory(tmp_path: Path, group: str) -> Path:
-    path = tmp_path / f"{group}.yml"
-    host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
-    path.write_text(yaml.safe_dump({"all": {"children": {group: {"hosts": {"localhost": host}}}}}), encoding="utf-8")
-    return path
-
-
-def _playbook(
-    playbook: str, inventory: Path, extra: dict[str, object], tmp_path: Path
-) -> subprocess.CompletedProcess[str]:
-    extra_file = tmp_path / f"vars-{uuid.uuid4().hex[:6]}.json"
-    extra_file.write_text(json.dumps(extra), encoding="utf-8")
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    return subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(inventory), "-e", f"@{extra_file}", str(ANSIBLE / playbook)],
-        cwd=ANSIBLE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def _recap(result: subprocess.CompletedProcess[str]) -> tuple[int, int, int, int]:
-    found = RECAP.search(result.stdout)
-    assert found, result.stdout + result.stderr
-    ok, changed, unreachable, failed = map(int, found.groups())
-    return ok, changed, unreachable, failed
 
 
 def test_ansible_lint_passes_the_production_profile_offline() -> None:
@@ -85,14 +47,7 @@ def test_ansible_lint_passes_the_production_profile_offline() -> None:
 
 def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp_path: Path, pg_admin_dsn: str) -> None:
     wheels = tmp_path / "dist"
-    for package in ("luna-shared", "luna-agent"):
-        subprocess.run(
-            [str(BIN / "uv"), "build", "--package", package, "--wheel", "--out-dir", str(wheels)],
-            cwd=ROOT,
-            capture_output=True,
-            timeout=300,
-            check=True,
-        )
+    build_agent_wheels(wheels)
     root = tmp_path / "root"
     extra = {
         "edge_agent_root": str(root),
@@ -107,7 +62,7 @@ def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp
         "edge_agent_hub_url": "http://127.0.0.1:8080",
         "edge_agent_register_command": [str(BIN / "luna-hub"), "create-agent"],
     }
-    inventory = _inventory(tmp_path, "edge")
+    inventory = write_inventory(tmp_path, "edge")
     with database_for_session(pg_admin_dsn, "luna_edge_role") as hub_dsn:
         hub_env = {"LUNA_DATABASE_URL": hub_dsn, "LUNA_DATA_DIR": str(tmp_path / "hub")}
         extra["edge_agent_register_environment"] = hub_env
@@ -139,13 +94,13 @@ def test_edge_agent_role_installs_the_agent_and_a_second_run_changes_nothing(tmp
 
 
 def _run_the_edge_role_twice(extra: dict[str, object], inventory: Path, tmp_path: Path) -> None:
-    first = _playbook("site.yml", inventory, extra, tmp_path)
+    first = run_playbook("site.yml", inventory, extra, tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert _recap(first)[1] > 0
+    assert play_recap(first)[1] > 0
 
-    second = _playbook("site.yml", inventory, extra, tmp_path)
+    second = run_playbook("site.yml", inventory, extra, tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert _recap(second)[1:] == (0, 0, 0), second.stdout
+    assert play_recap(second)[1:] == (0, 0, 0), second.stdout
 
 
 @pytest.fixture
@@ -236,12 +191,13 @@ def test_hub_role_renders_every_variable_the_compose_file_reads(tmp_path: Path) 
         "hub_qdrant_api_key": "qdrant-secret-123456",
         "hub_minio_root_password": "minio-secret-123456",
         "hub_jwt_secret": "f3a9c1d27b4e8a6f0c5d9e2b7a1f4c8d",
+        "hub_metrics_token": "0b6e2d9f4a7c1e8b3d5f9a2c6e0b4d8f",
         "hub_tls_cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
         "hub_tls_key": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
     }
     extra = {"hub_root": str(root), "hub_source_dir": str(source), "hub_manage_stack": False, **secrets}
-    result = _playbook(str(_hub_role_playbook(tmp_path)), _inventory(tmp_path, "hub"), extra, tmp_path)
-    assert _recap(result)[3] == 0, result.stdout
+    result = run_playbook(str(_hub_role_playbook(tmp_path)), write_inventory(tmp_path, "hub"), extra, tmp_path)
+    assert play_recap(result)[3] == 0, result.stdout
     rendered = (root / "opt/luna-hub/.env").read_text(encoding="utf-8")
     values = dict(line.split("=", 1) for line in rendered.splitlines() if line and not line.startswith("#"))
     compose = (ANSIBLE.parent / "compose.hub.yaml").read_text(encoding="utf-8")
@@ -260,8 +216,8 @@ def test_hub_role_renders_every_variable_the_compose_file_reads(tmp_path: Path) 
 
 def test_hub_role_refuses_to_run_without_its_secrets(tmp_path: Path) -> None:
     extra = {"hub_root": str(tmp_path / "root"), "hub_manage_stack": False, "hub_postgres_password": "pg-secret-123456"}
-    result = _playbook(str(_hub_role_playbook(tmp_path)), _inventory(tmp_path, "hub"), extra, tmp_path)
-    assert _recap(result)[3] == 1
+    result = run_playbook(str(_hub_role_playbook(tmp_path)), write_inventory(tmp_path, "hub"), extra, tmp_path)
+    assert play_recap(result)[3] == 1
     assert "set hub_qdrant_api_key" in result.stdout
     assert not (tmp_path / "root").exists()
 
@@ -271,8 +227,8 @@ def test_hub_role_refuses_to_run_without_a_jwt_secret_and_certificate(tmp_path: 
         name: f"{name}-123456" for name in ("hub_postgres_password", "hub_qdrant_api_key", "hub_minio_root_password")
     }
     extra = {"hub_root": str(tmp_path / "root"), "hub_manage_stack": False, **secrets, "hub_jwt_secret": "short"}
-    result = _playbook(str(_hub_role_playbook(tmp_path)), _inventory(tmp_path, "hub"), extra, tmp_path)
-    assert _recap(result)[3] == 1
+    result = run_playbook(str(_hub_role_playbook(tmp_path)), write_inventory(tmp_path, "hub"), extra, tmp_path)
+    assert play_recap(result)[3] == 1
     assert "set hub_jwt_secret" in result.stdout
     assert not (tmp_path / "root").exists()
 
@@ -308,11 +264,13 @@ def _check_installed_tools(root: Path) -> None:
 
 def test_backup_playbook_then_restore_playbook_bring_every_row_back(databases: tuple[str, str], tmp_path: Path) -> None:
     source, target = databases
-    inventory = _inventory(tmp_path, "hub")
+    inventory = write_inventory(tmp_path, "hub")
     common = {"backup_root": str(tmp_path / "root"), "backup_manage_timer": False}
 
     reporting = {"backup_report_url": "https://hub.example.org", "backup_report_key": "luna_report_key"}
-    made = _playbook("backup.yml", inventory, {**common, **reporting, "backup_dsn": source, "backup_keep": 2}, tmp_path)
+    made = run_playbook(
+        "backup.yml", inventory, {**common, **reporting, "backup_dsn": source, "backup_keep": 2}, tmp_path
+    )
     assert made.returncode == 0, made.stdout + made.stderr
     backups = sorted((tmp_path / "root" / "var" / "backups" / "luna").iterdir())
     assert len(backups) == 1
@@ -324,7 +282,7 @@ def test_backup_playbook_then_restore_playbook_bring_every_row_back(databases: t
     expected = _fingerprint(source)
     _psql(source, "DELETE FROM readings WHERE meter_id = 'm3'")  # written after the backup: not in it
 
-    restored = _playbook(
+    restored = run_playbook(
         "restore.yml", inventory, {**common, "restore_backup": str(backups[0]), "restore_dsn": target}, tmp_path
     )
     assert restored.returncode == 0, restored.stdout + restored.stderr
@@ -334,16 +292,16 @@ def test_backup_playbook_then_restore_playbook_bring_every_row_back(databases: t
 
 def test_restore_refuses_a_damaged_backup_and_creates_nothing(databases: tuple[str, str], tmp_path: Path) -> None:
     source, target = databases
-    inventory = _inventory(tmp_path, "hub")
+    inventory = write_inventory(tmp_path, "hub")
     common = {"backup_root": str(tmp_path / "root"), "backup_manage_timer": False}
-    made = _playbook("backup.yml", inventory, {**common, "backup_dsn": source}, tmp_path)
+    made = run_playbook("backup.yml", inventory, {**common, "backup_dsn": source}, tmp_path)
     assert made.returncode == 0, made.stdout + made.stderr
     (backup,) = (tmp_path / "root" / "var" / "backups" / "luna").iterdir()
     with (backup / "db.dump").open("r+b") as dump:
         dump.seek(100)
         dump.write(b"\xff\xff")
 
-    restored = _playbook(
+    restored = run_playbook(
         "restore.yml", inventory, {**common, "restore_backup": str(backup), "restore_dsn": target}, tmp_path
     )
     assert restored.returncode != 0

@@ -67,7 +67,7 @@ class OllamaTestServer:
     models: dict[str, str] = field(
         default_factory=lambda: {
             "nomic-embed-text:latest": "0a109f422b47e3a30ba2b10eca18548e944e8a23073ee3f3e947efcf3c45e59f",
-            "llama3.1:8b-instruct": "46e0c10c039e019119339687c3c1757cc81b9da49709a3b3924863ba87ca666e",
+            "llama3.1:8b-instruct-q4_K_M": "46e0c10c039e019119339687c3c1757cc81b9da49709a3b3924863ba87ca666e",
         }
     )
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

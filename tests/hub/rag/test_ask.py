@@ -113,7 +113,7 @@ async def test_generative_answer_streams_cites_and_is_audited(
     assert events[-1][0] == "done", events[-1]
     done = events[-1][1]
     assert done["mode"] == "generative"
-    assert done["model"] == "llama3.1:8b-instruct"
+    assert done["model"] == "llama3.1:8b-instruct-q4_K_M"
     assert tokens == done["answer"]
     assert done["citations"]
     assert {c["document_id"] for c in done["citations"]} == {"laws-stromstg.md"}
@@ -166,11 +166,11 @@ async def test_a_missing_chat_model_is_a_503_problem_or_an_error_event(
     generative_hub: tuple[Client, OllamaTestServer],
 ) -> None:
     client, server = generative_hub
-    del server.models["llama3.1:8b-instruct"]
+    del server.models["llama3.1:8b-instruct-q4_K_M"]
     question = {"question": "Wie hoch ist die Stromsteuer pro Megawattstunde?"}
     response = await client.post("/rag/ask", json=question)
     assert response.status_code == 503
-    assert "llama3.1:8b-instruct" in response.json()["detail"]
+    assert "llama3.1:8b-instruct-q4_K_M" in response.json()["detail"]
     streamed = await client.post("/rag/ask", json={**question, "stream": True})
     kind, problem = parse_events(streamed.text)[-1]
     assert kind == "error"

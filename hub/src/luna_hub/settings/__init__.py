@@ -195,7 +195,7 @@ class OllamaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     embed_model: str = "nomic-embed-text"
     embed_dims: Annotated[int, msgspec.Meta(ge=1)] = 768
     embed_batch_size: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 32
-    chat_model: str = "llama3.1:8b-instruct"
+    chat_model: str = "llama3.1:8b-instruct-q4_K_M"
     num_ctx: Annotated[int, msgspec.Meta(ge=512)] = 8192
     """Context window asked of the model on every call; prompts are built to fit it."""
     num_predict: Annotated[int, msgspec.Meta(ge=16)] = 512
