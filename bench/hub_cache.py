@@ -24,22 +24,19 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
-from bench.hub_timeseries import _power
+from bench.databases import migrated_database
+from bench.hub_timeseries import write_quarter_hour_year
 from bench.report import Result
 from luna_hub.app import create_app
-from luna_hub.database.migrate import apply_migrations
 from luna_hub.settings import AuthSettings, CacheSettings, HubSettings
-from luna_hub.timeseries.repository import refresh_dirty
-from luna_hub.timeseries.writer import ReadingRow, ReadingWriter
 
-ADMIN_DSN = os.environ.get("LUNA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("LUNA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 YEAR_START = datetime(2024, 1, 1, tzinfo=UTC)
 QUARTERS = 35_040
@@ -56,20 +53,8 @@ def _meter(number: int) -> str:
 
 
 async def _write_meters(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as connection:
-        for meter in range(METERS):
-            batch: list[ReadingRow] = [
-                (_meter(meter), "power_w", YEAR_START + timedelta(minutes=15 * q), _power(q * 15, meter), "W", "good",
-                 [], None, None)
-                for q in range(QUARTERS)
-            ]  # fmt: skip
-            async with connection.transaction():
-                writer = ReadingWriter(connection)
-                await writer.open()
-                await writer.add(batch)
-                await writer.finish()
-        await refresh_dirty(connection)
-        await connection.execute("ANALYZE")
+    await write_quarter_hour_year(pool, [_meter(meter) for meter in range(METERS)])
+    await pool.execute("ANALYZE")
 
 
 def _params(meter: int, bucket: str) -> dict[str, Any]:
@@ -162,22 +147,13 @@ async def _cases(dsn: str) -> list[Result]:
 
 
 async def _run() -> list[Result]:
-    name = f"luna_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    async with migrated_database(TZ) as dsn:
         pool = await asyncpg.create_pool(dsn, min_size=0, max_size=4)
         try:
-            async with pool.acquire() as connection:
-                await apply_migrations(connection, timezone=TZ)
             await _write_meters(pool)
         finally:
             await pool.close()
         return await _cases(dsn)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def run() -> list[Result]:
