@@ -54,7 +54,11 @@ function bytes(n) {
 }
 
 function seconds(value) {
-  return value === null || value === undefined ? "–" : `${value.toFixed(2)} s`;
+  if (value === null || value === undefined) return "–";
+  if (value >= 86400) return `${(value / 86400).toFixed(1)} d`;
+  if (value >= 3600) return `${(value / 3600).toFixed(1)} h`;
+  if (value >= 60) return `${(value / 60).toFixed(1)} min`;
+  return `${value.toFixed(2)} s`;
 }
 
 function chart(svg, points) {
