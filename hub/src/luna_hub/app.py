@@ -106,12 +106,11 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             partial(dashboard_lifespan, settings=settings),
             partial(prices_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
-            partial(documents_lifespan, settings=settings, chunk_index=index_of),
-            partial(alerts_lifespan, settings=settings),
-            operations_wiring_lifespan,  # last: plugs readiness and metrics into the dashboard and alert rules
             partial(events_lifespan, settings=settings),
             partial(recommend_lifespan, settings=settings),
             partial(documents_lifespan, settings=settings, chunk_index=items_of_documents(index_of)),
+            partial(alerts_lifespan, settings=settings),
+            operations_wiring_lifespan,  # last: plugs readiness and metrics into the dashboard and alert rules
         ],
         dependencies={
             "settings": Provide(_provide_settings, sync_to_thread=False),

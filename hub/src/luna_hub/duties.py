@@ -80,7 +80,10 @@ class DutyRunner:
         return 0 if lease is None else lease.runs
 
     def start(self, duty: Duty, *, after: asyncio.Event | None = None) -> None:
-        """Run ``duty`` in the background from now on (once ``after`` is set)."""
+        """Run ``duty`` in the background from now on (once ``after`` is set); a name runs once per replica."""
+        if duty.name in self._leases:
+            msg = f"duty {duty.name!r} is already running on this replica"
+            raise RuntimeError(msg)
         self._leases[duty.name] = _Lease()
         self._tasks.append(asyncio.create_task(self._loop(duty, after), name=f"luna-hub duty {duty.name}"))
 
