@@ -32,6 +32,7 @@ from luna_hub.energy.controllers import EnergyController, SiteEnergyController
 from luna_hub.events.controllers import EventsController
 from luna_hub.events.deps import events_dependencies, events_lifespan, items_of_documents
 from luna_hub.health import health
+from luna_hub.home import home
 from luna_hub.http import hostile_input_middleware
 from luna_hub.ingest.controllers import IngestController
 from luna_hub.observability.controllers import MetricsController, ReadinessController
@@ -73,6 +74,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
     index_of = provide_chunk_index if chunk_index is None else lambda _state: chunk_index
     return Litestar(
         route_handlers=[
+            home,
             health,
             ReadinessController,
             MetricsController,
