@@ -7,7 +7,6 @@ from functools import partial
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
 from luna_hub import __version__
 from luna_hub.admin.controllers import AdminController
@@ -54,6 +53,7 @@ from luna_hub.settings import HubSettings
 from luna_hub.sync.controllers import AgentIngestController
 from luna_hub.timeseries.controllers import CatalogController, TimeseriesController
 from luna_hub.timeseries.deps import rollups_lifespan
+from luna_shared.apidocs import openapi_config, swagger_asset
 from luna_shared.asgi import request_id_middleware
 from luna_shared.headers import security_headers
 
@@ -75,6 +75,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
     return Litestar(
         route_handlers=[
             home,
+            swagger_asset,
             health,
             ReadinessController,
             MetricsController,
@@ -129,7 +130,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         },
         guards=[policy_guard],  # every route's rule is in luna_hub.auth.policy
         exception_handlers=exception_handlers,
-        openapi_config=OpenAPIConfig(title="Luna-iEMS hub", version=__version__, path="/schema"),
+        openapi_config=openapi_config("Luna-iEMS hub", __version__),  # its viewer loads from the hub, not a CDN
         state=State({"settings": settings, **observability_state(settings)}),
         logging_config=None,
         middleware=[request_id_middleware, metrics_middleware, hostile_input_middleware],
