@@ -384,6 +384,7 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
         print("luna-hub: --document-id names one document: give exactly one FILE", file=sys.stderr)
         return 2
 
+    from luna_hub.datadir import hold_data_dir
     from luna_hub.documents.services import DocumentService, open_object_store
     from luna_hub.rag.deps import open_rag
 
@@ -402,7 +403,9 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
             store.close()
         return 1 if failures else 0
 
-    return _with_pool(settings, work)
+    hint = "stop it, or upload over its API: curl -H 'Authorization: Bearer ...' -F file=@FILE <hub>/documents"
+    with hold_data_dir(Path(settings.data_dir), "documents add", busy_hint=hint):
+        return _with_pool(settings, work)
 
 
 async def _add_document(service: DocumentService, path: Path, document_id: str | None, site: str | None) -> bool:
@@ -481,6 +484,7 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
     from luna_hub.app import create_app
     from luna_hub.auth.exposure import check_exposure, tls_files
     from luna_hub.database.deps import provide_schema_ready
+    from luna_hub.datadir import hold_data_dir
     from luna_hub.demo import load_demo_data, provision_demo_admin, provision_demo_agent
     from luna_hub.observability.logfiles import attach_log_files, detach_log_files
     from luna_shared.process import serve_http
@@ -491,7 +495,8 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
     settings = msgspec.structs.replace(settings, server=server, demo_data=demo or settings.demo_data)
     check_exposure(settings)  # before starting a database for nothing
     tls_files(server)
-    with _database(settings) as settings:
+    hint = "stop it first, or give this one another data dir (LUNA_DATA_DIR)"
+    with hold_data_dir(Path(settings.data_dir), "serve", busy_hint=hint), _database(settings) as settings:
         if settings.demo_data:
             folder = Path(settings.demo_data)
             _with_pool(settings, lambda pool: load_demo_data(pool, folder, settings))
