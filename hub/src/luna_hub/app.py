@@ -109,7 +109,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
             partial(dashboard_lifespan, settings=settings),
             partial(prices_lifespan, settings=settings),
             partial(rag_lifespan, settings=settings),
-            partial(documents_lifespan, settings=settings, chunk_index=index_of),
+            partial(documents_lifespan, settings=settings, chunk_index=index_of, load_demo=False),
             partial(alerts_lifespan, settings=settings),
             operations_wiring_lifespan,  # last: plugs readiness and metrics into the dashboard and alert rules
             partial(events_lifespan, settings=settings),

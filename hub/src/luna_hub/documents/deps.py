@@ -27,12 +27,13 @@ _log = get_logger(__name__)
 
 @asynccontextmanager
 async def documents_lifespan(
-    app: Litestar, *, settings: HubSettings, chunk_index: Callable[[State], ChunkIndex]
+    app: Litestar, *, settings: HubSettings, chunk_index: Callable[[State], ChunkIndex], load_demo: bool = True
 ) -> AsyncIterator[None]:
     """Open the object store and the document service, indexing into ``chunk_index(app.state)``; close at the end.
 
     A duty fails the jobs a stopped hub left running. With ``settings.demo_data``, the demo documents
-    are uploaded in the background once the schema is migrated.
+    are uploaded in the background once the schema is migrated (``load_demo``: by this service; the app
+    opens the domain twice, and only the service it keeps, the last, loads them, or each would).
     """
     store = await open_object_store(settings)
     service = DocumentService(provide_db_pool(app.state), store, chunk_index(app.state), settings.documents)
@@ -44,7 +45,7 @@ async def documents_lifespan(
     app.state.object_store = store  # for readiness
     _log.info("document store ready", store=store.description)
     demo = None
-    if settings.demo_data:
+    if settings.demo_data and load_demo:
         folder = Path(settings.demo_data) / "docs"
         loading = load_demo_documents(service, folder, provide_schema_ready(app.state))
         demo = asyncio.create_task(loading, name="luna-hub demo documents")
