@@ -104,3 +104,17 @@ def test_the_file_formatter_always_names_its_fields_and_redacts() -> None:
         line = json.loads(formatter.format(record))
     assert (line["request_id"], line["agent_id"]) == ("r-1", None)
     assert "hunter2" not in line["event"]
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize(("level", "shown"), [("info", False), ("debug", True)])
+def test_access_lines_are_debug_lines(level: str, shown: bool) -> None:
+    stream = io.StringIO()
+    configure_logging(LogSettings(format=LogFormat.JSON, level=level), stream=stream)
+    configure_logging(LogSettings(format=LogFormat.JSON, level=level), stream=stream)  # twice: one filter still
+    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/health", "1.1", 200)
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["level"] for line in lines] == (["debug", "info"] if shown else ["info"])
+    assert ("GET /health" in lines[0]["event"]) is shown
+    assert len(logging.getLogger("uvicorn.access").filters) == 1

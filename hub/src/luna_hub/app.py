@@ -7,7 +7,6 @@ from functools import partial
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
 from luna_hub import __version__
 from luna_hub.admin.controllers import AdminController
@@ -32,6 +31,7 @@ from luna_hub.energy.controllers import EnergyController, SiteEnergyController
 from luna_hub.events.controllers import EventsController
 from luna_hub.events.deps import events_dependencies, events_lifespan, items_of_documents
 from luna_hub.health import health
+from luna_hub.home import home
 from luna_hub.http import hostile_input_middleware
 from luna_hub.ingest.controllers import IngestController
 from luna_hub.observability.controllers import MetricsController, ReadinessController
@@ -53,6 +53,7 @@ from luna_hub.settings import HubSettings
 from luna_hub.sync.controllers import AgentIngestController
 from luna_hub.timeseries.controllers import CatalogController, TimeseriesController
 from luna_hub.timeseries.deps import rollups_lifespan
+from luna_shared.apidocs import openapi_config, swagger_asset
 from luna_shared.asgi import request_id_middleware
 from luna_shared.headers import security_headers
 
@@ -73,6 +74,8 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
     index_of = provide_chunk_index if chunk_index is None else lambda _state: chunk_index
     return Litestar(
         route_handlers=[
+            home,
+            swagger_asset,
             health,
             ReadinessController,
             MetricsController,
@@ -126,7 +129,7 @@ def create_app(settings: HubSettings, *, chunk_index: ChunkIndex | None = None) 
         },
         guards=[policy_guard],  # every route's rule is in luna_hub.auth.policy
         exception_handlers=exception_handlers,
-        openapi_config=OpenAPIConfig(title="Luna-iEMS hub", version=__version__, path="/schema"),
+        openapi_config=openapi_config("Luna-iEMS hub", __version__),  # its viewer loads from the hub, not a CDN
         state=State({"settings": settings, **observability_state(settings)}),
         logging_config=None,
         middleware=[request_id_middleware, metrics_middleware, hostile_input_middleware],

@@ -8,50 +8,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import getpass
-import hashlib
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
-from functools import partial
 from pathlib import Path
-from typing import Final, TypeVar
-
-import asyncpg
-import msgspec
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from luna_hub import __version__
-from luna_hub.agents.services import create_agent
-from luna_hub.app import create_app
-from luna_hub.audit.admin_log import verify_admin_log
-from luna_hub.audit.services import verify_model_calls
-from luna_hub.auth.exposure import check_exposure, tls_files
-from luna_hub.auth.passwords import Passwords
-from luna_hub.auth.services import (
-    ROLES,
-    create_api_key,
-    create_user,
-    list_api_keys,
-    list_users,
-    parse_duration,
-    revoke_api_key,
-)
-from luna_hub.database import EmbeddedPostgres, close_pool, create_pool
-from luna_hub.database.deps import provide_schema_ready
-from luna_hub.database.migrate import apply_migrations
-from luna_hub.demo import load_demo_data, provision_demo_admin, provision_demo_agent
-from luna_hub.documents.services import DocumentService, open_object_store
-from luna_hub.errors import HubError
-from luna_hub.ingest.schemas import LoadReport
-from luna_hub.ingest.services import LoadOptions, load_file
-from luna_hub.observability.logfiles import attach_log_files, detach_log_files
-from luna_hub.rag.deps import open_rag
-from luna_hub.recommend.cli import add_recommend_commands, run_recommend
-from luna_hub.settings import HubSettings, load
-from luna_shared.keyfile import write_key
-from luna_shared.process import cli_parser, run_main, serve_http, start_logging
+from luna_hub.recommend.cli import add_recommend_commands
+from luna_shared.process import cli_parser, run_main
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    import asyncpg
+
+    from luna_hub.documents.services import DocumentService
+    from luna_hub.settings import HubSettings
+
+# Commands import what they need when they run: the app, the stores and the database drivers take
+# seconds to import, and --help (or a mistyped option) should answer at once.
 
 __all__ = ["main"]
 
@@ -59,6 +35,9 @@ _GC_FIRST_GENERATION: Final = 50_000
 """Allocations between collections of the youngest generation (CPython's default: 700)."""
 
 T = TypeVar("T")
+
+ROLES: Final = ("admin", "analyst", "user")
+"""The roles ``create-user --role`` offers (``luna_hub.auth.services.ROLES``, not imported for --help)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -167,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from luna_hub.settings import load
+    from luna_shared.process import start_logging
+
     settings = start_logging(*load(args.config))
     if args.command == "serve":
         _serve(settings, host=args.host, port=args.port, demo=args.demo_data)
@@ -186,6 +168,8 @@ def _documents(settings: HubSettings, args: argparse.Namespace) -> int:
 
 
 def _actor() -> str:
+    import getpass
+
     return f"cli:{getpass.getuser()}"
 
 
@@ -196,6 +180,11 @@ def _create_user(settings: HubSettings, args: argparse.Namespace) -> int:
         if not password:
             print("luna-hub: --password-stdin: standard input holds no password", file=sys.stderr)
             return 2
+    from functools import partial
+
+    from luna_hub.auth.passwords import Passwords
+    from luna_hub.auth.services import create_user
+
     sites = None if args.site is None else list(dict.fromkeys(args.site))
     if args.role == "user" and sites is None:
         sites = []  # a plain user reads the sites it is given, none by default
@@ -220,6 +209,10 @@ def _create_user(settings: HubSettings, args: argparse.Namespace) -> int:
 
 
 def _create_api_key(settings: HubSettings, args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from luna_hub.auth.services import create_api_key, parse_duration
+
     expires_in = None if args.expires_in is None else parse_duration(args.expires_in)
     create = partial(create_api_key, expires_in=expires_in, actor=_actor())
     created = _with_pool(settings, lambda pool: _in(pool, create, args.username, args.name))
@@ -230,6 +223,10 @@ def _create_api_key(settings: HubSettings, args: argparse.Namespace) -> int:
 
 
 def _revoke_api_key(settings: HubSettings, args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from luna_hub.auth.services import revoke_api_key
+
     revoked = _with_pool(settings, lambda pool: _in(pool, partial(revoke_api_key, actor=_actor()), args.key))
     print(f"API key {revoked.id} ({revoked.prefix}, {revoked.name!r} of {revoked.user!r}) revoked")
     return 0
@@ -240,6 +237,8 @@ def _when(value: datetime | None) -> str:
 
 
 def _users(settings: HubSettings, _args: argparse.Namespace) -> int:
+    from luna_hub.auth.services import list_users
+
     users = _with_pool(settings, lambda pool: _in(pool, list_users))
     print(f"{'NAME':<24} {'ROLE':<8} {'SITES':<30} {'PASSWORD':<8} DISABLED")
     for user in users:
@@ -252,6 +251,8 @@ def _users(settings: HubSettings, _args: argparse.Namespace) -> int:
 
 
 def _api_keys(settings: HubSettings, args: argparse.Namespace) -> int:
+    from luna_hub.auth.services import list_api_keys
+
     keys = _with_pool(settings, lambda pool: _in(pool, list_api_keys, args.user))
     print(
         f"{'ID':>5} {'PREFIX':<9} {'USER':<20} {'NAME':<20} {'CREATED':<16} {'EXPIRES':<16} {'LAST USED':<16} REVOKED"
@@ -266,6 +267,10 @@ def _api_keys(settings: HubSettings, args: argparse.Namespace) -> int:
 
 @contextmanager
 def _database(settings: HubSettings) -> Iterator[HubSettings]:
+    import msgspec
+
+    from luna_hub.database import EmbeddedPostgres
+
     if settings.database_url is not None:
         yield settings
         return
@@ -274,6 +279,9 @@ def _database(settings: HubSettings) -> Iterator[HubSettings]:
 
 
 def _with_pool(settings: HubSettings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    from luna_hub.database import close_pool, create_pool
+    from luna_hub.database.migrate import apply_migrations
+
     async def body() -> T:
         pool = await create_pool(
             settings.database_url or "",
@@ -303,7 +311,12 @@ async def _in(pool: asyncpg.Pool, action: Callable[..., Awaitable[T]], *args: st
 
 
 def _create_agent(settings: HubSettings, args: argparse.Namespace) -> int:
-    actor = f"cli:{getpass.getuser()}"
+    from functools import partial
+
+    from luna_hub.agents.services import create_agent
+    from luna_shared.keyfile import write_key
+
+    actor = _actor()
     created = _with_pool(settings, lambda pool: _in(pool, partial(create_agent, actor=actor), args.agent_id, args.site))
     if args.key_file is None:
         print(f"agent {created.agent_id!r} at site {created.site_id!r}; its key (shown once, store it now):")
@@ -316,6 +329,12 @@ def _create_agent(settings: HubSettings, args: argparse.Namespace) -> int:
 
 
 def _load(settings: HubSettings, args: argparse.Namespace) -> int:
+    import hashlib
+
+    from luna_hub.errors import HubError
+    from luna_hub.ingest.schemas import LoadReport
+    from luna_hub.ingest.services import LoadOptions, load_file
+
     path: Path = args.file
     options = LoadOptions(
         name=str(path),
@@ -325,7 +344,7 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
         unit=args.unit,
         resolution_minutes=args.resolution_minutes,
         strict=args.strict,
-        actor=f"cli:{getpass.getuser()}",
+        actor=_actor(),
         site=args.site,
     )
 
@@ -365,6 +384,10 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
         print("luna-hub: --document-id names one document: give exactly one FILE", file=sys.stderr)
         return 2
 
+    from luna_hub.datadir import hold_data_dir
+    from luna_hub.documents.services import DocumentService, open_object_store
+    from luna_hub.rag.deps import open_rag
+
     async def work(pool: asyncpg.Pool) -> int:
         store = await open_object_store(settings)
         failures = 0
@@ -380,16 +403,18 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
             store.close()
         return 1 if failures else 0
 
-    return _with_pool(settings, work)
+    hint = "stop it, or upload over its API: curl -H 'Authorization: Bearer ...' -F file=@FILE <hub>/documents"
+    with hold_data_dir(Path(settings.data_dir), "documents add", busy_hint=hint):
+        return _with_pool(settings, work)
 
 
 async def _add_document(service: DocumentService, path: Path, document_id: str | None, site: str | None) -> bool:
     """Add one file, printing progress to stderr and the outcome to stdout; return whether it worked."""
+    from luna_hub.errors import HubError
+
     try:
         data = await asyncio.to_thread(path.read_bytes)
-        result = await service.upload(
-            data, path.name, document_id=document_id, actor=f"cli:{getpass.getuser()}", site=site
-        )
+        result = await service.upload(data, path.name, document_id=document_id, actor=_actor(), site=site)
     except OSError as exc:
         print(f"luna-hub: {path}: {exc.strerror or exc}", file=sys.stderr)
         return False
@@ -420,6 +445,9 @@ async def _add_document(service: DocumentService, path: Path, document_id: str |
 
 
 def _verify_audit(settings: HubSettings) -> int:
+    from luna_hub.audit.admin_log import verify_admin_log
+    from luna_hub.audit.services import verify_model_calls
+
     report = _with_pool(settings, lambda pool: _in(pool, verify_model_calls))
     admin = _with_pool(settings, lambda pool: _in(pool, verify_admin_log))
     failed = 0
@@ -444,18 +472,31 @@ def _settle_garbage_collector() -> None:
     reading, 5,000 readings) collects once per batch or so rather than dozens of times. Together they
     took agent ingest from about 125k to 155k readings/s in the hub_ingest bench (2 cores).
     """
+    import gc
+
     gc.freeze()
     gc.set_threshold(_GC_FIRST_GENERATION, *gc.get_threshold()[1:])
 
 
 def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: str | None) -> None:
+    import msgspec
+
+    from luna_hub.app import create_app
+    from luna_hub.auth.exposure import check_exposure, tls_files
+    from luna_hub.database.deps import provide_schema_ready
+    from luna_hub.datadir import hold_data_dir
+    from luna_hub.demo import load_demo_data, provision_demo_admin, provision_demo_agent
+    from luna_hub.observability.logfiles import attach_log_files, detach_log_files
+    from luna_shared.process import serve_http
+
     server = msgspec.structs.replace(
         settings.server, host=host or settings.server.host, port=settings.server.port if port is None else port
     )
     settings = msgspec.structs.replace(settings, server=server, demo_data=demo or settings.demo_data)
     check_exposure(settings)  # before starting a database for nothing
     tls_files(server)
-    with _database(settings) as settings:
+    hint = "stop it first, or give this one another data dir (LUNA_DATA_DIR)"
+    with hold_data_dir(Path(settings.data_dir), "serve", busy_hint=hint), _database(settings) as settings:
         if settings.demo_data:
             folder = Path(settings.demo_data)
             _with_pool(settings, lambda pool: load_demo_data(pool, folder, settings))
@@ -475,6 +516,12 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
             detach_log_files(log_files)
 
 
+def _recommend(settings: HubSettings, args: argparse.Namespace) -> int:
+    from luna_hub.recommend.cli import run_recommend
+
+    return run_recommend(settings, args, _with_pool)
+
+
 _COMMANDS: dict[str, Callable[[HubSettings, argparse.Namespace], int]] = {
     "migrate": _migrate,
     "load": _load,
@@ -486,7 +533,7 @@ _COMMANDS: dict[str, Callable[[HubSettings, argparse.Namespace], int]] = {
     "revoke-api-key": _revoke_api_key,
     "users": _users,
     "api-keys": _api_keys,
-    "recommend": lambda settings, args: run_recommend(settings, args, _with_pool),
+    "recommend": _recommend,
 }
 
 

@@ -7,10 +7,10 @@ from typing import Any, Final
 
 import asyncpg
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, InternalServerException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from luna_hub.errors import HubError, UnavailableError
+from luna_hub.errors import BadRequestError, HubError, UnavailableError
 from luna_shared.logs import get_logger
 
 __all__ = [
@@ -39,6 +39,9 @@ _log = get_logger(__name__)
 
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Render any exception as problem JSON; only unexpected server errors log a traceback."""
+    if _client_gone(exc):  # nobody reads the answer: one line, no traceback
+        _log.info("client disconnected before sending its whole request", path=request.url.path)
+        exc = BadRequestError("the client disconnected before sending its whole request")
     exc = unavailable(exc) or exc
     body = problem_body(exc, instance=request.url.path)
     status = body["status"]
@@ -50,6 +53,22 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     elif status >= _SERVER_ERROR:
         _log.error("request failed", path=request.url.path, status=status, exc_info=exc)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_DISCONNECTED: Final = "client disconnected prematurely"
+"""The detail of the InternalServerException Litestar raises when a request body stops half way."""
+
+
+def _client_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) is Litestar's client-disconnected error."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a chain is short; a cycle must not loop for ever
+        if seen is None:
+            return False
+        if isinstance(seen, InternalServerException) and seen.detail == _DISCONNECTED:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def unavailable(exc: BaseException) -> UnavailableError | None:

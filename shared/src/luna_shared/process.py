@@ -12,15 +12,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from luna_shared.config import CONFIG_ENV
 from luna_shared.errors import ConfigError, LunaError
-from luna_shared.logs import LogSettings, configure_logging, get_logger
+
+if TYPE_CHECKING:  # structlog (and rich, which it pulls in) take a third of a second: not for --help
+    from luna_shared.logs import LogSettings
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "cli_parser", "is_loopback", "run_main", "serve_http", "start_logging"]
-
-_log = get_logger(__name__)
 
 
 def is_loopback(host: str) -> bool:
@@ -56,9 +56,11 @@ def cli_parser(program: str, description: str, version: str) -> argparse.Argumen
 
 def start_logging(settings: S, ignored_env: tuple[str, ...]) -> S:
     """Configure logging from freshly loaded settings and note the variables left unused; return the settings."""
+    from luna_shared.logs import configure_logging, get_logger  # noqa: PLC0415 - see the imports above
+
     configure_logging(settings.log)
     if ignored_env:
-        _log.info("environment variables meant for another program", names=list(ignored_env))
+        get_logger(__name__).info("environment variables meant for another program", names=list(ignored_env))
     return settings
 
 

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
 
 from luna_agent import __version__
 from luna_agent.api.access import status_token, status_token_guard
@@ -16,6 +15,7 @@ from luna_agent.api.views import AgentHealth, AgentStatusView, status_view
 from luna_agent.runtime import Agent
 from luna_agent.sample import Sample
 from luna_agent.settings import AgentSettings
+from luna_shared.apidocs import openapi_config, swagger_asset
 from luna_shared.asgi import request_id_middleware
 from luna_shared.headers import security_headers
 
@@ -69,8 +69,8 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> Litestar:
             await running.stop()
 
     return Litestar(
-        route_handlers=[health, status, latest_readings, prometheus_metrics, site_page, site_static],
-        openapi_config=OpenAPIConfig(title="Luna-iEMS agent", version=__version__, path="/schema"),
+        route_handlers=[health, status, latest_readings, prometheus_metrics, site_page, site_static, swagger_asset],
+        openapi_config=openapi_config("Luna-iEMS agent", __version__),  # its viewer loads from the agent, not a CDN
         state=state,
         lifespan=[lifespan],
         logging_config=None,

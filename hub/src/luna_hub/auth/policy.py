@@ -52,6 +52,7 @@ SITE_LOADER: Final = Rule(roles=frozenset({"admin", "analyst"}), site_param="sit
 
 POLICY: Final[dict[tuple[str, str], Rule]] = {
     # system
+    ("GET", "/"): PUBLIC,  # the landing page: version, database engine, whether credentials are required
     ("GET", "/health"): PUBLIC,
     ("GET", "/health/ready"): PUBLIC,
     ("GET", "/metrics"): SCRAPER,

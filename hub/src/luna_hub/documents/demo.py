@@ -41,8 +41,10 @@ _log = get_logger(__name__)
 async def load_demo_documents(service: DocumentService, folder: Path, schema_ready: asyncio.Event) -> int:
     """Upload the sample documents under ``folder`` once ``schema_ready`` is set; return how many were new."""
     await schema_ready.wait()
+    total = len(DEMO_DOCUMENTS)
+    _log.info("indexing demo documents in the background; /rag/ask answers from those done", documents=total)
     added = 0
-    for relative in DEMO_DOCUMENTS:
+    for number, relative in enumerate(DEMO_DOCUMENTS, start=1):
         path = folder / relative
         try:
             result = await service.upload_path(path, document_id=path.stem.replace("_", "-"), actor="demo")
@@ -55,5 +57,8 @@ async def load_demo_documents(service: DocumentService, folder: Path, schema_rea
         if not result.deduplicated:
             added += 1
             await service.wait_idle()  # one extraction at a time: the machine is shared with the demo agent
+        _log.info(
+            "indexing demo documents", progress=f"{number}/{total}", document=relative, new=not result.deduplicated
+        )
     _log.info("demo documents ready", added=added)
     return added

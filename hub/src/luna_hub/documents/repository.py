@@ -136,9 +136,9 @@ async def set_job(db: asyncpg.Connection | asyncpg.Pool, job_id: int, **columns:
     names = list(columns)
     assignments = [f"{name} = ${index}" for index, name in enumerate(names, start=2)]
     if finished:
-        assignments.append("finished_at = now()")
+        assignments.append("finished_at = clock_timestamp()")  # now() is when the transaction began
     if started:
-        assignments.append("started_at = now(), heartbeat_at = now()")
+        assignments.append("started_at = clock_timestamp(), heartbeat_at = clock_timestamp()")
     await db.execute(
         f"UPDATE document_jobs SET {', '.join(assignments)} WHERE job_id = $1",  # noqa: S608 - names are ours
         job_id,

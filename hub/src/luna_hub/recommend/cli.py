@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeAlias
 
-import asyncpg
-import msgspec
+if TYPE_CHECKING:  # numpy and asyncpg are imported when the command runs, not for --help
+    import asyncpg
 
-from luna_hub.recommend.evaluation import Evaluation, evaluate_log
-from luna_hub.settings import HubSettings
+    from luna_hub.recommend.evaluation import Evaluation
+    from luna_hub.settings import HubSettings
 
 __all__ = ["add_recommend_commands", "run_recommend"]
 
-WithPool = Callable[[HubSettings, Callable[[asyncpg.Pool], Awaitable[Evaluation]]], Evaluation]
+WithPool: TypeAlias = "Callable[[HubSettings, Callable[[asyncpg.Pool], Awaitable[Evaluation]]], Evaluation]"
 
 
 def add_recommend_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +46,10 @@ def add_recommend_commands(commands: argparse._SubParsersAction[argparse.Argumen
 
 def run_recommend(settings: HubSettings, args: argparse.Namespace, with_pool: WithPool) -> int:
     """Run ``recommend evaluate`` and print its estimates."""
+    import msgspec  # noqa: PLC0415 - see the imports above
+
+    from luna_hub.recommend.evaluation import evaluate_log  # noqa: PLC0415
+
     result = with_pool(
         settings,
         lambda pool: evaluate_log(
