@@ -23,10 +23,12 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -162,11 +164,19 @@ async def _admin_key(dsn: str) -> str:
 
 
 async def _migrate(dsn: str) -> None:
+    """Create the hubs' database and migrate it with ``luna-hub migrate``."""
     admin = await asyncpg.connect(dsn.rsplit("/", 1)[0] + "/postgres")
     try:
         await admin.execute("CREATE DATABASE luna")
     finally:
         await admin.close()
+    migrate = await asyncio.create_subprocess_exec(
+        str(BIN / "luna-hub"),
+        "migrate",
+        env={**os.environ, "LUNA_DATABASE_URL": dsn},
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    assert await migrate.wait() == 0
 
 
 def _hub_env(lab: Lab, dsn: str, base: Path, hub: str, hook: str) -> dict[str, str]:
@@ -234,128 +244,140 @@ def _firing(receiver: WebhookReceiver, alertname: str, agent_id: str) -> int:
     )
 
 
-def _serve_in_background(server: ThreadingHTTPServer) -> threading.Thread:
+def _start_hubs(lab: Lab, dsn: str, base: Path, logs: Path, hook: str) -> dict[str, ManagedProcess]:
+    hubs = {}
+    for index, hub in enumerate(HUBS):
+        lab.add_host(hub, 11 + index)
+        (base / hub).mkdir()
+        hubs[hub] = lab.start(
+            hub,
+            [str(BIN / "luna-hub"), "serve", "--host", lab.hosts[hub], "--port", str(HUB_PORT)],
+            log=logs / f"{hub}.log",
+            env=_hub_env(lab, dsn, base, hub, hook),
+        )
+    return hubs
+
+
+async def _start_balancer(lab: Lab, base: Path, logs: Path) -> str:
+    lab.add_host("lb", 20)
+    (base / "haproxy.cfg").write_text(_haproxy_config(lab), encoding="utf-8")
+    haproxy = lab.start("lb", ["haproxy", "-db", "-f", str(base / "haproxy.cfg")], log=logs / "haproxy.log")
+    balancer = f"http://{lab.hosts['lb']}:{HUB_PORT}"
+    await _wait_ready(balancer, haproxy)
+    return balancer
+
+
+def _start_agents(  # noqa: PLR0913, PLR0917 - the hosts, their agents and where things go
+    lab: Lab, groups: list[list[Agent]], quiet: Agent, balancer: str, base: Path, logs: Path
+) -> list[ManagedProcess]:
+    """One agent host per group, its link impaired, running ``support.lab_agents`` for 30 s."""
+    runs = []
+    for index, group in enumerate(groups):
+        host = f"agents{index}"
+        lab.add_host(host, 31 + index)
+        _impair(lab, host)
+        spec = {"url": balancer, "duration_s": 30, "agents": [a._asdict() for a in group], "quiet": [quiet.agent_id]}
+        (base / f"{host}.json").write_text(json.dumps(spec), encoding="utf-8")
+        argv = [str(BIN / "python"), str(REPO / "tests" / "support" / "lab_agents.py"), str(base / f"{host}.json"),
+                str(base / f"{host}.out.json")]  # fmt: skip
+        runs.append(lab.start(host, argv, log=logs / f"{host}.log", env={"PYTHONPATH": str(REPO / "tests")}))
+    return runs
+
+
+async def _upload_one_per_replica(balancer: str, admin_key: str) -> dict[str, str]:
+    """Upload documents through the balancer until each replica took one; return replica -> document."""
+    served: dict[str, str] = {}
+    async with httpx.AsyncClient(base_url=balancer, timeout=90) as client:
+        for attempt in range(3 * len(HUBS)):
+            upload = await client.post(
+                "/documents",
+                headers={"Authorization": f"Bearer {admin_key}"},
+                files={
+                    "file": (f"lab{attempt}.md", f"# Lab {attempt}\n\nThe heat pump runs at night.\n", "text/markdown")
+                },
+            )
+            assert upload.status_code == httpx.codes.ACCEPTED, upload.text
+            served.setdefault(upload.headers["X-Served-By"], upload.json()["document_id"])
+            if len(served) == len(HUBS):
+                break
+    assert set(served) == set(HUBS), served
+    return served
+
+
+async def _one_firing(receiver: WebhookReceiver, agent: Agent) -> int:
+    """The quiet agent's offline firings, once the first arrived (or 30 s passed) and a few more passes ran."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _firing(receiver, "agent_offline", agent.agent_id) == 0:  # noqa: ASYNC110 - the receiver runs on a thread of its own
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(3)
+    return _firing(receiver, "agent_offline", agent.agent_id)
+
+
+@contextmanager
+def _smard_server(lab: Lab) -> Iterator[None]:
+    server = ThreadingHTTPServer((lab.hosts["ops"], _smard_port(lab)), _Smard)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    return thread
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
-async def test_replicas_keep_every_promise_through_kill_and_partition(lab: Lab, tmp_path: Path) -> None:  # noqa: PLR0915
-    started = time.monotonic()
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    """A folder the postgres user can use (the cluster lives in it); removed after."""
     base = Path(tempfile.mkdtemp(prefix="luna-replicas-"))
     base.chmod(0o755)
     shutil.chown(base, "postgres")
-    smard = ThreadingHTTPServer((lab.hosts["ops"], _smard_port(lab)), _Smard)
-    smard_thread = _serve_in_background(smard)
-
-    hubs: dict[str, ManagedProcess] = {}
-    flapping: asyncio.Task[int] | None = None
     try:
+        yield base
+    finally:
+        if (base / "pg" / "postmaster.pid").exists():
+            stop = ["runuser", "-u", "postgres", "--", str(_pg_bin() / "pg_ctl"), "-D", str(base / "pg"), "-m",
+                    "immediate", "-w", "stop"]  # fmt: skip
+            subprocess.run(stop, capture_output=True, check=False, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+async def test_replicas_keep_every_promise_through_kill_and_partition(lab: Lab, tmp_path: Path) -> None:  # noqa: PLR0915 - one scenario, step by step
+    """The hubs', haproxy's and agents' logs stay in the test's ``tmp_path`` for a look after a failure."""
+    started = time.monotonic()
+    with _scratch() as base, _smard_server(lab):
         dsn = _database_host(lab, base)
         await _migrate(dsn)
-        migrate = await asyncio.create_subprocess_exec(
-            str(BIN / "luna-hub"), "migrate", env={**os.environ, "LUNA_DATABASE_URL": dsn}
-        )
-        assert await migrate.wait() == 0
         admin_key = await _admin_key(dsn)
         agents = [await make_agent(dsn, f"lab{i}") for i in range(8)]
         quiet = agents[0]
-
         async with webhook_receiver(host=lab.hosts["ops"]) as receiver:
-            hook = receiver.url
-            for index, hub in enumerate(HUBS):
-                lab.add_host(hub, 11 + index)
-                (base / hub).mkdir()
-                hubs[hub] = lab.start(
-                    hub,
-                    [str(BIN / "luna-hub"), "serve", "--host", lab.hosts[hub], "--port", str(HUB_PORT)],
-                    log=tmp_path / f"{hub}.log",
-                    env=_hub_env(lab, dsn, base, hub, hook),
-                )
+            hubs = _start_hubs(lab, dsn, base, tmp_path, receiver.url)
             for hub in HUBS:
                 await _wait_ready(f"http://{lab.hosts[hub]}:{HUB_PORT}", hubs[hub])
-            lab.add_host("lb", 20)
-            (base / "haproxy.cfg").write_text(_haproxy_config(lab), encoding="utf-8")
-            haproxy = lab.start("lb", ["haproxy", "-db", "-f", str(base / "haproxy.cfg")], log=tmp_path / "haproxy.log")
-            balancer = f"http://{lab.hosts['lb']}:{HUB_PORT}"
-            await _wait_ready(balancer, haproxy)
-
-            # agent hosts: lossy, slow links
-            runs = []
-            for index, group in enumerate((agents[:4], agents[4:])):
-                host = f"agents{index}"
-                lab.add_host(host, 31 + index)
-                _impair(lab, host)
-                spec = {
-                    "url": balancer,
-                    "duration_s": 30,
-                    "agents": [a._asdict() for a in group],
-                    "quiet": [quiet.agent_id],
-                }
-                (base / f"{host}.json").write_text(json.dumps(spec), encoding="utf-8")
-                runs.append(
-                    lab.start(
-                        host,
-                        [
-                            str(BIN / "python"),
-                            str(REPO / "tests" / "support" / "lab_agents.py"),
-                            str(base / f"{host}.json"),
-                            str(base / f"{host}.out.json"),
-                        ],  # fmt: skip
-                        log=tmp_path / f"{host}.log",
-                        env={"PYTHONPATH": str(REPO / "tests")},
-                    )
-                )
-
+            balancer = await _start_balancer(lab, base, tmp_path)
+            runs = _start_agents(lab, [agents[:4], agents[4:]], quiet, balancer, base, tmp_path)
             flapping = asyncio.create_task(_flap(lab, ["agents0", "agents1"]))
-
-            # documents, through the balancer, before the kill: one taken by each replica (round robin)
-            served: dict[str, str] = {}  # replica -> document
-            async with httpx.AsyncClient(base_url=balancer, timeout=90) as client:
-                for attempt in range(9):
-                    upload = await client.post(
-                        "/documents",
-                        headers={"Authorization": f"Bearer {admin_key}"},
-                        files={
-                            "file": (
-                                f"lab{attempt}.md",
-                                f"# Lab {attempt}\n\nThe heat pump runs at night.\n",
-                                "text/markdown",
-                            )
-                        },  # fmt: skip
-                    )
-                    assert upload.status_code == 202, upload.text
-                    served.setdefault(upload.headers["X-Served-By"], upload.json()["document_id"])
-                    if len(served) == len(HUBS):
-                        break
-            assert set(served) == set(HUBS), served
-
-            await asyncio.sleep(3)
-            holders = await _holders(dsn)
-            by_address = {lab.hosts[hub]: hub for hub in HUBS}
-            victim = by_address[max(holders, key=holders.__getitem__)]
-            os.killpg(hubs[victim].process.pid, signal.SIGKILL)
-            cut = next(hub for hub in HUBS if hub != victim)
-            await asyncio.sleep(4)
-            lab.run(cut, "ip", "route", "add", "blackhole", f"{lab.hosts['db']}/32")
-            await asyncio.sleep(12)
-            lab.run(cut, "ip", "route", "del", "blackhole", f"{lab.hosts['db']}/32")
-
-            for run in runs:
-                assert await _exit_code(run, within=90) == 0, run.output()[-3000:]
-            flapping.cancel()
-            flaps = await flapping
+            try:
+                served = await _upload_one_per_replica(balancer, admin_key)  # before the kill
+                await asyncio.sleep(3)
+                holders = await _holders(dsn)
+                victim = next(hub for hub in HUBS if lab.hosts[hub] == max(holders, key=holders.__getitem__))
+                os.killpg(hubs[victim].process.pid, signal.SIGKILL)
+                cut = next(hub for hub in HUBS if hub != victim)
+                await asyncio.sleep(4)
+                lab.run(cut, "ip", "route", "add", "blackhole", f"{lab.hosts['db']}/32")
+                await asyncio.sleep(12)
+                lab.run(cut, "ip", "route", "del", "blackhole", f"{lab.hosts['db']}/32")
+                for run in runs:
+                    assert await _exit_code(run, within=90) == 0, run.output()[-3000:]
+            finally:
+                flapping.cancel()
+                flaps = await flapping
             acked: dict[str, dict[str, int]] = {}
             for index in range(2):
                 acked |= json.loads((base / f"agents{index}.out.json").read_text(encoding="utf-8"))
-
-            # the quiet agent has been silent long enough by now; give the evaluator a few passes
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and _firing(receiver, "agent_offline", quiet.agent_id) == 0:
-                await asyncio.sleep(0.5)
-            await asyncio.sleep(3)
-            firings = _firing(receiver, "agent_offline", quiet.agent_id)
-
+            firings = await _one_firing(receiver, quiet)
             connection = await asyncpg.connect(dsn)
             try:
                 await _check_readings(connection, agents, acked)
@@ -365,52 +387,30 @@ async def test_replicas_keep_every_promise_through_kill_and_partition(lab: Lab, 
                 )
                 jobs = {hub: await _finished_jobs(connection, document) for hub, document in served.items()}
                 versions = {
-                    hub: await connection.fetchval(
-                        "SELECT count(*) FROM document_versions WHERE document_id = $1", document
-                    )
-                    for hub, document in served.items()
+                    hub: await connection.fetchval("SELECT count(*) FROM document_versions WHERE document_id = $1", doc)
+                    for hub, doc in served.items()
                 }
             finally:
                 await connection.close()
-
-        assert flaps >= 3  # noqa: PLR2004 - the agents' links went down during the run ...
-        assert sum(stats["errors"] for stats in acked.values()) > 0, acked  # ... and they had to resend
-        assert firings == 1, receiver.bodies()
-        due = _due_days()
-        assert {row["day"] for row in runs_by_day} == set(due), runs_by_day
-        assert all(row["n"] == 1 and row["statuses"] == ["complete"] for row in runs_by_day), runs_by_day
-        # no job lost (each ends), none done twice: the survivors' jobs are done once; the killed
-        # replica's job (if it had not finished yet) is failed once by another replica and its version undone
-        survivors = [hub for hub in HUBS if hub != victim]
-        assert all([row["state"] for row in jobs[hub]] == ["done"] for hub in survivors), jobs
-        assert all(versions[hub] == 1 for hub in survivors), versions
-        victims_job = [(row["state"], row["error"]) for row in jobs[victim]]
-        assert victims_job == [("done", None)] or (
-            len(victims_job) == 1 and victims_job[0][0] == "failed" and "abandoned" in victims_job[0][1]
-        ), victims_job
-        assert versions[victim] == (1 if victims_job[0][0] == "done" else 0), versions
-        assert time.monotonic() - started < 300
-    except BaseException:
-        for hub in HUBS:
-            log = tmp_path / f"{hub}.log"
-            if log.exists():
-                print(f"--- {hub}\n{log.read_text(errors='replace')[-6000:]}")  # noqa: T201 - shown on failure
-        raise
-    finally:
-        if flapping is not None and not flapping.done():
-            flapping.cancel()
-            await asyncio.gather(flapping, return_exceptions=True)
-        smard.shutdown()
-        smard.server_close()
-        smard_thread.join(5)
         for process in lab.processes:
-            process.close()
-        if (base / "pg" / "postmaster.pid").exists():
-            stop = ["runuser", "-u", "postgres", "--", str(_pg_bin() / "pg_ctl"), "-D", str(base / "pg"), "-m",
-                    "immediate", "-w", "stop"]  # fmt: skip
-            await (await asyncio.create_subprocess_exec(*stop)).wait()
-        lab.close()
-        shutil.rmtree(base, ignore_errors=True)
+            process.close()  # before the cluster stops
+
+    assert flaps >= 3  # the agents' links went down during the run ...
+    assert sum(stats["errors"] for stats in acked.values()) > 0, acked  # ... and they had to resend
+    assert firings == 1, receiver.bodies()
+    assert {row["day"] for row in runs_by_day} == set(_due_days()), runs_by_day
+    assert all(row["n"] == 1 and row["statuses"] == ["complete"] for row in runs_by_day), runs_by_day
+    # no job lost (each ends), none done twice: the survivors' jobs are done once; the killed
+    # replica's job (if it had not finished yet) is failed once by another replica and its version undone
+    survivors = [hub for hub in HUBS if hub != victim]
+    assert all([row["state"] for row in jobs[hub]] == ["done"] for hub in survivors), jobs
+    assert all(versions[hub] == 1 for hub in survivors), versions
+    victims_job = [(row["state"], row["error"]) for row in jobs[victim]]
+    assert victims_job == [("done", None)] or (
+        len(victims_job) == 1 and victims_job[0][0] == "failed" and "abandoned" in victims_job[0][1]
+    ), victims_job
+    assert versions[victim] == (1 if victims_job[0][0] == "done" else 0), versions
+    assert time.monotonic() - started < 300  # the test's time bound
 
 
 def _impair(lab: Lab, host: str) -> None:
@@ -426,7 +426,7 @@ def _impair(lab: Lab, host: str) -> None:
     except RuntimeError as exc:
         if os.environ.get("CI") == "true" or "qdisc kind is unknown" not in str(exc):
             raise
-        print(f"{host}: no netem in this kernel; tbf rate limit and link flaps instead")  # noqa: T201
+        print(f"{host}: no netem in this kernel; tbf rate limit and link flaps instead")
         lab.run(host, "tc", "qdisc", "add", "dev", link, "root", "tbf", "rate", "4mbit", "burst", "16kbit",
                 "latency", "200ms")  # fmt: skip
 
@@ -451,7 +451,7 @@ async def _flap(lab: Lab, hosts: list[str]) -> int:
 
 async def _exit_code(process: ManagedProcess, within: float) -> int | None:
     deadline = time.monotonic() + within
-    while process.process.poll() is None and time.monotonic() < deadline:
+    while process.process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - a child process, no event to wait on
         await asyncio.sleep(0.2)
     return process.process.poll()
 
@@ -470,7 +470,7 @@ async def _finished_jobs(connection: asyncpg.Connection, document_id: str, withi
 def _due_days() -> list[date]:
     now = datetime.now(BERLIN)
     days = [now.date() - timedelta(days=1), now.date()]
-    if now.time().hour >= 13:  # noqa: PLR2004 - SMARD publishes tomorrow's prices after 13:00
+    if now.time().hour >= 13:  # SMARD publishes tomorrow's prices after 13:00
         days.append(now.date() + timedelta(days=1))
     return days
 
@@ -481,5 +481,5 @@ async def _check_readings(connection: asyncpg.Connection, agents: list[Agent], a
         seqs = [r["seq"] for r in await connection.fetch(
             "SELECT seq FROM smart_meter_readings WHERE meter_id = $1 ORDER BY seq", agent.meter)]  # fmt: skip
         last = acked[agent.agent_id]["last_seq"]
-        assert last >= 9, (agent, acked[agent.agent_id])  # noqa: PLR2004 - at least one batch
+        assert last >= 9, (agent, acked[agent.agent_id])  # at least one batch
         assert seqs == list(range(last + 1)), (agent.agent_id, len(seqs), last)
