@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,15 +31,14 @@ from typing import Final, TypeVar
 import asyncpg
 import httpx
 
+from bench.databases import migrated_database
 from bench.report import Result
 from luna_hub.agents.services import create_agent
-from luna_hub.database.migrate import apply_migrations
 from luna_shared.codec import decode_hub_message, encode
 from luna_shared.compression import ContentEncoding, compress
 from luna_shared.wire import Reading, make_batch
 
 T = TypeVar("T")
-ADMIN_DSN: Final = os.environ.get("LUNA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIN: Final = Path(sys.executable).parent
 START: Final = datetime(2025, 1, 1, tzinfo=UTC)
 THROUGHPUT_AGENTS: Final = 4
@@ -259,16 +257,7 @@ async def _wait_healthy(client: httpx.AsyncClient) -> None:
 
 
 async def _run() -> list[Result]:
-    name = f"luna_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        connection = await asyncpg.connect(dsn)
-        try:
-            await apply_migrations(connection, timezone="Europe/Berlin")
-        finally:
-            await connection.close()
+    async with migrated_database() as dsn:
         fast = await _agents(dsn, THROUGHPUT_AGENTS, "tput")
         for agent in fast:
             agent.prepare(THROUGHPUT_BATCHES, THROUGHPUT_BATCH)
@@ -299,9 +288,6 @@ async def _run() -> list[Result]:
         assert load_stored == total, (load_stored, total)
         paced_total = await _check_exactly_once(dsn, paced_acked)
         assert paced_stored == paced_total, (paced_stored, paced_total)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
     readings = THROUGHPUT_AGENTS * THROUGHPUT_BATCHES * THROUGHPUT_BATCH
     p50, p95 = _percentiles(latencies)
     paced_p50, paced_p95 = _percentiles(paced_latencies)

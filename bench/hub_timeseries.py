@@ -12,12 +12,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import math
-import os
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,15 +23,14 @@ from typing import Any
 import asyncpg
 from litestar.testing import AsyncTestClient
 
+from bench.databases import migrated_database
 from bench.report import Result
 from luna_hub.app import create_app
-from luna_hub.database.migrate import apply_migrations
 from luna_hub.ingest.services import LoadOptions, load_file
 from luna_hub.settings import AuthSettings, HubSettings
 from luna_hub.timeseries.repository import refresh_dirty
 from luna_hub.timeseries.writer import ReadingRow, ReadingWriter
 
-ADMIN_DSN = os.environ.get("LUNA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 YEAR_START = datetime(2024, 1, 1, tzinfo=UTC)
 MINUTES = 525_600
 METERS = 100
@@ -89,30 +86,26 @@ async def _load_minute_year(pool: asyncpg.Pool, path: Path) -> tuple[float, floa
     return ours, raw_seconds
 
 
-async def _write_hundred_meters(pool: asyncpg.Pool) -> float:
-    started = time.perf_counter()
+async def write_quarter_hour_year(pool: asyncpg.Pool, meters: Sequence[str]) -> None:
+    """Write a year of 15-minute power readings of each of ``meters`` through the bulk writer, then the rollups."""
     async with pool.acquire() as connection:
-        for meter in range(METERS):
+        for number, meter in enumerate(meters):
             batch: list[ReadingRow] = [
-                (
-                    f"bench-15m-{meter:03d}",
-                    "power_w",
-                    YEAR_START + timedelta(minutes=15 * q),
-                    _power(q * 15, meter),
-                    "W",
-                    "good",
-                    [],
-                    None,
-                    None,
-                )
+                (meter, "power_w", YEAR_START + timedelta(minutes=15 * q), _power(q * 15, number), "W", "good", [],
+                 None, None)
                 for q in range(QUARTERS)
-            ]
+            ]  # fmt: skip
             async with connection.transaction():
                 writer = ReadingWriter(connection)
                 await writer.open()
                 await writer.add(batch)
                 await writer.finish()
         await refresh_dirty(connection)
+
+
+async def _write_hundred_meters(pool: asyncpg.Pool) -> float:
+    started = time.perf_counter()
+    await write_quarter_hour_year(pool, [f"bench-15m-{meter:03d}" for meter in range(METERS)])
     return time.perf_counter() - started
 
 
@@ -176,15 +169,9 @@ async def _queries(dsn: str, pool: asyncpg.Pool) -> list[Result]:
 
 
 async def _run() -> list[Result]:
-    name = f"luna_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    async with migrated_database(TZ) as dsn:
         pool = await asyncpg.create_pool(dsn, min_size=0, max_size=4)
         try:
-            async with pool.acquire() as connection:
-                await apply_migrations(connection, timezone=TZ)
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "minute_year.csv"
                 _write_minute_file(path)
@@ -213,9 +200,6 @@ async def _run() -> list[Result]:
             results += await _queries(dsn, pool)
         finally:
             await pool.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
     return results
 
 

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+import pytest
 
 from luna_hub.agents.services import create_agent
 from luna_hub.alerts.rules import RULES, DatabaseReachable, ReadinessCheck, Rule, RuleContext
 from luna_hub.alerts.schemas import Observation
 from luna_hub.alerts.services import AlertService
+from luna_hub.prices.sources import day_bounds
 from luna_hub.settings.alerts import AlertSettings
+from luna_hub.settings.prices import PriceImportSettings
+from luna_hub.timeseries.writer import PriceWriter
 from support.hub import migrated_pool
 
 TZ = "Europe/Berlin"
@@ -37,13 +42,21 @@ async def _service(
     checks: Sequence[ReadinessCheck] | None = None,
     rules: Sequence[Rule] = RULES,
     started_at: datetime | None = None,
+    prices: PriceImportSettings | None = None,
     **alerts: object,
 ) -> AsyncIterator[tuple[AlertService, asyncpg.Pool]]:
     settings = AlertSettings(pending_s=0, **alerts)  # type: ignore[arg-type]
     async with migrated_pool(dsn, max_size=4) as pool, httpx.AsyncClient() as client:
         plugged = checks if checks is not None else (DatabaseReachable(pool),)
         service = AlertService(
-            pool, settings, timezone=TZ, client=client, checks=lambda: plugged, rules=rules, started_at=started_at
+            pool,
+            settings,
+            timezone=TZ,
+            client=client,
+            checks=lambda: plugged,
+            rules=rules,
+            started_at=started_at,
+            prices=prices,
         )
         yield service, pool
 
@@ -212,3 +225,36 @@ async def test_a_broken_rule_keeps_its_alerts_and_spares_the_others(alerts_dsn: 
         broken = True
         assert await service.evaluate() == []  # no resolve for what could not be evaluated
         assert set(await _firing(pool)) == {"fragile", "steady"}
+
+
+async def _store_prices(pool: asyncpg.Pool, market: str, start: datetime, end: datetime) -> None:
+    hours = int((end - start) / timedelta(hours=1))
+    rows = [(market, start + timedelta(hours=h), timedelta(hours=1), 50.0 + h, "EUR/MWh", "test") for h in range(hours)]
+    async with pool.acquire() as connection, connection.transaction():
+        writer = PriceWriter(connection)
+        await writer.open()
+        await writer.add(rows)
+        await writer.finish()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_tomorrows_prices_missing_in_the_evening(alerts_dsn: str, enabled: bool) -> None:
+    """From ``missing_alert_at`` (here 00:00: any time is evening) until tomorrow's prices are all stored."""
+    market = f"m{uuid.uuid4().hex[:10]}"
+    prices = PriceImportSettings(enabled=enabled, market=market, timezone=TZ, missing_alert_at=time(0, 0))
+    async with _service(alerts_dsn, backup_max_age_s=None, prices=prices) as (service, pool):
+        await service.evaluate()
+        if not enabled:  # no import, nobody waits for prices: no alert
+            assert await _firing(pool) == {}
+            return
+        [labels] = (await _firing(pool))["prices_missing"]
+        assert labels == {"alertname": "prices_missing", "severity": "warning", "market": market}
+        today = datetime.now(UTC).astimezone(ZoneInfo(TZ)).date()
+        first, end = day_bounds(today + timedelta(days=1), ZoneInfo(TZ))
+        await _store_prices(pool, market, first, end - timedelta(hours=1))  # the last hour still missing
+        await service.evaluate()
+        assert "prices_missing" in await _firing(pool)
+        _, last = day_bounds(today + timedelta(days=2), ZoneInfo(TZ))  # a test running over midnight too
+        await _store_prices(pool, market, end - timedelta(hours=1), last)
+        await service.evaluate()
+        assert await _firing(pool) == {}

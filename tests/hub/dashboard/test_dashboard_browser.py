@@ -1,7 +1,8 @@
 """The dashboard in Debian's headless Chromium against a real hub (uvicorn, auth required, real PostgreSQL).
 
 An admin signs in through the page; an agent delivers readings and goes quiet; the page follows
-both without being reloaded. An agent version holding markup is shown as text.
+both without being reloaded. An agent version holding markup is shown as text. An alert fires, is
+silenced from its row, and a test notification reaches a real webhook receiver on loopback.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from luna_hub.settings.alerts import AlertSettings
 from luna_shared.wire import AgentStatus, utc_ms
 from support.browser import chromium_page, screenshot
 from support.hub import migrated_pool
+from support.receivers import WebhookReceiver, webhook_receiver
 from support.served import served_app
 from support.sync import Agent, batch, make_agent, post
 
@@ -115,3 +117,68 @@ async def test_an_admin_signs_in_and_sees_ingest_and_an_agent_going_offline_live
         await page.set_viewport_size({"width": 390, "height": 844})
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
         await screenshot(page, tmp_path, "dashboard-phone")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    async with webhook_receiver() as server:
+        yield server
+
+
+@pytest.fixture
+async def alerting_hub_url(hub_dsn: str, tmp_path: Path, receiver: WebhookReceiver) -> AsyncIterator[str]:
+    """A served hub that evaluates alerts every 0.2 s and fires at once: an agent quiet for 1 s is offline."""
+    settings = HubSettings(
+        database_url=hub_dsn,
+        data_dir=str(tmp_path / "hub"),
+        auth=FAST_HASHES,
+        dashboard=DashboardSettings(refresh_s=0.5),
+        alerts=AlertSettings(evaluate_every_s=0.2, pending_s=0, agent_offline_after_s=1, webhook_urls=[receiver.url]),
+    )
+    async with served_app(create_app(settings), name="served hub") as url:
+        yield url
+
+
+async def _sign_in(page: Page, hub_url: str, user: str) -> None:
+    await page.goto(hub_url + "/admin/login")
+    await page.fill("#username", user)
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(hub_url + "/admin")
+    await _until(page, "document.getElementById('connection').textContent === 'live'")
+    await page.evaluate("window.stillThisPage = true")  # gone if anything reloads the page
+
+
+async def test_an_admin_silences_a_firing_alert_and_sends_a_test_notification_from_the_page(
+    alerting_hub_url: str, hub_dsn: str, tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    user = await _admin(hub_dsn)
+    agent = await make_agent(hub_dsn, "silenced")
+    async with chromium_page() as page, httpx.AsyncClient(base_url=alerting_hub_url) as agent_client:
+        await _sign_in(page, alerting_hub_url, user)
+        assert (await post(agent_client, batch(agent, 0, 9), agent.key)).status_code == 200  # then quiet
+
+        row = (
+            page.locator("#alerts tbody tr")
+            .filter(has_text="agent_offline")
+            .filter(has_text=f"agent_id={agent.agent_id},")
+        )
+        await row.wait_for()  # fired, and pushed to the open page
+        await screenshot(page, tmp_path, "dashboard-alert")
+        await row.get_by_role("button", name="Silence 1 h").click()
+        await _until(page, "document.getElementById('silence-result').textContent.includes('silenced for an hour')")
+        silences = await page.evaluate("fetch('/alerts/silences', {credentials: 'same-origin'}).then((r) => r.json())")
+        matching = [
+            s for s in silences if {m["name"]: m["value"] for m in s["matchers"]}.get("agent_id") == agent.agent_id
+        ]
+        [mine] = matching
+        assert (mine["created_by"], mine["active"]) == (user, True)
+        assert {m["name"]: m["value"] for m in mine["matchers"]}["alertname"] == "agent_offline"
+        assert mine["comment"] == "silenced from the dashboard"
+
+        await page.get_by_role("button", name="Send test notification").click()
+        await _until(page, "document.getElementById('test-result').textContent.includes('delivered')")
+        assert await page.locator("#test-result").inner_text() == f"webhook {receiver.url}: delivered"
+        tests = [b for b in receiver.bodies() if b["alerts"][0]["labels"]["alertname"] == "luna_test"]
+        assert [b["alerts"][0]["labels"]["requested_by"] for b in tests] == [user]
+        assert await page.evaluate("window.stillThisPage") is True

@@ -91,6 +91,29 @@ async def test_an_action_names_its_window_saving_and_baseline(site: Site) -> Non
     assert again["actions"][0]["action_id"] == action["action_id"]  # the same plan keeps its id
 
 
+async def test_actions_become_recommendable_items(site: Site) -> None:
+    """Each proposed action is an item ``energy_action`` (replaced, not duplicated, when it is planned again)."""
+    await site.device(**DISHWASHER)
+    await site.device(**DISHWASHER | {"device_id": "washer", "name": "Washer", "type": "washing_machine"})
+    answer = await site.actions()
+    await site.actions()
+    rows = await site.pool.fetch(
+        "SELECT item_id, type, title, tags, source, active FROM items WHERE item_id LIKE $1 ORDER BY item_id",
+        f"energy_action:{site.site}:%",
+    )
+    expected = sorted(
+        (f"energy_action:{site.site}:{a['action_id']}", a["title"], a["device_id"]) for a in answer["actions"]
+    )
+    assert len(expected) == 2
+    assert [(r["item_id"], r["title"], r["tags"][-1]) for r in rows] == [
+        (item_id, title, f"device:{device}") for item_id, title, device in expected
+    ]
+    assert {(r["type"], r["source"], r["active"]) for r in rows} == {("energy_action", "energy", True)}
+    recommended = await site.client.get("/recommend", params={"k": 10, "type": "energy_action"})
+    assert recommended.status_code == 200, recommended.text
+    assert {i["item_id"] for i in recommended.json()["items"]} >= {item_id for item_id, _, _ in expected}
+
+
 async def test_never_infeasible_and_at_most_n_a_day(site: Site) -> None:
     await site.device(**DISHWASHER)
     await site.device(**DISHWASHER | {"device_id": "washer", "name": "Washer", "type": "washing_machine"})

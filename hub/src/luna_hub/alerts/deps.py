@@ -43,7 +43,12 @@ async def alerts_lifespan(
 
     async with httpx.AsyncClient(timeout=settings.alerts.timeout_s, follow_redirects=False) as client:
         service = AlertService(
-            pool, settings.alerts, timezone=settings.rollup_timezone, client=client, checks=current_checks
+            pool,
+            settings.alerts,
+            timezone=settings.rollup_timezone,
+            client=client,
+            checks=current_checks,
+            prices=settings.prices if settings.prices.enabled else None,
         )
         app.state.alerts = service
         sources: SnapshotSources | None = app.state.get("snapshot_sources")

@@ -16,7 +16,9 @@ from typing import Final, Protocol
 import asyncpg
 
 from luna_hub.alerts.schemas import Observation, fingerprint_of
+from luna_hub.prices.services import tomorrow_missing
 from luna_hub.settings.alerts import AlertSettings
+from luna_hub.settings.prices import PriceImportSettings
 from luna_hub.timeparse import zone
 from luna_hub.timeseries.completeness import completeness
 
@@ -69,6 +71,8 @@ class RuleContext:
     checks: Sequence[ReadinessCheck] = ()
     firing: frozenset[str] = field(default_factory=frozenset)
     """Fingerprints firing now."""
+    prices: PriceImportSettings | None = None
+    """The day-ahead price import, when enabled (its "tomorrow still missing" rule); None: not watched."""
 
     def since(self, moment: datetime | None, labels: dict[str, str]) -> float:
         """Seconds since ``moment``, counted from the hub's start at the earliest unless the alert is firing."""
@@ -283,6 +287,21 @@ def _backup_observations(ctx: RuleContext, backups: Sequence[asyncpg.Record]) ->
     return seen
 
 
+async def prices_missing_rule(ctx: RuleContext) -> list[Observation]:
+    """Tomorrow's day-ahead prices still not all stored after ``prices.missing_alert_at`` (import enabled only)."""
+    if ctx.prices is None or not ctx.prices.enabled:
+        return []
+    async with ctx.pool.acquire() as connection:
+        missing = await tomorrow_missing(connection, ctx.prices, now=ctx.now)
+    if missing is None:
+        return []
+    summary = f"{missing.market} prices for {missing.day.isoformat()} are still missing"
+    annotations = {"summary": summary, "day": missing.day.isoformat(), "since": missing.since.isoformat()}
+    if missing.last_error:
+        annotations["last_error"] = missing.last_error[:500]
+    return [Observation(labels=_labels("prices_missing", "warning", market=missing.market), annotations=annotations)]
+
+
 async def readiness_rule(ctx: RuleContext) -> list[Observation]:
     """Components whose readiness check fails (or takes longer than 5 s)."""
     results = await asyncio.gather(*(_run_check(check) for check in ctx.checks))
@@ -321,6 +340,7 @@ RULES: Final = (
     Rule(("rollup_failures", "document_jobs_failing", "backup_failed", "backup_missing"), hub_rules),
     Rule(("component_not_ready",), readiness_rule),
     Rule(("counter_reset",), counter_reset_rule),
+    Rule(("prices_missing",), prices_missing_rule),
     Rule(("data_gap",), data_gap_rule, slow=True),
 )
 """Every rule the hub evaluates."""

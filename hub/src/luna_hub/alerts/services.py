@@ -46,6 +46,7 @@ from luna_hub.alerts.schemas import (
 from luna_hub.dashboard.schemas import AlertRow
 from luna_hub.errors import BadRequestError, ConflictError, NotFoundError
 from luna_hub.settings.alerts import AlertSettings
+from luna_hub.settings.prices import PriceImportSettings
 from luna_shared.logs import get_logger
 
 __all__ = ["AlertService"]
@@ -69,6 +70,7 @@ class AlertService:
         checks: Callable[[], Sequence[ReadinessCheck]],
         rules: Sequence[Rule] = RULES,
         started_at: datetime | None = None,
+        prices: PriceImportSettings | None = None,
     ) -> None:
         self._pool = pool
         self._settings = settings
@@ -76,6 +78,7 @@ class AlertService:
         self._client = client
         self._checks = checks
         self._rules = rules
+        self._prices = prices
         self.started_at = started_at or datetime.now(UTC)
         self._slow: dict[tuple[str, ...], tuple[datetime, list[Observation]]] = {}
         self._alertmanager_pushed: datetime | None = None
@@ -141,6 +144,7 @@ class AlertService:
             timezone=self._timezone,
             checks=self._checks(),
             firing=firing,
+            prices=self._prices,
         )
         observed: dict[str, Observation] = {}
         held: set[str] = set()

@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from luna_hub.auth.guards import actor_of
 from luna_hub.energy.schemas import ActionsAnswer, ActionView, DeviceSpec, DeviceView, OutcomeView, WindowsAnswer
 from luna_hub.energy.services import (
+    ActionsPublisher,
     WindowsQuery,
     action_outcome,
     dismiss_action,
@@ -111,10 +112,11 @@ class SiteEnergyController(Controller):
         site: FromPath[str],
         db_pool: NamedDependency[asyncpg.Pool],
         settings: NamedDependency[HubSettings],
+        energy_action_items: NamedDependency[ActionsPublisher],
         day: Annotated[date | None, QueryParameter(description="local day (default: tomorrow)")] = None,
     ) -> ActionsAnswer:
-        """At most ``energy.actions_per_day``, each with its baseline; skipped devices say why."""
-        return await propose_actions(db_pool, site, day, settings)
+        """At most ``energy.actions_per_day``, each with its baseline; skipped devices say why; actions become items."""
+        return await propose_actions(db_pool, site, day, settings, publish=energy_action_items)
 
     @post("/actions/{action_id:int}/dismiss", summary="Dismiss an action (its device rests for the cooldown)")
     async def dismiss(

@@ -7,7 +7,7 @@ reads the database around it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -45,6 +45,7 @@ from luna_hub.timeparse import FieldError, LocalClock, parse_instant, zone
 from luna_shared import rules
 
 __all__ = [
+    "ActionsPublisher",
     "LoadPlan",
     "PricesMissingError",
     "WindowsQuery",
@@ -343,13 +344,23 @@ async def _skip_reason(
     return None
 
 
-async def propose_actions(
-    pool: asyncpg.Pool, site: str, day: date | None, settings: HubSettings, *, now: datetime | None = None
+ActionsPublisher = Callable[[ActionsAnswer], Awaitable[None]]
+"""Passes proposed actions on (the events domain makes them items; it never raises for the answer's sake)."""
+
+
+async def propose_actions(  # noqa: PLR0913 - the question, and where its answer goes
+    pool: asyncpg.Pool,
+    site: str,
+    day: date | None,
+    settings: HubSettings,
+    *,
+    now: datetime | None = None,
+    publish: ActionsPublisher | None = None,
 ) -> ActionsAnswer:
     """Turn the day's prices into at most ``energy.actions_per_day`` actions for the site's devices.
 
     Never an infeasible window, never a device in its dismissal cooldown or running now, always
-    with the baseline named; the largest savings first.
+    with the baseline named; the largest savings first. ``publish`` receives the answer.
     """
     energy = settings.energy
     now = now or datetime.now(UTC)
@@ -389,7 +400,10 @@ async def propose_actions(
         for candidate in candidates[: energy.actions_per_day]:
             row = await repository.save_action(connection, _action_row(site, day, candidate, energy.market, tz, today))
             actions.append(_action_view(row, tz))
-    return ActionsAnswer(site=site, day=day, market=energy.market, tz=tz_name, actions=actions, skipped=skipped)
+    answer = ActionsAnswer(site=site, day=day, market=energy.market, tz=tz_name, actions=actions, skipped=skipped)
+    if publish is not None:
+        await publish(answer)
+    return answer
 
 
 async def _plan_device(

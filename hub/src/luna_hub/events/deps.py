@@ -12,13 +12,21 @@ from litestar.di import Provide
 from luna_hub.database.deps import provide_db_pool
 from luna_hub.documents.index import ChunkIndex
 from luna_hub.events.documents import ItemsOfDocuments
+from luna_hub.events.energy import ItemsOfActions
 from luna_hub.events.services import EventsService
 from luna_hub.events.vectors import QdrantItemIndex
 from luna_hub.rag.deps import provide_rag_parts
 from luna_hub.settings import HubSettings
 from luna_shared.logs import get_logger
 
-__all__ = ["events_dependencies", "events_lifespan", "items_of_documents", "provide_events", "provide_item_index"]
+__all__ = [
+    "events_dependencies",
+    "events_lifespan",
+    "items_of_documents",
+    "provide_action_items",
+    "provide_events",
+    "provide_item_index",
+]
 
 _log = get_logger(__name__)
 
@@ -55,6 +63,14 @@ def provide_events(state: State) -> EventsService:
     return service
 
 
+def provide_action_items(state: State) -> ItemsOfActions:
+    """Return the publisher that makes proposed energy actions items (the energy domain's ``ActionsPublisher``)."""
+    return ItemsOfActions(provide_db_pool(state), provide_item_index(state))
+
+
 def events_dependencies() -> dict[str, Provide]:
-    """Return the dependency ``events`` for handlers."""
-    return {"events": Provide(provide_events, sync_to_thread=False)}
+    """Return the dependencies ``events`` and ``energy_action_items`` for handlers."""
+    return {
+        "events": Provide(provide_events, sync_to_thread=False),
+        "energy_action_items": Provide(provide_action_items, sync_to_thread=False),
+    }

@@ -54,7 +54,11 @@ function bytes(n) {
 }
 
 function seconds(value) {
-  return value === null || value === undefined ? "–" : `${value.toFixed(2)} s`;
+  if (value === null || value === undefined) return "–";
+  if (value >= 86400) return `${(value / 86400).toFixed(1)} d`;
+  if (value >= 3600) return `${(value / 3600).toFixed(1)} h`;
+  if (value >= 60) return `${(value / 60).toFixed(1)} min`;
+  return `${value.toFixed(2)} s`;
 }
 
 function chart(svg, points) {
@@ -85,7 +89,25 @@ async function silence(alert) {
   });
   byId("silence-result").textContent = answer.ok
     ? `${alert.alertname} silenced for an hour`
-    : `silencing failed (${answer.status})`;
+    : `silencing failed (${await problemText(answer)})`;
+}
+
+async function problemText(answer) {
+  const problem = await answer.json().catch(() => null);
+  return problem && problem.detail ? `${answer.status}: ${problem.detail}` : String(answer.status);
+}
+
+async function sendTestNotification() {
+  const out = byId("test-result");
+  out.textContent = "sending…";
+  const answer = await fetch("/alerts/test", {
+    method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": csrfToken()},
+  }).catch(() => null);
+  if (!answer) { out.textContent = "test notification failed: the hub did not answer"; return; }
+  if (!answer.ok) { out.textContent = `test notification failed (${await problemText(answer)})`; return; }
+  const {results} = await answer.json();
+  out.textContent = results.map((r) => `${r.channel} ${r.target}: ${r.delivered ? "delivered" : `not delivered (${r.error})`}`)
+    .join("; ");
 }
 
 function render(s) {
@@ -153,6 +175,7 @@ function connect() {
   });
 }
 
+byId("send-test").addEventListener("click", sendTestNotification);
 byId("sign-out").addEventListener("click", async () => {
   await fetch("/auth/logout", {method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": csrfToken()}});
   window.location.assign("/admin/login");
