@@ -22,17 +22,15 @@ import socket
 import subprocess
 import tempfile
 import time
-import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-import asyncpg
 import httpx
 
+from bench.databases import migrated_database
 from bench.hub_ingest import (
-    ADMIN_DSN,
     Agent,
     _agents,
     _check_exactly_once,
@@ -42,7 +40,6 @@ from bench.hub_ingest import (
     _stop,
 )
 from bench.report import Result
-from luna_hub.database.migrate import apply_migrations
 
 AGENTS: Final = 1_000
 INTERVAL_S: Final = 10.0
@@ -165,21 +162,9 @@ async def _measure(dsn: str, replicas: int) -> Run:
 
 
 async def _run() -> list[Result]:
-    name = f"luna_bench_fleet_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        connection = await asyncpg.connect(dsn)
-        try:
-            await apply_migrations(connection, timezone="Europe/Berlin")
-        finally:
-            await connection.close()
+    async with migrated_database() as dsn:
         alone = await _measure(dsn, 1)
         spread = await _measure(dsn, REPLICAS)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
     sent = AGENTS * BATCHES * BATCH
     p50, p95 = _percentiles(spread.latencies)
     alone_p50, alone_p95 = _percentiles(alone.latencies)
