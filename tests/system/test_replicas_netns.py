@@ -192,7 +192,7 @@ def _hub_env(lab: Lab, dsn: str, base: Path, hub: str, hook: str) -> dict[str, s
         "LUNA_ALERTS__AGENT_OFFLINE_AFTER_S": "12",
         "LUNA_ALERTS__GROUP_BY": '["alertname", "agent_id"]',
         "LUNA_ALERTS__WEBHOOK_URLS": json.dumps([hook]),
-        "LUNA_DOCUMENTS__JOB_HEARTBEAT_S": "2",  # a killed replica's job counts as abandoned after 8 s
+        "LUNA_DOCUMENTS__JOB_HEARTBEAT_S": "5",  # abandoned after 20 s: longer than the 12 s partition
         "LUNA_PRICES__ENABLED": "true",
         "LUNA_PRICES__SMARD_URL": f"http://{lab.hosts['ops']}:{_smard_port(lab)}/app/chart_data",
         "LUNA_PRICES__CHECK_EVERY_S": "1",
@@ -432,14 +432,14 @@ def _impair(lab: Lab, host: str) -> None:
 
 
 async def _flap(lab: Lab, hosts: list[str]) -> int:
-    """Take each agent host's link down for a second every few seconds (bursts of loss); return the flaps."""
+    """Take each agent host's link down for 4 s after every 3 s up (bursts of loss); return the flaps."""
     flaps = 0
     try:
         while True:
             await asyncio.sleep(3)
             for host in hosts:
                 lab.run(host, "ip", "link", "set", lab.link(host), "down")
-            await asyncio.sleep(1)
+            await asyncio.sleep(4)  # longer than the agents' 3 s timeout: requests in flight fail and are resent
             for host in hosts:
                 lab.run(host, "ip", "link", "set", lab.link(host), "up")
             flaps += 1
