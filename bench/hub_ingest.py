@@ -207,7 +207,8 @@ async def _check_exactly_once(dsn: str, acked: dict[str, int]) -> int:
     return sum(acked.values())
 
 
-def _start_hub(dsn: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_hub(dsn: str, folder: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """``luna-hub serve`` on a free loopback port with its state in ``folder``; return it and its URL."""
     log = folder / "hub.log"
     with log.open("wb") as output:
         hub = subprocess.Popen(
@@ -217,8 +218,10 @@ def _start_hub(dsn: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
             env={
                 **os.environ,
                 "LUNA_DATABASE_URL": dsn,
+                "LUNA_DATA_DIR": str(folder),
                 "LUNA_LOG__LEVEL": "WARNING",
                 "LUNA_INGEST__CLOCK_TOLERANCE_S": "86400",
+                **(env or {}),
             },
         )
     deadline = time.monotonic() + 60

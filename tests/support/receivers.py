@@ -60,8 +60,8 @@ class WebhookReceiver:
 
 
 @asynccontextmanager
-async def webhook_receiver(port: int = 0) -> AsyncIterator[WebhookReceiver]:
-    """Serve on 127.0.0.1:``port`` (0: any free port) until the block ends.
+async def webhook_receiver(port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[WebhookReceiver]:
+    """Serve on ``host``:``port`` (0: any free port) until the block ends.
 
     The server runs on an event loop and thread of its own: the in-process test client blocks the
     test's loop while the app handles a request, and the app may be calling this receiver then.
@@ -89,8 +89,8 @@ async def webhook_receiver(port: int = 0) -> AsyncIterator[WebhookReceiver]:
     parts: dict[str, Any] = {}
 
     async def serve() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", port)
-        receiver.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+        server = await asyncio.start_server(handle, host, port)
+        receiver.url = f"http://{host}:{server.sockets[0].getsockname()[1]}/hook"
         stop = parts["stop"] = asyncio.Event()
         parts["loop"] = asyncio.get_running_loop()
         started.set()
