@@ -7,8 +7,9 @@ the fix one of them printed "N acknowledged; backlog N" and exited 1 although no
 
 from __future__ import annotations
 
+import asyncio
 import re
-import subprocess
+from asyncio.subprocess import PIPE, STDOUT
 
 import pytest
 
@@ -42,12 +43,13 @@ async def test_two_drains_of_one_buffer_both_exit_0_with_a_true_backlog(
     hub.start()
     config = site.config(hub.url, batch_max_readings=100)
     command = [str(BIN / "luna-agent"), "sync", "--once", "-c", str(config)]
-    drains = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outputs = [drain.communicate(timeout=300) for drain in drains]
+    drains = [await asyncio.create_subprocess_exec(*command, stdout=PIPE, stderr=STDOUT) for _ in range(2)]
+    outputs = await asyncio.wait_for(asyncio.gather(*(drain.communicate() for drain in drains)), 300)
     hub.stop()
     acknowledged = 0
-    for drain, (out, err) in zip(drains, outputs, strict=True):
-        assert drain.returncode == 0, out + err
+    for drain, (raw, _) in zip(drains, outputs, strict=True):
+        out = raw.decode()
+        assert drain.returncode == 0, out
         summary = _SUMMARY.search(out)
         assert summary is not None, out
         assert summary.group(3) == "0", out  # counted in the file at the end, not the stale running count

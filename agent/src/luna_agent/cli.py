@@ -49,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         "sync",
         help="forward the buffer's backlog to the hub now",
         description="Send every unacknowledged reading in the buffer to the hub ([sync] settings), then print a "
-        "summary. Exit 0 when nothing is left that it could send, 1 when the hub is unreachable or refuses (or there is "
-        "no key). Meant for a stopped agent; next to a running one nothing is stored twice, but that agent's backlog "
-        "figure stays too high until it restarts.",
+        "summary. Exit 0 when nothing is left that it could send, 1 when the hub is unreachable or refuses (or "
+        "there is no key). Meant for a stopped agent; next to a running one nothing is stored twice, but that "
+        "agent's backlog figure stays too high until it restarts.",
     )
     sync.add_argument("--once", action="store_true", required=True, help="drain once and exit (the only mode)")
     sync.add_argument("-c", dest="run_config", type=Path, metavar="FILE", help="settings file (same as --config)")
