@@ -229,8 +229,9 @@ class ReadingBuffer:
         Another process on the same file (a running agent beside ``sync --once``) may have
         acknowledged or added readings since this one opened it; the running count would be stale.
         """
-        self._depth = self._db.execute("SELECT COUNT(*) FROM readings WHERE synced = 0").fetchone()[0]
-        return self._depth
+        depth: int = self._db.execute("SELECT COUNT(*) FROM readings WHERE synced = 0").fetchone()[0]
+        self._depth = depth
+        return depth
 
     def quarantine(self, seq: int, reason: str, at: datetime) -> bool:
         """Move the unacknowledged reading ``seq`` out of the queue into quarantine; ``False`` if not waiting."""
