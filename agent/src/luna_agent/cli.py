@@ -263,6 +263,7 @@ async def _simulate(profile: str, host: str, port: int, unit: int) -> None:
 
 def _serve(settings: AgentSettings, *, host: str | None, port: int | None) -> None:
     from luna_agent.api import create_app  # noqa: PLC0415 - keeps check-config and probe light
+    from luna_agent.exclusive import check_port_free, lock_data_dir  # noqa: PLC0415
 
     api = msgspec.structs.replace(
         settings.status_api,
@@ -270,7 +271,9 @@ def _serve(settings: AgentSettings, *, host: str | None, port: int | None) -> No
         port=settings.status_api.port if port is None else port,
     )
     settings = msgspec.structs.replace(settings, status_api=api)
-    asyncio.run(serve_http(create_app(settings), host=api.host, port=api.port, name="luna-agent"))
+    with lock_data_dir(Path(settings.data_dir)):  # held until the agent has stopped
+        check_port_free(api.host, api.port)
+        asyncio.run(serve_http(create_app(settings), host=api.host, port=api.port, name="luna-agent"))
 
 
 if __name__ == "__main__":
