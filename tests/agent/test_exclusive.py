@@ -55,13 +55,17 @@ def test_a_second_agent_on_the_same_data_dir_or_port_refuses_in_one_line(tmp_pat
     assert same_dir.returncode == 1
     assert same_dir.stdout == ""
     assert same_dir.stderr.splitlines() == [
-        f"luna-agent: error: {data_dir} is in use by another luna-agent (pid {pid}, lock {data_dir / LOCK_FILE}); "
-        "stop that one, or give this one its own data_dir (LUNA_DATA_DIR)"
+        (
+            f"luna-agent: error: {data_dir} is in use by another luna-agent (pid {pid}, lock {data_dir / LOCK_FILE}); "
+            "stop that one, or give this one its own data_dir (LUNA_DATA_DIR)"
+        )
     ]
     assert same_port.returncode == 1
     assert same_port.stderr.splitlines() == [
-        f"luna-agent: error: status API port 127.0.0.1:{port} is taken (another luna-agent?); "
-        "choose another with --port or status_api.port"
+        (
+            f"luna-agent: error: status API port 127.0.0.1:{port} is taken (another luna-agent?); "
+            "choose another with --port or status_api.port"
+        )
     ]
     assert not (tmp_path / "other" / "buffer.sqlite3").exists()  # refused before opening anything
 
