@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from asyncio.subprocess import PIPE, STDOUT
+from pathlib import Path
 
 import pytest
 
@@ -20,11 +21,16 @@ pytestmark = pytest.mark.slow
 _SUMMARY = re.compile(r"sync: (\d+) reading\(s\) in (\d+) batch\(es\) acknowledged by \S+; backlog (\d+); state (\w+)")
 
 
-async def test_sync_once_delivers_everything_and_says_so(hub: HubRun, site: SiteAgent, system_dsn: str) -> None:
-    prefill(site, 2_500)
+def _backlog_and_hub(hub: HubRun, site: SiteAgent, readings: int, batch: int) -> Path:
+    """``readings`` waiting in the buffer, the agent known to a running hub; return the agent's config."""
+    prefill(site, readings)
     hub.create_agent(site.agent_id, site.site_id, site.key_file)
     hub.start()
-    config = site.config(hub.url, batch_max_readings=200)
+    return site.config(hub.url, batch_max_readings=batch)
+
+
+async def test_sync_once_delivers_everything_and_says_so(hub: HubRun, site: SiteAgent, system_dsn: str) -> None:
+    config = _backlog_and_hub(hub, site, 2_500, 200)
     result = sync_once(config)
     hub.stop()
     assert result.returncode == 0, result.stdout + result.stderr
@@ -38,10 +44,7 @@ async def test_sync_once_delivers_everything_and_says_so(hub: HubRun, site: Site
 async def test_two_drains_of_one_buffer_both_exit_0_with_a_true_backlog(
     hub: HubRun, site: SiteAgent, system_dsn: str
 ) -> None:
-    prefill(site, 6_000)
-    hub.create_agent(site.agent_id, site.site_id, site.key_file)
-    hub.start()
-    config = site.config(hub.url, batch_max_readings=100)
+    config = _backlog_and_hub(hub, site, 6_000, 100)
     command = [str(BIN / "luna-agent"), "sync", "--once", "-c", str(config)]
     drains = [await asyncio.create_subprocess_exec(*command, stdout=PIPE, stderr=STDOUT) for _ in range(2)]
     outputs = await asyncio.wait_for(asyncio.gather(*(drain.communicate() for drain in drains)), 300)
