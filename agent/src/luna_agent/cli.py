@@ -39,8 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     probe = commands.add_parser(
         "probe",
         help="find the profile, byte order and address base of a device",
-        description="Try the shipped profiles, byte orders and address shifts; list decodes with plausible "
-        "values (230 V +-10 %%, 50 Hz +-1 %%).",
+        description="Try the shipped profiles, byte orders and address shifts. A decoding whose L1 voltage "
+        "(180-260 V) and frequency (45-65 Hz) are plausible becomes a candidate; candidates are ranked by evidence: "
+        "identity registers the profile documents (meter code, serial number) and how many of all its values are "
+        "plausible. The first line names the best and how sure that is (sure, likely, unsure).",
     )
     probe.add_argument("target", metavar="HOST[:PORT]")
     probe.add_argument("--unit", type=int, default=1, help="Modbus unit id (default 1)")
@@ -49,8 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         "sync",
         help="forward the buffer's backlog to the hub now",
         description="Send every unacknowledged reading in the buffer to the hub ([sync] settings), then print a "
-        "summary. Exit 0 when the hub acknowledged all of them, 1 otherwise. Meant for a stopped agent; next to a "
-        "running one nothing is stored twice, but that agent's backlog figure stays too high until it restarts.",
+        "summary. Exit 0 when nothing is left that it could send, 1 when the hub is unreachable or refuses (or "
+        "there is no key). Meant for a stopped agent; next to a running one nothing is stored twice, but that "
+        "agent's backlog figure stays too high until it restarts.",
     )
     sync.add_argument("--once", action="store_true", required=True, help="drain once and exit (the only mode)")
     sync.add_argument("-c", dest="run_config", type=Path, metavar="FILE", help="settings file (same as --config)")
@@ -153,7 +156,7 @@ def _check_config(path: Path) -> int:
 
 
 async def _probe(target: str, unit: int, request_timeout: float) -> int:
-    from luna_agent.sources.modbus.probe import probe_device  # noqa: PLC0415 - only this command needs it
+    from luna_agent.sources.modbus.probe import certainty, probe_device  # noqa: PLC0415 - only this command needs it
     from luna_agent.sources.modbus.transport import ModbusTransport  # noqa: PLC0415
 
     host, _, port = target.partition(":")
@@ -165,9 +168,23 @@ async def _probe(target: str, unit: int, request_timeout: float) -> int:
     if not results:
         print(f"{target} unit {unit}: no shipped profile gives plausible values (or the device does not answer)")
         return 1
-    for result in results:
+    best = results[0]
+    sure = certainty(results)
+    print(
+        f"{target} unit {unit}: {best.profile}, order {best.order}, address shift {best.address_shift:+d} ({sure}; "
+        f"{len(results)} candidate(s))"
+    )
+    for rank, result in enumerate(results, 1):
+        evidence = result.evidence
+        seen = [f"{evidence.plausible}/{evidence.checked} values plausible"]
+        seen += [f"{code} matches" for code in evidence.codes_matched]
+        seen += [f"{serial} answers" for serial in evidence.serials]
+        seen += [*evidence.codes_missing, *evidence.codes_differing]
         values = ", ".join(f"{k}={v}" for k, v in result.values.items())
-        print(f"plausible: profile={result.profile} order={result.order} shift={result.address_shift:+d}  {values}")
+        print(
+            f"{rank}. profile={result.profile} order={result.order} shift={result.address_shift:+d} "
+            f"score={result.score:g}  {values}; {'; '.join(seen)}"
+        )
     return 0
 
 
@@ -227,14 +244,15 @@ async def _sync_once(settings: AgentSettings, path: Path | None) -> int:
     )
     if summary.state is SyncState.WAITING_FOR_KEY:
         print(f"sync: no agent key yet: {settings.sync.key_file} does not exist")
-    elif summary.last_error and summary.backlog:
+    elif not summary.complete and summary.last_error:
         print(f"sync: last error: {summary.last_error}")
-    return 0 if summary.backlog == 0 else 1
+    return 0 if summary.complete else 1
 
 
 async def _simulate(profile: str, host: str, port: int, unit: int) -> None:
-    from luna_agent.simulators.modbus_meter import MeterSimulator  # noqa: PLC0415
+    from luna_agent.simulators.modbus_meter import MeterSimulator, one_line_pymodbus_log  # noqa: PLC0415
 
+    one_line_pymodbus_log(unit)
     simulator = await MeterSimulator(profile, host=host, port=port, unit=unit).start()
     print(f"luna-agent simulating {profile} at modbus://{host}:{simulator.port} unit {unit}", flush=True)
     try:
@@ -245,6 +263,7 @@ async def _simulate(profile: str, host: str, port: int, unit: int) -> None:
 
 def _serve(settings: AgentSettings, *, host: str | None, port: int | None) -> None:
     from luna_agent.api import create_app  # noqa: PLC0415 - keeps check-config and probe light
+    from luna_agent.exclusive import check_port_free, lock_data_dir  # noqa: PLC0415
 
     api = msgspec.structs.replace(
         settings.status_api,
@@ -252,7 +271,9 @@ def _serve(settings: AgentSettings, *, host: str | None, port: int | None) -> No
         port=settings.status_api.port if port is None else port,
     )
     settings = msgspec.structs.replace(settings, status_api=api)
-    asyncio.run(serve_http(create_app(settings), host=api.host, port=api.port, name="luna-agent"))
+    with lock_data_dir(Path(settings.data_dir)):  # held until the agent has stopped
+        check_port_free(api.host, api.port)
+        asyncio.run(serve_http(create_app(settings), host=api.host, port=api.port, name="luna-agent"))
 
 
 if __name__ == "__main__":

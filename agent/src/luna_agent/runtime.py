@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 
 from luna_agent.buffer import ReadingBuffer
 from luna_agent.metrics import AgentMetrics
@@ -108,7 +109,11 @@ class Agent:
             from luna_agent.simulators.tasmota_plug import TasmotaPlugSimulator  # noqa: PLC0415 - paho only when configured
             from luna_agent.sources.mqtt import MqttSource  # noqa: PLC0415
 
-            self.mqtt = MqttSource(self.settings.mqtt, self.ingest)
+            mqtt = self.settings.mqtt
+            if "{instance}" in mqtt.client_id:  # stable per data dir (the buffer's id), unlike a pid
+                client_id = mqtt.client_id.replace("{instance}", self.buffer.instance_id)
+                mqtt = msgspec.structs.replace(mqtt, client_id=client_id)
+            self.mqtt = MqttSource(mqtt, self.ingest)
             self.mqtt.start()
             broker = self.settings.mqtt
             for plug in self.settings.plug_simulators:

@@ -18,6 +18,7 @@ from luna_agent.sources.modbus.codec import (
     encode,
     integer_range,
     register_count,
+    shortest_float32,
 )
 from luna_agent.sources.modbus.points import Decoded, PointSpec, decode_point, pdu_address
 from luna_shared.vocabulary import Flag
@@ -90,7 +91,12 @@ def test_encode_decode_round_trip(typed: tuple[DataType, int | float], order: By
     data_type, value = typed
     words = encode(value, data_type, order)
     assert len(words) == register_count(data_type)
-    assert decode(words, data_type, order) == value
+    decoded = decode(words, data_type, order)
+    if data_type == DataType.FLOAT32:  # the same float32, written with no more digits than it needs
+        assert encode(decoded, data_type, order) == words
+        assert decoded == shortest_float32(value)
+    else:
+        assert decoded == value
 
 
 @given(typed_values(), st.sampled_from(["big", "little"]), st.booleans())
@@ -100,7 +106,31 @@ def test_decoder_agrees_with_the_independent_test_encoder(
     data_type, value = typed
     order = {("big", False): "ABCD", ("little", False): "CDAB", ("big", True): "BADC", ("little", True): "DCBA"}
     words = encode_registers(data_type, value, word_order=word_order, byte_swap=byte_swap)  # type: ignore[arg-type]
-    assert decode(words, data_type, ByteOrder(order[word_order, byte_swap])) == value
+    expected = shortest_float32(value) if data_type == DataType.FLOAT32 else value
+    assert decode(words, data_type, ByteOrder(order[word_order, byte_swap])) == expected
+
+
+def test_float32_reads_with_the_digits_of_its_source() -> None:
+    words = encode(230.31664, DataType.FLOAT32)
+    assert struct.unpack(">f", struct.pack(">HH", *words))[0] == 230.31663513183594  # the noise being removed
+    assert repr(decode(words, DataType.FLOAT32)) == "230.31664"
+    assert repr(decode([0x4366, 0x3333], DataType.FLOAT32)) == "230.2"  # the document has ...34: 230.20001
+    assert compile_run_decoder(DataType.FLOAT32, 2)([*words, 0x4370, 0x8000]) == (230.31664, 240.5)
+
+
+@given(st.floats(width=32))
+def test_shortest_float32_is_the_same_float32_with_the_fewest_digits(value: float) -> None:
+    short = shortest_float32(value)
+    if not math.isfinite(value):
+        assert short is value
+        return
+    assert struct.pack(">f", short) == struct.pack(">f", value)
+    digits = len(f"{abs(short):e}".split("e")[0].replace(".", "").rstrip("0"))
+    # one digit fewer never names the same float32 (9 is float32's worst case)
+    assert digits <= 9
+    if digits > 1:
+        fewer = float(f"{short:.{digits - 2}e}")  # digits - 1 significant digits
+        assert struct.pack(">f", fewer) != struct.pack(">f", value)
 
 
 @given(st.lists(st.integers(0, 0xFFFF), min_size=2, max_size=2))

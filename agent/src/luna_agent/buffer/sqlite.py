@@ -223,6 +223,16 @@ class ReadingBuffer:
         self._depth -= changed
         return changed
 
+    def recount(self) -> int:
+        """Count the unacknowledged readings in the file again and return the count.
+
+        Another process on the same file (a running agent beside ``sync --once``) may have
+        acknowledged or added readings since this one opened it; the running count would be stale.
+        """
+        depth: int = self._db.execute("SELECT COUNT(*) FROM readings WHERE synced = 0").fetchone()[0]
+        self._depth = depth
+        return depth
+
     def quarantine(self, seq: int, reason: str, at: datetime) -> bool:
         """Move the unacknowledged reading ``seq`` out of the queue into quarantine; ``False`` if not waiting."""
         with self._transaction() as db:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import math
+import sys
 import time
 from collections.abc import Mapping
 
@@ -21,10 +23,12 @@ from luna_agent.sources.modbus.codec import encode, integer_range
 from luna_agent.sources.modbus.points import PointSpec
 from luna_agent.sources.modbus.profiles import MeterProfile, load_profile
 
-__all__ = ["MeterSimulator", "simulated_values"]
+__all__ = ["SIMULATED_SERIAL", "MeterSimulator", "one_line_pymodbus_log", "simulated_values"]
 
 _PLACEHOLDER = 65535
 _FILLED_GAP = 16
+SIMULATED_SERIAL = 1_234_567
+"""What a simulated meter answers in a serial-number register; a meter code answers its documented value."""
 
 
 def simulated_values(elapsed_s: float, energy_kwh: float) -> dict[str, float]:
@@ -72,6 +76,40 @@ def simulated_values(elapsed_s: float, energy_kwh: float) -> dict[str, float]:
     for pair in ("l1_l2", "l2_l3", "l3_l1"):
         values[f"voltage_{pair}_v"] = 400.0 + math.sin(elapsed_s / 11)
     return values
+
+
+class _OneLinePerRequest(logging.Filter):
+    """Turns pymodbus' log records (a traceback and hex frame dumps per failed request) into one line each."""
+
+    def __init__(self, unit: int) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if text == "Repeating....":  # pymodbus' own marker for a repeated message: the line before says it
+            return False
+        if "KeyError" in text and "unable to fulfill" in text:  # pymodbus' simulator, asked for another unit id
+            line = f"a request for a unit id other than {self.unit}: answered exception 4 (device failure)"
+        else:
+            line = text.split("\n", 1)[0].split("; Traceback", 1)[0].strip()
+        record.msg, record.args, record.exc_info, record.exc_text, record.stack_info = line, None, None, None, None
+        return True
+
+
+def one_line_pymodbus_log(unit: int) -> None:
+    """Let pymodbus print at most one line per request to standard error (warnings and errors only).
+
+    Left alone it prints a traceback and hex dumps of the last frames for each request it cannot
+    answer (a probe trying other unit ids and addresses sends many of those).
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("luna-agent simulate: modbus %(levelname)s: %(message)s"))
+    handler.addFilter(_OneLinePerRequest(unit))
+    logger = logging.getLogger("pymodbus")
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
 
 
 def _encode_point(point: PointSpec, value: float) -> list[int]:
@@ -125,6 +163,10 @@ class MeterSimulator:
         self._energy_kwh = 1234.5
         self._last_step = self._started
         tables = _image(loaded.points, simulated_values(0, self._energy_kwh))
+        for register in loaded.profile.identity:
+            value = SIMULATED_SERIAL if register.expect is None else register.expect
+            words = encode(value, register.data_type)
+            tables[register.register_type].update({register.address + i: w for i, w in enumerate(words)})
         bits = [SimData(_PLACEHOLDER, values=[False], datatype=SimType.BITS)]
         device = SimDevice(unit, simdata=(bits, bits, _runs(tables["holding"]), _runs(tables["input"])))
         self._server = ModbusTcpServer(device, address=(host, port))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -68,7 +69,9 @@ class TasmotaPlugSimulator:
         from paho.mqtt.client import Client, MQTTv311  # noqa: PLC0415 - only agents with MQTT load paho
         from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
 
-        client = Client(CallbackAPIVersion.VERSION2, client_id=f"luna-sim-{self.name}", protocol=MQTTv311)
+        # clean session, nothing to keep: the pid keeps two demo agents' plugs from taking each other's place
+        client_id = f"luna-sim-{self.name}-{os.getpid()}"
+        client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTv311)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.connect_async(self.host, self.port, keepalive=30)
         client.loop_start()

@@ -79,5 +79,8 @@ class DrainSummary(msgspec.Struct, frozen=True, kw_only=True):
     readings: int
     batches: int
     backlog: int
+    """Unacknowledged readings in the file at the end (a running agent beside may have added some)."""
     state: SyncState
     last_error: str | None
+    complete: bool
+    """The last look found nothing left to send: everything this run could deliver was delivered."""

@@ -426,9 +426,10 @@ class Uploader:
         return DrainSummary(
             readings=self.readings_sent - readings,
             batches=self.batches_sent - batches,
-            backlog=self.buffer.stats().depth,
+            backlog=self.buffer.recount(),
             state=self.state,
             last_error=self.last_error,
+            complete=step is Step.EMPTY,
         )
 
     def _delay_after(self, step: Step) -> float:

@@ -28,6 +28,7 @@ __all__ = [
     "encode",
     "integer_range",
     "register_count",
+    "shortest_float32",
 ]
 
 
@@ -82,6 +83,25 @@ def register_count(data_type: DataType) -> int:
     return struct.calcsize(_FORMATS[data_type]) // 2
 
 
+_FLOAT32: Final = struct.Struct(">f")
+
+
+def shortest_float32(value: float) -> float:
+    """Return the float with the fewest digits that is still the same float32 as ``value``.
+
+    A float32 register holding 230.31664 widens to 230.31663513183594; the extra digits are
+    noise from the conversion, not the meter's. Six to nine significant digits always suffice.
+    """
+    if value - value != 0:  # NaN and infinities stay as they are
+        return value
+    raw = _FLOAT32.pack(value)
+    for digits in (6, 7, 8):
+        short = float(f"{value:.{digits}g}")
+        if _FLOAT32.pack(short) == raw:
+            return short
+    return float(f"{value:.9g}")
+
+
 def _swap_bytes(word: int) -> int:
     return ((word & 0xFF) << 8) | (word >> 8)
 
@@ -105,6 +125,7 @@ def compile_decoder(data_type: DataType, order: ByteOrder = ByteOrder.ABCD) -> D
     value_format = struct.Struct(_FORMATS[data_type])
     swap_words = order in _WORD_SWAPPED
     swap_bytes = order in _BYTE_SWAPPED
+    is_float32 = data_type is DataType.FLOAT32
 
     def decode_words(words: Sequence[int]) -> int | float:
         if len(words) != count:
@@ -118,7 +139,7 @@ def compile_decoder(data_type: DataType, order: ByteOrder = ByteOrder.ABCD) -> D
             swapped[0::2], swapped[1::2] = raw[1::2], raw[0::2]
             raw = bytes(swapped)
         value: int | float = value_format.unpack(raw)[0]
-        return value
+        return shortest_float32(value) if is_float32 else value
 
     return decode_words
 
@@ -128,12 +149,14 @@ def compile_run_decoder(data_type: DataType, count: int) -> Callable[[Sequence[i
     """Return a decoder of ``count`` consecutive big-endian (``ABCD``) values in one pass (a meter's block)."""
     words_format = struct.Struct(f">{count * register_count(data_type)}H")
     values_format = struct.Struct(f">{count}{_FORMATS[data_type][1:]}")
+    is_float32 = data_type is DataType.FLOAT32
 
     def decode_run(words: Sequence[int]) -> tuple[int | float, ...]:
         try:
-            return values_format.unpack(words_format.pack(*words))
+            values: tuple[int | float, ...] = values_format.unpack(words_format.pack(*words))
         except struct.error as exc:
             raise DecodeError(f"cannot decode {count} x {data_type} from {len(words)} registers") from exc
+        return tuple(map(shortest_float32, values)) if is_float32 else values
 
     return decode_run
 

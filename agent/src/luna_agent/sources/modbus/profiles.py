@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import tomllib
 from importlib import resources
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -15,7 +15,27 @@ from luna_agent.sources.modbus.codec import DataType
 from luna_agent.sources.modbus.points import PointSpec
 from luna_shared.wire import MetricName
 
-__all__ = ["MeterProfile", "ProfileInfo", "SunSpecPoint", "SunSpecProfile", "load_profile", "profile_names"]
+__all__ = [
+    "IdentityRegister",
+    "MeterProfile",
+    "ProfileInfo",
+    "SunSpecPoint",
+    "SunSpecProfile",
+    "load_profile",
+    "profile_names",
+]
+
+
+class IdentityRegister(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A register that names the device rather than measuring (serial number, meter code); for ``probe``."""
+
+    name: str
+    register_type: Literal["holding", "input"] = "holding"
+    address: Annotated[int, msgspec.Meta(ge=0, le=65_535)]
+    """0-based PDU address."""
+    data_type: DataType = DataType.UINT16
+    expect: int | None = None
+    """The value the manufacturer documents for this model (a meter code); ``None``: any value (a serial number)."""
 
 
 class ProfileInfo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -28,6 +48,8 @@ class ProfileInfo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     models: tuple[int, ...] = ()
     """SunSpec model ids this profile decodes (SunSpec profiles only)."""
     model_length: int | None = None
+    identity: tuple[IdentityRegister, ...] = ()
+    """Registers that identify the model (from the same source), read by ``luna-agent probe``."""
 
 
 class MeterProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -55,7 +55,9 @@ class MqttSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     host: str = "127.0.0.1"
     port: Port = 1883
     client_id: str = "luna-agent"
-    """Stable across restarts: the broker keeps the persistent session (QoS 1) under it."""
+    """Stable across restarts: the broker keeps the persistent session (QoS 1) under it. ``{instance}`` in it
+    becomes the buffer's random id (fixed when data_dir is first used): two agents with their own data dirs
+    then never knock each other off the broker."""
     username: str | None = None
     password: str | None = None
     subscriptions: tuple[MqttMapping, ...] = ()
