@@ -21,13 +21,16 @@ class EventsController(Controller):
     tags = ["recommend"]  # noqa: RUF012 - Litestar's declared type
 
     @post("/items", status_code=200, summary="Create or replace items and embed them", request_max_body_size=16 << 20)
-    async def items(self, data: JSONBody[ItemsRequest], events: NamedDependency[EventsService]) -> ItemsStored:
+    async def items(self, data: JSONBody[ItemsRequest], events_service: NamedDependency[EventsService]) -> ItemsStored:
         """Upsert items by ``item_id`` into the database and the vector store (analysts and admins)."""
-        return await events.upsert_items(data.items)
+        return await events_service.upsert_items(data.items)
 
     @post("/events", status_code=200, summary="Store events (idempotent by event_id)", request_max_body_size=8 << 20)
     async def store(
-        self, data: JSONBody[EventsRequest], events: NamedDependency[EventsService], request: Request[Any, Any, Any]
+        self,
+        data: JSONBody[EventsRequest],
+        events_service: NamedDependency[EventsService],
+        request: Request[Any, Any, Any],
     ) -> EventsStored:
         """Store the batch whole or not at all; ``user_id`` defaults to the caller, others only for analysts/admins."""
-        return await events.store(data.events, caller=principal_of(request) or ANONYMOUS)
+        return await events_service.store(data.events, caller=principal_of(request) or ANONYMOUS)

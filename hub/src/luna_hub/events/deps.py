@@ -69,8 +69,8 @@ def provide_action_items(state: State) -> ItemsOfActions:
 
 
 def events_dependencies() -> dict[str, Provide]:
-    """Return the dependencies ``events`` and ``energy_action_items`` for handlers."""
+    """Return the dependencies ``events_service`` and ``energy_action_items`` for handlers."""
     return {
-        "events": Provide(provide_events, sync_to_thread=False),
+        "events_service": Provide(provide_events, sync_to_thread=False),  # not "events": a body field of that name
         "energy_action_items": Provide(provide_action_items, sync_to_thread=False),
     }
