@@ -49,7 +49,12 @@ def _wait_for_series(hub_url: str, key: str, meter: str, metric: str, timeout: f
     query = f"/data/query?meter={meter}&metric={metric}&start={today}&end={today + timedelta(days=2)}&bucket=raw"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        series = _get(hub_url + query, key)["series"]  # type: ignore[index]
+        try:
+            series = _get(hub_url + query, key)["series"]  # type: ignore[index]
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:  # the hub has not heard of the meter yet
+                raise
+            series = []
         if series and series[0]["points"]:
             points: list[dict[str, object]] = series[0]["points"]
             return points

@@ -84,7 +84,7 @@ async def _wait_for_value(api: str, expression: str, expected: float, within: fl
 async def test_prometheus_scrapes_the_hub_and_sees_an_agent_batch(system_dsn: str, tmp_path: Path) -> None:
     token_file = tmp_path / "metrics.token"
     token_file.write_text(secrets.token_hex(32) + "\n")
-    env = {"LUNA_METRICS__BEARER_TOKEN_FILE": str(token_file), "LUNA_LOG__LEVEL": "INFO"}  # INFO: access lines
+    env = {"LUNA_METRICS__BEARER_TOKEN_FILE": str(token_file), "LUNA_LOG__LEVEL": "DEBUG"}  # DEBUG: access lines
     hub = HubRun(system_dsn, tmp_path, env=env)
     site = SiteAgent.new(tmp_path)
     hub.create_agent(site.agent_id, site.site_id, site.key_file)

@@ -127,6 +127,8 @@ def configure_logging(settings: LogSettings, *, stream: TextIO | None = None) ->
     for name in _NOISY_LIBRARIES:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     access = logging.getLogger(_ACCESS_LOG)
+    access.propagate, access.disabled = True, False  # uvicorn with access_log=False turns both off for the process
+    access.setLevel(logging.NOTSET)
     for stale in [f for f in access.filters if isinstance(f, _AtDebug)]:
         access.removeFilter(stale)
     access.addFilter(_AtDebug())
