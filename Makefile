@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STACK ?= hub
 COMPOSE = docker compose -f compose.$(STACK).yaml --env-file .env
 
-.PHONY: help run test lint bench clean build up down reset
+.PHONY: help run test lint bench clean build up down reset compose-check
 
 help: ## list the targets (STACK=hub|edge for build, up, down, reset)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,15 +48,18 @@ clean: ## remove the environment, caches and local state (var/)
 .env:
 	@echo "no .env: copy .env.example to .env and set the passwords (see README, Deploy)" >&2; exit 1
 
-build: .env ## build the images of STACK (hub or edge; compose.$(STACK).yaml)
+compose-check: .env
+	@docker compose version >/dev/null 2>&1 || { echo "make $(MAKECMDGOALS) needs Docker Compose v2 ('docker compose'): install Docker Engine with the compose plugin (see README, Deploy)" >&2; exit 1; }
+
+build: compose-check ## build the images of STACK (hub or edge; compose.$(STACK).yaml)
 	$(COMPOSE) build
 
-up: .env ## start STACK in the background and wait until every service is healthy
+up: compose-check ## start STACK in the background and wait until every service is healthy
 	$(COMPOSE) up -d --wait
 
-down: .env ## stop STACK, keeping its volumes (data survives)
+down: compose-check ## stop STACK, keeping its volumes (data survives)
 	$(COMPOSE) down
 
-reset: .env ## stop STACK and DELETE its volumes (database, vectors, documents); asks unless CONFIRM=yes
+reset: compose-check ## stop STACK and DELETE its volumes (database, vectors, documents); asks unless CONFIRM=yes
 	@[ "$(CONFIRM)" = yes ] || { read -r -p "delete every volume of compose.$(STACK).yaml? [y/N] " answer; [ "$$answer" = y ]; }
 	$(COMPOSE) down --volumes --remove-orphans

@@ -343,3 +343,29 @@ def test_the_backup_reaches_the_compose_database() -> None:
     env_template = (ROOT / "ansible" / "roles" / "hub" / "templates" / "env.j2").read_text(encoding="utf-8")
     assert "POSTGRES_PASSWORD={{ hub_postgres_password }}" in env_template
     assert "ports" not in db
+
+
+@pytest.mark.parametrize("target", ["build", "up", "down"])
+def test_make_container_targets_say_when_docker_compose_is_missing(tmp_path: Path, target: str) -> None:
+    # A copy of the Makefile beside a .env, with a PATH that holds make but no docker at all.
+    (tmp_path / "Makefile").write_text((ROOT / "Makefile").read_text())
+    (tmp_path / ".env").write_text("POSTGRES_PASSWORD=x\n")
+    result = subprocess.run(
+        ["make", "-s", target],
+        cwd=tmp_path,
+        env={"PATH": "/nonexistent", "HOME": str(tmp_path)},
+        executable="/usr/bin/make",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert f"make {target} needs Docker Compose v2" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_env_file_with_deployment_secrets_is_git_ignored() -> None:
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT, check=False, timeout=30)
+    example = subprocess.run(["git", "check-ignore", "-q", ".env.example"], cwd=ROOT, check=False, timeout=30)
+    assert (ignored.returncode, example.returncode) == (0, 1)
