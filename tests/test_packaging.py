@@ -53,6 +53,18 @@ def test_agent_installs_into_an_empty_venv_without_hub_dependencies(tmp_path: Pa
     assert "holds hub packages" in mixed.stderr
 
 
+@pytest.mark.slow
+def test_the_readme_wheel_commands_build_the_agent_wheels_as_written(tmp_path: Path) -> None:
+    # the commands the README gives for the Ansible deployment, run with the uv the project installs
+    commands = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("uv build ")]
+    assert commands, "the README lost its wheel-building commands"
+    for command in commands:
+        args = command.split()[1:]
+        assert args[-2:] == ["-o", "dist"], command
+        uv(*args[:-1], str(tmp_path), venv=ROOT / ".venv")
+    assert sorted(path.name.split("-")[0] for path in tmp_path.glob("*.whl")) == ["luna_agent", "luna_shared"]
+
+
 def test_top_level_layout_is_exactly_the_documented_one() -> None:
     tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
     if not tracked:
