@@ -27,6 +27,7 @@ _DAY0 = datetime(2025, 10, 1, tzinfo=UTC)
 async def points(hub: Client, market: str, start: str, end: str, **params: str) -> list[dict[str, Any]]:
     response = await hub.get("/data/query", params={"market": market, "start": start, "end": end, **params})
     assert response.status_code == 200, response.text
+    assert response.json()["bucket"] == params.get("bucket", "1h")  # the bucket asked for, "raw" included
     result: list[dict[str, Any]] = response.json()["series"][0]["points"]
     return result
 

@@ -319,7 +319,7 @@ async def _market(connection: asyncpg.Connection, query: SeriesQuery, tz: ZoneIn
     priced = query._replace(meters=(market,), metric="price", bucket=bucket)
     series = _series(rows, query=priced, tz=tz, start=start, end=end, units={market: "EUR/MWh"})
     return QueryResult(
-        bucket=bucket,
+        bucket=query.bucket,  # "raw" stays "raw": its points are the price intervals, whatever their length
         aggregate=query.aggregate,
         tz=query.tz,
         start=start.astimezone(tz),
