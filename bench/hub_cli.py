@@ -1,5 +1,6 @@
-"""``luna-hub --help`` wall time: the CLI as it is (commands import what they need when they run) against
-the same ``--help`` after importing every module the commands use, as the CLI did before issue 23.
+"""``luna-hub --help`` and ``luna-agent --help`` wall time: each CLI as it is (commands import what they need
+when they run) against the same ``--help`` after importing every module the commands use, as the CLIs did
+before issue 23.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ _EAGER = (
 )
 _OURS = "import sys; from luna_hub.cli import main; sys.exit(main(['--help']))"
 _EAGER_HELP = f"import {', '.join(_EAGER)}; {_OURS}"
+_AGENT_EAGER = ("luna_agent.settings", "luna_agent.sync")
+_AGENT = "import sys; from luna_agent.cli import main; sys.exit(main(['--help']))"
+_AGENT_EAGER_HELP = f"import {', '.join(_AGENT_EAGER)}; {_AGENT}"
 
 
 def _seconds(code: str) -> float:
@@ -39,9 +43,13 @@ def run() -> list[Result]:
     """Median of five fresh processes each, alternating so machine load hits both alike."""
     ours: list[float] = []
     eager: list[float] = []
+    agent: list[float] = []
+    agent_eager: list[float] = []
     for _ in range(ROUNDS):
         ours.append(_seconds(_OURS))
         eager.append(_seconds(_EAGER_HELP))
+        agent.append(_seconds(_AGENT))
+        agent_eager.append(_seconds(_AGENT_EAGER_HELP))
     return [
         Result(
             group="hub cli",
@@ -51,5 +59,14 @@ def run() -> list[Result]:
             baseline=statistics.median(eager) * 1000,
             note="time, lower is better; fresh processes, median of 5; baseline: the same --help"
             " after importing the app, stores and services the commands use, as the CLI did before (issue 23)",
-        )
+        ),
+        Result(
+            group="agent cli",
+            name="luna-agent --help wall time",
+            value=statistics.median(agent) * 1000,
+            unit="ms",
+            baseline=statistics.median(agent_eager) * 1000,
+            note="time, lower is better; fresh processes, median of 5; baseline: the same --help after importing"
+            " the settings and sync stages (structlog, httpx), as the CLI did before",
+        ),
     ]

@@ -9,16 +9,17 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import msgspec
 
 from luna_agent import __version__
 from luna_agent.errors import AgentError
-from luna_agent.settings import AgentSettings, load
-from luna_agent.sync import hub_tls_context, read_agent_key
 from luna_shared.errors import ConfigError
 from luna_shared.process import EXIT_CONFIG, cli_parser, run_main, serve_http, start_logging
+
+if TYPE_CHECKING:  # the settings pull in every stage (structlog, httpx): a third of a second, not for --help
+    from luna_agent.settings import AgentSettings
 
 __all__ = ["main"]
 
@@ -131,6 +132,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         asyncio.run(_simulate(args.profile, args.host, args.port, args.unit))
         return 0
+    from luna_agent.settings import load  # noqa: PLC0415 - see the TYPE_CHECKING import
+    from luna_agent.sync import hub_tls_context, read_agent_key  # noqa: PLC0415
+
     path = args.run_config or args.config
     if args.command == "buffer":
         return _buffer(args, path)
@@ -145,6 +149,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _check_config(path: Path) -> int:
+    from luna_agent.settings import load  # noqa: PLC0415 - see the TYPE_CHECKING import
+
     settings, ignored = load(path)
     print(
         f"{path}: OK ({len(settings.devices)} device(s), {len(settings.simulators)} simulator(s), "
@@ -190,6 +196,7 @@ async def _probe(target: str, unit: int, request_timeout: float) -> int:
 
 def _buffer(args: argparse.Namespace, path: Path | None) -> int:
     from luna_agent.buffer.inspection import export, summarize  # noqa: PLC0415 - only this command needs it
+    from luna_agent.settings import load  # noqa: PLC0415
 
     if args.buffer_command is None:
         print(
