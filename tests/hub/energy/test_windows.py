@@ -20,7 +20,6 @@ from luna_hub.energy.windows import (
     cheapest_quarters,
     cheapest_runs,
     contiguous_windows,
-    load_cost,
     load_cost_pv,
     load_energy,
     rank_key,
