@@ -19,7 +19,10 @@ CREATE TABLE price_publications (
     market       text NOT NULL,
     day          date NOT NULL,
     stored_at    timestamptz NOT NULL DEFAULT now(),
-    slots        integer NOT NULL,
+    min_price    double precision NOT NULL,
+    mean_price   double precision NOT NULL,
+    max_price    double precision NOT NULL,
+    cheapest_at  timestamptz NOT NULL,
     notified_at  timestamptz,
     PRIMARY KEY (market, day)
 );
