@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from luna_hub.duties import Duty, DutyRunner
+from luna_hub.prices.scheduler import PriceScheduler
 from luna_hub.prices.services import (
     PriceImportConfigError,
     day_complete,
@@ -155,11 +156,11 @@ def test_a_configuration_that_cannot_work_fails_with_its_reason() -> None:
 
 
 @asynccontextmanager
-async def _replica(dsn: str) -> AsyncIterator[DutyRunner]:
+async def _replica(dsn: str) -> AsyncIterator[tuple[DutyRunner, asyncpg.Pool]]:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     runner = DutyRunner(pool, partial(asyncpg.connect, dsn))
     try:
-        yield runner
+        yield runner, pool
     finally:
         await runner.stop()
         await pool.close()
@@ -168,26 +169,43 @@ async def _replica(dsn: str) -> AsyncIterator[DutyRunner]:
 async def test_two_hubs_fetch_each_day_once(
     pool: asyncpg.Pool, price_server: PriceServer, hub_dsn: str, unique: str
 ) -> None:
+    """The scheduler fetches once across two hubs: APScheduler runs on the duty holder only, moving on take-over."""
     config = settings_for(price_server, unique)
     source = make_source(config)
-    ran: Counter[str] = Counter()
-
-    def duty(replica: str, client: httpx.AsyncClient) -> Duty:
-        async def run(duty_pool: asyncpg.Pool) -> None:
-            await import_due_days(duty_pool, client, source, config, now=SATURDAY_AFTERNOON)
-            ran[replica] += 1
-
-        return Duty(f"price import {unique}", 0.05, run)
-
-    async with httpx.AsyncClient(timeout=10) as client, _replica(hub_dsn) as first, _replica(hub_dsn) as second:
-        first.start(duty("first", client))
-        second.start(duty("second", client))
+    async with _replica(hub_dsn) as (first, first_pool), _replica(hub_dsn) as (second, second_pool):
+        replicas = {
+            "first": (first, PriceScheduler(first_pool, source, config, clock=lambda: SATURDAY_AFTERNOON)),
+            "second": (second, PriceScheduler(second_pool, source, config, clock=lambda: SATURDAY_AFTERNOON)),
+        }
+        for runner, planner in replicas.values():
+            runner.start(Duty(f"price import {unique}", 0.05, planner.heartbeat, release=planner.release))
         async with asyncio.timeout(30):
-            while ran["first"] + ran["second"] < 5:  # noqa: ASYNC110 - polling counters the duties bump
+            while not any(planner.passes for _, planner in replicas.values()):  # noqa: ASYNC110 - the catch-up pass
                 await asyncio.sleep(0.02)
-    assert 0 in (ran["first"], ran["second"]), f"both hubs ran the import: {ran}"
-    days = Counter(day for day, _, _, _ in await runs(pool, unique))
-    assert days == dict.fromkeys([date(2025, 9, 29) + timedelta(days=n) for n in range(7)], 1)
+        await asyncio.sleep(0.3)  # a few more heartbeats on both replicas
+        assert sorted(planner.starts for _, planner in replicas.values()) == [0, 1], "both hubs scheduled"
+        [holder] = [name for name, (_, planner) in replicas.items() if planner.starts]
+        [other] = set(replicas) - {holder}
+        scheduler = replicas[holder][1].scheduler
+        assert scheduler is not None
+        assert replicas[other][1].scheduler is None
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert jobs.keys() == {"publication", "missing", "retry"}  # the catch-up pass ran; Sunday is incomplete
+        publication = jobs["publication"].next_run_time.astimezone(BERLIN)
+        assert (publication.hour, publication.minute) == (13, 0)
+        retry_in = jobs["retry"].next_run_time - datetime.now(UTC)
+        assert timedelta(0) < retry_in <= timedelta(seconds=config.retry_initial_s)  # Sunday's backoff
+        days = Counter(day for day, _, _, _ in await runs(pool, unique))
+        assert days == dict.fromkeys([date(2025, 9, 29) + timedelta(days=n) for n in range(7)], 1)
+
+        await replicas[holder][0].stop()  # the holder goes away: the other takes over and catches up
+        assert replicas[holder][1].scheduler is None
+        async with asyncio.timeout(30):
+            while not replicas[other][1].passes:  # noqa: ASYNC110 - the new holder's catch-up pass
+                await asyncio.sleep(0.02)
+        assert replicas[other][1].starts == 1
+    # complete days are not fetched again, Sunday waits for its backoff
+    assert Counter(day for day, _, _, _ in await runs(pool, unique)) == days
 
 
 async def test_the_hub_runs_the_import_only_when_enabled(hub_dsn: str, price_server: PriceServer, unique: str) -> None:

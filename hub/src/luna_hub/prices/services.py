@@ -47,6 +47,7 @@ __all__ = [
     "import_day",
     "import_due_days",
     "make_source",
+    "next_attempt",
     "record_publication",
     "tomorrow_missing",
 ]
@@ -142,10 +143,10 @@ def due_days(settings: PriceImportSettings, now: datetime) -> list[date]:
     return days
 
 
-async def _waiting(
-    connection: asyncpg.Connection, market: str, day: date, settings: PriceImportSettings, now: datetime
-) -> bool:
-    """Whether the day's last attempts ask for a longer wait (backoff) before the next."""
+async def next_attempt(
+    connection: asyncpg.Connection, market: str, day: date, settings: PriceImportSettings
+) -> datetime | None:
+    """When ``day`` may be fetched again: after its last failed or incomplete attempt plus the backoff; None: now."""
     rows = await connection.fetch(
         "SELECT status, finished_at FROM price_import_runs WHERE market = $1 AND day = $2"
         " ORDER BY finished_at DESC LIMIT 20",
@@ -158,10 +159,18 @@ async def _waiting(
             break
         failures += 1
     if failures == 0:
-        return False
+        return None
     wait = min(settings.retry_max_s, settings.retry_initial_s * 2 ** (failures - 1))
     last: datetime = rows[0]["finished_at"]
-    return now < last + timedelta(seconds=wait)
+    return last + timedelta(seconds=wait)
+
+
+async def _waiting(
+    connection: asyncpg.Connection, market: str, day: date, settings: PriceImportSettings, now: datetime
+) -> bool:
+    """Whether the day's last attempts ask for a longer wait (backoff) before the next."""
+    after = await next_attempt(connection, market, day, settings)
+    return after is not None and now < after
 
 
 async def import_day(  # noqa: PLR0913
