@@ -37,9 +37,9 @@ class Hub:
     def __init__(self, pool: asyncpg.Pool, client: httpx.AsyncClient, receiver: WebhookReceiver) -> None:
         self.pool = pool
         self.client = client
-        self.alerts = AlertService(
-            pool, AlertSettings(webhook_urls=[receiver.url]), timezone="Europe/Berlin", client=client, checks=tuple
-        )
+        base = receiver.url.removesuffix("/hook")  # the same receiver stands in for Alertmanager's API
+        settings = AlertSettings(webhook_urls=[receiver.url], alertmanager_url=base)
+        self.alerts = AlertService(pool, settings, timezone="Europe/Berlin", client=client, checks=tuple)
 
 
 @pytest.fixture
@@ -54,10 +54,21 @@ async def hubs(pg_admin_dsn: str) -> AsyncIterator[tuple[Hub, Hub, WebhookReceiv
 
 
 def notices(receiver: WebhookReceiver) -> list[dict[str, Any]]:
+    """The notices the webhook got."""
     return [
         alert
-        for body in receiver.bodies()
+        for body in receiver.bodies("/hook")
         for alert in body["alerts"]
+        if alert["labels"]["alertname"] == "prices_published"
+    ]
+
+
+def pushed(receiver: WebhookReceiver) -> list[dict[str, Any]]:
+    """The notices pushed to Alertmanager's API."""
+    return [
+        alert
+        for alerts in receiver.bodies("/api/v2/alerts")
+        for alert in alerts
         if alert["labels"]["alertname"] == "prices_published"
     ]
 
@@ -76,6 +87,8 @@ async def test_tomorrows_prices_are_announced_once(
     config = PriceImportSettings(enabled=True, market=MARKET, smard_url=price_server.smard_url, lookback_days=2)
     await both((first, second), config, FRIDAY_AFTERNOON)
     [notice] = notices(receiver)
+    [alert] = pushed(receiver)
+    assert alert["labels"] == notice["labels"]
     assert notice["labels"] == {
         "alertname": "prices_published",
         "severity": "info",
@@ -99,12 +112,12 @@ async def test_tomorrows_prices_are_announced_once(
     await import_day(first.pool, first.client, make_source(config), MARKET, date(2025, 10, 4))
     await both((first, second), config, FRIDAY_AFTERNOON + timedelta(days=1))
     await both((second, first), config, FRIDAY_AFTERNOON + timedelta(days=1, hours=3))
-    assert len(notices(receiver)) == 1
+    assert (len(notices(receiver)), len(pushed(receiver))) == (1, 1)
     async with first.pool.acquire() as connection:
         rows = await connection.fetch("SELECT market, day, notified_at IS NOT NULL AS notified FROM price_publications")
         outbox = await connection.fetchval("SELECT count(*) FROM alert_outbox WHERE kind = 'info'")
     assert [tuple(row) for row in rows] == [(MARKET, date(2025, 10, 4), True)]
-    assert outbox == 1
+    assert outbox == 2
 
 
 async def test_a_silence_holds_the_notice_back(
@@ -122,7 +135,7 @@ async def test_a_silence_holds_the_notice_back(
     )
     config = PriceImportSettings(enabled=True, market=MARKET, smard_url=price_server.smard_url, lookback_days=0)
     await both((first, second), config, FRIDAY_AFTERNOON)
-    assert notices(receiver) == []
+    assert notices(receiver) == pushed(receiver) == []
     async with first.pool.acquire() as connection:
         given_up = await connection.fetchval("SELECT count(*) FROM alert_outbox WHERE given_up_at IS NOT NULL")
-    assert given_up == 1
+    assert given_up == 2
