@@ -6,6 +6,7 @@ Prices come from the recorded responses on loopback (``support.price_server``); 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -206,6 +207,38 @@ async def test_two_hubs_fetch_each_day_once(
         assert replicas[other][1].starts == 1
     # complete days are not fetched again, Sunday waits for its backoff
     assert Counter(day for day, _, _, _ in await runs(pool, unique)) == days
+
+
+async def test_the_scheduler_retries_with_backoff_until_the_day_is_stored(
+    price_server: PriceServer, hub_dsn: str, pool: asyncpg.Pool, unique: str
+) -> None:
+    """A failed catch-up pass is retried by the scheduler after the backoff (0.2 s, then 0.4 s), until stored."""
+    config = settings_for(price_server, unique, lookback_days=0, retry_initial_s=0.2, retry_max_s=0.4)
+    began = datetime.now(UTC)
+    morning = datetime(2024, 3, 30, 9, 0, tzinfo=UTC)  # Saturday morning: today only
+
+    def clock() -> datetime:  # the import's "now" moves with the real clock from Saturday morning
+        return morning + (datetime.now(UTC) - began)
+
+    planner = PriceScheduler(pool, make_source(config), config, clock=clock)
+    price_server.fail_next = 2
+    async with _replica(hub_dsn) as (runner, _):
+        runner.start(Duty(f"price import {unique}", 0.05, planner.heartbeat, release=planner.release))
+        async with asyncio.timeout(30):
+            while [status for _, status, _, _ in await runs(pool, unique)][-1:] != ["complete"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        scheduler = planner.scheduler
+        assert scheduler is not None
+        assert {job.id for job in scheduler.get_jobs()} == {"publication", "missing"}  # no retry left
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(
+            "SELECT status, started_at, finished_at FROM price_import_runs WHERE market = $1 ORDER BY run_id", unique
+        )
+    assert [row["status"] for row in rows] == ["failed", "failed", "complete"]
+    waits = [later["started_at"] - earlier["finished_at"] for earlier, later in itertools.pairwise(rows)]
+    assert waits[0] >= timedelta(seconds=0.2)
+    assert waits[1] >= timedelta(seconds=0.4)
+    assert planner.passes == 3
 
 
 async def test_the_hub_runs_the_import_only_when_enabled(hub_dsn: str, price_server: PriceServer, unique: str) -> None:

@@ -70,6 +70,7 @@ class PriceScheduler:
         """The import's "now" (days due, backoff); the triggers run on the real clock."""
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()
+        self._one_pass = asyncio.Lock()
         self._warned: set[str] = set()
         self.starts = 0
         """How often this replica started scheduling (take-overs)."""
@@ -110,25 +111,27 @@ class PriceScheduler:
         running = list(self._running)
         for task in running:
             task.cancel()
-        for task in running:
-            try:
-                await task
-            except asyncio.CancelledError:
-                if (current := asyncio.current_task()) is not None and current.cancelling():
-                    raise  # our own cancellation, not the pass's
-            except Exception:  # noqa: BLE001, S110 - the pass logged its failure itself
-                pass
+        await asyncio.gather(*running, return_exceptions=True)  # the passes' own ends, failures logged by them
 
     async def _pass(self) -> list[ImportOutcome]:
-        """One import pass; schedules the retry its failed or incomplete days ask for."""
+        """One import pass (one at a time); schedules the retry its failed or incomplete days ask for."""
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
         try:
-            return await self._import()
+            async with self._one_pass:
+                outcomes = await self._import()
+            await self._check_missing()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the schedule must outlive any one failure, loudly
+            _log.error("price import pass failed; retrying", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+            self._retry_in(timedelta(seconds=max(self._settings.retry_initial_s, 1.0)))
+            return []
         finally:
             if task is not None:
                 self._running.discard(task)
+        return outcomes
 
     async def _import(self) -> list[ImportOutcome]:
         config = self._settings
