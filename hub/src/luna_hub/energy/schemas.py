@@ -128,6 +128,12 @@ class SiteEnergy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     grid_fee_eur_kwh: Annotated[float, msgspec.Meta(ge=0, le=2)] = 0.0
     """Added to the market price of every kWh bought (grid fees, levies, taxes)."""
     pv_history_days: Annotated[int, msgspec.Meta(ge=1, le=60)] = 7
+    """Days of PV history the forecast looks back on."""
+
+    def __post_init__(self) -> None:
+        if self.load_meter_id is not None and self.pv_meter_id is None:
+            msg = "load_meter_id is subtracted from the PV forecast: it needs pv_meter_id"
+            raise ValueError(msg)
 
 
 class SiteEnergyView(msgspec.Struct, frozen=True, kw_only=True):
