@@ -196,4 +196,4 @@ async def test_the_pv_meter_must_be_the_sites(pv_site: PvSite) -> None:
     assert typo.status_code == 400
     alone = await pv_site.client.put(f"/sites/{pv_site.site}/energy", json={"load_meter_id": pv_site.house})
     assert alone.status_code == 400
-    assert "needs pv_meter_id" in alone.json()["detail"]
+    assert "needs pv_meter_id" in alone.text
