@@ -9,7 +9,7 @@ import asyncio
 import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -253,3 +253,38 @@ async def test_the_hub_runs_the_import_only_when_enabled(hub_dsn: str, price_ser
                 await asyncio.sleep(0.05)
         # today's real date has no recorded prices: the index is read, nothing is there yet
         assert {status for _, status, _, _ in await runs(pool, unique)} == {"incomplete"}
+
+
+async def test_two_hub_apps_schedule_the_import_once_and_hand_it_over(
+    hub_dsn: str, price_server: PriceServer, unique: str
+) -> None:
+    """Two whole hubs (apps with every lifespan) on one database: one schedules, the other takes over when it stops."""
+    from luna_hub.settings import HubSettings  # noqa: PLC0415 - only these tests build hubs
+    from support.hub import ready_client  # noqa: PLC0415
+
+    config = settings_for(price_server, unique, lookback_days=0, check_every_s=0.05)
+    settings = HubSettings(database_url=hub_dsn, prices=config)
+    async with migrated_pool(hub_dsn) as pool, AsyncExitStack() as outer:
+        first = await outer.enter_async_context(ready_client(settings))
+        async with AsyncExitStack() as inner:
+            second = await inner.enter_async_context(ready_client(settings))
+            planners = {"first": first.app.state.price_scheduler, "second": second.app.state.price_scheduler}
+            async with asyncio.timeout(30):
+                while not await runs(pool, unique):  # noqa: ASYNC110 - polling the table the duty writes
+                    await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # many heartbeats on both
+            assert sorted(p.starts for p in planners.values()) == [0, 1], "both hubs scheduled the import"
+            fetched = await runs(pool, unique)  # today (and tomorrow after 13:00): no recorded prices, then backoff
+            assert set(Counter(day for day, _, _, _ in fetched).values()) == {1}
+            if planners["first"].starts:  # stop the holder, keep the other
+                await outer.aclose()
+                survivor = planners["second"]
+            else:
+                await inner.aclose()
+                survivor = planners["first"]
+            async with asyncio.timeout(30):
+                while not survivor.passes:  # noqa: ASYNC110 - the survivor takes over and runs its catch-up pass
+                    await asyncio.sleep(0.05)
+            assert survivor.starts == 1
+            assert survivor.scheduler is not None
+            assert await runs(pool, unique) == fetched  # the take-over's catch-up respects the backoff
