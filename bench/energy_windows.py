@@ -6,6 +6,10 @@ hour's price on its four quarters, every quarter a price slot of its own (35,136
 constant 2 kW and as a washing programme (kW per quarter). The baseline, in the same run, costs every
 slot start one by one with :func:`luna_hub.energy.windows.load_cost` and sorts (what the property
 tests compare against); both must give the same windows.
+
+With PV: the same year at a site's tariff (8.2 ct/kWh feed-in, 20 ct/kWh grid fee) whose PV surplus
+is EMHASS's measured PV minus house load (``../shared/data/load/emhass``, 30-minute means on both
+quarters, 2024-02-28 onwards): the grid costs every start's quarters one by one (not a correlation).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from luna_hub.energy.windows import (
     QUARTER,
     PriceGrid,
     PriceSlot,
+    Tariff,
     Window,
     contiguous_windows,
     load_cost,
@@ -34,6 +39,7 @@ PRICES = (
     Path(__file__).resolve().parents[1].parent
     / "shared/data/prices/smard/Gro_handelspreise_202401010000_202501010000_Stunde.csv"
 )
+PV = Path(__file__).resolve().parents[1].parent / "shared/data/load/emhass/long_train_data_30min.csv"
 DURATION = timedelta(hours=2)
 ROUNDS = 5
 
@@ -54,10 +60,25 @@ def _year_of_quarters() -> list[PriceSlot]:
     return slots
 
 
-def _brute_force(slots: list[PriceSlot], energy: list[float]) -> list[Window]:
+def _site_tariff() -> Tariff:
+    if not PV.is_file():
+        msg = f"benchmark data missing: {PV}"
+        raise SystemExit(msg)
+    surplus: dict[datetime, float] = {}
+    with PV.open(newline="") as file:
+        for row in csv.DictReader(file):
+            pv, load = row["sensor.power_photovoltaics"], row["sensor.power_load_no_var_loads"]
+            if pv and float(pv) > float(load or 0.0):
+                start = datetime.fromisoformat(row["timestamp_utc"])
+                for quarter in (start, start + QUARTER):
+                    surplus[quarter] = (float(pv) - float(load or 0.0)) / 1000.0
+    return Tariff(200.0, 82.0, surplus)
+
+
+def _brute_force(slots: list[PriceSlot], energy: list[float], tariff: Tariff | None = None) -> list[Window]:
     end = slots[-1].end
     found = [
-        Window(slot.start, slot.start + DURATION, 0.0, load_cost(slots, energy, slot.start, DURATION))
+        Window(slot.start, slot.start + DURATION, 0.0, load_cost(slots, energy, slot.start, DURATION, tariff))
         for slot in slots
         if slot.start + DURATION <= end
     ]
@@ -78,17 +99,19 @@ def run() -> list[Result]:
     slots = _year_of_quarters()
     start, end = slots[0].start, slots[-1].end
     results = []
-    for label, energy in (
-        ("2 kW for 2 h", load_energy(DURATION, power_kw=2.0)),
-        ("programme 8 quarters", load_energy(DURATION, profile_kw=[2.0, 2.0, 0.3, 0.3, 0.3, 1.8, 1.8, 0.2])),
+    programme = load_energy(DURATION, profile_kw=[2.0, 2.0, 0.3, 0.3, 0.3, 1.8, 1.8, 0.2])
+    for label, energy, tariff in (
+        ("2 kW for 2 h", load_energy(DURATION, power_kw=2.0), None),
+        ("programme 8 quarters", programme, None),
+        ("programme 8 quarters, PV at feed-in + grid fee", programme, _site_tariff()),
     ):
 
-        def ours(energy: list[float] = energy) -> list[Window]:
-            grid = PriceGrid.build(slots, start, end)
+        def ours(energy: list[float] = energy, tariff: Tariff | None = tariff) -> list[Window]:
+            grid = PriceGrid.build(slots, start, end, tariff)
             return contiguous_windows(grid, energy, DURATION, start, end, count=3)
 
         ours_s, planned = _best(ours, ROUNDS)
-        brute_s, expected = _best(partial(_brute_force, slots, energy), 1)
+        brute_s, expected = _best(partial(_brute_force, slots, energy, tariff), 1)
         assert isinstance(planned, list)
         assert isinstance(expected, list)
         assert [w.start for w in planned] == [w.start for w in expected], "grid and brute force disagree"

@@ -37,12 +37,17 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 async def test_one_replica_runs_a_duty_and_another_takes_over_when_it_dies(hub_dsn: str, unique: str) -> None:
     ran: Counter[str] = Counter()
+    released: Counter[str] = Counter()
 
     def work(replica: str) -> Duty:
         async def run(_pool: asyncpg.Pool) -> None:
             ran[replica] += 1
+            released[replica] = 0  # holding it: the duty's own work runs
 
-        return Duty(unique, 0.05, run)
+        async def release() -> None:
+            released[replica] += 1
+
+        return Duty(unique, 0.05, run, release=release)
 
     async with _replica(hub_dsn) as first, _replica(hub_dsn) as second:
         first.start(work("first"))
@@ -66,6 +71,8 @@ async def test_one_replica_runs_a_duty_and_another_takes_over_when_it_dies(hub_d
             await admin.close()
         await _until(lambda: ran["second"] >= 3)
         assert second.held() == {unique}
+        assert released["first"] >= 1, "the replica that lost the lock did not release the duty's own work"
+        assert released["second"] == 0
 
 
 async def test_a_failing_duty_keeps_running(hub_dsn: str, unique: str) -> None:

@@ -233,6 +233,16 @@ async def _wait_ready(url: str, process: ManagedProcess, within: float = 60) -> 
     raise AssertionError(msg)
 
 
+def _announced(receiver: WebhookReceiver) -> list[str]:
+    """The days of the "tomorrow's prices are out" notices received."""
+    return [
+        alert["labels"]["day"]
+        for body in receiver.bodies()
+        for alert in body.get("alerts", [])
+        if alert["labels"].get("alertname") == "prices_published"
+    ]
+
+
 def _firing(receiver: WebhookReceiver, alertname: str, agent_id: str) -> int:
     return sum(
         1
@@ -400,6 +410,9 @@ async def test_replicas_keep_every_promise_through_kill_and_partition(lab: Lab, 
     assert firings == 1, receiver.bodies()
     assert {row["day"] for row in runs_by_day} == set(_due_days()), runs_by_day
     assert all(row["n"] == 1 and row["statuses"] == ["complete"] for row in runs_by_day), runs_by_day
+    # tomorrow's prices (when due) are announced once, whichever replica stored them and announced it
+    tomorrow = datetime.now(BERLIN).date() + timedelta(days=1)
+    assert _announced(receiver) == ([tomorrow.isoformat()] if tomorrow in _due_days() else []), receiver.bodies()
     # no job lost (each ends), none done twice: the survivors' jobs are done once; the killed
     # replica's job (if it had not finished yet) is failed once by another replica and its version undone
     survivors = [hub for hub in HUBS if hub != victim]

@@ -8,6 +8,10 @@ next attempt takes it over, so a duty moves within ``every_s`` seconds (bounded 
 detection of the dead connection). A replica that loses its lock connection stops running the
 duty at once and competes again.
 
+A duty may also keep work of its own going between runs (the price import's APScheduler jobs):
+``run`` then starts it once the replica holds the lock, and ``release`` stops it as soon as the
+replica gives the lock up (lost connection, or the hub stops), so it runs on the holder only.
+
 On a server that takes one connection only (``database_pool_size = 1``, PGlite) there can be
 no second replica and no second connection: duties run unlocked there.
 """
@@ -34,6 +38,7 @@ _log = get_logger(__name__)
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 DutyWork = Callable[[asyncpg.Pool], Awaitable[None]]
+DutyRelease = Callable[[], Awaitable[None]]
 
 
 def duty_lock_key(name: str) -> int:
@@ -44,11 +49,12 @@ def duty_lock_key(name: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Duty:
-    """Work ``run(pool)`` to do every ``every_s`` seconds on exactly one replica."""
+    """Work ``run(pool)`` to do every ``every_s`` seconds on exactly one replica; ``release()`` when it leaves it."""
 
     name: str
     every_s: float
     run: DutyWork
+    release: DutyRelease | None = None
 
 
 @dataclass(slots=True)
@@ -106,8 +112,11 @@ class DutyRunner:
             while True:
                 if not self._locked or await self._hold(duty.name, lease):
                     await self._run_once(duty, lease)
+                else:
+                    await _release(duty)  # this replica does not hold it (any more): stop its own work
                 await asyncio.sleep(duty.every_s)
         finally:
+            await _release(duty)
             await _close(lease)
 
     async def _hold(self, name: str, lease: _Lease) -> bool:
@@ -141,6 +150,15 @@ class DutyRunner:
             _log.warning("duty failed on the database; retrying", duty=duty.name, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - a duty must outlive any one failure, loudly
             _log.error("duty failed; retrying", duty=duty.name, error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+
+
+async def _release(duty: Duty) -> None:
+    if duty.release is None:
+        return
+    try:
+        await duty.release()
+    except Exception as exc:  # noqa: BLE001 - giving a duty up must not fail the loop
+        _log.error("duty release failed", duty=duty.name, exc_info=exc)
 
 
 async def _close(lease: _Lease) -> None:

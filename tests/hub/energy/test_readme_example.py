@@ -32,3 +32,17 @@ async def test_the_readme_windows_example(hub: AsyncTestClient[Litestar]) -> Non
     tail = json.loads("{" + told.group(2))
     assert answer["baseline"] == tail["baseline"]
     assert answer["saving_eur"] == tail["saving_eur"]
+
+
+async def test_the_readme_site_tariff_example(hub: AsyncTestClient[Litestar]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    told = re.search(r"curl -s -X PUT .* -d '(\{[^']+\})' http://127\.0\.0\.1:8080(/sites/[^/]+/energy)", readme)
+    assert told is not None
+    body, path = json.loads(told.group(1)), told.group(2)
+    saved = await hub.put(path, json=body)
+    assert saved.status_code == 200, saved.text
+    assert (await hub.get(path)).json()["energy"] == {
+        "pv_meter_id": None,
+        "load_meter_id": None,
+        "pv_history_days": 7,
+    } | body

@@ -15,11 +15,12 @@ from luna_hub.energy.windows import (
     MissingPricesError,
     PriceGrid,
     PriceSlot,
+    Tariff,
     Window,
     cheapest_quarters,
     cheapest_runs,
     contiguous_windows,
-    load_cost,
+    load_cost_pv,
     load_energy,
     rank_key,
 )
@@ -39,6 +40,29 @@ def price_slots(draw: st.DrawFn) -> list[PriceSlot]:
     return slots
 
 
+@st.composite
+def tariffs(draw: st.DrawFn) -> Tariff | None:
+    """None (market prices only), or a grid fee, a feed-in tariff and a PV surplus forecast of some quarters."""
+    if draw(st.booleans()):
+        return None
+    fee = draw(st.integers(0, 300)) * 1.0
+    feed_in = draw(st.integers(-50, 200)) * 1.0  # negative: export costs (as under a negative-price clause)
+    surplus = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.5, 7.0]), min_size=40, max_size=40))
+    return Tariff(fee, feed_in, {DAY + i * QUARTER: kw for i, kw in enumerate(surplus) if kw})
+
+
+def quarter_cost(price: float, kwh: float, surplus_kwh: float, tariff: Tariff | None) -> float:
+    """The definition: PV-covered energy at the feed-in tariff, the rest at market price plus fee (EUR)."""
+    if tariff is None:
+        return price * kwh / 1000
+    own = min(kwh, surplus_kwh)
+    return (own * tariff.feed_in_eur_mwh + (kwh - own) * (price + tariff.fee_eur_mwh)) / 1000
+
+
+def surplus_kwh(tariff: Tariff | None, start: datetime, hours: float) -> float:
+    return 0.0 if tariff is None else tariff.pv_kw.get(start, 0.0) * hours
+
+
 def brute_force(  # noqa: PLR0917, PLR0913
     slots: list[PriceSlot],
     energy: list[float],
@@ -47,6 +71,7 @@ def brute_force(  # noqa: PLR0917, PLR0913
     latest: datetime,
     count: int,
     max_price: float | None,
+    tariff: Tariff | None = None,
 ) -> list[Window]:
     """Every slot start in range, costed exactly one by one, sorted."""
     found = []
@@ -57,11 +82,11 @@ def brute_force(  # noqa: PLR0917, PLR0913
         covered = [s for s in slots if s.start < start + duration and s.end > start]
         if max_price is not None and max(s.price for s in covered) > max_price:
             continue
-        cost = load_cost(slots, energy, start, duration)
+        cost, pv = load_cost_pv(slots, energy, start, duration, tariff)
         price_hours = sum(
             s.price * ((min(s.end, start + duration) - max(s.start, start)) / timedelta(hours=1)) for s in covered
         )
-        found.append(Window(start, start + duration, price_hours / (duration / timedelta(hours=1)), cost))
+        found.append(Window(start, start + duration, price_hours / (duration / timedelta(hours=1)), cost, pv))
     return sorted(found, key=rank_key)[:count]
 
 
@@ -74,6 +99,7 @@ def brute_force(  # noqa: PLR0917, PLR0913
     count=st.integers(1, 5),
     cap=st.none() | st.integers(-20, 300).map(float),
     profile=st.booleans(),
+    tariff=tariffs(),
 )
 def test_contiguous_windows_equal_brute_force(  # noqa: PLR0917, PLR0913
     slots: list[PriceSlot],
@@ -84,6 +110,7 @@ def test_contiguous_windows_equal_brute_force(  # noqa: PLR0917, PLR0913
     count: int,
     cap: float | None,
     profile: bool,
+    tariff: Tariff | None,
 ) -> None:
     end = slots[-1].end
     earliest = DAY + earliest_q * QUARTER + timedelta(minutes=earliest_q % 3)
@@ -96,15 +123,16 @@ def test_contiguous_windows_equal_brute_force(  # noqa: PLR0917, PLR0913
         energy = load_energy(duration, profile_kw=kw)
     else:
         energy = load_energy(duration, power_kw=power)
-    grid = PriceGrid.build(slots, earliest, latest)
+    grid = PriceGrid.build(slots, earliest, latest, tariff)
     ours = contiguous_windows(grid, energy, duration, earliest, latest, count=count, max_price=cap)
-    expected = brute_force(slots, energy, duration, earliest, latest, count, cap)
+    expected = brute_force(slots, energy, duration, earliest, latest, count, cap, tariff)
     event(["no window", "one window"][len(expected)] if len(expected) < 2 else "several windows")
     assert [w.start for w in ours] == [w.start for w in expected]
     for got, want in zip(ours, expected, strict=True):
         assert got.end == want.end
         assert got.cost == pytest.approx(want.cost, abs=1e-9)
         assert got.mean_price == pytest.approx(want.mean_price, abs=1e-9)
+        assert got.pv_kwh == pytest.approx(want.pv_kwh, abs=1e-9)
 
 
 @given(
@@ -112,13 +140,14 @@ def test_contiguous_windows_equal_brute_force(  # noqa: PLR0917, PLR0913
     power=st.integers(1, 50).map(lambda tenths: tenths / 10),
     minutes=st.integers(1, 75),
     cap=st.none() | st.integers(-20, 300).map(float),
+    tariff=tariffs(),
 )
 def test_cheapest_quarters_equal_brute_force(
-    slots: list[PriceSlot], power: float, minutes: int, cap: float | None
+    slots: list[PriceSlot], power: float, minutes: int, cap: float | None, tariff: Tariff | None
 ) -> None:
     start, end = slots[0].start, slots[-1].end
     end = min(end, start + 10 * QUARTER)  # keep the subsets few
-    grid = PriceGrid.build(slots, start, end)
+    grid = PriceGrid.build(slots, start, end, tariff)
     duration = timedelta(minutes=minutes)
     ours = cheapest_quarters(grid, power, duration, start, end, max_price=cap)
     quarters = [(grid.at(i), float(grid.prices[i])) for i in range((end - start) // QUARTER)]
@@ -128,10 +157,15 @@ def test_cheapest_quarters_equal_brute_force(
         assert ours is None
         return
     best = math.inf
+    part = needed - math.floor(needed)
     for chosen in itertools.combinations(allowed, math.ceil(needed)):
-        prices = sorted(price for _, price in chosen)
-        hours = [0.25] * math.floor(needed) + ([0.25 * (needed - math.floor(needed))] if needed % 1 else [])
-        best = min(best, sum(p * h * power / 1000 for p, h in zip(prices, hours, strict=True)))
+        for partial in range(len(chosen)) if part else [None]:  # any one of them may be the part-quarter
+            hours = [0.25 * (part if i == partial else 1.0) for i in range(len(chosen))]
+            cost = sum(
+                quarter_cost(p, power * h, surplus_kwh(tariff, at, h), tariff)
+                for (at, p), h in zip(chosen, hours, strict=True)
+            )
+            best = min(best, cost)
     assert ours is not None
     assert sum(w.cost for w in ours) == pytest.approx(best, abs=1e-9)
     assert sum((w.end - w.start for w in ours), timedelta()) == duration
@@ -174,13 +208,14 @@ def test_negative_prices_count_as_they_are() -> None:
     quarters=st.integers(1, 6),
     min_run=st.integers(1, 4),
     cap=st.none() | st.integers(-20, 300).map(float),
+    tariff=tariffs(),
 )
 def test_cheapest_runs_equal_brute_force(
-    slots: list[PriceSlot], quarters: int, min_run: int, cap: float | None
+    slots: list[PriceSlot], quarters: int, min_run: int, cap: float | None, tariff: Tariff | None
 ) -> None:
     start = slots[0].start
     end = min(slots[-1].end, start + 10 * QUARTER)
-    grid = PriceGrid.build(slots, start, end)
+    grid = PriceGrid.build(slots, start, end, tariff)
     ours = cheapest_runs(grid, 2.0, quarters, min_run, start, end, max_price=cap)
     size = (end - start) // QUARTER
     best = math.inf
@@ -190,7 +225,13 @@ def test_cheapest_runs_equal_brute_force(
         runs = [len(list(group)) for _, group in itertools.groupby(enumerate(chosen), lambda pair: pair[1] - pair[0])]
         if min(runs) < min_run:
             continue
-        best = min(best, sum(float(grid.prices[i]) * 2.0 * 0.25 / 1000 for i in chosen))
+        best = min(
+            best,
+            sum(
+                quarter_cost(float(grid.prices[i]), 2.0 * 0.25, surplus_kwh(tariff, grid.at(i), 0.25), tariff)
+                for i in chosen
+            ),
+        )
     if best == math.inf:
         assert ours is None
         return
@@ -198,3 +239,25 @@ def test_cheapest_runs_equal_brute_force(
     assert sum(w.cost for w in ours) == pytest.approx(best, abs=1e-9)
     assert all((w.end - w.start) >= min_run * QUARTER for w in ours)
     assert sum((w.end - w.start for w in ours), timedelta()) == quarters * QUARTER
+
+
+def test_pv_covered_energy_costs_the_feed_in_tariff() -> None:
+    """2 kW for an hour at 100 EUR/MWh + 200 fee; 1 kW surplus in the first half hour at 80 EUR/MWh feed-in."""
+    slots = [PriceSlot(DAY, DAY + timedelta(hours=1), 100.0)]
+    tariff = Tariff(200.0, 80.0, {DAY: 1.0, DAY + QUARTER: 1.0})
+    energy = load_energy(timedelta(hours=1), power_kw=2.0)
+    cost, pv = load_cost_pv(slots, energy, DAY, timedelta(hours=1), tariff)
+    assert pv == pytest.approx(0.5)
+    assert cost == pytest.approx(0.5 * 0.08 + 1.5 * 0.3)
+    grid = PriceGrid.build(slots, DAY, DAY + timedelta(hours=1), tariff)
+    [window] = contiguous_windows(grid, energy, timedelta(hours=1), DAY, DAY + timedelta(hours=1), count=1)
+    assert (window.cost, window.pv_kwh, window.mean_price) == pytest.approx((cost, pv, 100.0))
+
+
+def test_a_start_off_the_quarter_grid_shares_each_quarters_surplus_by_time() -> None:
+    """A baseline at 00:05 runs 10 minutes in the first quarter: two thirds of its surplus there."""
+    slots = [PriceSlot(DAY, DAY + timedelta(hours=1), 100.0)]
+    tariff = Tariff(0.0, 0.0, {DAY: 4.0})  # 1 kWh in the first quarter
+    energy = load_energy(timedelta(minutes=15), power_kw=8.0)  # 2 kWh over 15 minutes
+    _, pv = load_cost_pv(slots, energy, DAY + timedelta(minutes=5), timedelta(minutes=15), tariff)
+    assert pv == pytest.approx(4.0 * 10 / 60)

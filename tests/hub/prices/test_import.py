@@ -6,9 +6,10 @@ Prices come from the recorded responses on loopback (``support.price_server``); 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from luna_hub.duties import Duty, DutyRunner
+from luna_hub.prices.scheduler import PriceScheduler
 from luna_hub.prices.services import (
     PriceImportConfigError,
     day_complete,
@@ -155,11 +157,11 @@ def test_a_configuration_that_cannot_work_fails_with_its_reason() -> None:
 
 
 @asynccontextmanager
-async def _replica(dsn: str) -> AsyncIterator[DutyRunner]:
+async def _replica(dsn: str) -> AsyncIterator[tuple[DutyRunner, asyncpg.Pool]]:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     runner = DutyRunner(pool, partial(asyncpg.connect, dsn))
     try:
-        yield runner
+        yield runner, pool
     finally:
         await runner.stop()
         await pool.close()
@@ -168,26 +170,75 @@ async def _replica(dsn: str) -> AsyncIterator[DutyRunner]:
 async def test_two_hubs_fetch_each_day_once(
     pool: asyncpg.Pool, price_server: PriceServer, hub_dsn: str, unique: str
 ) -> None:
+    """The scheduler fetches once across two hubs: APScheduler runs on the duty holder only, moving on take-over."""
     config = settings_for(price_server, unique)
     source = make_source(config)
-    ran: Counter[str] = Counter()
-
-    def duty(replica: str, client: httpx.AsyncClient) -> Duty:
-        async def run(duty_pool: asyncpg.Pool) -> None:
-            await import_due_days(duty_pool, client, source, config, now=SATURDAY_AFTERNOON)
-            ran[replica] += 1
-
-        return Duty(f"price import {unique}", 0.05, run)
-
-    async with httpx.AsyncClient(timeout=10) as client, _replica(hub_dsn) as first, _replica(hub_dsn) as second:
-        first.start(duty("first", client))
-        second.start(duty("second", client))
+    async with _replica(hub_dsn) as (first, first_pool), _replica(hub_dsn) as (second, second_pool):
+        replicas = {
+            "first": (first, PriceScheduler(first_pool, source, config, clock=lambda: SATURDAY_AFTERNOON)),
+            "second": (second, PriceScheduler(second_pool, source, config, clock=lambda: SATURDAY_AFTERNOON)),
+        }
+        for runner, planner in replicas.values():
+            runner.start(Duty(f"price import {unique}", 0.05, planner.heartbeat, release=planner.release))
         async with asyncio.timeout(30):
-            while ran["first"] + ran["second"] < 5:  # noqa: ASYNC110 - polling counters the duties bump
+            while not any(planner.passes for _, planner in replicas.values()):  # noqa: ASYNC110 - the catch-up pass
                 await asyncio.sleep(0.02)
-    assert 0 in (ran["first"], ran["second"]), f"both hubs ran the import: {ran}"
-    days = Counter(day for day, _, _, _ in await runs(pool, unique))
-    assert days == dict.fromkeys([date(2025, 9, 29) + timedelta(days=n) for n in range(7)], 1)
+        await asyncio.sleep(0.3)  # a few more heartbeats on both replicas
+        assert sorted(planner.starts for _, planner in replicas.values()) == [0, 1], "both hubs scheduled"
+        [holder] = [name for name, (_, planner) in replicas.items() if planner.starts]
+        [other] = set(replicas) - {holder}
+        scheduler = replicas[holder][1].scheduler
+        assert scheduler is not None
+        assert replicas[other][1].scheduler is None
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert jobs.keys() == {"publication", "missing", "retry"}  # the catch-up pass ran; Sunday is incomplete
+        publication = jobs["publication"].next_run_time.astimezone(BERLIN)
+        assert (publication.hour, publication.minute) == (13, 0)
+        retry_in = jobs["retry"].next_run_time - datetime.now(UTC)
+        assert timedelta(0) < retry_in <= timedelta(seconds=config.retry_initial_s)  # Sunday's backoff
+        days = Counter(day for day, _, _, _ in await runs(pool, unique))
+        assert days == dict.fromkeys([date(2025, 9, 29) + timedelta(days=n) for n in range(7)], 1)
+
+        await replicas[holder][0].stop()  # the holder goes away: the other takes over and catches up
+        assert replicas[holder][1].scheduler is None
+        async with asyncio.timeout(30):
+            while not replicas[other][1].passes:  # noqa: ASYNC110 - the new holder's catch-up pass
+                await asyncio.sleep(0.02)
+        assert replicas[other][1].starts == 1
+    # complete days are not fetched again, Sunday waits for its backoff
+    assert Counter(day for day, _, _, _ in await runs(pool, unique)) == days
+
+
+async def test_the_scheduler_retries_with_backoff_until_the_day_is_stored(
+    price_server: PriceServer, hub_dsn: str, pool: asyncpg.Pool, unique: str
+) -> None:
+    """A failed catch-up pass is retried by the scheduler after the backoff (0.2 s, then 0.4 s), until stored."""
+    config = settings_for(price_server, unique, lookback_days=0, retry_initial_s=0.2, retry_max_s=0.4)
+    began = datetime.now(UTC)
+    morning = datetime(2024, 3, 30, 9, 0, tzinfo=UTC)  # Saturday morning: today only
+
+    def clock() -> datetime:  # the import's "now" moves with the real clock from Saturday morning
+        return morning + (datetime.now(UTC) - began)
+
+    planner = PriceScheduler(pool, make_source(config), config, clock=clock)
+    price_server.fail_next = 2
+    async with _replica(hub_dsn) as (runner, _):
+        runner.start(Duty(f"price import {unique}", 0.05, planner.heartbeat, release=planner.release))
+        async with asyncio.timeout(30):
+            while [status for _, status, _, _ in await runs(pool, unique)][-1:] != ["complete"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        scheduler = planner.scheduler
+        assert scheduler is not None
+        assert {job.id for job in scheduler.get_jobs()} == {"publication", "missing"}  # no retry left
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(
+            "SELECT status, started_at, finished_at FROM price_import_runs WHERE market = $1 ORDER BY run_id", unique
+        )
+    assert [row["status"] for row in rows] == ["failed", "failed", "complete"]
+    waits = [later["started_at"] - earlier["finished_at"] for earlier, later in itertools.pairwise(rows)]
+    assert waits[0] >= timedelta(seconds=0.2)
+    assert waits[1] >= timedelta(seconds=0.4)
+    assert planner.passes == 3
 
 
 async def test_the_hub_runs_the_import_only_when_enabled(hub_dsn: str, price_server: PriceServer, unique: str) -> None:
@@ -202,3 +253,38 @@ async def test_the_hub_runs_the_import_only_when_enabled(hub_dsn: str, price_ser
                 await asyncio.sleep(0.05)
         # today's real date has no recorded prices: the index is read, nothing is there yet
         assert {status for _, status, _, _ in await runs(pool, unique)} == {"incomplete"}
+
+
+async def test_two_hub_apps_schedule_the_import_once_and_hand_it_over(
+    hub_dsn: str, price_server: PriceServer, unique: str
+) -> None:
+    """Two whole hubs (apps with every lifespan) on one database: one schedules, the other takes over when it stops."""
+    from luna_hub.settings import HubSettings  # noqa: PLC0415 - only these tests build hubs
+    from support.hub import ready_client  # noqa: PLC0415
+
+    config = settings_for(price_server, unique, lookback_days=0, check_every_s=0.05)
+    settings = HubSettings(database_url=hub_dsn, prices=config)
+    async with migrated_pool(hub_dsn) as pool, AsyncExitStack() as outer:
+        first = await outer.enter_async_context(ready_client(settings))
+        async with AsyncExitStack() as inner:
+            second = await inner.enter_async_context(ready_client(settings))
+            planners = {"first": first.app.state.price_scheduler, "second": second.app.state.price_scheduler}
+            async with asyncio.timeout(30):
+                while not await runs(pool, unique):  # noqa: ASYNC110 - polling the table the duty writes
+                    await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # many heartbeats on both
+            assert sorted(p.starts for p in planners.values()) == [0, 1], "both hubs scheduled the import"
+            fetched = await runs(pool, unique)  # today (and tomorrow after 13:00): no recorded prices, then backoff
+            assert set(Counter(day for day, _, _, _ in fetched).values()) == {1}
+            if planners["first"].starts:  # stop the holder, keep the other
+                await outer.aclose()
+                survivor = planners["second"]
+            else:
+                await inner.aclose()
+                survivor = planners["first"]
+            async with asyncio.timeout(30):
+                while not survivor.passes:  # noqa: ASYNC110 - the survivor takes over and runs its catch-up pass
+                    await asyncio.sleep(0.05)
+            assert survivor.starts == 1
+            assert survivor.scheduler is not None
+            assert await runs(pool, unique) == fetched  # the take-over's catch-up respects the backoff

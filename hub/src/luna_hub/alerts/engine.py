@@ -40,10 +40,10 @@ RECEIVER: Final = "luna-hub"
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """One alert to notify: it fires (first time or a reminder) or it resolved."""
+    """One alert to notify: it fires (first time or a reminder) or it resolved; or a test, or an info notice."""
 
     status: Literal["firing", "resolved"]
-    kind: Literal["notify", "repeat", "test"]
+    kind: Literal["notify", "repeat", "test", "info"]
     alert: StoredAlert
 
 

@@ -1,5 +1,9 @@
 """The alert service: evaluate the rules (a duty of one replica), deliver the outbox, silences, tests, backups.
 
+Info notices ("tomorrow's prices are out") have no rule and no alert state: each is claimed from
+the table its domain notes it in, in the transaction that puts it into the outbox (kind ``info``),
+so it goes out once whichever hub claims it.
+
 An evaluation runs every rule, re-checks the rules of alerts about to fire, and writes the new
 alert state together with its notifications (one outbox row per receiver) in one transaction
 under an advisory lock, so two evaluators can never both notify an alert. Delivery then claims
@@ -45,6 +49,7 @@ from luna_hub.alerts.schemas import (
 )
 from luna_hub.dashboard.schemas import AlertRow
 from luna_hub.errors import BadRequestError, ConflictError, NotFoundError
+from luna_hub.prices.services import Publication, claim_publications
 from luna_hub.settings.alerts import AlertSettings
 from luna_hub.settings.prices import PriceImportSettings
 from luna_shared.logs import get_logger
@@ -88,6 +93,7 @@ class AlertService:
     async def run_duty(self, _pool: asyncpg.Pool) -> None:
         """One round of the duty: evaluate, then deliver what is due."""
         await self.evaluate()
+        await self.announce_publications()
         await self.deliver_due()
         await self._refresh_alertmanager()
         async with self._pool.acquire() as connection:
@@ -131,6 +137,16 @@ class AlertService:
         for (alertname, status, kind), count in sorted(counts.items()):  # one line per kind, even in a storm
             _log.info("alerts notified", alertname=alertname, status=status, kind=kind, alerts=count)
         return result.notices
+
+    async def announce_publications(self, now: datetime | None = None) -> list[Notice]:
+        """Put one info notice per market and day whose prices came out into the outbox (returned), once."""
+        now = now or datetime.now(UTC)
+        async with self._pool.acquire() as connection, connection.transaction():
+            notices = [_publication_notice(publication, now) for publication in await claim_publications(connection)]
+            await self._enqueue(connection, notices, now)
+        for notice in notices:
+            _log.info("prices notice queued", market=notice.alert.labels["market"], day=notice.alert.labels["day"])
+        return notices
 
     async def _observe(
         self, rules: Sequence[Rule], now: datetime, firing: frozenset[str], *, use_cache: bool
@@ -180,7 +196,7 @@ class AlertService:
         """One outbox row per receiver for each group of notices (by kind, status and ``group_by`` labels)."""
         s = self._settings
         rows: list[tuple[str, str, str, str, bytes]] = []
-        for kind in ("notify", "repeat", "test"):
+        for kind in ("notify", "repeat", "test", "info"):
             of_kind = [notice for notice in notices if notice.kind == kind]
             for body in group_notices(of_kind, group_by=s.group_by, external_url=s.external_url, now=now):
                 encoded = msgspec.json.encode(body)
@@ -219,7 +235,7 @@ class AlertService:
         body = _BODY.decode(row.body)
         async with self._pool.acquire() as connection:
             if row.status == "firing" and row.kind != "test":
-                body = await self._still_firing(connection, body)
+                body = await self._still_firing(connection, body, notice=row.kind == "info")
                 if not body.alerts:
                     await repository.mark_given_up(connection, row.outbox_id, "dropped: no longer firing, or silenced")
                     return DeliveryResult(channel=row.channel, target=row.target, delivered=False, error="dropped")
@@ -232,8 +248,12 @@ class AlertService:
         _log.info("notification delivered", channel=row.channel, status=row.status, outbox_id=row.outbox_id)
         return DeliveryResult(channel=row.channel, target=row.target, delivered=True)
 
-    async def _still_firing(self, connection: asyncpg.Connection, body: WebhookBody) -> WebhookBody:
-        firing = await repository.firing_fingerprints(connection, [a.fingerprint for a in body.alerts])
+    async def _still_firing(
+        self, connection: asyncpg.Connection, body: WebhookBody, *, notice: bool = False
+    ) -> WebhookBody:
+        """Leave out what resolved or is silenced now (an info ``notice`` has no alert state: silences only)."""
+        fingerprints = [a.fingerprint for a in body.alerts]
+        firing = set(fingerprints) if notice else await repository.firing_fingerprints(connection, fingerprints)
         silences = await repository.active_silences(connection)
         kept = [a for a in body.alerts if a.fingerprint in firing and not silencing(silences, a.labels)]
         return body if len(kept) == len(body.alerts) else msgspec.structs.replace(body, alerts=kept)
@@ -396,6 +416,29 @@ class AlertService:
             )
         _log.info("backup reported", job=report.job, success=report.success, actor=actor)
         return BackupRecorded(report_id=report_id)
+
+
+def _publication_notice(publication: Publication, now: datetime) -> Notice:
+    labels = {
+        "alertname": "prices_published",
+        "severity": "info",
+        "market": publication.market,
+        "day": publication.day.isoformat(),
+    }
+    summary = (
+        f"{publication.market} day-ahead prices for {publication.day.isoformat()} are out:"
+        f" {publication.min_price:.2f} to {publication.max_price:.2f} EUR/MWh, mean {publication.mean_price:.2f}"
+    )
+    annotations = {"summary": summary, "cheapest_at": publication.cheapest_at.isoformat()}
+    alert = StoredAlert(
+        fingerprint=Observation(labels=labels).fingerprint,
+        labels=labels,
+        annotations=annotations,
+        state="firing",
+        active_since=now,
+        fired_at=now,
+    )
+    return Notice("firing", "info", alert)
 
 
 def _view(alert: StoredAlert, silenced_by: list[int]) -> AlertView:

@@ -74,6 +74,8 @@ POLICY: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/embed"): ANALYST,
     # energy: cheapest windows (market prices), a site's devices and actions
     ("GET", "/energy/windows"): SIGNED_IN,
+    ("GET", "/sites/{site}/energy"): SITE_MEMBER,
+    ("PUT", "/sites/{site}/energy"): SITE_MEMBER,
     ("GET", "/sites/{site}/devices"): SITE_MEMBER,
     ("POST", "/sites/{site}/devices"): SITE_MEMBER,
     ("DELETE", "/sites/{site}/devices/{device_id}"): SITE_MEMBER,

@@ -6,22 +6,33 @@ from datetime import date
 from typing import Annotated, Any
 
 import asyncpg
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from luna_hub.auth.guards import actor_of
-from luna_hub.energy.schemas import ActionsAnswer, ActionView, DeviceSpec, DeviceView, OutcomeView, WindowsAnswer
+from luna_hub.energy.schemas import (
+    ActionsAnswer,
+    ActionView,
+    DeviceSpec,
+    DeviceView,
+    OutcomeView,
+    SiteEnergy,
+    SiteEnergyView,
+    WindowsAnswer,
+)
 from luna_hub.energy.services import (
     ActionsPublisher,
     WindowsQuery,
     action_outcome,
     dismiss_action,
+    get_site_energy,
     list_devices,
     plan_windows,
     propose_actions,
     remove_device,
     save_device,
+    save_site_energy,
 )
 from luna_hub.errors import BadRequestError
 from luna_hub.settings import HubSettings
@@ -86,6 +97,18 @@ class SiteEnergyController(Controller):
 
     path = "/sites/{site:str}"
     tags = ["energy"]  # noqa: RUF012
+
+    @get("/energy", summary="The site's PV meter, feed-in tariff and grid fee")
+    async def energy(self, site: FromPath[str], db_pool: NamedDependency[asyncpg.Pool]) -> SiteEnergyView:
+        """404 when none are set."""
+        return await get_site_energy(db_pool, site)
+
+    @put("/energy", summary="Set the site's PV meter, feed-in tariff and grid fee (actions value PV with them)")
+    async def save_energy(
+        self, request: _Request, site: FromPath[str], data: JSONBody[SiteEnergy], db_pool: NamedDependency[asyncpg.Pool]
+    ) -> SiteEnergyView:
+        """Create or replace; the meters must be the site's."""
+        return await save_site_energy(db_pool, site, data, actor_of(request))
 
     @get("/devices", summary="The site's flexible devices")
     async def devices(self, site: FromPath[str], db_pool: NamedDependency[asyncpg.Pool]) -> list[DeviceView]:

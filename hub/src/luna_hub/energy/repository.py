@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from luna_hub.energy.schemas import DeviceSpec, DeviceView
+from luna_hub.energy.schemas import DeviceSpec, DeviceView, SiteEnergy, SiteEnergyView
 from luna_hub.energy.windows import PriceSlot
 
 __all__ = [
@@ -22,8 +22,11 @@ __all__ = [
     "dismissed_devices",
     "max_recent_power",
     "price_slots",
+    "quarter_power",
     "save_action",
     "save_device",
+    "save_site_energy",
+    "site_energy",
     "site_timezone",
 ]
 
@@ -78,6 +81,47 @@ async def delete_device(connection: asyncpg.Connection, site: str, device_id: st
         "DELETE FROM energy_devices WHERE site_id = $1 AND device_id = $2", site, device_id
     )
     return result.endswith(" 1")
+
+
+async def site_energy(connection: asyncpg.Connection, site: str) -> SiteEnergyView | None:
+    """Return the site's energy settings, if set."""
+    row = await connection.fetchrow(
+        "SELECT site_id, spec::text AS spec, updated_by, updated_at FROM site_energy WHERE site_id = $1", site
+    )
+    return None if row is None else _site_energy_view(row)
+
+
+def _site_energy_view(row: asyncpg.Record) -> SiteEnergyView:
+    spec = msgspec.json.decode(row["spec"], type=SiteEnergy)
+    return SiteEnergyView(site=row["site_id"], energy=spec, updated_by=row["updated_by"], updated_at=row["updated_at"])
+
+
+async def save_site_energy(connection: asyncpg.Connection, site: str, spec: SiteEnergy, actor: str) -> SiteEnergyView:
+    """Create or replace the site's energy settings."""
+    row = await connection.fetchrow(
+        "INSERT INTO site_energy (site_id, spec, updated_by) VALUES ($1, $2::jsonb, $3)"
+        " ON CONFLICT (site_id) DO UPDATE SET spec = excluded.spec, updated_by = excluded.updated_by,"
+        " updated_at = now() RETURNING site_id, spec::text AS spec, updated_by, updated_at",
+        site,
+        msgspec.json.encode(spec).decode(),
+        actor,
+    )
+    return _site_energy_view(row)
+
+
+async def quarter_power(
+    connection: asyncpg.Connection, meter_id: str, start: datetime, end: datetime
+) -> dict[datetime, float]:
+    """Mean good or suspect ``power_w`` of ``meter_id`` per quarter (by its UTC start) in [start, end)."""
+    rows = await connection.fetch(
+        "SELECT date_bin('15 minutes', ts, timestamptz '2000-01-01 00:00+00') AS quarter, avg(value) AS watts"
+        " FROM smart_meter_readings WHERE meter_id = $1 AND metric = 'power_w' AND ts >= $2 AND ts < $3"
+        " AND value IS NOT NULL AND quality <> 'bad' GROUP BY 1",
+        meter_id,
+        start,
+        end,
+    )
+    return {row["quarter"]: row["watts"] for row in rows}
 
 
 async def site_timezone(connection: asyncpg.Connection, site: str) -> str | None:
@@ -158,11 +202,12 @@ class ActionRow(msgspec.Struct, frozen=True, kw_only=True):
     meter_id: str | None
     running_threshold_w: float
     dismissed_at: datetime | None
+    pv_kwh: float = 0.0
 
 
 _ACTION_COLUMNS = (
     "action_id, site_id, device_id, day, market, title, runs::text AS runs, cost_eur, baseline_start, baseline_end,"
-    " baseline_cost_eur, saving_eur, energy_kwh, meter_id, running_threshold_w, dismissed_at"
+    " baseline_cost_eur, saving_eur, energy_kwh, meter_id, running_threshold_w, dismissed_at, pv_kwh"
 )
 
 
@@ -177,13 +222,13 @@ async def save_action(connection: asyncpg.Connection, action: ActionRow) -> Acti
     row = await connection.fetchrow(
         f"""
         INSERT INTO energy_actions (site_id, device_id, day, market, title, runs, cost_eur, baseline_start,
-            baseline_end, baseline_cost_eur, saving_eur, energy_kwh, meter_id, running_threshold_w)
-        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14)
+            baseline_end, baseline_cost_eur, saving_eur, energy_kwh, meter_id, running_threshold_w, pv_kwh)
+        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15)
         ON CONFLICT (site_id, device_id, day) DO UPDATE SET market = excluded.market, title = excluded.title,
             runs = excluded.runs, cost_eur = excluded.cost_eur, baseline_start = excluded.baseline_start,
             baseline_end = excluded.baseline_end, baseline_cost_eur = excluded.baseline_cost_eur,
             saving_eur = excluded.saving_eur, energy_kwh = excluded.energy_kwh, meter_id = excluded.meter_id,
-            running_threshold_w = excluded.running_threshold_w, updated_at = now()
+            running_threshold_w = excluded.running_threshold_w, pv_kwh = excluded.pv_kwh, updated_at = now()
         RETURNING {_ACTION_COLUMNS}
         """,  # noqa: S608 - fixed column list
         action.site_id,
@@ -200,6 +245,7 @@ async def save_action(connection: asyncpg.Connection, action: ActionRow) -> Acti
         action.energy_kwh,
         action.meter_id,
         action.running_threshold_w,
+        action.pv_kwh,
     )
     return _action_row(row)
 

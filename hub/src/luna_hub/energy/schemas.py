@@ -15,6 +15,8 @@ __all__ = [
     "DeviceType",
     "DeviceView",
     "OutcomeView",
+    "SiteEnergy",
+    "SiteEnergyView",
     "Skipped",
     "WindowView",
     "WindowsAnswer",
@@ -109,6 +111,40 @@ class DeviceSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         return -int(-(self.energy_kwh or 0) * 60 // (self.power_kw or 1))
 
 
+class SiteEnergy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A site's PV and tariff (``PUT /sites/{site}/energy``): what its actions value energy at.
+
+    With ``pv_meter_id``, tomorrow's PV surplus is forecast from that meter's ``power_w`` of the last
+    ``pv_history_days`` days (minus the base load of ``load_meter_id``, when given); the part of a
+    load it covers is valued at ``feed_in_eur_kwh``, the rest at the market price plus ``grid_fee_eur_kwh``.
+    """
+
+    pv_meter_id: str | None = None
+    """A meter of the site measuring the PV production as ``power_w``."""
+    load_meter_id: str | None = None
+    """A meter of the site measuring the household's base load (without the flexible devices) as ``power_w``."""
+    feed_in_eur_kwh: Annotated[float, msgspec.Meta(ge=-1, le=2)] = 0.0
+    """What an exported kWh earns (e.g. 0.082 for 8.2 ct/kWh)."""
+    grid_fee_eur_kwh: Annotated[float, msgspec.Meta(ge=0, le=2)] = 0.0
+    """Added to the market price of every kWh bought (grid fees, levies, taxes)."""
+    pv_history_days: Annotated[int, msgspec.Meta(ge=1, le=60)] = 7
+    """Days of PV history the forecast looks back on."""
+
+    def __post_init__(self) -> None:
+        if self.load_meter_id is not None and self.pv_meter_id is None:
+            msg = "load_meter_id is subtracted from the PV forecast: it needs pv_meter_id"
+            raise ValueError(msg)
+
+
+class SiteEnergyView(msgspec.Struct, frozen=True, kw_only=True):
+    """A site's stored energy settings."""
+
+    site: str
+    energy: SiteEnergy
+    updated_by: str
+    updated_at: datetime
+
+
 class DeviceView(msgspec.Struct, frozen=True, kw_only=True):
     """A stored device."""
 
@@ -132,6 +168,8 @@ class ActionView(msgspec.Struct, frozen=True, kw_only=True):
     baseline: BaselineView
     saving_eur: float
     dismissed: bool = False
+    pv_kwh: float = 0.0
+    """The energy of the planned runs that the forecast PV surplus covers (valued at the feed-in tariff)."""
 
 
 class Skipped(msgspec.Struct, frozen=True, kw_only=True):

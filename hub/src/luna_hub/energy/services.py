@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from luna_hub.energy import repository
+from luna_hub.energy.pv import PvForecast, persistence_forecast
 from luna_hub.energy.schemas import (
     ActionsAnswer,
     ActionView,
@@ -23,6 +24,8 @@ from luna_hub.energy.schemas import (
     DeviceSpec,
     DeviceView,
     OutcomeView,
+    SiteEnergy,
+    SiteEnergyView,
     Skipped,
     WindowsAnswer,
     WindowView,
@@ -32,11 +35,13 @@ from luna_hub.energy.windows import (
     MissingPricesError,
     PriceGrid,
     PriceSlot,
+    Tariff,
     Window,
     cheapest_quarters,
     cheapest_runs,
     contiguous_windows,
     load_cost,
+    load_cost_pv,
     load_energy,
 )
 from luna_hub.errors import PROBLEM_TYPE_BASE, BadRequestError, NotFoundError, UnprocessableError
@@ -51,12 +56,15 @@ __all__ = [
     "WindowsQuery",
     "action_outcome",
     "dismiss_action",
+    "get_site_energy",
     "list_devices",
     "plan_load",
     "plan_windows",
     "propose_actions",
     "remove_device",
     "save_device",
+    "save_site_energy",
+    "site_tariff",
 ]
 
 _MAX_RUN = timedelta(days=2)
@@ -65,6 +73,9 @@ _LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 """Instants a plan may name: far from the calendar's ends, so no arithmetic on them overflows."""
 _MAX_COUNT = 100
 _UTC = ZoneInfo("UTC")
+_PV_MOSTLY = 0.5
+_PV_PARTLY = 0.05
+"""A title names the PV when the forecast surplus covers at least this share of the load ("mostly" from half)."""
 _DONE_SHARE = 0.5
 """A device that used at least this share of the planned energy in its window ran there."""
 
@@ -114,9 +125,12 @@ class Planned:
     resolution: timedelta
 
 
-def plan_load(plan: LoadPlan, slots: Sequence[PriceSlot]) -> Planned:
-    """Plan ``plan`` over ``slots``; raises :class:`MissingPricesError` for a gap in the range or the baseline."""
-    grid = PriceGrid.build(slots, plan.earliest, plan.latest)
+def plan_load(plan: LoadPlan, slots: Sequence[PriceSlot], tariff: Tariff | None = None) -> Planned:
+    """Plan ``plan`` over ``slots`` (at the site's ``tariff``: fee, feed-in, forecast PV surplus).
+
+    Raises :class:`MissingPricesError` for a gap in the range or the baseline.
+    """
+    grid = PriceGrid.build(slots, plan.earliest, plan.latest, tariff)
     if plan.contiguous:
         windows = contiguous_windows(
             grid, plan.energy, plan.duration, plan.earliest, plan.latest, count=plan.count, max_price=plan.max_price
@@ -145,8 +159,8 @@ def plan_load(plan: LoadPlan, slots: Sequence[PriceSlot]) -> Planned:
         PriceSlot(baseline_grid.at(i), baseline_grid.at(i + 1), float(price))
         for i, price in enumerate(baseline_grid.prices)
     ]
-    baseline_cost = load_cost(quarters, plan.energy, start, plan.duration)
-    baseline = Window(start, start + plan.duration, math.nan, baseline_cost)
+    baseline_cost, baseline_pv = load_cost_pv(quarters, plan.energy, start, plan.duration, tariff)
+    baseline = Window(start, start + plan.duration, math.nan, baseline_cost, baseline_pv)
     saving = None if best is None else baseline_cost - best
     return Planned(windows, baseline, saving, grid.resolution)
 
@@ -318,10 +332,22 @@ def _device_plan(device: DeviceSpec, day: date, tz: ZoneInfo) -> LoadPlan:
 
 
 def _title(  # noqa: PLR0917, PLR0913
-    device: DeviceSpec, windows: list[Window], saving: float, baseline: datetime, day_word: str, tz: ZoneInfo
+    device: DeviceSpec,
+    windows: list[Window],
+    saving: float,
+    baseline: datetime,
+    day_word: str,
+    tz: ZoneInfo,
+    pv_share: float = 0.0,
+    feed_in_eur_kwh: float = 0.0,
 ) -> str:
     spans = " and ".join(f"{w.start.astimezone(tz):%H:%M}–{w.end.astimezone(tz):%H:%M}" for w in windows)  # noqa: RUF001
-    return f"{device.name} {day_word} {spans}: {saving:.2f} € cheaper than at {baseline.astimezone(tz):%H:%M}"
+    pv = ""
+    if pv_share >= _PV_MOSTLY:
+        pv = f"runs mostly on your PV (valued at {feed_in_eur_kwh * 100:.1f} ct/kWh feed-in), "
+    elif pv_share >= _PV_PARTLY:
+        pv = f"runs {pv_share:.0%} on your PV (valued at {feed_in_eur_kwh * 100:.1f} ct/kWh feed-in), "
+    return f"{device.name} {day_word} {spans}: {pv}{saving:.2f} € cheaper than at {baseline.astimezone(tz):%H:%M}"
 
 
 def _day_word(day: date, today: date) -> str:
@@ -375,6 +401,8 @@ async def propose_actions(  # noqa: PLR0913 - the question, and where its answer
             msg = f"day {day.isoformat()} is outside 1970..9000"
             raise BadRequestError(msg)
         devices = await repository.devices(connection, site)
+        site_energy = await repository.site_energy(connection, site)
+        tariff, _ = await site_tariff(connection, site_energy.energy if site_energy else None, day, tz)
         dismissed = await repository.dismissed_devices(
             connection, site, now - timedelta(hours=energy.dismiss_cooldown_hours)
         )
@@ -384,7 +412,7 @@ async def propose_actions(  # noqa: PLR0913 - the question, and where its answer
                 connection, device, dismissed, now, timedelta(minutes=energy.running_recent_minutes)
             )
             if reason is None:
-                reason, candidate = await _plan_device(connection, device, day, tz, energy.market)
+                reason, candidate = await _plan_device(connection, device, day, tz, energy.market, tariff)
                 if candidate is not None and candidate.planned.saving is not None:
                     if candidate.planned.saving >= energy.min_saving_eur:
                         candidates.append(candidate)
@@ -398,7 +426,9 @@ async def propose_actions(  # noqa: PLR0913 - the question, and where its answer
         ]
         actions = []
         for candidate in candidates[: energy.actions_per_day]:
-            row = await repository.save_action(connection, _action_row(site, day, candidate, energy.market, tz, today))
+            row = await repository.save_action(
+                connection, _action_row(site, day, candidate, energy.market, tz, today, tariff)
+            )
             actions.append(_action_view(row, tz))
     answer = ActionsAnswer(site=site, day=day, market=energy.market, tz=tz_name, actions=actions, skipped=skipped)
     if publish is not None:
@@ -406,8 +436,30 @@ async def propose_actions(  # noqa: PLR0913 - the question, and where its answer
     return answer
 
 
-async def _plan_device(
-    connection: asyncpg.Connection, device: DeviceSpec, day: date, tz: ZoneInfo, market: str
+async def site_tariff(
+    connection: asyncpg.Connection, energy: SiteEnergy | None, day: date, tz: ZoneInfo
+) -> tuple[Tariff | None, PvForecast | None]:
+    """Return the site's tariff for local ``day``: its grid fee, feed-in tariff and forecast PV surplus.
+
+    None without settings; no PV forecast without a PV meter.
+    """
+    if energy is None:
+        return None, None
+    fee, feed_in = energy.grid_fee_eur_kwh * 1000.0, energy.feed_in_eur_kwh * 1000.0
+    if energy.pv_meter_id is None:
+        return Tariff(fee, feed_in), None
+    start = LocalClock(tz).to_utc(datetime.combine(day - timedelta(days=energy.pv_history_days), time(0)))
+    end = LocalClock(tz).to_utc(datetime.combine(day, time(0)))
+    pv = await repository.quarter_power(connection, energy.pv_meter_id, start - timedelta(hours=1), end)
+    load = None
+    if energy.load_meter_id is not None:
+        load = await repository.quarter_power(connection, energy.load_meter_id, start - timedelta(hours=1), end)
+    forecast = persistence_forecast(pv, load, day, tz, history_days=energy.pv_history_days)
+    return Tariff(fee, feed_in, forecast.surplus_kw), forecast
+
+
+async def _plan_device(  # noqa: PLR0913, PLR0917
+    connection: asyncpg.Connection, device: DeviceSpec, day: date, tz: ZoneInfo, market: str, tariff: Tariff | None
 ) -> tuple[str | None, _Candidate | None]:
     try:
         plan = _device_plan(device, day, tz)
@@ -419,7 +471,7 @@ async def _plan_device(
     end = max(plan.latest, (plan.baseline_start or plan.earliest) + plan.duration)
     slots = await repository.price_slots(connection, market, start, end)
     try:
-        planned = plan_load(plan, slots)
+        planned = plan_load(plan, slots, tariff)
     except MissingPricesError as exc:
         start, end = exc.start.astimezone(tz), exc.end.astimezone(tz)
         return f"no {market} price from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} yet", None
@@ -429,27 +481,33 @@ async def _plan_device(
 
 
 def _action_row(  # noqa: PLR0913, PLR0917
-    site: str, day: date, candidate: _Candidate, market: str, tz: ZoneInfo, today: date
+    site: str, day: date, candidate: _Candidate, market: str, tz: ZoneInfo, today: date, tariff: Tariff | None
 ) -> repository.ActionRow:
     planned, device = candidate.planned, candidate.device
     saving = planned.saving or 0.0
+    energy = sum(_plan_energy(device))
+    pv = sum(w.pv_kwh for w in planned.windows)
+    feed_in = tariff.feed_in_eur_mwh / 1000.0 if tariff is not None else 0.0
+    share = pv / energy if energy > 0 else 0.0
+    day_word = _day_word(day, today)
     return repository.ActionRow(
         action_id=0,
         site_id=site,
         device_id=device.device_id,
         day=day,
         market=market,
-        title=_title(device, planned.windows, saving, planned.baseline.start, _day_word(day, today), tz),
+        title=_title(device, planned.windows, saving, planned.baseline.start, day_word, tz, share, feed_in),
         runs=[(w.start, w.end, w.mean_price, w.cost) for w in planned.windows],
         cost_eur=sum(w.cost for w in planned.windows),
         baseline_start=planned.baseline.start,
         baseline_end=planned.baseline.end,
         baseline_cost_eur=planned.baseline.cost,
         saving_eur=saving,
-        energy_kwh=sum(_plan_energy(device)),
+        energy_kwh=energy,
         meter_id=device.meter_id,
         running_threshold_w=device.running_threshold_w,
         dismissed_at=None,
+        pv_kwh=pv,
     )
 
 
@@ -471,6 +529,7 @@ def _action_view(row: repository.ActionRow, tz: ZoneInfo) -> ActionView:
         baseline=_baseline_view(Window(row.baseline_start, row.baseline_end, math.nan, row.baseline_cost_eur), tz),
         saving_eur=round(row.saving_eur, 6),
         dismissed=row.dismissed_at is not None,
+        pv_kwh=round(row.pv_kwh, 6),
     )
 
 
@@ -570,3 +629,30 @@ async def remove_device(pool: asyncpg.Pool, site: str, device_id: str) -> None:
         if not await repository.delete_device(connection, site, device_id):
             msg = f"site {site!r} has no device {device_id!r}"
             raise NotFoundError(msg)
+
+
+async def get_site_energy(pool: asyncpg.Pool, site: str) -> SiteEnergyView:
+    """Return the site's energy settings (404 when none are set)."""
+    async with pool.acquire() as connection:
+        found = await repository.site_energy(connection, site)
+    if found is None:
+        msg = f"site {site!r} has no energy settings (PUT /sites/{site}/energy)"
+        raise NotFoundError(msg)
+    return found
+
+
+async def save_site_energy(pool: asyncpg.Pool, site: str, spec: SiteEnergy, actor: str) -> SiteEnergyView:
+    """Set the site's PV meter, base-load meter, feed-in tariff and grid fee (meters must be the site's)."""
+    for name, meter in (("pv_meter_id", spec.pv_meter_id), ("load_meter_id", spec.load_meter_id)):
+        problem = rules.meter_id_problem(meter) if meter is not None else None
+        if problem is not None:
+            msg = f"{name}: {problem}"
+            raise BadRequestError(msg)
+    async with pool.acquire() as connection:
+        for name, meter in (("pv_meter_id", spec.pv_meter_id), ("load_meter_id", spec.load_meter_id)):
+            if meter is not None:
+                at = await connection.fetchval("SELECT site_id FROM meters WHERE meter_id = $1", meter)
+                if at != site:
+                    msg = f"{name}: meter {meter!r} is not a meter of site {site!r}"
+                    raise BadRequestError(msg)
+        return await repository.save_site_energy(connection, site, spec, actor)

@@ -10,6 +10,12 @@ list of kWh per quarter from its start (:func:`load_energy`); a window's cost is
     PriceGrid.build(slots, start, end)  -> the quarters' prices, or MissingPricesError
     contiguous_windows(grid, load, ...) -> the ``count`` cheapest windows, by cost then start
     cheapest_quarters(grid, load, ...)  -> the cheapest quarters in any order, as runs
+
+A site with PV (a :class:`Tariff`) pays another price per kWh: the part of a quarter's load that
+the forecast PV surplus covers costs the feed-in tariff (the export it replaces: the opportunity
+cost of self-consumption), the rest the market price plus the site's grid fee. A quarter's cost
+is then ``(e * (p + fee) - min(e, s) * (p + fee - feed_in)) / 1000`` for ``e`` kWh of load and
+``s`` kWh of surplus there; without a tariff it is ``e * p / 1000``.
     load_cost(slots, load, start)       -> the exact cost of a load started at any instant
 """
 
@@ -17,8 +23,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -30,11 +36,13 @@ __all__ = [
     "MissingPricesError",
     "PriceGrid",
     "PriceSlot",
+    "Tariff",
     "Window",
     "cheapest_quarters",
     "cheapest_runs",
     "contiguous_windows",
     "load_cost",
+    "load_cost_pv",
     "load_energy",
     "rank_key",
 ]
@@ -56,15 +64,29 @@ class PriceSlot:
 
 
 @dataclass(frozen=True, slots=True)
+class Tariff:
+    """What a site pays and is paid besides the market price: grid fee, feed-in tariff, forecast PV surplus."""
+
+    fee_eur_mwh: float = 0.0
+    """Added to every market price the site buys at (grid fees, levies, taxes)."""
+    feed_in_eur_mwh: float = 0.0
+    """What an exported kWh earns: the value of a self-consumed one."""
+    pv_kw: Mapping[datetime, float] = field(default_factory=dict)
+    """Forecast PV surplus (production minus base load), mean kW of each quarter by its start (UTC); absent: 0."""
+
+
+@dataclass(frozen=True, slots=True)
 class Window:
     """When a load runs and what it costs there (UTC)."""
 
     start: datetime
     end: datetime
     mean_price: float
-    """Time-weighted mean price over the window, EUR/MWh."""
+    """Time-weighted mean market price over the window, EUR/MWh."""
     cost: float
-    """EUR."""
+    """EUR (with a tariff: its fee, and PV-covered energy at the feed-in tariff)."""
+    pv_kwh: float = 0.0
+    """The energy of the load the forecast PV surplus covers."""
 
 
 class MissingPricesError(Exception):
@@ -115,9 +137,17 @@ class PriceGrid:
     boundary: npt.NDArray[np.bool_]
     resolution: timedelta
     """The finest slot length used."""
+    surplus: npt.NDArray[np.float64] | None = None
+    """kWh of forecast PV surplus in each quarter (None: no PV)."""
+    fee: float = 0.0
+    """EUR/MWh added to every price bought at."""
+    feed_in: float = 0.0
+    """EUR/MWh a kWh of the surplus is worth."""
 
     @classmethod
-    def build(cls, slots: Iterable[PriceSlot], start: datetime, end: datetime) -> PriceGrid:
+    def build(
+        cls, slots: Iterable[PriceSlot], start: datetime, end: datetime, tariff: Tariff | None = None
+    ) -> PriceGrid:
         """Return the quarters from ``start`` to ``end`` (widened to quarter boundaries); the finest slot wins.
 
         Raises :class:`MissingPricesError` naming the first interval no slot covers.
@@ -159,7 +189,26 @@ class PriceGrid:
             while gap_end < size and not filled[gap_end]:
                 gap_end += 1
             raise MissingPricesError(max(start, first + gap_start * QUARTER), min(end, first + gap_end * QUARTER))
-        return cls(first, prices, boundary, finest or QUARTER)
+        if tariff is None:
+            return cls(first, prices, boundary, finest or QUARTER)
+        surplus = None
+        if tariff.pv_kw:
+            kw = [max(0.0, tariff.pv_kw.get(first + i * QUARTER, 0.0)) for i in range(size)]
+            surplus = np.asarray(kw, dtype=np.float64) * _QUARTER_H
+        return cls(first, prices, boundary, finest or QUARTER, surplus, tariff.fee_eur_mwh, tariff.feed_in_eur_mwh)
+
+    def costs(
+        self,
+        indices: npt.NDArray[np.int64],
+        energy: npt.NDArray[np.float64],
+        share: npt.NDArray[np.float64] | float = 1.0,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """EUR and PV-covered kWh of ``energy`` kWh in quarters ``indices`` (running ``share`` of each quarter)."""
+        price = self.prices[indices] + self.fee
+        if self.surplus is None:
+            return energy * price / 1000.0, np.zeros(np.shape(price))
+        covered = np.minimum(energy, self.surplus[indices] * share)
+        return (energy * price - covered * (price - self.feed_in)) / 1000.0, covered
 
     def index(self, moment: datetime) -> int:
         """Return the quarter holding ``moment``."""
@@ -191,8 +240,17 @@ def contiguous_windows(  # noqa: PLR0913 - the planning problem has these dimens
         return []
     span = grid.prices[first : last_start + quarters]
     weights = np.asarray(energy, dtype=np.float64)
-    costs = np.correlate(span, weights, mode="valid") / 1000.0
     starts = np.arange(first, last_start + 1)
+    pv: npt.NDArray[np.float64] | None = None
+    if grid.surplus is None:
+        costs = np.correlate(span + grid.fee, weights, mode="valid") / 1000.0
+    else:  # not linear in the load: each start's quarters costed one by one (starts x quarters)
+        full, rest = divmod(duration, QUARTER)
+        share = np.ones(quarters)
+        if rest:
+            share[full] = rest / QUARTER
+        each, covered = grid.costs(starts[:, None] + np.arange(quarters)[None, :], weights[None, :], share[None, :])
+        costs, pv = each.sum(axis=1), covered.sum(axis=1)
     eligible = grid.boundary[first : last_start + 1].copy()
     if max_price is not None:
         windows_max = np.lib.stride_tricks.sliding_window_view(span, quarters).max(axis=1)
@@ -204,12 +262,17 @@ def contiguous_windows(  # noqa: PLR0913 - the planning problem has these dimens
     order = np.lexsort((starts[candidates], rounded))[:count]
     chosen = candidates[order]
     hours = duration / timedelta(hours=1)
-    return [_window(grid, int(starts[i]), duration, float(costs[i]), hours) for i in chosen]
+    return [
+        _window(grid, int(starts[i]), duration, float(costs[i]), hours, 0.0 if pv is None else float(pv[i]))
+        for i in chosen
+    ]
 
 
-def _window(grid: PriceGrid, index: int, duration: timedelta, cost: float, hours: float) -> Window:
+def _window(  # noqa: PLR0913, PLR0917
+    grid: PriceGrid, index: int, duration: timedelta, cost: float, hours: float, pv_kwh: float
+) -> Window:
     start = grid.at(index)
-    return Window(start, start + duration, _mean_price(grid, index, duration, hours), cost)
+    return Window(start, start + duration, _mean_price(grid, index, duration, hours), cost, pv_kwh)
 
 
 def _mean_price(grid: PriceGrid, index: int, duration: timedelta, hours: float) -> float:
@@ -231,9 +294,9 @@ def cheapest_quarters(  # noqa: PLR0913
 ) -> list[Window] | None:
     """Return the cheapest quarters in [earliest, latest) adding up to ``duration`` at ``power_kw``, as runs.
 
-    Quarters are taken by price then start (so an hourly slot's quarters go together); a duration
-    that is not whole quarters takes part of the last (dearest) one chosen. None when too few
-    quarters are allowed (range or ``max_price``).
+    Quarters are taken by cost (the grid's, with its tariff) then start (so an hourly slot's
+    quarters go together); a duration that is not whole quarters takes part of the last (dearest)
+    one chosen. None when too few quarters are allowed (range or ``max_price``).
     """
     first = grid.index(ceil_quarter(earliest))
     end = grid.index(floor_quarter(latest)) if latest >= grid.start else 0
@@ -243,7 +306,8 @@ def cheapest_quarters(  # noqa: PLR0913
     needed = duration / QUARTER
     if indices.size < math.ceil(needed) or needed == 0:
         return None
-    order = indices[np.lexsort((indices, grid.prices[indices]))][: math.ceil(needed)]
+    full_cost, _ = grid.costs(indices, np.full(indices.size, power_kw * _QUARTER_H))
+    order = indices[np.lexsort((indices, full_cost))][: math.ceil(needed)]
     part = needed - math.floor(needed)
     share = {int(index): 1.0 for index in order}
     if part:
@@ -262,20 +326,42 @@ def cheapest_quarters(  # noqa: PLR0913
 def _run(grid: PriceGrid, run: list[int], share: dict[int, float], power_kw: float) -> Window:
     hours = sum(share[index] for index in run) * _QUARTER_H
     price_hours = sum(float(grid.prices[index]) * share[index] * _QUARTER_H for index in run)
+    indices = np.asarray(run, dtype=np.int64)
+    shares = np.asarray([share[index] for index in run])
+    cost, covered = grid.costs(indices, power_kw * _QUARTER_H * shares, shares)
     start = grid.at(run[0])
     end = grid.at(run[-1]) + QUARTER * share[run[-1]]
-    return Window(start, end, price_hours / hours, price_hours * power_kw / 1000.0)
+    return Window(start, end, price_hours / hours, float(cost.sum()), float(covered.sum()))
 
 
-def load_cost(slots: Sequence[PriceSlot], energy: Sequence[float], start: datetime, duration: timedelta) -> float:
+def load_cost(
+    slots: Sequence[PriceSlot],
+    energy: Sequence[float],
+    start: datetime,
+    duration: timedelta,
+    tariff: Tariff | None = None,
+) -> float:
     """Return the exact cost in EUR of a load (kWh per quarter from ``start``, ``duration`` long) at any start.
 
     ``slots`` must be sorted by start and not overlap; each quarter's energy is spread evenly over
-    the time the load runs in it.
+    the time the load runs in it, and so is each quarter's PV surplus (``tariff``).
     Raises :class:`MissingPricesError` where the load runs without a price.
     """
+    return load_cost_pv(slots, energy, start, duration, tariff)[0]
+
+
+def load_cost_pv(
+    slots: Sequence[PriceSlot],
+    energy: Sequence[float],
+    start: datetime,
+    duration: timedelta,
+    tariff: Tariff | None = None,
+) -> tuple[float, float]:
+    """Return :func:`load_cost` and the kWh of the load the tariff's PV surplus covers."""
     starts = [slot.start for slot in slots]
-    cost = 0.0
+    fee, feed_in = (tariff.fee_eur_mwh, tariff.feed_in_eur_mwh) if tariff is not None else (0.0, 0.0)
+    pv_kw = tariff.pv_kw if tariff is not None else {}
+    cost = pv = 0.0
     for offset, kwh in enumerate(energy):
         piece_start = start + offset * QUARTER
         piece_end = min(piece_start + QUARTER, start + duration)
@@ -286,11 +372,16 @@ def load_cost(slots: Sequence[PriceSlot], energy: Sequence[float], start: dateti
             slot = slots[position] if position < len(slots) else None
             if slot is None or slot.start > covered or slot.end <= covered:
                 raise MissingPricesError(covered, piece_end)
-            upto = min(piece_end, slot.end)
-            cost += slot.price / 1000.0 * kwh * ((upto - covered) / length)
+            upto = min(piece_end, slot.end, floor_quarter(covered) + QUARTER)  # one slot, one surplus quarter
+            part = kwh * ((upto - covered) / length)
+            surplus = max(0.0, pv_kw.get(floor_quarter(covered), 0.0)) * ((upto - covered) / timedelta(hours=1))
+            own = min(part, surplus)
+            cost += ((part - own) * (slot.price + fee) + own * feed_in) / 1000.0
+            pv += own
             covered = upto
-            position += 1
-    return cost
+            if upto >= slot.end:
+                position += 1
+    return cost, pv
 
 
 def cheapest_runs(  # noqa: PLR0917, PLR0912, C901, PLR0913
@@ -318,6 +409,7 @@ def cheapest_runs(  # noqa: PLR0917, PLR0912, C901, PLR0913
     best = [[inf] * (least + 1) for _ in range(need + 1)]
     best[0][0] = 0.0
     trail: list[list[list[tuple[int, int, bool] | None]]] = []
+    quarter_costs, _ = grid.costs(np.arange(first, end), np.full(end - first, power_kw * _QUARTER_H))
     for index in range(first, end):
         price = float(grid.prices[index])
         allowed = max_price is None or price <= max_price
@@ -332,7 +424,7 @@ def cheapest_runs(  # noqa: PLR0917, PLR0912, C901, PLR0913
                     nxt[taken][0], back[taken][0] = cost, (taken, run, False)
                 if allowed and taken < need:
                     grown = min(run + 1, least)
-                    added = cost + price * power_kw * _QUARTER_H / 1000.0
+                    added = cost + float(quarter_costs[index - first])
                     if added < nxt[taken + 1][grown] - 1e-12:
                         nxt[taken + 1][grown], back[taken + 1][grown] = added, (taken, run, True)
         best = nxt

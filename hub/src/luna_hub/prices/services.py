@@ -8,6 +8,10 @@ or found it incomplete waits ``retry_initial_s`` doubling per attempt (up to ``r
 Prices go through :class:`~luna_hub.timeseries.writer.PriceWriter`, the writer of file loads:
 a price stored before is a duplicate and changes nothing.
 
+When a pass stores tomorrow's prices completely, :func:`record_publication` notes the market and
+day once (its primary key: once across hubs, imports and backfills); the alert service claims the
+note with :func:`claim_publications` and sends the "tomorrow's prices are out" notice.
+
 For alerts: :func:`tomorrow_missing` says whether tomorrow's prices are still missing after
 ``prices.missing_alert_at`` (a rule can call it with a connection and the settings).
 """
@@ -36,11 +40,15 @@ __all__ = [
     "ImportOutcome",
     "MissingTomorrow",
     "PriceImportConfigError",
+    "Publication",
+    "claim_publications",
     "day_complete",
     "due_days",
     "import_day",
     "import_due_days",
     "make_source",
+    "next_attempt",
+    "record_publication",
     "tomorrow_missing",
 ]
 
@@ -72,6 +80,24 @@ class MissingTomorrow:
     since: datetime
     """When it became a condition (``prices.missing_alert_at`` local time today)."""
     last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """A delivery day whose prices the import stored completely while it was tomorrow."""
+
+    market: str
+    day: date
+    min_price: float
+    mean_price: float
+    """Time-weighted over the day, EUR/MWh."""
+    max_price: float
+    cheapest_at: datetime
+    """Start (UTC) of the first cheapest quarter."""
+
+
+_STALE = timedelta(days=1)
+"""A publication not claimed within this long (the alert duty was off) is claimed without a notice."""
 
 
 def make_source(settings: PriceImportSettings) -> PriceSource:
@@ -117,10 +143,10 @@ def due_days(settings: PriceImportSettings, now: datetime) -> list[date]:
     return days
 
 
-async def _waiting(
-    connection: asyncpg.Connection, market: str, day: date, settings: PriceImportSettings, now: datetime
-) -> bool:
-    """Whether the day's last attempts ask for a longer wait (backoff) before the next."""
+async def next_attempt(
+    connection: asyncpg.Connection, market: str, day: date, settings: PriceImportSettings
+) -> datetime | None:
+    """When ``day`` may be fetched again: after its last failed or incomplete attempt plus the backoff; None: now."""
     rows = await connection.fetch(
         "SELECT status, finished_at FROM price_import_runs WHERE market = $1 AND day = $2"
         " ORDER BY finished_at DESC LIMIT 20",
@@ -133,10 +159,18 @@ async def _waiting(
             break
         failures += 1
     if failures == 0:
-        return False
+        return None
     wait = min(settings.retry_max_s, settings.retry_initial_s * 2 ** (failures - 1))
     last: datetime = rows[0]["finished_at"]
-    return now < last + timedelta(seconds=wait)
+    return last + timedelta(seconds=wait)
+
+
+async def _waiting(
+    connection: asyncpg.Connection, market: str, day: date, settings: PriceImportSettings, now: datetime
+) -> bool:
+    """Whether the day's last attempts ask for a longer wait (backoff) before the next."""
+    after = await next_attempt(connection, market, day, settings)
+    return after is not None and now < after
 
 
 async def import_day(  # noqa: PLR0913
@@ -202,6 +236,7 @@ async def import_due_days(  # noqa: PLR0913
     """One pass of the duty: every due day not stored completely and not in backoff is fetched once."""
     now = now or datetime.now(UTC)
     tz = zone(settings.timezone)
+    tomorrow = now.astimezone(tz).date() + timedelta(days=1)
     outcomes = []
     for day in due_days(settings, now):
         async with pool.acquire() as connection:
@@ -209,8 +244,48 @@ async def import_due_days(  # noqa: PLR0913
                 continue
             if await _waiting(connection, settings.market, day, settings, now):
                 continue
-        outcomes.append(await import_day(pool, client, source, settings.market, day, method=method, now=now))
+        outcome = await import_day(pool, client, source, settings.market, day, method=method, now=now)
+        outcomes.append(outcome)
+        if day == tomorrow and outcome.status == "complete":
+            async with pool.acquire() as connection:
+                if await record_publication(connection, settings.market, day, tz):
+                    _log.info("tomorrow's prices are out", market=settings.market, day=day.isoformat())
     return outcomes
+
+
+async def record_publication(connection: asyncpg.Connection, market: str, day: date, tz: ZoneInfo) -> bool:
+    """Note that ``day``'s prices are all stored (once per market and day); whether this call noted it."""
+    start, end = day_bounds(day, tz)
+    grid = PriceGrid.build(await price_slots(connection, market, start, end), start, end)
+    cheapest = int(grid.prices.argmin())
+    noted: int | None = await connection.fetchval(
+        "INSERT INTO price_publications (market, day, min_price, mean_price, max_price, cheapest_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (market, day) DO NOTHING RETURNING 1",
+        market,
+        day,
+        float(grid.prices.min()),
+        float(grid.prices.mean()),
+        float(grid.prices.max()),
+        grid.at(cheapest),
+    )
+    return noted is not None
+
+
+async def claim_publications(connection: asyncpg.Connection) -> list[Publication]:
+    """Mark every unnotified publication notified; return those fresh enough to announce (in a transaction)."""
+    rows = await connection.fetch(
+        "UPDATE price_publications SET notified_at = now() WHERE notified_at IS NULL"
+        " RETURNING market, day, min_price, mean_price, max_price, cheapest_at,"
+        " stored_at > now() - $1::interval AS fresh",
+        _STALE,
+    )
+    return [
+        Publication(
+            row["market"], row["day"], row["min_price"], row["mean_price"], row["max_price"], row["cheapest_at"]
+        )
+        for row in sorted(rows, key=lambda row: (row["market"], row["day"]))
+        if row["fresh"]
+    ]
 
 
 async def tomorrow_missing(

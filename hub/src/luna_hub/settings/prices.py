@@ -22,12 +22,16 @@ class PriceImportSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     quarter_hour_from: date = date(2025, 10, 1)
     """First delivery day of 15-minute day-ahead products; hourly before it."""
     published_at: time = time(13, 0)
-    """Local time after which tomorrow's auction results are expected (EPEX/SMARD publish about 13:00 CET)."""
+    """Local time after which tomorrow's auction results are expected (EPEX/SMARD publish about 13:00 CET).
+
+    The scheduler fetches then every day (a cron trigger in ``timezone``), retrying with backoff until stored.
+    """
     missing_alert_at: time = time(18, 0)
     """Local time after which tomorrow's prices still missing is a condition (:func:`tomorrow_missing`)."""
     lookback_days: Annotated[int, msgspec.Meta(ge=0, le=366)] = 7
     """Days before today that are fetched again when their prices are incomplete (backfill)."""
     check_every_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+    """How often a replica confirms it holds the import's scheduler, or checks whether it may take it over."""
     retry_initial_s: Annotated[float, msgspec.Meta(ge=0)] = 60.0
     """Wait after a failed fetch of a day; doubles with every further failure ..."""
     retry_max_s: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
