@@ -10,7 +10,6 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from functools import partial
 
 import asyncpg
 import pytest
@@ -19,9 +18,16 @@ from luna_hub.duties import Duty, DutyRunner, duty_lock_key
 
 
 @asynccontextmanager
-async def _replica(dsn: str, *, locked: bool = True) -> AsyncIterator[DutyRunner]:
+async def _replica(dsn: str, *, locked: bool = True, cut_off: asyncio.Event | None = None) -> AsyncIterator[DutyRunner]:
+    """A replica; once ``cut_off`` is set its host reaches the database no more (new lock connections fail)."""
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-    runner = DutyRunner(pool, partial(asyncpg.connect, dsn), locked=locked)
+
+    async def connect() -> asyncpg.Connection:
+        if cut_off is not None and cut_off.is_set():
+            raise ConnectionRefusedError("this replica's host is cut off from the database")
+        return await asyncpg.connect(dsn)
+
+    runner = DutyRunner(pool, connect, locked=locked)
     try:
         yield runner
     finally:
@@ -49,7 +55,8 @@ async def test_one_replica_runs_a_duty_and_another_takes_over_when_it_dies(hub_d
 
         return Duty(unique, 0.05, run, release=release)
 
-    async with _replica(hub_dsn) as first, _replica(hub_dsn) as second:
+    first_cut_off = asyncio.Event()
+    async with _replica(hub_dsn, cut_off=first_cut_off) as first, _replica(hub_dsn) as second:
         first.start(work("first"))
         await _until(lambda: ran["first"] >= 3)
         second.start(work("second"))
@@ -59,7 +66,8 @@ async def test_one_replica_runs_a_duty_and_another_takes_over_when_it_dies(hub_d
         assert second.held() == frozenset()
 
         admin = await asyncpg.connect(hub_dsn)
-        try:  # the holder's lock connection dies (its host lost the database, or the process was killed)
+        first_cut_off.set()  # the holder's host loses the database: it cannot win the lock back at once
+        try:  # ... and its lock connection dies with it
             holders = await admin.fetch(
                 "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
                 " AND ((l.classid::bigint << 32) | l.objid::bigint) = ($1::bigint & x'FFFFFFFFFFFFFFFF'::bigint)",
