@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from luna_hub.agents.schemas import AgentCreated
     from luna_hub.auth.schemas import ApiKeyCreated, ApiKeyView, UserView
     from luna_hub.datadir import LiveHub
-    from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, UploadResult
+    from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, JobView, UploadResult
     from luna_hub.ingest.schemas import LoadReport, RowIssue
     from luna_hub.remote import HubClient
     from luna_hub.settings import HubSettings
@@ -100,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
         description="List documents as GET /documents does: id, current version, job state, chunks, site, file.",
     )
     listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    wait = document_commands.add_parser(
+        "wait",
+        help="wait until documents are indexed (beside a running hub), showing progress",
+        description="Wait until each DOCUMENT exists and its latest job is done (a failed one: exit 1); without"
+        " DOCUMENT, until no document job is queued or running. Needs the hub serving on this data dir.",
+    )
+    wait.add_argument("document_ids", nargs="*", metavar="DOCUMENT", help="document ids, e.g. stromgvv")
+    wait.add_argument("--timeout", type=float, metavar="SECONDS", help="give up (exit 1) after this long")
     _identity_commands(commands)
     add_recommend_commands(commands)
     agent = commands.add_parser(
@@ -205,6 +213,9 @@ def _documents(settings: HubSettings, args: argparse.Namespace) -> int:
         summaries = _with_pool(settings, lambda pool: _in(pool, partial(list_documents, limit=limit, offset=0)))
         _print_documents(summaries)
         return 0
+    if args.documents_command == "wait":
+        print(f"luna-hub: no hub serves on {settings.data_dir}: no document job runs", file=sys.stderr)
+        return 1
     return _add_documents(settings, args.files, args.document_id, args.site)
 
 
@@ -213,6 +224,8 @@ def _documents_remote(_settings: HubSettings, hub: LiveHub, args: argparse.Names
         limit = _limit(args.limit)
         _print_documents(_through(hub, lambda client: client.documents(limit=limit)))
         return 0
+    if args.documents_command == "wait":
+        return _through(hub, partial(_wait_for_jobs, ids=args.document_ids, give_up_after=args.timeout))
     if args.document_id is not None and len(args.files) != 1:
         print("luna-hub: --document-id names one document: give exactly one FILE", file=sys.stderr)
         return 2
@@ -225,6 +238,53 @@ def _documents_remote(_settings: HubSettings, hub: LiveHub, args: argparse.Names
         return 1 if failures else 0
 
     return _through(hub, work)
+
+
+async def _wait_for_jobs(client: HubClient, *, ids: Sequence[str], give_up_after: float | None) -> int:
+    """Poll the hub until the documents' jobs are done, showing progress on stderr; 1 for a failed job or a timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = None if give_up_after is None else loop.time() + give_up_after
+    while True:
+        pending, failed = await _pending_jobs(client, ids)
+        if failed:
+            print(file=sys.stderr)
+            for line in failed:
+                print(f"luna-hub: {line}", file=sys.stderr)
+            return 1
+        if not pending:
+            print(f"\r{'documents indexed':<100}", file=sys.stderr)
+            return 0
+        if deadline is not None and loop.time() >= deadline:
+            print(f"\nluna-hub: still not indexed after {give_up_after:g} s: {pending[0]}", file=sys.stderr)
+            return 1
+        line = f"{len(pending)} to index; {pending[0]}"
+        print(f"\r{line[:100]:<100}", end="", file=sys.stderr, flush=True)
+        await asyncio.sleep(1)
+
+
+async def _pending_jobs(client: HubClient, ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Return what is still to index (one line each) and the jobs that failed, of ``ids`` (none: every document)."""
+    from luna_hub.remote import HubAnswerError
+
+    jobs: list[tuple[str, JobView | None]] = []
+    if not ids:
+        jobs = [(doc.document_id, doc.job) for doc in await client.documents(limit=1000)]
+        jobs = [(name, job) for name, job in jobs if job is not None and job.state in {"queued", "running"}]
+    pending: list[str] = []
+    for document_id in ids:
+        try:
+            jobs.append((document_id, (await client.detail(document_id)).job))
+        except HubAnswerError as exc:
+            if exc.answered != 404:  # noqa: PLR2004 - not uploaded yet (make run uploads its documents one by one)
+                raise
+            pending.append(f"{document_id}: {exc}")
+    failed = [f"{name}: job failed: {job.error}" for name, job in jobs if job is not None and job.state == "failed"]
+    pending += [
+        f"{name}: {job.state}, {job.stage} {job.progress:.0%}"
+        for name, job in jobs
+        if job is not None and job.state in {"queued", "running"}
+    ]
+    return pending, failed
 
 
 def _limit(limit: int) -> int:
