@@ -98,6 +98,12 @@ def documents_and_loads(tmp_path: Path, env: dict[str, str], unique: str) -> Non
     assert ok(luna_hub("documents", "add", str(note), env=env)) == (
         f"{note}: already stored as {document_id} version 1\n"
     )
+    waited = luna_hub("documents", "wait", document_id, env=env)
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stderr.strip() == "documents indexed"
+    absent = luna_hub("documents", "wait", f"absent-{unique}", "--timeout", "1", env=env)
+    assert absent.returncode == 1
+    assert absent.stderr.endswith(f"still not indexed after 1 s: absent-{unique}: no document absent-{unique}\n")
     listed = ok(luna_hub("documents", "list", env=env)).splitlines()
     assert listed[0].split() == ["ID", "VERSION", "JOB", "CHUNKS", "SITE", "UPDATED", "FILE"]
     assert [line.split()[:4] for line in listed if line.startswith(document_id)] == [[document_id, "1", "done", "1"]]
@@ -149,6 +155,8 @@ def test_a_runtime_file_left_by_a_dead_hub_is_ignored(tmp_path: Path, hub_dsn: s
     assert live_hub(data_dir) is None
     env = {**os.environ, "LUNA_DATA_DIR": str(data_dir), "LUNA_DATABASE_URL": hub_dsn}
     listed = ok(luna_hub("api-keys", "--user", f"nobody-{unique}", env=env))
+    alone = luna_hub("documents", "wait", env=env)
+    assert (alone.returncode, alone.stderr) == (1, f"luna-hub: no hub serves on {data_dir}: no document job runs\n")
     assert listed.split() == ["ID", "PREFIX", "USER", "NAME", "CREATED", "EXPIRES", "LAST", "USED", "REVOKED"]
 
 

@@ -686,6 +686,7 @@ async def _add_document(
     if result.deduplicated:
         print(f"{path}: already stored as {result.document_id} version {result.version}")
         return True
+    shown = ""
     while True:
         try:
             found = await detail(result.document_id)
@@ -696,7 +697,10 @@ async def _add_document(
         if job is None or job.version != result.version:
             await asyncio.sleep(0.2)
             continue
-        print(f"\r{path}: {job.stage} {job.progress:4.0%}", end="", file=sys.stderr, flush=True)
+        progress = f"\r{path}: {job.stage} {job.progress:4.0%}"
+        if progress != shown:  # a line per change, not per poll (a log file would fill up)
+            print(progress, end="", file=sys.stderr, flush=True)
+            shown = progress
         if job.state == "failed":
             print(f"\nluna-hub: {path}: {job.error}", file=sys.stderr)
             return False
