@@ -244,6 +244,7 @@ async def _wait_for_jobs(client: HubClient, *, ids: Sequence[str], give_up_after
     """Poll the hub until the documents' jobs are done, showing progress on stderr; 1 for a failed job or a timeout."""
     loop = asyncio.get_running_loop()
     deadline = None if give_up_after is None else loop.time() + give_up_after
+    shown = ""
     while True:
         pending, failed = await _pending_jobs(client, ids)
         if failed:
@@ -258,7 +259,9 @@ async def _wait_for_jobs(client: HubClient, *, ids: Sequence[str], give_up_after
             print(f"\nluna-hub: still not indexed after {give_up_after:g} s: {pending[0]}", file=sys.stderr)
             return 1
         line = f"{len(pending)} to index; {pending[0]}"
-        print(f"\r{line[:100]:<100}", end="", file=sys.stderr, flush=True)
+        if line != shown:  # a line per change, not per poll
+            print(f"\r{line[:100]:<100}", end="", file=sys.stderr, flush=True)
+            shown = line
         await asyncio.sleep(1)
 
 
