@@ -155,6 +155,8 @@ def test_a_runtime_file_left_by_a_dead_hub_is_ignored(tmp_path: Path, hub_dsn: s
     assert live_hub(data_dir) is None
     env = {**os.environ, "LUNA_DATA_DIR": str(data_dir), "LUNA_DATABASE_URL": hub_dsn}
     listed = ok(luna_hub("api-keys", "--user", f"nobody-{unique}", env=env))
+    documents = ok(luna_hub("documents", "list", "--limit", "5", env=env)).splitlines()
+    assert documents[0].split() == ["ID", "VERSION", "JOB", "CHUNKS", "SITE", "UPDATED", "FILE"]
     alone = luna_hub("documents", "wait", env=env)
     assert (alone.returncode, alone.stderr) == (1, f"luna-hub: no hub serves on {data_dir}: no document job runs\n")
     assert listed.split() == ["ID", "PREFIX", "USER", "NAME", "CREATED", "EXPIRES", "LAST", "USED", "REVOKED"]

@@ -661,7 +661,7 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
             store.close()
         return 1 if failures else 0
 
-    hint = "stop it, or upload over its API: curl -H 'Authorization: Bearer ...' -F file=@FILE <hub>/documents"
+    hint = "once a hub serving there is ready, this goes through its API; or stop it"
     with hold_data_dir(Path(settings.data_dir), "documents add", busy_hint=hint):
         return _with_pool(settings, work)
 
