@@ -1,16 +1,21 @@
 """``luna-hub``: the hub's command line.
 
 Every command that needs the database uses ``LUNA_DATABASE_URL`` when set, and otherwise
-starts the embedded PostgreSQL in ``data_dir`` for as long as it runs.
+starts the embedded PostgreSQL in ``data_dir`` for as long as it runs. Beside a hub serving on the
+same ``data_dir`` (its runtime file, :mod:`luna_hub.datadir`), the commands on documents, loads,
+users, API keys and agents go through that hub's HTTP API instead (:mod:`luna_hub.remote`), with
+the same output.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -23,7 +28,12 @@ if TYPE_CHECKING:
 
     import asyncpg
 
-    from luna_hub.documents.services import DocumentService
+    from luna_hub.agents.schemas import AgentCreated
+    from luna_hub.auth.schemas import ApiKeyCreated, ApiKeyView, UserView
+    from luna_hub.datadir import LiveHub
+    from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, JobView, UploadResult
+    from luna_hub.ingest.schemas import LoadReport, RowIssue
+    from luna_hub.remote import HubClient
     from luna_hub.settings import HubSettings
 
 # Commands import what they need when they run: the app, the stores and the database drivers take
@@ -84,6 +94,20 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to add")
     add.add_argument("--document-id", help="add FILE as a new version of this document (one FILE only)")
     add.add_argument("--site", help="only this site's users (and analysts, admins) see the documents")
+    listing = document_commands.add_parser(
+        "list",
+        help="list documents with version, job state and chunks, most recently changed first",
+        description="List documents as GET /documents does: id, current version, job state, chunks, site, file.",
+    )
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    wait = document_commands.add_parser(
+        "wait",
+        help="wait until documents are indexed (beside a running hub), showing progress",
+        description="Wait until each DOCUMENT exists and its latest job is done (a failed one: exit 1); without"
+        " DOCUMENT, until no document job is queued or running. Needs the hub serving on this data dir.",
+    )
+    wait.add_argument("document_ids", nargs="*", metavar="DOCUMENT", help="document ids, e.g. stromgvv")
+    wait.add_argument("--timeout", type=float, metavar="SECONDS", help="give up (exit 1) after this long")
     _identity_commands(commands)
     add_recommend_commands(commands)
     agent = commands.add_parser(
@@ -153,8 +177,26 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         _serve(settings, host=args.host, port=args.port, demo=args.demo_data)
         return 0
+    remote = _REMOTE.get(args.command)
+    if remote is not None:
+        from luna_hub.datadir import live_hub
+
+        hub = live_hub(Path(settings.data_dir))
+        if hub is not None:
+            return remote(settings, hub, args)
     with _database(settings) as settings:
         return _COMMANDS[args.command](settings, args)
+
+
+def _through(hub: LiveHub, work: Callable[[HubClient], Awaitable[T]]) -> T:
+    """Run ``work`` with a client of the running ``hub``."""
+    from luna_hub.remote import HubClient
+
+    async def body() -> T:
+        async with HubClient(hub) as client:
+            return await work(client)
+
+    return asyncio.run(body())
 
 
 def _migrate(settings: HubSettings, _args: argparse.Namespace) -> int:
@@ -164,7 +206,110 @@ def _migrate(settings: HubSettings, _args: argparse.Namespace) -> int:
 
 
 def _documents(settings: HubSettings, args: argparse.Namespace) -> int:
+    if args.documents_command == "list":
+        from luna_hub.documents.repository import list_documents
+
+        limit = _limit(args.limit)
+        summaries = _with_pool(settings, lambda pool: _in(pool, partial(list_documents, limit=limit, offset=0)))
+        _print_documents(summaries)
+        return 0
+    if args.documents_command == "wait":
+        print(f"luna-hub: no hub serves on {settings.data_dir}: no document job runs", file=sys.stderr)
+        return 1
     return _add_documents(settings, args.files, args.document_id, args.site)
+
+
+def _documents_remote(_settings: HubSettings, hub: LiveHub, args: argparse.Namespace) -> int:
+    if args.documents_command == "list":
+        limit = _limit(args.limit)
+        _print_documents(_through(hub, lambda client: client.documents(limit=limit)))
+        return 0
+    if args.documents_command == "wait":
+        return _through(hub, partial(_wait_for_jobs, ids=args.document_ids, give_up_after=args.timeout))
+    if args.document_id is not None and len(args.files) != 1:
+        print("luna-hub: --document-id names one document: give exactly one FILE", file=sys.stderr)
+        return 2
+
+    async def work(client: HubClient) -> int:
+        failures = 0
+        for path in args.files:
+            upload = partial(client.upload, document_id=args.document_id, site=args.site)
+            failures += not await _add_document(upload, client.detail, path)
+        return 1 if failures else 0
+
+    return _through(hub, work)
+
+
+async def _wait_for_jobs(client: HubClient, *, ids: Sequence[str], give_up_after: float | None) -> int:
+    """Poll the hub until the documents' jobs are done, showing progress on stderr; 1 for a failed job or a timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = None if give_up_after is None else loop.time() + give_up_after
+    shown = ""
+    while True:
+        pending, failed = await _pending_jobs(client, ids)
+        if failed:
+            print(file=sys.stderr)
+            for line in failed:
+                print(f"luna-hub: {line}", file=sys.stderr)
+            return 1
+        if not pending:
+            print(f"\r{'documents indexed':<100}", file=sys.stderr)
+            return 0
+        if deadline is not None and loop.time() >= deadline:
+            print(f"\nluna-hub: still not indexed after {give_up_after:g} s: {pending[0]}", file=sys.stderr)
+            return 1
+        line = f"{len(pending)} to index; {pending[0]}"
+        if line != shown:  # a line per change, not per poll
+            print(f"\r{line[:100]:<100}", end="", file=sys.stderr, flush=True)
+            shown = line
+        await asyncio.sleep(1)
+
+
+async def _pending_jobs(client: HubClient, ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Return what is still to index (one line each) and the jobs that failed, of ``ids`` (none: every document)."""
+    from luna_hub.remote import HubAnswerError
+
+    jobs: list[tuple[str, JobView | None]] = []
+    if not ids:
+        jobs = [(doc.document_id, doc.job) for doc in await client.documents(limit=1000)]
+        jobs = [(name, job) for name, job in jobs if job is not None and job.state in {"queued", "running"}]
+    pending: list[str] = []
+    for document_id in ids:
+        try:
+            jobs.append((document_id, (await client.detail(document_id)).job))
+        except HubAnswerError as exc:
+            if exc.answered != 404:  # noqa: PLR2004 - not uploaded yet (make run uploads its documents one by one)
+                raise
+            pending.append(f"{document_id}: {exc}")
+    failed = [f"{name}: job failed: {job.error}" for name, job in jobs if job is not None and job.state == "failed"]
+    pending += [
+        f"{name}: {job.state}, {job.stage} {job.progress:.0%}"
+        for name, job in jobs
+        if job is not None and job.state in {"queued", "running"}
+    ]
+    return pending, failed
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= 1000:  # noqa: PLR2004 - what GET /documents allows
+        from luna_hub.errors import BadRequestError
+
+        msg = f"--limit {limit}: give 1 to 1000"
+        raise BadRequestError(msg)
+    return limit
+
+
+def _print_documents(summaries: Sequence[DocumentSummary]) -> None:
+    print(f"{'ID':<24} {'VERSION':>7} {'JOB':<8} {'CHUNKS':>6} {'SITE':<12} {'UPDATED':<16} FILE")
+    for doc in summaries:
+        job = doc.job
+        state = "-" if job is None else job.state
+        chunks = "-" if job is None or job.chunks is None else str(job.chunks)
+        version = "-" if doc.current_version is None else str(doc.current_version)
+        print(
+            f"{doc.document_id:<24} {version:>7} {state:<8} {chunks:>6} {doc.site or '-':<12} "
+            f"{_when(doc.updated_at):<16} {doc.filename}"
+        )
 
 
 def _actor() -> str:
@@ -173,21 +318,49 @@ def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _create_user(settings: HubSettings, args: argparse.Namespace) -> int:
-    password = None
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            print("luna-hub: --password-stdin: standard input holds no password", file=sys.stderr)
-            return 2
-    from functools import partial
+def _password(args: argparse.Namespace) -> str | None:
+    """Return the password of ``--password-stdin`` (None without it); exit 2 when stdin holds none."""
+    if not args.password_stdin:
+        return None
+    password: str = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("luna-hub: --password-stdin: standard input holds no password", file=sys.stderr)
+        raise SystemExit(2)
+    return password
 
-    from luna_hub.auth.passwords import Passwords
-    from luna_hub.auth.services import create_user
 
+def _user_sites(args: argparse.Namespace) -> list[str] | None:
     sites = None if args.site is None else list(dict.fromkeys(args.site))
     if args.role == "user" and sites is None:
         sites = []  # a plain user reads the sites it is given, none by default
+    return sites
+
+
+def _print_user_created(user: UserView) -> None:
+    where = "every site" if user.sites is None else ", ".join(user.sites) or "no site yet"
+    login = "with a password" if user.has_password else "no password: API keys only"
+    print(f"created user {user.username!r}, role {user.role}, reads {where}; {login}")
+
+
+def _create_user_remote(_settings: HubSettings, hub: LiveHub, args: argparse.Namespace) -> int:
+    password = _password(args)
+    body = {
+        "username": args.username,
+        "role": args.role,
+        "sites": _user_sites(args),
+        "password": password,
+        "display_name": args.display_name,
+    }
+    _print_user_created(_through(hub, lambda client: client.create_user(body)))
+    return 0
+
+
+def _create_user(settings: HubSettings, args: argparse.Namespace) -> int:
+    password = _password(args)
+    from luna_hub.auth.passwords import Passwords
+    from luna_hub.auth.services import create_user
+
+    sites = _user_sites(args)
     passwords = Passwords(settings.auth)
     create = partial(
         create_user,
@@ -202,34 +375,49 @@ def _create_user(settings: HubSettings, args: argparse.Namespace) -> int:
         user = _with_pool(settings, lambda pool: _in(pool, create, args.username))
     finally:
         passwords.close()
-    where = "every site" if user.sites is None else ", ".join(user.sites) or "no site yet"
-    login = "with a password" if user.has_password else "no password: API keys only"
-    print(f"created user {user.username!r}, role {user.role}, reads {where}; {login}")
+    _print_user_created(user)
     return 0
 
 
 def _create_api_key(settings: HubSettings, args: argparse.Namespace) -> int:
-    from functools import partial
-
     from luna_hub.auth.services import create_api_key, parse_duration
 
     expires_in = None if args.expires_in is None else parse_duration(args.expires_in)
     create = partial(create_api_key, expires_in=expires_in, actor=_actor())
-    created = _with_pool(settings, lambda pool: _in(pool, create, args.username, args.name))
+    _print_api_key_created(_with_pool(settings, lambda pool: _in(pool, create, args.username, args.name)))
+    return 0
+
+
+def _create_api_key_remote(_settings: HubSettings, hub: LiveHub, args: argparse.Namespace) -> int:
+    from luna_hub.auth.services import parse_duration
+
+    expires_in = None if args.expires_in is None else parse_duration(args.expires_in)
+    created = _through(hub, lambda client: client.create_api_key(args.username, args.name, expires_in))
+    _print_api_key_created(created)
+    return 0
+
+
+def _print_api_key_created(created: ApiKeyCreated) -> None:
     until = "never expires" if created.expires_at is None else f"expires {created.expires_at:%Y-%m-%d %H:%M} UTC"
     print(f"API key {created.id} {created.name!r} for {created.user!r}, {until} (shown once, store it now):")
     print(created.key)
-    return 0
 
 
 def _revoke_api_key(settings: HubSettings, args: argparse.Namespace) -> int:
-    from functools import partial
-
     from luna_hub.auth.services import revoke_api_key
 
     revoked = _with_pool(settings, lambda pool: _in(pool, partial(revoke_api_key, actor=_actor()), args.key))
-    print(f"API key {revoked.id} ({revoked.prefix}, {revoked.name!r} of {revoked.user!r}) revoked")
+    _print_revoked(revoked)
     return 0
+
+
+def _revoke_api_key_remote(_settings: HubSettings, hub: LiveHub, args: argparse.Namespace) -> int:
+    _print_revoked(_through(hub, lambda client: client.revoke_api_key(args.key)))
+    return 0
+
+
+def _print_revoked(revoked: ApiKeyView) -> None:
+    print(f"API key {revoked.id} ({revoked.prefix}, {revoked.name!r} of {revoked.user!r}) revoked")
 
 
 def _when(value: datetime | None) -> str:
@@ -239,7 +427,16 @@ def _when(value: datetime | None) -> str:
 def _users(settings: HubSettings, _args: argparse.Namespace) -> int:
     from luna_hub.auth.services import list_users
 
-    users = _with_pool(settings, lambda pool: _in(pool, list_users))
+    _print_users(_with_pool(settings, lambda pool: _in(pool, list_users)))
+    return 0
+
+
+def _users_remote(_settings: HubSettings, hub: LiveHub, _args: argparse.Namespace) -> int:
+    _print_users(_through(hub, lambda client: client.users()))
+    return 0
+
+
+def _print_users(users: Sequence[UserView]) -> None:
     print(f"{'NAME':<24} {'ROLE':<8} {'SITES':<30} {'PASSWORD':<8} DISABLED")
     for user in users:
         sites = "*" if user.sites is None else ",".join(user.sites) or "-"
@@ -247,13 +444,21 @@ def _users(settings: HubSettings, _args: argparse.Namespace) -> int:
             f"{user.username:<24} {user.role:<8} {sites:<30} {'yes' if user.has_password else 'no':<8} "
             f"{'yes' if user.disabled else 'no'}"
         )
-    return 0
 
 
 def _api_keys(settings: HubSettings, args: argparse.Namespace) -> int:
     from luna_hub.auth.services import list_api_keys
 
-    keys = _with_pool(settings, lambda pool: _in(pool, list_api_keys, args.user))
+    _print_api_keys(_with_pool(settings, lambda pool: _in(pool, list_api_keys, args.user)))
+    return 0
+
+
+def _api_keys_remote(_settings: HubSettings, hub: LiveHub, args: argparse.Namespace) -> int:
+    _print_api_keys(_through(hub, lambda client: client.api_keys(args.user)))
+    return 0
+
+
+def _print_api_keys(keys: Sequence[ApiKeyView]) -> None:
     print(
         f"{'ID':>5} {'PREFIX':<9} {'USER':<20} {'NAME':<20} {'CREATED':<16} {'EXPIRES':<16} {'LAST USED':<16} REVOKED"
     )
@@ -262,7 +467,6 @@ def _api_keys(settings: HubSettings, args: argparse.Namespace) -> int:
             f"{key.id:>5} {key.prefix:<9} {key.user:<20} {key.name:<20} {_when(key.created_at):<16} "
             f"{_when(key.expires_at):<16} {_when(key.last_used_at):<16} {_when(key.revoked_at)}"
         )
-    return 0
 
 
 @contextmanager
@@ -311,18 +515,26 @@ async def _in(pool: asyncpg.Pool, action: Callable[..., Awaitable[T]], *args: st
 
 
 def _create_agent(settings: HubSettings, args: argparse.Namespace) -> int:
-    from functools import partial
-
     from luna_hub.agents.services import create_agent
-    from luna_shared.keyfile import write_key
 
     actor = _actor()
     created = _with_pool(settings, lambda pool: _in(pool, partial(create_agent, actor=actor), args.agent_id, args.site))
-    if args.key_file is None:
+    return _print_agent_created(created, args.key_file)
+
+
+def _create_agent_remote(_settings: HubSettings, hub: LiveHub, args: argparse.Namespace) -> int:
+    created = _through(hub, lambda client: client.create_agent(args.agent_id, args.site))
+    return _print_agent_created(created, args.key_file)
+
+
+def _print_agent_created(created: AgentCreated, key_file: Path | None) -> int:
+    from luna_shared.keyfile import write_key
+
+    if key_file is None:
         print(f"agent {created.agent_id!r} at site {created.site_id!r}; its key (shown once, store it now):")
         print(created.key)
         return 0
-    path: Path = args.key_file
+    path = key_file
     write_key(path, created.key)
     print(f"agent {created.agent_id!r} at site {created.site_id!r}; key written to {path}")
     return 0
@@ -332,7 +544,6 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
     import hashlib
 
     from luna_hub.errors import HubError
-    from luna_hub.ingest.schemas import LoadReport
     from luna_hub.ingest.services import LoadOptions, load_file
 
     path: Path = args.file
@@ -366,17 +577,62 @@ def _load(settings: HubSettings, args: argparse.Namespace) -> int:
         print(f"luna-hub: {path}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except HubError as exc:
-        print(f"luna-hub: {path}: {exc}", file=sys.stderr)
-        for issue in getattr(getattr(exc, "report", None), "rejections", []):
-            print(f"{path}:{issue.line}: {'; '.join(issue.reasons)}", file=sys.stderr)
+        _print_load_failure(path, exc, getattr(getattr(exc, "report", None), "rejections", []))
         return 1
+    _print_load(path, report)
+    return 0
+
+
+def _load_remote(settings: HubSettings, hub: LiveHub, args: argparse.Namespace) -> int:
+    import msgspec
+
+    from luna_hub.ingest.schemas import LoadReport
+    from luna_hub.remote import HubAnswerError
+
+    path: Path = args.file
+    given = {
+        "strict": "true" if args.strict else None,
+        "tz": args.tz,
+        "market": args.market,
+        "metric": args.metric,
+        "unit": args.unit,
+        "resolution_minutes": None if args.resolution_minutes is None else str(args.resolution_minutes),
+        "name": str(path),
+        "site": args.site,
+    }
+    params = {key: value for key, value in given.items() if value is not None}
+    try:
+        with path.open("rb") as binary:
+            report = _through(hub, lambda client: client.load(binary, params))
+    except OSError as exc:
+        print(f"luna-hub: {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except HubAnswerError as exc:
+        if exc.answered == 413:  # noqa: PLR2004 - beyond load.max_body_bytes: straight into the shared database
+            print(f"luna-hub: {path}: {exc}; loading it into the hub's database directly", file=sys.stderr)
+            with _database(settings) as direct:
+                return _load(direct, args)
+        failed = msgspec.convert(exc.problem.get("report"), LoadReport | None)
+        rejections: list[RowIssue] = [] if failed is None else failed.rejections
+        _print_load_failure(path, exc, rejections)
+        return 1
+    _print_load(path, report)
+    return 0
+
+
+def _print_load_failure(path: Path, exc: Exception, rejections: Sequence[RowIssue]) -> None:
+    print(f"luna-hub: {path}: {exc}", file=sys.stderr)
+    for issue in rejections:
+        print(f"{path}:{issue.line}: {'; '.join(issue.reasons)}", file=sys.stderr)
+
+
+def _print_load(path: Path, report: LoadReport) -> None:
     for issue in report.rejections:
         print(f"{path}:{issue.line}: rejected: {'; '.join(issue.reasons)}", file=sys.stderr)
     print(
         f"{path}: {report.stored} stored, {report.duplicates} already there, {report.rejected} rejected, "
         f"{report.flagged} flagged ({', '.join(report.series[:5])}{', ...' if len(report.series) > 5 else ''})"  # noqa: PLR2004
     )
-    return 0
 
 
 def _add_documents(settings: HubSettings, files: list[Path], document_id: str | None, site: str | None) -> int:
@@ -394,27 +650,36 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
         try:
             async with open_rag(pool, settings) as rag:  # searchable at once, embeddings audited
                 service = DocumentService(pool, store, rag.index, settings.documents)
+                upload = partial(service.upload, document_id=document_id, actor=_actor(), site=site)
+                detail = partial(service.detail, text=False, chunks=False)
                 try:
                     for path in files:
-                        failures += not await _add_document(service, path, document_id, site)
+                        failures += not await _add_document(upload, detail, path)
                 finally:
                     await service.close()
         finally:
             store.close()
         return 1 if failures else 0
 
-    hint = "stop it, or upload over its API: curl -H 'Authorization: Bearer ...' -F file=@FILE <hub>/documents"
+    hint = "once a hub serving there is ready, this goes through its API; or stop it"
     with hold_data_dir(Path(settings.data_dir), "documents add", busy_hint=hint):
         return _with_pool(settings, work)
 
 
-async def _add_document(service: DocumentService, path: Path, document_id: str | None, site: str | None) -> bool:
-    """Add one file, printing progress to stderr and the outcome to stdout; return whether it worked."""
+async def _add_document(
+    upload: Callable[[bytes, str], Awaitable[UploadResult]],
+    detail: Callable[[str], Awaitable[DocumentDetail]],
+    path: Path,
+) -> bool:
+    """Add one file, printing progress to stderr and the outcome to stdout; return whether it worked.
+
+    ``upload`` and ``detail`` are the documents service's (offline) or the running hub's API.
+    """
     from luna_hub.errors import HubError
 
     try:
         data = await asyncio.to_thread(path.read_bytes)
-        result = await service.upload(data, path.name, document_id=document_id, actor=_actor(), site=site)
+        result = await upload(data, path.name)
     except OSError as exc:
         print(f"luna-hub: {path}: {exc.strerror or exc}", file=sys.stderr)
         return False
@@ -424,16 +689,21 @@ async def _add_document(service: DocumentService, path: Path, document_id: str |
     if result.deduplicated:
         print(f"{path}: already stored as {result.document_id} version {result.version}")
         return True
+    shown = ""
     while True:
         try:
-            detail = await service.detail(result.document_id, text=False, chunks=False)
+            found = await detail(result.document_id)
         except HubError as exc:  # a failed first upload leaves no document, only its job's reason
             print(f"\nluna-hub: {path}: {exc}", file=sys.stderr)
             return False
-        job = detail.job
+        job = found.job
         if job is None or job.version != result.version:
+            await asyncio.sleep(0.2)
             continue
-        print(f"\r{path}: {job.stage} {job.progress:4.0%}", end="", file=sys.stderr, flush=True)
+        progress = f"\r{path}: {job.stage} {job.progress:4.0%}"
+        if progress != shown:  # a line per change, not per poll (a log file would fill up)
+            print(progress, end="", file=sys.stderr, flush=True)
+            shown = progress
         if job.state == "failed":
             print(f"\nluna-hub: {path}: {job.error}", file=sys.stderr)
             return False
@@ -483,8 +753,9 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
 
     from luna_hub.app import create_app
     from luna_hub.auth.exposure import check_exposure, tls_files
+    from luna_hub.auth.local import new_local_admin
     from luna_hub.database.deps import provide_schema_ready
-    from luna_hub.datadir import hold_data_dir
+    from luna_hub.datadir import LiveHub, hold_data_dir, remove_runtime_file, write_runtime_file
     from luna_hub.demo import load_demo_data, provision_demo_admin, provision_demo_agent
     from luna_hub.observability.logfiles import attach_log_files, detach_log_files
     from luna_shared.process import serve_http
@@ -506,14 +777,36 @@ def _serve(settings: HubSettings, *, host: str | None, port: int | None, demo: s
             print(f"luna-hub admin API key in {admin_key}: curl {header} ...", flush=True)
         log_files = attach_log_files(settings)
         app = create_app(settings)
+        local = app.state.local_admin = new_local_admin()
         _settle_garbage_collector()
         # /health answers 200 once the schema is ready; the event exists once the app's lifespan has begun
         ready = lambda: provide_schema_ready(app.state).wait()  # noqa: E731
         tls = tls_files(server)
+        data_dir = Path(settings.data_dir)
+
+        def publish(host: str, port: int) -> None:  # for luna-hub commands beside this one
+            url = f"{'https' if tls else 'http'}://{_loopback(host)}:{port}"
+            hub = LiveHub(url=url, pid=os.getpid(), token=local.token, tls_cert=None if tls is None else tls[0])
+            write_runtime_file(data_dir, hub)
+
         try:
-            asyncio.run(serve_http(app, host=server.host, port=server.port, name="luna-hub", ready=ready, tls=tls))
+            asyncio.run(
+                serve_http(
+                    app, host=server.host, port=server.port, name="luna-hub", ready=ready, tls=tls, on_ready=publish
+                )
+            )
         finally:
+            remove_runtime_file(data_dir)
             detach_log_files(log_files)
+
+
+def _loopback(host: str) -> str:
+    """Where a command on this host reaches a server bound to ``host`` (any interface: loopback)."""
+    if host in {"0.0.0.0", ""}:  # noqa: S104 - recognising the wildcard, not binding it
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 def _recommend(settings: HubSettings, args: argparse.Namespace) -> int:
@@ -521,6 +814,18 @@ def _recommend(settings: HubSettings, args: argparse.Namespace) -> int:
 
     return run_recommend(settings, args, _with_pool)
 
+
+_REMOTE: dict[str, Callable[[HubSettings, LiveHub, argparse.Namespace], int]] = {
+    "load": _load_remote,
+    "create-agent": _create_agent_remote,
+    "documents": _documents_remote,
+    "create-user": _create_user_remote,
+    "create-api-key": _create_api_key_remote,
+    "revoke-api-key": _revoke_api_key_remote,
+    "users": _users_remote,
+    "api-keys": _api_keys_remote,
+}
+"""Commands that go through a hub serving on the same data dir when there is one."""
 
 _COMMANDS: dict[str, Callable[[HubSettings, argparse.Namespace], int]] = {
     "migrate": _migrate,

@@ -96,11 +96,13 @@ async def serve_http(  # noqa: PLR0913 - where, what, when ready, how
     name: str,
     ready: Callable[[], Awaitable[object]] | None = None,
     tls: tuple[str, str] | None = None,
+    on_ready: Callable[[str, int], object] | None = None,
 ) -> None:
     """Serve an ASGI app with uvicorn until a signal stops it; print where it is reachable once ready.
 
     Ready means listening and, when given, ``ready()`` done (e.g. the hub's schema migrated).
-    ``tls`` (certificate chain file, key file; PEM) serves HTTPS instead of HTTP.
+    ``tls`` (certificate chain file, key file; PEM) serves HTTPS instead of HTTP. ``on_ready`` is
+    called with the bound host and port once ready, before the line is printed.
     """
     import uvicorn  # noqa: PLC0415 - the 'http' extra; wire-only users of this package lack it
 
@@ -117,6 +119,8 @@ async def serve_http(  # noqa: PLR0913 - where, what, when ready, how
     if server.started and not serving.done():
         bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
         scheme = "https" if tls else "http"
+        if on_ready is not None:
+            on_ready(bound_host, bound_port)
         print(f"{name} ready at {scheme}://{bound_host}:{bound_port}", flush=True)
     await serving
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -82,7 +81,7 @@ class AdminController(Controller):
         self, request: _Request, data: JSONBody[NewApiKey], db_pool: NamedDependency[asyncpg.Pool]
     ) -> ApiKeyCreated:
         """Create a key acting with the user's role and sites."""
-        expires_in = None if data.expires_in_days is None else timedelta(days=data.expires_in_days)
+        expires_in = data.expires_in()
         async with db_pool.acquire() as db:
             return await create_api_key(db, data.user, data.name, expires_in=expires_in, actor=actor_of(request))
 

@@ -1,7 +1,8 @@
 """The one guard of the app: find the route's rule (:mod:`luna_hub.auth.policy`), authenticate, authorize.
 
 Credentials: ``Authorization: Bearer <credential>`` or ``X-API-Key``; a user's API key
-(``luna_...``), an agent key (``lak_...``) or an access token (JWT); without either header, the
+(``luna_...``), an agent key (``lak_...``), the serving process's local admin token (``llt_...``,
+:mod:`luna_hub.auth.local`) or an access token (JWT); without either header, the
 browser session cookie of ``POST /auth/login`` (its unsafe requests need the CSRF token, see
 :mod:`luna_hub.auth.browser`). With ``auth.required = false``
 (loopback only) a request without one runs as ``anonymous`` with every right; a credential that is
@@ -20,6 +21,7 @@ from litestar.handlers import BaseRouteHandler
 from luna_hub.auth.agent_keys import AGENT_KEY_PREFIX, verify_agent_key
 from luna_hub.auth.browser import SESSION_COOKIE, check_csrf
 from luna_hub.auth.errors import CredentialsError
+from luna_hub.auth.local import LOCAL_TOKEN_PREFIX, LocalAdmin
 from luna_hub.auth.policy import Rule, rule_for
 from luna_hub.auth.schemas import Principal
 from luna_hub.auth.services import API_KEY_PREFIX, user_principal, verify_api_key
@@ -93,8 +95,15 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
     credential = presented_key(connection) or _session_cookie(connection)
     if credential is None:
         return None
+    if credential.startswith(LOCAL_TOKEN_PREFIX):
+        local: LocalAdmin | None = connection.app.state.get("local_admin")
+        principal = None if local is None else local.principal(credential)
+        if principal is None:
+            msg = "the credential is unknown, expired or revoked"
+            raise CredentialsError(msg)
+        return principal
     _, pool = _app_parts(connection)
-    principal: Principal | None = None
+    principal = None
     async with pool.acquire() as db:
         if credential.startswith(AGENT_KEY_PREFIX):
             agent = await verify_agent_key(db, credential)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
+
+from luna_hub.errors import BadRequestError
 
 __all__ = [
     "ApiKeyCreated",
@@ -29,7 +31,8 @@ Role = Literal["admin", "analyst", "user", "agent"]
 """``admin`` everything; ``analyst`` every site's data, loads, documents; ``user`` its sites; ``agent`` ingest."""
 UserRole = Literal["admin", "analyst", "user"]
 """The roles a person's account may have (agents have keys of their own)."""
-Credential = Literal["api_key", "agent_key", "token", "session", "open"]
+Credential = Literal["api_key", "agent_key", "token", "session", "open", "local"]
+"""How the principal was established; ``local``: the local admin token of :mod:`luna_hub.auth.local`."""
 
 _Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
 _Site = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
@@ -106,6 +109,17 @@ class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):
     user: str
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = "default"
     expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+    expires_in_seconds: Annotated[int, msgspec.Meta(ge=60, le=3650 * 86400)] | None = None
+    """Finer than days (``luna-hub create-api-key --expires-in 12h``); not together with ``expires_in_days``."""
+
+    def expires_in(self) -> timedelta | None:
+        """How long the key lives (None: for good); 400 when both fields say it."""
+        if self.expires_in_days is not None and self.expires_in_seconds is not None:
+            msg = "give expires_in_days or expires_in_seconds, not both"
+            raise BadRequestError(msg)
+        if self.expires_in_seconds is not None:
+            return timedelta(seconds=self.expires_in_seconds)
+        return None if self.expires_in_days is None else timedelta(days=self.expires_in_days)
 
 
 class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
