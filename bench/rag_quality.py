@@ -54,13 +54,17 @@ from typing import Any
 
 import asyncpg
 
+from bench import rag_fit
 from bench.report import Result
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.documents.schemas import Chunk
 from luna_hub.rag.deps import open_rag
 from luna_hub.rag.passages import Passage, bridge_ids, build_passages
+from luna_hub.rag.rerank import FEATURES, features
 from luna_hub.rag.retrieval import Retriever
 from luna_hub.rag.schemas import Answer, AskRequest
+from luna_hub.rag.synonyms import synonyms_for
+from luna_hub.rag.terms import question_terms
 from luna_hub.rag.vectors import QdrantChunkIndex
 from luna_hub.settings import HubSettings, OcrSettings, RagSettings
 
@@ -77,6 +81,8 @@ SETS = {
     "scanned": FIXTURES / "rag_scanned.json",
 }
 UPLOADABLE = (".md", ".pdf", ".docx", ".xlsx", ".csv")
+FIT = "fit"
+"""Not a set: fit the reranker and declining threshold on ``dev`` (``python -m bench.rag_fit``)."""
 SCANNED = "edge_cases/scanned.pdf"
 SCANNED_FIRST_PAGE = 12  # scanned.pdf page 1 is the original's page 12
 EVIDENCE_SHARE = 0.8
@@ -205,7 +211,7 @@ async def _passages(retriever: Retriever, index: QdrantChunkIndex, question: str
     return build_passages(hits, await index.chunks(bridge_ids(hits)))
 
 
-async def _assess(item: Item, parts: Any, retriever: Retriever) -> Outcome:  # noqa: ANN401 - RagParts
+async def _assess(item: Item, parts: Any) -> Outcome:  # noqa: ANN401 - RagParts
     outcome = Outcome(item=item)
     started = time.perf_counter()
     answer: Answer = await parts.service.ask(AskRequest(question=item.question), actor="bench")
@@ -213,7 +219,8 @@ async def _assess(item: Item, parts: Any, retriever: Retriever) -> Outcome:  # n
     outcome.found = answer.found
     if item.file is None:
         return outcome
-    ranked = await _passages(retriever, parts.index, item.question, top_k=max(KS))
+    query = await parts.index.embedder.embed([item.question], purpose="query")
+    ranked, _, _ = await parts.service.passages(item.question, query, top_k=max(KS))
     outcome.rank = next((n for n, p in enumerate(ranked, start=1) if passage_hits(item, p)), None)
     quoted = " ".join(citation.quote for citation in answer.citations)
     outcome.supported = answer.found and coverage(item.evidence or "", quoted) >= EVIDENCE_SHARE
@@ -391,13 +398,15 @@ async def _run(dsn: str, data_dir: str, names: list[str], *, marker: Path | None
                 rrf_k=rag.rrf_k,
                 stop_words=rag.stop_words,
             )
+            if FIT in names:
+                return await _fit(parts)
             for name in [n for n in names if n != "scanned"]:
                 if not SETS[name].is_file():
                     print(f"    {name}: {SETS[name]} not found, skipped", flush=True)
                     continue
                 items = load_set(name)
                 scored = [i for i in items if i.file is None or Path(i.file).suffix in UPLOADABLE]
-                outcomes = [await _assess(item, parts, retriever) for item in scored]
+                outcomes = [await _assess(item, parts) for item in scored]
                 bare = []
                 for item in scored:
                     started = time.perf_counter()
@@ -406,13 +415,13 @@ async def _run(dsn: str, data_dir: str, names: list[str], *, marker: Path | None
                 _report_misses(name, outcomes)
                 results += summarise(name, outcomes, len(items) - len(scored), bare)
             if "scanned" in names:
-                results += await _scanned(pool, parts, retriever)
+                results += await _scanned(pool, parts)
     finally:
         await pool.close()
     return results
 
 
-async def _scanned(pool: asyncpg.Pool, parts: Any, retriever: Retriever) -> list[Result]:  # noqa: ANN401 - RagParts
+async def _scanned(pool: asyncpg.Pool, parts: Any) -> list[Result]:  # noqa: ANN401 - RagParts
     """The scan read by OCR against the text layer of the same pages, on the same questions and index."""
     started = time.perf_counter()
     chunks = document_chunks(DOCS / SCANNED, document_id_for(SCANNED), ocr=OcrSettings())
@@ -424,7 +433,7 @@ async def _scanned(pool: asyncpg.Pool, parts: Any, retriever: Retriever) -> list
     read = [c for c in chunks if c.ocr_confidence is not None]
     confidence = sum(c.ocr_confidence or 0 for c in read) / max(len(read), 1)
     items = load_set("scanned")
-    on_scan = [await _assess(item, parts, retriever) for item in items]
+    on_scan = [await _assess(item, parts) for item in items]
     text_layer = [
         Item(
             id=item.id,
@@ -437,7 +446,7 @@ async def _scanned(pool: asyncpg.Pool, parts: Any, retriever: Retriever) -> list
         )
         for item in items
     ]
-    on_text = [await _assess(item, parts, retriever) for item in text_layer]
+    on_text = [await _assess(item, parts) for item in text_layer]
     _report_misses("scanned/ocr", on_scan)
     _report_misses("scanned/text", on_text)
     support = (
@@ -485,6 +494,52 @@ async def _cached(cache: Path, chosen: list[str]) -> list[Result]:
     await asyncio.to_thread((cache / key).mkdir, parents=True, exist_ok=True)
     dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
     return await _run(dsn, str(cache / key), chosen, marker=cache / key / "indexed")
+
+
+async def _fit(parts: Any) -> list[Result]:  # noqa: ANN401 - RagParts
+    """Fit the reranker and the declining threshold on the development set; the CV numbers as rows."""
+    rag = RagSettings()
+    questions = []
+    for item in load_set("dev"):
+        if item.file is not None and Path(item.file).suffix not in UPLOADABLE:
+            continue
+        query = await parts.index.embedder.embed([item.question], purpose="query")
+        hits = await parts.service._retriever.retrieve(item.question, query, top_k=rag.rerank_candidates)  # noqa: SLF001
+        passages = [build_passages([hit], {})[0] for hit in hits]  # each hit alone, as the hub reranks them
+        terms = question_terms(item.question, synonyms_for(item.question))
+        questions.append(
+            rag_fit.Question(
+                rows=features(terms, passages, hits),
+                labels=[item.file is not None and passage_hits(item, p) for p in passages],
+                answerable=item.file is not None,
+            )
+        )
+    cv = rag_fit.cross_validate(questions)
+    weights = rag_fit.fit(questions)
+    cut = rag_fit.threshold(questions, weights)
+    print(f"    WEIGHTS = ({', '.join(f'{w:.3f}' for w in weights)})  # {', '.join(FEATURES)}", flush=True)
+    print(f"    min_confidence = {cut:.3f}", flush=True)
+    answerable = sum(q.answerable for q in questions)
+    return [
+        Result(
+            GROUP,
+            "dev 5-fold CV: reranked passage recall@5 vs the fused order",
+            cv.recall_at_5 * 100,
+            "%",
+            cv.fused_recall_at_5 * 100,
+            f"{answerable} answerable dev questions, the {rag.rerank_candidates} best fused hits each; @1"
+            f" {cv.recall_at_1:.2f} vs {cv.fused_recall_at_1:.2f}; fitted weights in luna_hub.rag.rerank",
+        ),
+        Result(
+            GROUP,
+            "dev 5-fold CV: declining by the fitted confidence threshold, recall vs target 0.80",
+            cv.decline_recall * 100,
+            "%",
+            80,
+            f"precision {cv.decline_precision:.2f}, {cv.answerable_declined} answerable declined out of fold;"
+            f" threshold on all of dev {cut:.3f}",
+        ),
+    ]
 
 
 def run(names: list[str] | None = None) -> list[Result]:

@@ -147,5 +147,7 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     model: str | None = None
     context: ContextReport | None = None
     notes: list[str] = msgspec.field(default_factory=list)
+    nearest: Citation | None = None
+    """When no passage answers (``found`` false): the passage nearest the question, shown as such, not as an answer."""
     recommended_documents: RecommendedDocuments | None = None
     """Documents ranked for the asking user by the recommender (absent when it has none to offer)."""
