@@ -116,6 +116,7 @@ class Outcome:
     supported: bool = False
     found: bool = True
     latency_ms: float = 0.0
+    quoted_chars: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -223,6 +224,7 @@ async def _assess(item: Item, parts: Any) -> Outcome:  # noqa: ANN401 - RagParts
     ranked, _, _ = await parts.service.passages(item.question, query, top_k=max(KS))
     outcome.rank = next((n for n, p in enumerate(ranked, start=1) if passage_hits(item, p)), None)
     quoted = " ".join(citation.quote for citation in answer.citations)
+    outcome.quoted_chars = len(quoted)
     outcome.supported = answer.found and coverage(item.evidence or "", quoted) >= EVIDENCE_SHARE
     return outcome
 
@@ -293,7 +295,8 @@ def summarise(name: str, outcomes: list[Outcome], skipped: int, bare_ms: list[fl
             support * 100,
             "%",
             75,
-            "the quoted sentences hold >= 80 % of the evidence's words",
+            "the quoted sentences hold >= 80 % of the evidence's words; quotes of an answer average"
+            f" {statistics.mean(o.quoted_chars for o in answerable) if answerable else 0:.0f} characters",
         ),
         Result(
             GROUP,

@@ -5,7 +5,8 @@ parts, synonyms), each weighted by how rare it is among the passage's sentences,
 numbers it holds; when the question asks for an amount, a time or a register, a sentence with a
 number scores more. The quote is one contiguous span: the best sentence, widened by neighbours that
 score too or until it reads as a whole (at least ``min_chars``), never past ``max_chars``; a
-sentence elsewhere that scores half as much as the best becomes a second span. Their offsets in the
+sentence elsewhere that scores 0.3 of the best becomes a span of its own (one per chunk the passage
+was merged from). Their offsets in the
 passage let a reader see them in context. The shares and lengths were chosen on the development set
 (``qa_dev.json``) under the rule that support on ``bench/fixtures/rag_questions.json`` must not drop
 (see BENCHMARKS.md); the development set's support did not move with them, its limit is retrieval.
@@ -33,8 +34,8 @@ _LONG: Final = 300
 _NUMBER_BONUS: Final = 1.0
 _NEIGHBOUR_SHARE: Final = 0.5
 """A neighbour joins the quote when it scores at least this share of the best sentence ..."""
-_SECOND_SHARE: Final = 0.5
-"""... and a sentence elsewhere in the passage becomes a second span when it scores this share."""
+_SECOND_SHARE: Final = 0.3
+"""... and a sentence elsewhere in the passage becomes a span of its own when it scores this share."""
 
 
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,8 +116,15 @@ def _grow(
         first, last = min(first, index), max(last, index)
 
 
-def quote_span(terms: QuestionTerms, text: str, *, min_chars: int = 250, max_chars: int = 600) -> Quote:
-    """Return the spans of ``text`` that best answer a question of ``terms`` (see the module docstring)."""
+def quote_span(
+    terms: QuestionTerms, text: str, *, min_chars: int = 250, max_chars: int = 600, others: int = 1
+) -> Quote:
+    """Return the spans of ``text`` that best answer a question of ``terms`` (see the module docstring).
+
+    ``others``: how many sentences elsewhere in the passage may join as spans of their own (a passage
+    merged from several chunks gets one per chunk, and a budget of ``max_chars`` per chunk, so merging
+    never costs a quote).
+    """
     spans = sentence_spans(text)
     if not spans:
         return Quote(text="", spans=[], coverage=0.0)
@@ -124,15 +132,31 @@ def quote_span(terms: QuestionTerms, text: str, *, min_chars: int = 250, max_cha
     best = max(range(len(spans)), key=lambda i: (scores[i], -i))
     first, last = _grow(spans, scores, best, min_chars=min_chars, max_chars=max_chars)
     chosen = [(first, last)]
-    budget = max_chars - (spans[last][1] - spans[first][0])
-    others = [i for i in range(len(spans)) if not first <= i <= last]
-    if others:
-        second = max(others, key=lambda i: (scores[i], -i))
-        if 0 < _SECOND_SHARE * scores[best] <= scores[second] and spans[second][1] - spans[second][0] <= budget:
-            chosen = sorted([*chosen, (second, second)])
-    offsets = [(spans[a][0], spans[b][1]) for a, b in chosen]
+    budget = max_chars * others - (spans[last][1] - spans[first][0])
+    taken = set(range(first, last + 1))
+    for other in sorted(range(len(spans)), key=lambda i: (-scores[i], i)):
+        if len(chosen) > others or not 0 < _SECOND_SHARE * scores[best] <= scores[other]:
+            break
+        width = spans[other][1] - spans[other][0]
+        if other in taken or width > budget:
+            continue
+        chosen.append((other, other))
+        taken.add(other)
+        budget -= width
+    offsets = _joined([(spans[a][0], spans[b][1]) for a, b in sorted(chosen)], text)
     quoted = " … ".join(text[a:b] for a, b in offsets)
     words_held, numbers_held = _held(terms, set(tokens(quoted)))
     total = len(terms.words) + len(terms.numbers)
     coverage = (len(words_held) + len(numbers_held)) / total if total else 0.0
     return Quote(text=quoted, spans=offsets, coverage=coverage)
+
+
+def _joined(offsets: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Join spans that only blanks separate (neighbouring sentences chosen apart)."""
+    joined: list[tuple[int, int]] = []
+    for start, end in offsets:
+        if joined and not text[joined[-1][1] : start].strip():
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return joined

@@ -300,7 +300,7 @@ class RagService:
     ) -> Answer:
         terms = question_terms(question, synonyms_for(question))
         citations = [
-            _citation(number, passage, quote_span(terms, passage.text))
+            _citation(number, passage, quote_span(terms, passage.text, others=len(passage.chunks)))
             for number, passage in enumerate(passages[:_EXTRACTIVE_PASSAGES], start=1)
         ]
         lines = [f"{d.citation.summary} [{d.citation.ref}]" for d in data]

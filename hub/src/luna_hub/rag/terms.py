@@ -18,7 +18,19 @@ from typing import Final, Literal
 import msgspec
 import snowballstemmer  # type: ignore[import-untyped]  # ships no types
 
-__all__ = ["PART", "STOP_WORDS", "QuestionTerms", "fold", "language", "matches", "question_terms", "stems", "tokens"]
+__all__ = [
+    "PART",
+    "STOP_WORDS",
+    "QuestionTerms",
+    "compound_tails",
+    "expand_query",
+    "fold",
+    "language",
+    "matches",
+    "question_terms",
+    "stems",
+    "tokens",
+]
 
 PART: Final = 5
 """Fewest letters a stem needs to count as a compound part found inside a longer word."""
@@ -337,3 +349,39 @@ def matches(term: str, word: str) -> bool:
     return (len(longest_term) >= PART and longest_term in folded_word) or (
         len(longest_word) >= PART and longest_word in folded_term
     )
+
+
+_TAIL_HEAD: Final = 4
+"""Fewest letters before a compound's tail (``jahr|esstromverbrauch`` is not a split)."""
+_TAIL: Final = 6
+"""Fewest letters of a tail worth searching for (``verbrauch``, ``zahler``; not ``rauch``)."""
+_COMPOUND: Final = 10
+_STEM_PREFIX: Final = 6
+
+
+def compound_tails(word: str) -> list[str]:
+    """Return the tails of a long word that may be compound parts (``jahresstromverbrauch`` -> ``stromverbrauch``, ...).
+
+    No dictionary: every tail of at least ``_TAIL`` letters after at least ``_TAIL_HEAD``; sparse
+    retrieval drops the ones no chunk holds.
+    """
+    if len(word) < _COMPOUND or not word.isalpha():
+        return []
+    return [word[i:] for i in range(_TAIL_HEAD, len(word) - _TAIL + 1)]
+
+
+def expand_query(question: str, synonyms: Iterable[str] = ()) -> str:
+    """Return ``question`` with the words sparse retrieval should also look for appended.
+
+    Synonyms from the table, the German and English stems of its words (``messeinrichtungen`` ->
+    ``messeinricht``, searched as a prefix), and the tails of its long compounds.
+    """
+    extra: dict[str, None] = dict.fromkeys(t for phrase in synonyms for t in tokens(phrase))
+    for token in tokens(question):
+        if _is_number(token) or token in STOP_WORDS:
+            continue
+        for stem in {_stemmer("german").stemWord(token), _stemmer("english").stemWord(token)}:
+            if len(stem) >= _STEM_PREFIX and stem != token and token.startswith(stem):  # suffixes cut, umlauts kept
+                extra[stem] = None
+        extra.update(dict.fromkeys(compound_tails(token)))
+    return " ".join([question, *extra])
