@@ -400,6 +400,7 @@ async def _run(dsn: str, data_dir: str, names: list[str], *, marker: Path | None
                 candidates=rag.candidates,
                 rrf_k=rag.rrf_k,
                 stop_words=rag.stop_words,
+                expand=rag.expand_query,
             )
             if FIT in names:
                 return await _fit(parts)
