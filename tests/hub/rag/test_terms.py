@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from luna_hub.rag.synonyms import synonyms_for
-from luna_hub.rag.terms import fold, language, matches, question_terms, tokens
+from luna_hub.rag.terms import compound_tails, expand_query, fold, language, matches, question_terms, tokens
 
 _LETTERS = st.text(alphabet="abcdefghijklmnopqrstuvwxyzäöüß", min_size=1, max_size=20)
 
@@ -63,3 +63,20 @@ def test_tokens_are_lower_case_and_non_empty(text: str) -> None:
     for token in tokens(text):
         assert token
         assert token == token.lower() or not token.isalpha()
+
+
+def test_a_query_is_expanded_by_compound_tails_stems_and_synonyms() -> None:
+    question = "Wie hoch ist mein Jahresstromverbrauch beim Smart Meter?"
+    expanded = expand_query(question, synonyms_for(question))
+    assert expanded.startswith(question)
+    extra = expanded[len(question) :].split()
+    assert "stromverbrauch" in extra
+    assert "messsystem" in extra
+    assert "hoch" not in extra  # question words themselves are not repeated
+
+
+@given(_LETTERS)
+def test_compound_tails_are_long_proper_suffixes(word: str) -> None:
+    for tail in compound_tails(word):
+        assert word.endswith(tail)
+        assert 6 <= len(tail) <= len(word) - 4
