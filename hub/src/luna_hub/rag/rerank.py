@@ -40,7 +40,7 @@ FEATURES: Final = (
     "number_wanted_and_held",
     "quote_share",
 )
-WEIGHTS: Final = (-4.195, 1.718, 1.126, 0.692, 0.123, 0.808, 0.654, 1.727, -0.261, 0.582)
+WEIGHTS: Final = (-4.114, 1.447, 1.109, 0.509, 0.252, 0.609, 0.567, 2.019, -0.015, 0.580)
 """Coefficients of :data:`FEATURES`, fitted by ``python -m bench.rag_fit`` (development set, see the docstring)."""
 
 
