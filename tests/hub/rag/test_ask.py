@@ -52,6 +52,9 @@ async def test_a_question_the_sources_cannot_answer_says_so(rag_hub: Client) -> 
     assert not body["found"]
     assert body["citations"] == []
     assert "do not contain" in body["answer"]
+    nearest = body["nearest"]  # what it found nearest, labelled as not being an answer
+    assert "Nearest passage found (not an answer)" in body["answer"]
+    assert [nearest["passage"][a:b] for a, b in nearest["quote_spans"]] == nearest["quote"].split(" … ")
 
 
 async def test_extractive_answers_stream_as_events(rag_hub: Client) -> None:

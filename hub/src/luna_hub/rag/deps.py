@@ -69,6 +69,7 @@ async def open_rag(pool: asyncpg.Pool, settings: HubSettings) -> AsyncIterator[R
             candidates=settings.rag.candidates,
             rrf_k=settings.rag.rrf_k,
             stop_words=settings.rag.stop_words,
+            expand=settings.rag.expand_query,
         )
         service = RagService(pool, embedder, retriever, settings.rag, chat=chat, timezone=settings.rollup_timezone)
         yield RagParts(index=index, service=service, client=client, local=local)

@@ -15,6 +15,8 @@ import msgspec
 from luna_hub.documents.schemas import Chunk
 from luna_hub.rag.embedders import Embedded
 from luna_hub.rag.repository import sparse_search
+from luna_hub.rag.synonyms import synonyms_for
+from luna_hub.rag.terms import expand_query
 from luna_hub.rag.vectors import QdrantChunkIndex
 from luna_shared.logs import get_logger
 
@@ -56,6 +58,7 @@ class Retriever:
         candidates: int,
         rrf_k: int,
         stop_words: Sequence[str] = (),
+        expand: bool = False,
     ) -> None:
         self._pool = pool
         self._index = index
@@ -63,6 +66,7 @@ class Retriever:
         self._stop_words = tuple(stop_words)
         self._candidates = candidates
         self._rrf_k = rrf_k
+        self._expand = expand
 
     @property
     def index(self) -> QdrantChunkIndex:
@@ -95,7 +99,7 @@ class Retriever:
             async with self._pool.acquire() as connection:
                 sparse = await sparse_search(
                     connection,
-                    question,
+                    expand_query(question, synonyms_for(question)) if self._expand else question,
                     config=self._config,
                     limit=limit,
                     stop_words=self._stop_words,

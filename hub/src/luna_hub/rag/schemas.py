@@ -72,6 +72,11 @@ class Citation(msgspec.Struct, frozen=True, kw_only=True):
     """Lowest OCR confidence (0-100) of the passage's parts read off an image; None for a text layer."""
     label: str = ""
     """Where the passage is, in words: ``p. 3, OCR 91%``, ``Complete Map, rows 12-18``, ``§ 3``."""
+    passage: str = ""
+    """The whole passage ``quote`` was taken from, so a reader sees its context."""
+    quote_spans: list[tuple[int, int]] = msgspec.field(default_factory=list)
+    """Where ``quote`` lies in ``passage``: (start, end) character offsets of each quoted span, in order
+    (``quote`` joins their texts with `` … ``)."""
 
 
 class DataCitation(msgspec.Struct, frozen=True, kw_only=True):
@@ -142,5 +147,7 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     model: str | None = None
     context: ContextReport | None = None
     notes: list[str] = msgspec.field(default_factory=list)
+    nearest: Citation | None = None
+    """When no passage answers (``found`` false): the passage nearest the question, shown as such, not as an answer."""
     recommended_documents: RecommendedDocuments | None = None
     """Documents ranked for the asking user by the recommender (absent when it has none to offer)."""

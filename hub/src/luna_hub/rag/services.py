@@ -26,15 +26,9 @@ from luna_hub.rag.data import DataContext, series_context
 from luna_hub.rag.embedders import Embedded, Embedder, Purpose
 from luna_hub.rag.generation import NOT_IN_SOURCES, Generated, OllamaChat, build_prompt
 from luna_hub.rag.limits import CharacterBudget
-from luna_hub.rag.passages import (
-    Passage,
-    best_sentences,
-    bridge_ids,
-    build_passages,
-    content_words,
-    locator,
-    support,
-)
+from luna_hub.rag.passages import Passage, bridge_ids, build_passages, content_words, locator, support
+from luna_hub.rag.quoting import Quote, quote_span
+from luna_hub.rag.rerank import rerank_hits
 from luna_hub.rag.retrieval import Hit, Retriever
 from luna_hub.rag.schemas import (
     Answer,
@@ -45,6 +39,8 @@ from luna_hub.rag.schemas import (
     RecommendedDocuments,
     RelatedDocument,
 )
+from luna_hub.rag.synonyms import synonyms_for
+from luna_hub.rag.terms import question_terms
 from luna_hub.settings import RagSettings
 from luna_shared.logs import get_logger
 
@@ -216,17 +212,19 @@ class RagService:
             if sites is not None:
                 async with self._pool.acquire() as connection:
                     hidden = await hidden_documents(connection, sites)
-            hits = await self._retriever.retrieve(
+            passages, hits, confidence = await self.passages(
                 request.question,
                 query,
                 top_k=request.top_k or self._settings.top_k,
                 document_ids=request.document_ids,
                 exclude_document_ids=hidden,
             )
-        bridges = await self._retriever.index.chunks(bridge_ids(hits))
-        passages = build_passages(hits, bridges)
         words = content_words(request.question)
         supported = [p for p in passages if self._supports(words, p)]
+        if confidence < self._settings.min_confidence:
+            notes.append(f"confidence {confidence:.2f} is below rag.min_confidence {self._settings.min_confidence}")
+            supported = []
+        nearest = passages[0] if passages and not supported else None
         generative = request.mode == "generative" or (request.mode == "default" and self._settings.answerer == "ollama")
         if generative and self._chat is None:
             notes.append("no chat model is configured (rag.answerer = 'extractive'): the answer is extractive")
@@ -238,29 +236,71 @@ class RagService:
                 yield event
             return
         yield "sources", {"data": [d.citation for d in data]}
-        answer = self._extractive(
-            question=request.question, words=words, passages=supported, data=data, hits=hits, notes=notes
-        )
+        # a supported passage decides that there is an answer; the quotes come from the best passages whether
+        # or not each holds the question's words (a German question's English page often does not)
+        quoted = passages if supported else []
+        answer = self._extractive(question=request.question, passages=quoted, data=data, hits=hits, notes=notes)
+        if nearest is not None and not answer.found:
+            answer = self._with_nearest(answer, nearest)
         yield "token", {"text": answer.answer}
         yield "done", answer
+
+    async def passages(
+        self,
+        question: str,
+        query: Embedded,
+        *,
+        top_k: int,
+        document_ids: Sequence[str] | None = None,
+        exclude_document_ids: Sequence[str] = (),
+    ) -> tuple[list[Passage], list[Hit], float]:
+        """Return the ``top_k`` passages to answer from (best first), their hits, and the best one's confidence.
+
+        With ``rag.rerank`` the ``rag.rerank_candidates`` best fused hits are reranked
+        (:mod:`luna_hub.rag.rerank`), the passages are those of the first ``top_k``, and the confidence is
+        the model's probability for the best; without it they are the passages of the ``top_k`` fused hits
+        and the confidence is 1 (0 without hits).
+        """
+        rerank_on = self._settings.rerank
+        hits = await self._retriever.retrieve(
+            question,
+            query,
+            top_k=max(top_k, self._settings.rerank_candidates) if rerank_on else top_k,
+            document_ids=document_ids,
+            exclude_document_ids=exclude_document_ids,
+        )
+        confidence = 1.0 if hits else 0.0
+        if rerank_on:
+            hits, confidence = rerank_hits(question_terms(question, synonyms_for(question)), hits)
+            hits = hits[:top_k]
+        passages = build_passages(hits, await self._retriever.index.chunks(bridge_ids(hits)))
+        return passages, hits, confidence
+
+    def _with_nearest(self, answer: Answer, passage: Passage) -> Answer:
+        """Add the passage nearest the question to a declined answer, labelled as not being an answer."""
+        terms = question_terms(answer.question, synonyms_for(answer.question))
+        nearest = _citation(0, passage, quote_span(terms, passage.text))
+        text = f'{answer.answer}\n\nNearest passage found (not an answer): "{nearest.quote}" ({nearest.title}'
+        text += f", {nearest.label})" if nearest.label else ")"
+        return msgspec.structs.replace(answer, answer=text, nearest=nearest)
 
     def _supports(self, words: set[str], passage: Passage) -> bool:
         if support(words, passage.text) >= self._settings.min_support:
             return True
         return passage.dense_score is not None and passage.dense_score >= self._settings.min_dense_score
 
-    def _extractive(  # noqa: PLR0913 - the parts of an answer
+    def _extractive(
         self,
         *,
         question: str,
-        words: set[str],
         passages: list[Passage],
         data: list[DataContext],
         hits: list[Hit],
         notes: list[str],
     ) -> Answer:
+        terms = question_terms(question, synonyms_for(question))
         citations = [
-            _citation(number, passage, best_sentences(words, passage.text))
+            _citation(number, passage, quote_span(terms, passage.text, others=len(passage.chunks)))
             for number, passage in enumerate(passages[:_EXTRACTIVE_PASSAGES], start=1)
         ]
         lines = [f"{d.citation.summary} [{d.citation.ref}]" for d in data]
@@ -300,9 +340,9 @@ class RagService:
                 f"{prompt.dropped} of {len(passages)} passages left out whole: they did not fit"
                 f" num_ctx={chat.options['num_ctx']}"
             )
-        words = content_words(request.question)
+        terms = question_terms(request.question, synonyms_for(request.question))
         citations = [
-            _citation(number, passage, best_sentences(words, passage.text))
+            _citation(number, passage, quote_span(terms, passage.text))
             for number, passage in enumerate(prompt.used, start=1)
         ]
         yield "sources", {"citations": citations, "data": [d.citation for d in data]}
@@ -373,7 +413,7 @@ def _pieces(texts: Sequence[str], chars: int) -> list[list[str]]:
     return pieces
 
 
-def _citation(number: int, passage: Passage, quote: str) -> Citation:
+def _citation(number: int, passage: Passage, quote: Quote) -> Citation:
     return Citation(
         ref=number,
         document_id=passage.document_id,
@@ -383,12 +423,14 @@ def _citation(number: int, passage: Passage, quote: str) -> Citation:
         page_end=passage.page_end,
         section=passage.section,
         chunk_ids=[c.chunk_id for c in passage.chunks],
-        quote=quote,
+        quote=quote.text,
         score=passage.score,
         row_start=passage.row_start,
         row_end=passage.row_end,
         ocr_confidence=passage.ocr_confidence,
         label=locator(passage),
+        passage=passage.text,
+        quote_spans=quote.spans,
     )
 
 

@@ -235,6 +235,18 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Share of the question's content words a passage must contain to count as an answer ..."""
     min_dense_score: Annotated[float, msgspec.Meta(ge=-1, le=1)] = 0.45
     """... or the cosine similarity it must reach with the question (a passage in another language)."""
+    expand_query: bool = True
+    """Sparse retrieval also looks for the question's stems, compound tails and synonyms (``luna_hub.rag.terms``)."""
+    rerank: bool = False
+    """Rerank the fused hits by the fitted feature model (``luna_hub.rag.rerank``). Off by default: on the
+    development set it lifts passage recall@5 (cross-validated), but answer support on the bench's own set
+    drops (docs/rag.md, BENCHMARKS.md)."""
+    rerank_candidates: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
+    """Fused hits whose passages are reranked (the rest are not seen)."""
+    min_confidence: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
+    """Below this reranker probability for the best passage the answer declines. Fitted on the development
+    set with cross-validation (``python -m bench.rag_fit``): no cut above 0 decided right more often than
+    answering, so the default declines only what ``min_support``/``min_dense_score`` leave without a passage."""
     ollama: OllamaSettings = msgspec.field(default_factory=OllamaSettings)
 
     def __post_init__(self) -> None:
