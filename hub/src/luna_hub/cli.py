@@ -394,6 +394,7 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
         try:
             async with open_rag(pool, settings) as rag:  # searchable at once, embeddings audited
                 service = DocumentService(pool, store, rag.index, settings.documents)
+                service.start_workers(workers=max(1, settings.documents.workers))  # this command runs its jobs
                 try:
                     for path in files:
                         failures += not await _add_document(service, path, document_id, site)

@@ -177,6 +177,20 @@ class QdrantChunkIndex(ChunkIndex):
         except (ResponseHandlingException, UnexpectedResponse) as exc:
             raise vector_store_unavailable(exc) from exc
 
+    async def remove_version(self, document_id: str, version: int) -> None:
+        """Delete the vectors of one version of ``document_id`` (point ids are per version: others stay)."""
+        await self.ensure_collection()
+        condition = models.Filter(
+            must=[
+                _match("document_id", document_id),
+                models.FieldCondition(key="version", match=models.MatchValue(value=version)),
+            ]
+        )
+        try:
+            await self._client.delete(self.collection, points_selector=models.FilterSelector(filter=condition))
+        except (ResponseHandlingException, UnexpectedResponse) as exc:
+            raise vector_store_unavailable(exc) from exc
+
     async def search(
         self,
         vector: Sequence[float],
