@@ -41,7 +41,7 @@ from luna_hub.documents.chunking import make_chunks
 from luna_hub.documents.errors import DocumentNotFoundError, DocumentTooLargeError
 from luna_hub.documents.extract import ZIP_MAGIC, Extraction, check_archive, extract, probe, sniff
 from luna_hub.documents.index import ChunkIndex
-from luna_hub.documents.isolation import Budget, run_isolated
+from luna_hub.documents.isolation import Budget, run_isolated, warm_up
 from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, JobView, UploadResult
 from luna_hub.documents.storage import BlockingCalls, FilesystemStore, ObjectStore, S3Store, sha256_of
 from luna_hub.errors import BadRequestError, ConflictError, ForbiddenError
@@ -137,6 +137,7 @@ class DocumentService:
         count = self._settings.workers if workers is None else workers
         if self._workers or self._closed or count < 1:
             return
+        warm_up()
         for number in range(count):
             self._workers.append(asyncio.create_task(self._work(after), name=f"luna-document-worker-{number}"))
         self._heartbeat = asyncio.create_task(self._beat(), name="luna-document-job-heartbeat")

@@ -30,6 +30,7 @@ from luna_hub.documents.index import ChunkIndex
 from luna_hub.documents.schemas import Chunk
 from luna_hub.errors import UnavailableError
 from luna_hub.rag.embedders import Embedded, Embedder
+from luna_hub.rag.local_qdrant import local_qdrant_client
 from luna_shared.logs import get_logger
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
 _NAMESPACE: Final = uuid.UUID("5b0e3f38-0c1e-4c2b-9f51-6c756e612d72")
 _SCROLL_PAGE: Final = 512
 _UPSERT_BATCH: Final = 256
+_LOCAL_UPSERT_BATCH: Final = 16
+"""Local mode commits each point (some 15 ms each here): small batches let searches in between."""
 EMBED_BATCH: Final = 64
 """Texts embedded (and then written) at a time while indexing."""
 _POINTS_PER_CHUNK: Final = 8
@@ -77,13 +80,13 @@ def collection_name(model: str, dims: int, kind: str = "chunks") -> str:
 def open_qdrant(url: str | None, data_dir: str, *, api_key: str | None = None) -> tuple[AsyncQdrantClient, bool]:
     """Return a client of the Qdrant at ``url`` (with ``api_key``), or of local mode in ``data_dir/qdrant``.
 
-    The flag says whether it is local mode.
+    The flag says whether it is local mode (whose work then runs in a thread of its own: :mod:`.local_qdrant`).
     """
     if url:
         return AsyncQdrantClient(url=url, api_key=api_key or None), False
     path = Path(data_dir) / "qdrant"
     path.mkdir(parents=True, exist_ok=True)
-    return AsyncQdrantClient(path=str(path)), True
+    return local_qdrant_client(str(path)), True
 
 
 class DenseHit(msgspec.Struct, frozen=True, kw_only=True):
@@ -176,8 +179,9 @@ class QdrantChunkIndex(ChunkIndex):
         )
 
     async def _upsert(self, points: Sequence[models.PointStruct]) -> None:
-        for first in range(0, len(points), _UPSERT_BATCH):
-            await self._client.upsert(self.collection, points=list(points[first : first + _UPSERT_BATCH]))
+        size = _LOCAL_UPSERT_BATCH if self._local else _UPSERT_BATCH
+        for first in range(0, len(points), size):
+            await self._client.upsert(self.collection, points=list(points[first : first + size]))
 
     async def remove(self, document_id: str) -> None:
         """Delete every vector of ``document_id``."""
