@@ -153,9 +153,18 @@ async def set_job(db: asyncpg.Connection | asyncpg.Pool, job_id: int, **columns:
     )
 
 
-async def touch_jobs(db: asyncpg.Connection | asyncpg.Pool, job_ids: list[int]) -> None:
-    """Note that the jobs ``job_ids`` are alive (their hub runs them)."""
-    await db.execute("UPDATE document_jobs SET heartbeat_at = now() WHERE job_id = ANY($1::bigint[])", job_ids)
+async def touch_jobs(db: asyncpg.Connection | asyncpg.Pool, claims: dict[int, int]) -> None:
+    """Note that the jobs of ``claims`` (job id -> attempt) are alive: their hub runs them.
+
+    A claim that was taken back (queued again, taken by another replica) is not touched.
+    """
+    await db.execute(
+        "UPDATE document_jobs j SET heartbeat_at = now()"
+        " FROM unnest($1::bigint[], $2::integer[]) AS c(job_id, attempts)"
+        " WHERE j.job_id = c.job_id AND j.attempts = c.attempts AND j.state = 'running'",
+        list(claims),
+        list(claims.values()),
+    )
 
 
 class ClaimedJob(msgspec.Struct, frozen=True, kw_only=True):

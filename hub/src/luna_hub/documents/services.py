@@ -329,7 +329,7 @@ class DocumentService:
             if not self._running:
                 continue
             try:
-                await repository.touch_jobs(self._pool, sorted(self._running))
+                await repository.touch_jobs(self._pool, dict(self._running))
             except _DATABASE_ERRORS as exc:
                 _log.warning("document job heartbeat failed; retrying", jobs=len(self._running), error=str(exc))
 
