@@ -32,6 +32,7 @@ __all__ = [
     "lock_current_version",
     "lock_job",
     "make_current",
+    "release_claims",
     "replace_chunks",
     "requeue_job",
     "set_job",
@@ -195,28 +196,31 @@ async def claim_job(db: asyncpg.Pool | asyncpg.Connection, worker: str) -> Claim
               AND NOT EXISTS (SELECT 1 FROM document_jobs r WHERE r.document_id = j.document_id AND r.state = 'running')
             ORDER BY j.job_id LIMIT 1
             FOR UPDATE OF j, d SKIP LOCKED
+        ), claimed AS (
+            UPDATE document_jobs j SET state = 'running', stage = 'starting', attempts = j.attempts + 1,
+                   claimed_by = $1, started_at = coalesce(j.started_at, clock_timestamp()),
+                   heartbeat_at = clock_timestamp()
+            FROM next WHERE j.job_id = next.job_id
+            RETURNING j.job_id, j.document_id, j.version, j.attempts
         )
-        UPDATE document_jobs j SET state = 'running', stage = 'starting', attempts = j.attempts + 1, claimed_by = $1,
-               started_at = coalesce(j.started_at, clock_timestamp()), heartbeat_at = clock_timestamp()
-        FROM next WHERE j.job_id = next.job_id
-        RETURNING j.job_id, j.document_id, j.version, j.attempts
+        SELECT c.job_id, c.document_id, c.version, c.attempts,
+               v.filename, v.media_type, v.object_key, v.object_version
+        FROM claimed c LEFT JOIN document_versions v USING (document_id, version)
         """,
         worker,
     )
-    if row is None:
-        return None
-    version = await db.fetchrow(
-        "SELECT filename, media_type, object_key, object_version FROM document_versions"
-        " WHERE document_id = $1 AND version = $2",
-        row["document_id"],
-        row["version"],
+    return None if row is None else ClaimedJob(**dict(row))
+
+
+async def release_claims(db: asyncpg.Connection | asyncpg.Pool, worker: str, *, stage: str) -> int:
+    """Queue again the running jobs ``worker`` claimed (a stopping hub's leftovers); the attempts count."""
+    status: str = await db.execute(
+        "UPDATE document_jobs SET state = 'queued', stage = $2, progress = 0, claimed_by = NULL, heartbeat_at = NULL"
+        " WHERE claimed_by = $1 AND state = 'running'",
+        worker,
+        stage,
     )
-    found = (
-        dict(version)
-        if version is not None
-        else dict.fromkeys(("filename", "media_type", "object_key", "object_version"))
-    )
-    return ClaimedJob(**dict(row), **found)
+    return int(status.rsplit(" ", 1)[1])
 
 
 async def finish_job(db: asyncpg.Connection | asyncpg.Pool, job_id: int, attempt: int, **columns: object) -> bool:

