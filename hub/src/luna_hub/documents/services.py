@@ -311,7 +311,7 @@ class DocumentService:
             await after.wait()
         while True:
             try:
-                job = await repository.claim_job(self._pool, self._name)
+                job = await self._claim()
             except _DATABASE_ERRORS as exc:
                 _log.warning("document queue unreachable; retrying", error=str(exc))
                 job = None
@@ -325,6 +325,18 @@ class DocumentService:
                 await self._run(job)
             finally:
                 self._running.pop(job.job_id, None)
+
+    async def _claim(self) -> repository.ClaimedJob | None:
+        """Claim the next job; a hub stopping meanwhile lets the claim finish, then puts the job back."""
+        claim = asyncio.ensure_future(repository.claim_job(self._pool, self._name))
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                job = await claim  # the statement may have committed: never leave its job running
+                if job is not None:
+                    await self._release(job, restore=False)
+            raise
 
     async def _beat(self) -> None:
         """Touch this process's running jobs every ``job_heartbeat_s``."""
