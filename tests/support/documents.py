@@ -31,9 +31,13 @@ class RecordingIndex:
 
     content: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
+    removed_versions: list[tuple[str, int]] = field(default_factory=list)
+    calls: list[tuple[str, int]] = field(default_factory=list)
+    """Every ``index`` call: (document, version)."""
     fail_next: bool = False
 
     async def index(self, document_id: str, version: int, chunks: Sequence[Chunk]) -> None:
+        self.calls.append((document_id, version))
         self.content[document_id] = (version, [chunk.content_hash for chunk in chunks])
         if self.fail_next:
             self.fail_next = False
@@ -43,6 +47,11 @@ class RecordingIndex:
     async def remove(self, document_id: str) -> None:
         self.removed.append(document_id)
         self.content.pop(document_id, None)
+
+    async def remove_version(self, document_id: str, version: int) -> None:
+        self.removed_versions.append((document_id, version))
+        if self.content.get(document_id, (None, []))[0] == version:
+            del self.content[document_id]
 
 
 @dataclass
@@ -81,10 +90,14 @@ class DocsHub:
 
 @asynccontextmanager
 async def docs_hub_client(
-    dsn: str, data_dir: Path, documents: DocumentSettings | None = None, demo_data: str | None = None
+    dsn: str,
+    data_dir: Path,
+    documents: DocumentSettings | None = None,
+    demo_data: str | None = None,
+    index: RecordingIndex | None = None,
 ) -> AsyncIterator[DocsHub]:
     """The hub app in process on ``dsn``, its files under ``data_dir``, with a recording chunk index; ready."""
-    index = RecordingIndex()
+    index = index or RecordingIndex()
     settings = HubSettings(
         database_url=dsn, data_dir=str(data_dir), documents=documents or DocumentSettings(), demo_data=demo_data
     )

@@ -650,6 +650,7 @@ def _add_documents(settings: HubSettings, files: list[Path], document_id: str | 
         try:
             async with open_rag(pool, settings) as rag:  # searchable at once, embeddings audited
                 service = DocumentService(pool, store, rag.index, settings.documents)
+                service.start_workers(workers=max(1, settings.documents.workers))  # this command runs its jobs
                 upload = partial(service.upload, document_id=document_id, actor=_actor(), site=site)
                 detail = partial(service.detail, text=False, chunks=False)
                 try:

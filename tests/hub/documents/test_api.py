@@ -265,21 +265,33 @@ async def test_documents_on_s3_keep_versions_and_delete_them_all(
 
 
 @real_docs
-async def test_stopping_the_hub_mid_job_undoes_the_version(docs_dsn: str, tmp_path: Path) -> None:
+async def test_stopping_the_hub_mid_job_queues_it_for_the_next_hub(docs_dsn: str, tmp_path: Path) -> None:
     manual = DOCS / "manuals" / "fronius_datamanager_modbus_tcp_rtu.pdf"  # 100 pages: seconds of extraction
-    async with docs_hub_client(docs_dsn, tmp_path) as hub:
-        before = await hub.snapshot()
-        response = await upload(hub, manual, document_id="interrupted")
-        assert response.status_code == 202
-    # the client has left the app's lifespan: the service cancelled the job, which undid its version
-    assert await hub.snapshot() == before
-    connection = await asyncpg.connect(docs_dsn)
     try:
-        job = await connection.fetchrow("SELECT state, error FROM document_jobs WHERE document_id = 'interrupted'")
+        async with docs_hub_client(docs_dsn, tmp_path) as hub:
+            response = await upload(hub, manual, document_id="interrupted")
+            assert response.status_code == 202
+        # the client has left the app's lifespan: the job went back in the queue, nothing of it indexed
+        stopped = await hub.snapshot()
+        assert [row[0] for row in stopped["tables"]["documents"]] == ["interrupted"]
+        assert stopped["tables"]["chunks"] == []
+        assert stopped["index"] == {}
+        connection = await asyncpg.connect(docs_dsn)
+        try:
+            job = await connection.fetchrow(
+                "SELECT state, attempts FROM document_jobs WHERE document_id = 'interrupted'"
+            )
+        finally:
+            await connection.close()
+        assert (job["state"], job["attempts"]) == ("queued", 0)  # a clean stop does not use up an attempt
+        async with docs_hub_client(docs_dsn, tmp_path) as again:  # the next start takes it up
+            done = await again.wait_for_job("interrupted")
+            assert (done["job"]["state"], done["job"]["attempts"]) == ("done", 1), done
+            assert done["current_version"] == 1
+            assert again.index.calls == [("interrupted", 1)]
+            assert len(again.index.content["interrupted"][1]) == done["job"]["chunks"]
     finally:
-        await connection.close()
         await empty_tables(docs_dsn)
-    assert (job["state"], job["error"]) == ("failed", "cancelled (the hub stopped)")
 
 
 @real_docs

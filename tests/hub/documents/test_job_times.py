@@ -35,9 +35,11 @@ async def test_finished_at_follows_the_start_and_every_heartbeat_of_a_job_finish
                 )
             async with pool.acquire() as final, final.transaction():
                 await final.execute("SELECT 1")  # the transaction (and its now()) begins here
-                await repository.set_job(pool, job.job_id, state="running", stage="extracting", started=True)
-                await repository.touch_jobs(pool, [job.job_id])  # the heartbeat, on another connection
-                await repository.set_job(final, job.job_id, state="done", stage="done", progress=1.0, finished=True)
+                claimed = await repository.claim_job(pool, "test")  # a worker takes it, on another connection
+                assert claimed is not None
+                assert claimed.job_id == job.job_id
+                await repository.touch_jobs(pool, {job.job_id: claimed.attempts})  # the heartbeat
+                assert await repository.finish_job(final, job.job_id, claimed.attempts, state="done", progress=1.0)
             row = await pool.fetchrow(
                 "SELECT created_at, started_at, heartbeat_at, finished_at FROM document_jobs WHERE job_id = $1",
                 job.job_id,

@@ -1,8 +1,9 @@
 """Sample documents for ``luna-hub serve --demo-data DIR``: the real corpus in ``DIR/docs``.
 
 Uploaded in the background through the running app's :class:`DocumentService` (so they reach the
-app's chunk index), once the schema is migrated. Each has a fixed id; a restart finds the same
-bytes by their hash and stores nothing again.
+app's chunk index), once the schema is migrated, one at a time: each is queued and the next waits
+until a worker has indexed it; the log says how far it is ("indexing demo documents 3/15"). Each
+has a fixed id; a restart finds the same bytes by their hash and stores nothing again.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ async def load_demo_documents(service: DocumentService, folder: Path, schema_rea
             continue
         if not result.deduplicated:
             added += 1
-            await service.wait_idle()  # one extraction at a time: the machine is shared with the demo agent
+        if result.job is not None:  # one at a time (the machine is shared with the demo agent); any worker runs it
+            await service.wait_for_job(result.job.job_id)
         _log.info(
             "indexing demo documents", progress=f"{number}/{total}", document=relative, new=not result.deduplicated
         )

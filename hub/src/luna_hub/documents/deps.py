@@ -31,16 +31,18 @@ async def documents_lifespan(
 ) -> AsyncIterator[None]:
     """Open the object store and the document service, indexing into ``chunk_index(app.state)``; close at the end.
 
-    A duty fails the jobs a stopped hub left running. With ``settings.demo_data``, the demo documents
+    ``documents.workers`` workers take queued jobs (of any replica's uploads); a duty queues again the
+    jobs a stopped hub left running. With ``settings.demo_data``, the demo documents
     are uploaded in the background once the schema is migrated.
     """
     store = await open_object_store(settings)
     service = DocumentService(provide_db_pool(app.state), store, chunk_index(app.state), settings.documents)
     app.state.documents = service
     provide_duties(app.state).start(
-        Duty("abandoned document jobs", settings.documents.job_heartbeat_s, service.fail_abandoned_jobs),
+        Duty("abandoned document jobs", settings.documents.job_heartbeat_s, service.requeue_abandoned_jobs),
         after=provide_schema_ready(app.state),
     )
+    service.start_workers(after=provide_schema_ready(app.state))
     app.state.object_store = store  # for readiness
     _log.info("document store ready", store=store.description)
     demo = None

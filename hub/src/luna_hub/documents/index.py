@@ -18,3 +18,6 @@ class ChunkIndex(Protocol):
 
     async def remove(self, document_id: str) -> None:
         """Remove every chunk of ``document_id``."""
+
+    async def remove_version(self, document_id: str, version: int) -> None:
+        """Remove the chunks of one version (what a job that died left half-written)."""

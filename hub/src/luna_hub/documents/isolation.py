@@ -17,6 +17,7 @@ import os
 import resource
 import signal
 from collections.abc import Callable
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any, Final, TypeVar
 
@@ -24,11 +25,30 @@ import msgspec
 
 from luna_hub.documents.errors import CorruptDocumentError, DocumentRejectedError, DocumentTooLargeError
 
-__all__ = ["Budget", "run_isolated"]
+__all__ = ["Budget", "run_isolated", "warm_up"]
 
 T = TypeVar("T")
 _CONTEXT: Final = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(["luna_hub.documents.extract"])  # each child forks with the parsers loaded
+
+
+def warm_up() -> None:
+    """Start the forkserver now (it imports the parsers before it forks its first child).
+
+    Otherwise the first upload's ``Process.start`` waits for that on the event loop: 1.9 s measured.
+    Started with SIGINT ignored (inherited through exec): a Ctrl-C to the terminal's process group
+    while it imports would print its traceback; the forkserver ignores SIGINT itself only after
+    that, and its children (parsers, the embedder) are ended by the hub. Outside the main thread,
+    where signal handlers cannot be set, the first upload starts it.
+    """
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:
+        return
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 class Budget(msgspec.Struct, frozen=True, kw_only=True):

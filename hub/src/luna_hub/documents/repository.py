@@ -12,21 +12,29 @@ from luna_hub.documents.schemas import Chunk, DocumentSummary, JobView, VersionV
 
 __all__ = [
     "AbandonedJob",
+    "ClaimedJob",
     "VersionRow",
     "abandoned_jobs",
     "chunk_hashes",
+    "claim_job",
     "current_chunks",
     "delete_document",
     "delete_version",
     "document_row",
     "find_by_hash",
+    "finish_job",
+    "has_unfinished_job",
     "hidden_documents",
     "insert_version",
+    "job_counts",
     "latest_job",
     "list_documents",
     "lock_current_version",
+    "lock_job",
     "make_current",
+    "release_claims",
     "replace_chunks",
+    "requeue_job",
     "set_job",
     "store_version_text",
     "touch_jobs",
@@ -36,7 +44,7 @@ __all__ = [
 
 _JOB_COLUMNS: Final = (
     "job_id, version, state, stage, progress::float8 AS progress, chunks, chunks_new, error, created_at, finished_at,"
-    " notes"
+    " notes, attempts"
 )
 _CHUNK_COLUMNS: Final = (
     "chunk_id, document_id, version, ordinal, text, content_hash, title, media_type, page, page_end, section,"
@@ -146,27 +154,150 @@ async def set_job(db: asyncpg.Connection | asyncpg.Pool, job_id: int, **columns:
     )
 
 
-async def touch_jobs(db: asyncpg.Connection | asyncpg.Pool, job_ids: list[int]) -> None:
-    """Note that the jobs ``job_ids`` are alive (their hub runs them)."""
-    await db.execute("UPDATE document_jobs SET heartbeat_at = now() WHERE job_id = ANY($1::bigint[])", job_ids)
+async def touch_jobs(db: asyncpg.Connection | asyncpg.Pool, claims: dict[int, int]) -> None:
+    """Note that the jobs of ``claims`` (job id -> attempt) are alive: their hub runs them.
+
+    A claim that was taken back (queued again, taken by another replica) is not touched.
+    """
+    await db.execute(
+        "UPDATE document_jobs j SET heartbeat_at = now()"
+        " FROM unnest($1::bigint[], $2::integer[]) AS c(job_id, attempts)"
+        " WHERE j.job_id = c.job_id AND j.attempts = c.attempts AND j.state = 'running'",
+        list(claims),
+        list(claims.values()),
+    )
 
 
-class AbandonedJob(msgspec.Struct, frozen=True, kw_only=True):
-    """A job no hub has touched for too long, with its version's stored object (when the version is there)."""
+class ClaimedJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A job one worker took from the queue, with what it needs of its version (None: the version is gone)."""
 
     job_id: int
     document_id: str
     version: int
+    attempts: int
+    """This claim's number (1 for the first); it fences every later write of the job."""
+    filename: str | None
+    media_type: str | None
+    object_key: str | None
+    object_version: str | None
+
+
+async def claim_job(db: asyncpg.Pool | asyncpg.Connection, worker: str) -> ClaimedJob | None:
+    """Take the oldest queued job no other replica is taking (``FOR UPDATE SKIP LOCKED``); mark it running.
+
+    A job of a document that has a running job waits (its document row is locked too, so two replicas
+    never take two versions of one document at once).
+    """
+    row = await db.fetchrow(
+        """
+        WITH next AS (
+            SELECT j.job_id FROM document_jobs j JOIN documents d USING (document_id)
+            WHERE j.state = 'queued'
+              AND NOT EXISTS (SELECT 1 FROM document_jobs r WHERE r.document_id = j.document_id AND r.state = 'running')
+            ORDER BY j.job_id LIMIT 1
+            FOR UPDATE OF j, d SKIP LOCKED
+        ), claimed AS (
+            UPDATE document_jobs j SET state = 'running', stage = 'starting', attempts = j.attempts + 1,
+                   claimed_by = $1, started_at = coalesce(j.started_at, clock_timestamp()),
+                   heartbeat_at = clock_timestamp()
+            FROM next WHERE j.job_id = next.job_id
+            RETURNING j.job_id, j.document_id, j.version, j.attempts
+        )
+        SELECT c.job_id, c.document_id, c.version, c.attempts,
+               v.filename, v.media_type, v.object_key, v.object_version
+        FROM claimed c LEFT JOIN document_versions v USING (document_id, version)
+        """,
+        worker,
+    )
+    return None if row is None else ClaimedJob(**dict(row))
+
+
+async def release_claims(db: asyncpg.Connection | asyncpg.Pool, worker: str, *, stage: str) -> int:
+    """Queue again the running jobs ``worker`` claimed (a stopping hub's leftovers); the attempts count."""
+    status: str = await db.execute(
+        "UPDATE document_jobs SET state = 'queued', stage = $2, progress = 0, claimed_by = NULL, heartbeat_at = NULL"
+        " WHERE claimed_by = $1 AND state = 'running'",
+        worker,
+        stage,
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def finish_job(db: asyncpg.Connection | asyncpg.Pool, job_id: int, attempt: int, **columns: object) -> bool:
+    """Like :func:`set_job` (with ``finished``), but only while claim ``attempt`` still holds the job; say whether."""
+    names = list(columns)
+    assignments = [f"{name} = ${index}" for index, name in enumerate(names, start=3)]
+    assignments.append("finished_at = clock_timestamp()")
+    status: str = await db.execute(
+        f"UPDATE document_jobs SET {', '.join(assignments)}"  # noqa: S608 - names are ours
+        " WHERE job_id = $1 AND attempts = $2 AND state = 'running'",
+        job_id,
+        attempt,
+        *(columns[name] for name in names),
+    )
+    return status == "UPDATE 1"
+
+
+async def requeue_job(
+    db: asyncpg.Connection | asyncpg.Pool, job_id: int, attempt: int, *, stage: str, count: bool
+) -> bool:
+    """Put claim ``attempt`` of a running job back in the queue (``count``: the attempt counts); say whether."""
+    status: str = await db.execute(
+        "UPDATE document_jobs SET state = 'queued', stage = $3, progress = 0, claimed_by = NULL, heartbeat_at = NULL,"
+        " attempts = attempts - CASE WHEN $4 THEN 0 ELSE 1 END"
+        " WHERE job_id = $1 AND attempts = $2 AND state = 'running'",
+        job_id,
+        attempt,
+        stage,
+        count,
+    )
+    return status == "UPDATE 1"
+
+
+async def lock_job(db: asyncpg.Connection, job_id: int, attempt: int) -> bool:
+    """Lock a running job's row till the transaction ends if claim ``attempt`` still holds it; say whether."""
+    found = await db.fetchval(
+        "SELECT 1 FROM document_jobs WHERE job_id = $1 AND attempts = $2 AND state = 'running' FOR UPDATE",
+        job_id,
+        attempt,
+    )
+    return found is not None
+
+
+async def has_unfinished_job(db: asyncpg.Connection, document_id: str) -> bool:
+    """Whether a job of ``document_id`` is queued or running (anywhere)."""
+    found: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM document_jobs WHERE document_id = $1 AND state IN ('queued', 'running'))",
+        document_id,
+    )
+    return found
+
+
+async def job_counts(db: asyncpg.Connection | asyncpg.Pool, job_ids: Sequence[int]) -> dict[str, int]:
+    """How many of ``job_ids`` are in each state."""
+    rows = await db.fetch(
+        "SELECT state, count(*) AS n FROM document_jobs WHERE job_id = ANY($1::bigint[]) GROUP BY state", list(job_ids)
+    )
+    return {row["state"]: row["n"] for row in rows}
+
+
+class AbandonedJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A running job no hub has touched for too long, with its version's stored object (when the version is there)."""
+
+    job_id: int
+    document_id: str
+    version: int
+    attempts: int
     object_key: str | None
     object_version: str | None
 
 
 async def abandoned_jobs(db: asyncpg.Connection, stale_s: float) -> list[AbandonedJob]:
-    """Queued or running jobs whose heartbeat (or creation, before their first) is older than ``stale_s``."""
+    """Return the running jobs whose heartbeat (or creation, before their first) is older than ``stale_s``."""
     rows = await db.fetch(
-        "SELECT j.job_id, j.document_id, j.version, v.object_key, v.object_version FROM document_jobs j"
+        "SELECT j.job_id, j.document_id, j.version, j.attempts, v.object_key, v.object_version FROM document_jobs j"
         " LEFT JOIN document_versions v USING (document_id, version)"
-        " WHERE j.state IN ('queued', 'running')"
+        " WHERE j.state = 'running'"
         " AND coalesce(j.heartbeat_at, j.created_at) < now() - make_interval(secs => $1) ORDER BY j.job_id",
         stale_s,
     )

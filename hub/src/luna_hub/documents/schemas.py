@@ -64,6 +64,8 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
     finished_at: datetime | None = None
     notes: list[str] = msgspec.field(default_factory=list)
     """What extraction left out or did specially: hidden sheets skipped, pages read by OCR or skipped without it."""
+    attempts: int = 0
+    """How many times a hub replica took the job up (more than 1: a replica running it stopped, another took over)."""
 
 
 class VersionView(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,12 +1,23 @@
-"""The documents service: upload (checked, deduplicated, stored), the background extraction job, reads, delete.
+"""The documents service: upload (checked, deduplicated, stored), the job queue and its workers, reads, delete.
 
-All or nothing: a file that fails the checks at upload stores nothing (422/415/413). A job that
-fails later (a page that cannot be read, the index or database failing, the hub stopping) undoes
-its version: the object version, the version row (and the document, if this was its first upload)
-go, the chunks and the index are left as the previous version had them; only the job row stays,
-saying why. A hub that stops without ending its jobs (killed, power lost) cannot undo them: each
-running job's row is touched every ``documents.job_heartbeat_s``, and a duty of whichever replica
-holds it (:meth:`DocumentService.fail_abandoned_jobs`) undoes the jobs untouched for four times as long.
+All or nothing: a file that fails the checks at upload stores nothing (422/415/413). An upload that
+passes stores its file and a *queued* job (``document_jobs``): the queue is the database, shared by
+every hub replica. Each replica runs ``documents.workers`` workers that claim the oldest queued job
+with ``FOR UPDATE SKIP LOCKED`` (so exactly one replica takes it), touch it every
+``documents.job_heartbeat_s`` and run it: parse (in a child process), chunk, embed, index.
+
+A job that fails (a page that cannot be read, the index or database failing) undoes its version:
+the object version, the version row (and the document, if this was its first upload) go, the chunks
+and the index are left as the previous version had them; only the job row stays, saying why.
+
+A job whose hub stops under it is not lost. Stopped cleanly (SIGTERM, Ctrl-C), the hub puts it back
+in the queue itself; killed (or cut off, or powered off), its heartbeat goes stale and a duty of
+whichever replica holds it (:meth:`DocumentService.requeue_abandoned_jobs`) puts it back after four
+missed heartbeats. Any replica (the restarted one too) then takes it up again, first deleting what
+the dead attempt wrote to the index for that version (chunk rows are written in the transaction that
+ends the job, so none are left). After ``documents.job_attempts`` attempts that ended that way the job
+is failed and undone. ``attempts`` fences every write that ends a job: a replica that lost its job
+(cut off for longer than four heartbeats) cannot finish it twice.
 """
 
 from __future__ import annotations
@@ -14,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import re
+import socket
 import uuid
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Final
+from typing import Final, NoReturn
 
 import asyncpg
 
@@ -28,9 +41,9 @@ from luna_hub.documents.chunking import make_chunks
 from luna_hub.documents.errors import DocumentNotFoundError, DocumentTooLargeError
 from luna_hub.documents.extract import ZIP_MAGIC, Extraction, check_archive, extract, probe, sniff
 from luna_hub.documents.index import ChunkIndex
-from luna_hub.documents.isolation import Budget, run_isolated
+from luna_hub.documents.isolation import Budget, run_isolated, warm_up
 from luna_hub.documents.schemas import DocumentDetail, DocumentSummary, JobView, UploadResult
-from luna_hub.documents.storage import BlockingCalls, FilesystemStore, ObjectStore, S3Store, StoredObject, sha256_of
+from luna_hub.documents.storage import BlockingCalls, FilesystemStore, ObjectStore, S3Store, sha256_of
 from luna_hub.errors import BadRequestError, ConflictError, ForbiddenError
 from luna_hub.settings import DocumentSettings, HubSettings
 from luna_shared import rules
@@ -44,6 +57,8 @@ _MAX_FILENAME: Final = 255
 _PROGRESS_EVERY: Final = 0.5  # seconds between progress writes while extracting
 _EXTRACTED: Final = 0.8  # share of the progress bar that extraction fills
 _ABANDONED_AFTER: Final = 4  # heartbeats a job may miss before it counts as left by a stopped hub
+_DATABASE_ERRORS: Final = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_REQUEUED_ON_STOP: Final = "queued: the hub running it stopped; the next hub to look takes it up again"
 _log = get_logger(__name__)
 
 
@@ -78,19 +93,33 @@ async def open_object_store(settings: HubSettings) -> ObjectStore:
     return FilesystemStore(Path(documents.store_dir or Path(settings.data_dir) / "documents"))
 
 
-class DocumentService:
-    """Documents over one database pool, one object store and one chunk index; owns its extraction jobs."""
+class _LostJobError(Exception):
+    """This replica's claim on a job was taken back (its heartbeat went stale); another replica runs it."""
 
-    def __init__(self, pool: asyncpg.Pool, store: ObjectStore, index: ChunkIndex, settings: DocumentSettings) -> None:
+
+class DocumentService:
+    """Documents over one database pool, one object store and one chunk index; runs queued jobs in workers."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: ObjectStore,
+        index: ChunkIndex,
+        settings: DocumentSettings,
+        *,
+        worker_name: str | None = None,
+    ) -> None:
         self._pool = pool
         self._store = store
         self._index = index
         self._settings = settings
+        self._name = worker_name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._threads = BlockingCalls("luna-documents", workers=2)
         self._budget = Budget(memory_bytes=settings.extract_memory_bytes, seconds=settings.extract_timeout_s)
-        self._jobs: set[asyncio.Task[None]] = set()
-        self._busy: set[str] = set()  # documents with a job running in this process
-        self._running: set[int] = set()  # their job ids, touched by the heartbeat
+        self._workers: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._running: dict[int, int] = {}  # job id -> claim (attempt) this process runs, touched by the heartbeat
+        self._submitted: set[int] = set()  # jobs of uploads through this service, unfinished (for wait_idle)
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
         # One job indexes at a time. Its transaction holds a connection while the index embeds and
@@ -98,21 +127,58 @@ class DocumentService:
         # inside their own transactions would hold every connection and starve that hook for good.
         self._indexing = asyncio.Lock()
 
+    @property
+    def worker_name(self) -> str:
+        """This service's name in ``document_jobs.claimed_by`` (host, process, a random tag)."""
+        return self._name
+
+    def start_workers(self, *, after: asyncio.Event | None = None, workers: int | None = None) -> None:
+        """Start ``workers`` (default ``documents.workers``) queue workers and the heartbeat, once ``after`` is set."""
+        count = self._settings.workers if workers is None else workers
+        if self._workers or self._closed or count < 1:
+            return
+        warm_up()
+        for number in range(count):
+            self._workers.append(asyncio.create_task(self._work(after), name=f"luna-document-worker-{number}"))
+        self._heartbeat = asyncio.create_task(self._beat(), name="luna-document-job-heartbeat")
+
     async def close(self) -> None:
-        """Cancel running jobs (each undoes its version), then end the heartbeat and the worker threads."""
+        """Stop the workers (each puts its running job back in the queue), then the heartbeat and the threads."""
         self._closed = True
-        for task in list(self._jobs):
+        for task in self._workers:
             task.cancel()
-        await asyncio.gather(*self._jobs, return_exceptions=True)
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        if self._workers:  # a job claimed as its worker was cancelled (or whose release failed) is queued again
+            with contextlib.suppress(*_DATABASE_ERRORS):
+                if await repository.release_claims(self._pool, self._name, stage=_REQUEUED_ON_STOP):
+                    _log.info("claimed document jobs put back in the queue (the hub stops)")
+        self._workers.clear()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
         self._threads.close()
 
-    async def wait_idle(self) -> None:
-        """Wait until no job runs (for tests and the CLI)."""
-        while self._jobs:
-            await asyncio.gather(*self._jobs, return_exceptions=True)
+    async def wait_idle(self, poll_s: float = 0.1) -> None:
+        """Wait until the jobs of uploads made through this service are done or failed (for tests and the CLI)."""
+        while self._submitted:
+            counts = await repository.job_counts(self._pool, sorted(self._submitted))
+            if not counts.get("queued") and not counts.get("running"):
+                self._submitted.clear()
+                return
+            await asyncio.sleep(poll_s)
+
+    async def wait_for_job(self, job_id: int, poll_s: float = 0.1) -> str:
+        """Wait until job ``job_id`` is done or failed (whichever replica runs it); return that state."""
+        while True:
+            counts = await repository.job_counts(self._pool, [job_id])
+            for state in ("done", "failed"):
+                if counts.get(state):
+                    self._submitted.discard(job_id)
+                    return state
+            if not counts:
+                msg = f"no document job {job_id}"
+                raise DocumentNotFoundError(msg)
+            await asyncio.sleep(poll_s)
 
     # --- upload ----------------------------------------------------------------------------
 
@@ -152,16 +218,18 @@ class DocumentService:
         )
         requested = document_id
         document_id = document_id or f"doc-{uuid.uuid4().hex[:12]}"
-        if document_id in self._busy:
-            msg = f"document {document_id} is still being processed; upload its next version when its job is done"
-            raise ConflictError(msg)
         stored = await self._store.put(document_id, data, content_type=media_type)
         try:
             async with self._pool.acquire() as db, db.transaction():
                 # Uploads of the same bytes queue here (across hub processes too); the later one finds the first.
                 await db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", digest)
+                # ... and uploads to one document, so two never both find it without a job
+                await db.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('luna document ' || $1, 0))", document_id
+                )
                 raced = await repository.find_by_hash(db, digest, requested, site)
                 if raced is None:
+                    await _check_no_job(db, document_id)
                     if site is not None:
                         await ensure_site(db, site)
                     version, job = await repository.insert_version(
@@ -188,7 +256,8 @@ class DocumentService:
             msg = f"{filename}: the same bytes were being uploaded at the same time and vanished; try again"
             raise ConflictError(msg)
         _log.info("document uploaded", document_id=document_id, version=version, job_id=job.job_id, bytes=len(data))
-        self._start(job.job_id, document_id, version, stored, DocumentFile(data, filename, media_type))
+        self._submitted.add(job.job_id)
+        self._wake.set()  # a worker of this hub takes it now (or any replica's at its next look)
         return UploadResult(document_id=document_id, version=version, deduplicated=False, job=job)
 
     def check_size(self, filename: str, size: int) -> None:
@@ -236,36 +305,52 @@ class DocumentService:
 
     # --- the job -----------------------------------------------------------------------------
 
-    def _start(self, job_id: int, document_id: str, version: int, stored: StoredObject, source: DocumentFile) -> None:
-        self._busy.add(document_id)
-        self._running.add(job_id)
-        task = asyncio.create_task(
-            self._run(job_id, document_id, version, stored, source), name=f"luna-document-job-{job_id}"
-        )
-        self._jobs.add(task)
+    async def _work(self, after: asyncio.Event | None) -> None:
+        """Take queued jobs one at a time (claimed in the database, so exactly one replica runs each) and run them."""
+        if after is not None:
+            await after.wait()
+        while True:
+            try:
+                job = await self._claim()
+            except _DATABASE_ERRORS as exc:
+                _log.warning("document queue unreachable; retrying", error=str(exc))
+                job = None
+            if job is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._settings.job_poll_s)
+                self._wake.clear()
+                continue
+            self._running[job.job_id] = job.attempts
+            try:
+                await self._run(job)
+            finally:
+                self._running.pop(job.job_id, None)
 
-        def done(finished: asyncio.Task[None]) -> None:
-            self._jobs.discard(finished)
-            self._busy.discard(document_id)
-            self._running.discard(job_id)
-
-        task.add_done_callback(done)
-        if self._heartbeat is None or self._heartbeat.done():
-            self._heartbeat = asyncio.create_task(self._beat(), name="luna-document-job-heartbeat")
+    async def _claim(self) -> repository.ClaimedJob | None:
+        """Claim the next job; a hub stopping meanwhile lets the claim finish, then puts the job back."""
+        claim = asyncio.ensure_future(repository.claim_job(self._pool, self._name))
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                job = await claim  # the statement may have committed: never leave its job running
+                if job is not None:
+                    await self._release(job, restore=False)
+            raise
 
     async def _beat(self) -> None:
-        """Touch this process's running jobs every ``job_heartbeat_s`` while there are any."""
-        while self._running:
+        """Touch this process's running jobs every ``job_heartbeat_s``."""
+        while True:
             await asyncio.sleep(self._settings.job_heartbeat_s)
             if not self._running:
-                return
+                continue
             try:
-                await repository.touch_jobs(self._pool, sorted(self._running))
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                await repository.touch_jobs(self._pool, dict(self._running))
+            except _DATABASE_ERRORS as exc:
                 _log.warning("document job heartbeat failed; retrying", jobs=len(self._running), error=str(exc))
 
-    async def fail_abandoned_jobs(self, pool: asyncpg.Pool) -> None:
-        """Fail and undo the jobs a stopped hub left queued or running (a duty: one replica runs it)."""
+    async def requeue_abandoned_jobs(self, pool: asyncpg.Pool) -> None:
+        """Queue again the jobs a stopped hub left running; fail those out of attempts (a duty: one replica runs it)."""
         if self._closed:
             return
         stale_s = _ABANDONED_AFTER * self._settings.job_heartbeat_s
@@ -274,20 +359,42 @@ class DocumentService:
         for job in abandoned:
             if job.job_id in self._running:  # ours and alive (a heartbeat failed): not abandoned
                 continue
-            reason = f"abandoned: the hub running it stopped (no heartbeat for {stale_s:g} s)"
-            stored = (job.object_key, job.object_version) if job.object_key and job.object_version else None
-            await self._undo(job.job_id, job.document_id, job.version, stored, reason, reindex=True)
+            if job.attempts >= self._settings.job_attempts:
+                reason = (
+                    f"abandoned: the hub running it stopped (no heartbeat for {stale_s:g} s),"
+                    f" {job.attempts} times; documents.job_attempts is {self._settings.job_attempts}"
+                )
+                stored = (job.object_key, job.object_version) if job.object_key and job.object_version else None
+                await self._undo(job.job_id, job.document_id, job.version, stored, reason, attempt=job.attempts)
+                continue
+            stage = f"queued again: the hub running attempt {job.attempts} stopped (no heartbeat for {stale_s:g} s)"
+            if await repository.requeue_job(pool, job.job_id, job.attempts, stage=stage, count=True):
+                _log.warning(
+                    "document job abandoned by its hub; queued again",
+                    job_id=job.job_id,
+                    document_id=job.document_id,
+                    version=job.version,
+                    attempts=job.attempts,
+                )
+                self._wake.set()
 
-    async def _run(
-        self, job_id: int, document_id: str, version: int, stored: StoredObject, source: DocumentFile
-    ) -> None:
-        """Extract, chunk and index the uploaded bytes (in hand: not read back from the store)."""
+    async def _run(self, job: repository.ClaimedJob) -> None:
+        """Run one claimed job: clean what an earlier attempt left, read the file, extract, chunk, index, commit."""
+        job_id, document_id, version = job.job_id, job.document_id, job.version
+        stored = (job.object_key, job.object_version) if job.object_key and job.object_version else None
         indexed = False
         try:
-            await repository.set_job(self._pool, job_id, state="running", stage="extracting", started=True)
+            if stored is None or job.filename is None or job.media_type is None:
+                _version_gone(document_id, version)
+            if job.attempts > 1:  # an attempt died: what it wrote to the index for this version goes first
+                _log.info("document job taken up again", job_id=job_id, document_id=document_id, attempt=job.attempts)
+                await self._index.remove_version(document_id, version)
+            await repository.set_job(self._pool, job_id, stage="extracting")
+            source = DocumentFile(await self._store.get(*stored), job.filename, job.media_type)
             extraction = await self._extract(job_id, source.data, source.media_type, source.filename)
             title = extraction.title or _default_title(source.filename)
-            chunks = make_chunks(
+            chunks = await self._threads.run(
+                make_chunks,
                 extraction,
                 document_id=document_id,
                 version=version,
@@ -302,9 +409,7 @@ class DocumentService:
                 if current is not None and current > version:  # a newer version finished first: it stays current
                     await self._supersede(
                         db,
-                        job_id=job_id,
-                        document_id=document_id,
-                        version=version,
+                        job=job,
                         current=current,
                         extraction=extraction,
                         title=title,
@@ -324,60 +429,93 @@ class DocumentService:
                 )
                 indexed = True
                 await self._index.index(document_id, version, chunks)
-                await repository.set_job(
+                finished = await repository.finish_job(
                     db,
                     job_id,
+                    job.attempts,
                     state="done",
                     stage="done",
                     progress=1.0,
                     chunks=len(chunks),
                     chunks_new=fresh,
                     notes=list(extraction.notes),
-                    finished=True,
                 )
+                _check_finished(finished=finished)
             _log.info(
                 "document indexed",
                 document_id=document_id,
                 version=version,
                 chunks=len(chunks),
                 new=fresh,
+                attempt=job.attempts,
                 notes=list(extraction.notes),
             )
-        except BaseException as exc:
-            reason = (str(exc) or type(exc).__name__) if isinstance(exc, Exception) else "cancelled (the hub stopped)"
-            where = (stored.key, stored.version_id)
-            await asyncio.shield(self._undo(job_id, document_id, version, where, reason, reindex=indexed))
-            if not isinstance(exc, Exception):
-                raise
+        except _LostJobError:  # rolled back: the replica that took it over writes the result once
+            _log.warning("document job taken over by another hub; this result dropped", job_id=job_id)
+        except Exception as exc:  # noqa: BLE001 - any failure fails the job, with its reason
+            reason = str(exc) or type(exc).__name__
+            reindex = indexed or job.attempts > 1  # the index may hold part of this version
+            await asyncio.shield(
+                self._undo(job_id, document_id, version, stored, reason, attempt=job.attempts, reindex=reindex)
+            )
+        except BaseException:  # cancelled: this hub is stopping; the job goes back in the queue for the next one
+            await asyncio.shield(self._release(job, restore=indexed))
+            raise
+
+    async def _release(self, job: repository.ClaimedJob, *, restore: bool) -> None:
+        """Give a job this stopping hub was running back to the queue (the attempt does not count)."""
+        try:
+            if restore:
+                async with self._pool.acquire() as db:
+                    await self._restore_index(db, job.document_id)
+            await self._index.remove_version(job.document_id, job.version)
+            requeued = await repository.requeue_job(
+                self._pool, job.job_id, job.attempts, stage=_REQUEUED_ON_STOP, count=False
+            )
+        except Exception:  # noqa: BLE001 - the hub is stopping: the heartbeat's absence requeues it later
+            _log.exception("document job not put back in the queue", job_id=job.job_id)
+            return
+        if requeued:
+            _log.info(
+                "document job put back in the queue (the hub stops)", job_id=job.job_id, document_id=job.document_id
+            )
+
+    async def _restore_index(self, db: asyncpg.Connection, document_id: str) -> None:
+        """Give the index the current version's chunks again (a half-done write may have replaced them)."""
+        current = await repository.current_chunks(db, document_id)
+        if current:
+            await self._index.index(document_id, current[0].version, current)
+        else:
+            await self._index.remove(document_id)
 
     async def _supersede(  # noqa: PLR0913 - the job and what it found
         self,
         db: asyncpg.Connection,
         *,
-        job_id: int,
-        document_id: str,
-        version: int,
+        job: repository.ClaimedJob,
         current: int,
         extraction: Extraction,
         title: str,
         chunks: int,
     ) -> None:
         """Keep a version that finished after a newer one: stored and ready, not current, not indexed."""
+        document_id, version = job.document_id, job.version
         await repository.store_version_text(
             db, document_id=document_id, version=version, title=title, text=extraction.text, pages=extraction.pages
         )
         stage = f"done; version {current} is newer and stays current"
-        await repository.set_job(
+        finished = await repository.finish_job(
             db,
-            job_id,
+            job.job_id,
+            job.attempts,
             state="done",
             stage=stage,
             progress=1.0,
             chunks=chunks,
             chunks_new=0,
             notes=list(extraction.notes),
-            finished=True,
         )
+        _check_finished(finished=finished)
         _log.info("document version superseded", document_id=document_id, version=version, current=current)
 
     async def _extract(self, job_id: int, data: bytes, media_type: str, filename: str) -> Extraction:
@@ -421,24 +559,26 @@ class DocumentService:
         stored: tuple[str, str] | None,
         reason: str,
         *,
-        reindex: bool,
+        attempt: int,
+        reindex: bool = True,
     ) -> None:
         """Put everything back as it was before this version (``stored``: its object's key and version id).
 
-        The job row keeps the reason.
+        Only while claim ``attempt`` still holds the job (its row is locked meanwhile); the job row keeps the reason.
         """
-        _log.warning("document job failed; undoing its version", document_id=document_id, version=version, error=reason)
         try:
-            async with self._pool.acquire() as db:
+            async with self._pool.acquire() as db, db.transaction():
+                if not await repository.lock_job(db, job_id, attempt):
+                    _log.warning("document job taken over by another hub; not undone here", job_id=job_id)
+                    return
+                _log.warning(
+                    "document job failed; undoing its version", document_id=document_id, version=version, error=reason
+                )
                 if reindex:  # the index may hold part of the new version: give it the current chunks again
-                    current = await repository.current_chunks(db, document_id)
-                    if current:
-                        await self._index.index(document_id, current[0].version, current)
-                    else:
-                        await self._index.remove(document_id)
-                async with db.transaction():
-                    await repository.delete_version(db, document_id, version)
-                    await repository.set_job(db, job_id, state="failed", stage="failed", error=reason, finished=True)
+                    await self._restore_index(db, document_id)
+                await self._index.remove_version(document_id, version)
+                await repository.delete_version(db, document_id, version)
+                await repository.set_job(db, job_id, state="failed", stage="failed", error=reason, finished=True)
             if stored is not None:
                 await self._store.delete_version(*stored)
         except Exception:  # noqa: BLE001 - whatever failed, the job's own failure must still be logged
@@ -467,7 +607,8 @@ class DocumentService:
         self, document_id: str, *, text: bool = True, chunks: bool = True, sites: Sequence[str] | None = None
     ) -> DocumentDetail:
         """One document with its versions, current text and chunks, and latest job (404 beyond ``sites``)."""
-        async with self._pool.acquire() as db:
+        # one snapshot: a job that ends meanwhile is seen with its result, never "done" beside the old version
+        async with self._pool.acquire() as db, db.transaction(isolation="repeatable_read", readonly=True):
             row = await self._readable_row(db, document_id, sites)
             current = row["current_version"]
             return DocumentDetail(
@@ -500,17 +641,37 @@ class DocumentService:
         """Remove the document, its chunks, its vectors (``ChunkIndex.remove``) and every stored version."""
         async with self._pool.acquire() as db:
             await self._readable_row(db, document_id, sites)
-        if document_id in self._busy:
-            msg = f"document {document_id} is being processed; delete it when its job is done"
-            raise ConflictError(msg)
         async with self._pool.acquire() as db, db.transaction():
-            if await repository.document_row(db, document_id) is None:
+            if await repository.lock_current_version(db, document_id) is None and (
+                await repository.document_row(db, document_id) is None
+            ):
                 raise _not_found(document_id, None)
+            if await repository.has_unfinished_job(db, document_id):
+                msg = f"document {document_id} is being processed; delete it when its job is done"
+                raise ConflictError(msg)
             keys = await repository.delete_document(db, document_id)
             await self._index.remove(document_id)
         for key in keys:
             await self._store.delete(key)
         _log.info("document deleted", document_id=document_id)
+
+
+async def _check_no_job(db: asyncpg.Connection, document_id: str) -> None:
+    """409 while a job of ``document_id`` is queued or running (on any replica)."""
+    if await repository.has_unfinished_job(db, document_id):
+        msg = f"document {document_id} is still being processed; upload its next version when its job is done"
+        raise ConflictError(msg)
+
+
+def _version_gone(document_id: str, version: int) -> NoReturn:
+    msg = f"version {version} of {document_id} is gone (deleted while its job waited)"
+    raise DocumentNotFoundError(msg)
+
+
+def _check_finished(*, finished: bool) -> None:
+    """Raise :class:`_LostJobError` when a fenced write that ends a job found it no longer this replica's."""
+    if not finished:
+        raise _LostJobError
 
 
 def _visible(site: str | None, sites: Sequence[str] | None) -> bool:

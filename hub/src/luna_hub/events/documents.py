@@ -74,3 +74,7 @@ class ItemsOfDocuments:
             await deactivate_items(self._pool, self._items, [document_item_id(document_id)])
         except (HubError, asyncpg.PostgresError) as exc:
             _log.error("document item not deactivated", document_id=document_id, error=str(exc))
+
+    async def remove_version(self, document_id: str, version: int) -> None:
+        """Remove one version's chunks (a dead job's partial write); the item follows the current version."""
+        await self._inner.remove_version(document_id, version)

