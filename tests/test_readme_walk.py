@@ -78,11 +78,6 @@ def _server_error(output: str) -> bool:
     return bool(re.search(r'"status":\s*5\d\d\b|Internal Server Error', output))
 
 
-@pytest.mark.skipif(
-    os.environ.get("LUNA_README_WALK") != "1",
-    reason="known to fail (issue 23 open): while make run indexes its demo documents, uploads take 20-30 s and"
-    " /rag/ask over 60 s, beyond the walk's bounds; run with LUNA_README_WALK=1",
-)
 def test_the_readme_walks(service_dir: Path, mqtt_broker: MqttBroker) -> None:
     assert (mqtt_broker.host, mqtt_broker.port) == ("127.0.0.1", 1883), "the demo plug publishes to the default broker"
     commands = walk_commands((ROOT / "README.md").read_text(encoding="utf-8"))
