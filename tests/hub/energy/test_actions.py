@@ -175,6 +175,30 @@ async def test_did_it_save_from_the_meter_and_prices(site: Site) -> None:
     assert unmetered.json()["status"] == "no_meter"
 
 
+async def test_did_it_save_values_the_measured_pv_at_the_feed_in_tariff(site: Site) -> None:
+    await site.device(**DISHWASHER | {"meter_id": site.meter})
+    [action] = (await site.actions())["actions"]  # 13:00-15:00 CEST, baseline 19:00
+    pv = f"{site.site}-pv"
+    async with site.pool.acquire() as connection:
+        await connection.execute("INSERT INTO meters (meter_id, site_id) VALUES ($1, $2)", pv, site.site)
+    energy = {"pv_meter_id": pv, "feed_in_eur_kwh": 0.08, "grid_fee_eur_kwh": 0.1}
+    assert (await site.client.put(f"/sites/{site.site}/energy", json=energy)).status_code == 200
+    start = datetime(2024, 3, 31, 11, 0, tzinfo=UTC)  # 13:00 CEST
+    await site.power(start, 120, 2000.0)  # the dishwasher ran its 4 kWh in the window
+    pv_rows: list[ReadingRow] = [
+        (pv, "power_w", start + timedelta(minutes=m), 1000.0, "W", "good", [], None, None) for m in range(0, 60, 5)
+    ]  # 1 kW of sun in the first hour only, none at 19:00
+    async with site.pool.acquire() as connection:
+        await write_readings(connection, pv_rows)
+    result = (await site.client.get(f"/sites/{site.site}/actions/{action['action_id']}/outcome")).json()
+    assert result["status"] == "done"
+    assert result["pv_kwh"] == pytest.approx(1.0)
+    bought = (2.0 - 1.0) * (3.06 + 100.0) + 2.0 * (1.03 + 100.0)  # kWh x EUR/MWh (market + fee), PV hour's rest
+    assert result["cost_eur"] == pytest.approx((bought + 1.0 * 80.0) / 1000)
+    assert result["baseline_cost_eur"] == pytest.approx((117.29 + 83.72 + 2 * 100.0) * 2 / 1000)
+    assert result["saving_eur"] == pytest.approx(result["baseline_cost_eur"] - result["cost_eur"])
+
+
 async def test_not_done_when_the_meter_shows_no_run(site: Site) -> None:
     await site.device(**DISHWASHER | {"meter_id": site.meter})
     [action] = (await site.actions())["actions"]

@@ -203,3 +203,5 @@ class OutcomeView(msgspec.Struct, frozen=True, kw_only=True):
     baseline_cost_eur: float | None = None
     """What the same energy would have cost run from the baseline start."""
     saving_eur: float | None = None
+    pv_kwh: float | None = None
+    """Of the measured energy, the kWh the PV surplus measured then covered (valued at the feed-in tariff)."""

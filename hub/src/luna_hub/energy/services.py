@@ -40,6 +40,7 @@ from luna_hub.energy.windows import (
     cheapest_quarters,
     cheapest_runs,
     contiguous_windows,
+    floor_quarter,
     load_cost,
     load_cost_pv,
     load_energy,
@@ -559,7 +560,9 @@ async def action_outcome(pool: asyncpg.Pool, site: str, action_id: int, *, now: 
     """Tell whether the device ran in the action's window (its meter's energy there) and what that saved.
 
     Realised cost: the measured kWh of each quarter at that quarter's price; baseline: the same
-    kWh, in the same order, run from the baseline start.
+    kWh, in the same order, run from the baseline start. With the site's energy settings both are
+    valued as the plan was: its grid fee on bought energy, and the part the PV surplus *measured*
+    then (PV meter minus base-load meter) covered at the feed-in tariff.
     """
     _check_action_id(site, action_id)
     now = now or datetime.now(UTC)
@@ -582,16 +585,18 @@ async def action_outcome(pool: asyncpg.Pool, site: str, action_id: int, *, now: 
             return OutcomeView(action_id=action_id, status="not_done", planned_kwh=planned, measured_kwh=round(used, 6))
         first, last = min(start for start, _ in spans), end
         base_end = row.baseline_start + QUARTER * len(measured)
-        slots = await repository.price_slots(
-            connection, row.market, min(first, row.baseline_start), max(last, base_end)
-        )
+        span_start, span_end = min(first, row.baseline_start), max(last, base_end)
+        slots = await repository.price_slots(connection, row.market, span_start, span_end)
+        site_energy = await repository.site_energy(connection, site)
+        tariff = await _measured_tariff(connection, site_energy.energy if site_energy else None, span_start, span_end)
     try:
-        grid = PriceGrid.build(slots, min(first, row.baseline_start), max(last, base_end))
+        grid = PriceGrid.build(slots, span_start, span_end)
     except MissingPricesError as exc:
         raise PricesMissingError(row.market, exc, _UTC) from exc
-    cost = sum(float(grid.prices[grid.index(moment)]) / 1000.0 * kwh for moment, kwh in measured)
+    cost, pv_kwh = _measured_cost(grid, measured, tariff)
     quarters = [PriceSlot(grid.at(i), grid.at(i + 1), float(p)) for i, p in enumerate(grid.prices)]
-    baseline = load_cost(quarters, [kwh for _, kwh in measured], row.baseline_start, QUARTER * len(measured))
+    energy = [kwh for _, kwh in measured]
+    baseline = load_cost(quarters, energy, row.baseline_start, QUARTER * len(measured), tariff)
     return OutcomeView(
         action_id=action_id,
         status="done",
@@ -600,7 +605,39 @@ async def action_outcome(pool: asyncpg.Pool, site: str, action_id: int, *, now: 
         cost_eur=round(cost, 6),
         baseline_cost_eur=round(baseline, 6),
         saving_eur=round(baseline - cost, 6),
+        pv_kwh=None if tariff is None or not tariff.pv_kw else round(pv_kwh, 6),
     )
+
+
+async def _measured_tariff(
+    connection: asyncpg.Connection, energy: SiteEnergy | None, start: datetime, end: datetime
+) -> Tariff | None:
+    """Return the site's tariff over [start, end) with the PV surplus its meters measured (None: no settings)."""
+    if energy is None:
+        return None
+    fee, feed_in = energy.grid_fee_eur_kwh * 1000.0, energy.feed_in_eur_kwh * 1000.0
+    if energy.pv_meter_id is None:
+        return Tariff(fee, feed_in)
+    pv = await repository.quarter_power(connection, energy.pv_meter_id, start, end)
+    load: dict[datetime, float] = {}
+    if energy.load_meter_id is not None:
+        load = await repository.quarter_power(connection, energy.load_meter_id, start, end)
+    surplus = {quarter: (watts - load.get(quarter, 0.0)) / 1000.0 for quarter, watts in pv.items()}
+    return Tariff(fee, feed_in, {quarter: kw for quarter, kw in surplus.items() if kw > 0})
+
+
+def _measured_cost(
+    grid: PriceGrid, measured: Sequence[tuple[datetime, float]], tariff: Tariff | None
+) -> tuple[float, float]:
+    """EUR of the measured kWh per quarter, and the kWh of it the measured PV surplus covered."""
+    fee, feed_in = (tariff.fee_eur_mwh, tariff.feed_in_eur_mwh) if tariff is not None else (0.0, 0.0)
+    surplus_kw = tariff.pv_kw if tariff is not None else {}
+    cost = pv_kwh = 0.0
+    for moment, kwh in measured:
+        own = min(kwh, max(0.0, surplus_kw.get(floor_quarter(moment), 0.0)) * (QUARTER / timedelta(hours=1)))
+        cost += ((kwh - own) * (float(grid.prices[grid.index(moment)]) + fee) + own * feed_in) / 1000.0
+        pv_kwh += own
+    return cost, pv_kwh
 
 
 async def list_devices(pool: asyncpg.Pool, site: str) -> list[DeviceView]:

@@ -41,6 +41,7 @@ __all__ = [
     "cheapest_quarters",
     "cheapest_runs",
     "contiguous_windows",
+    "floor_quarter",
     "load_cost",
     "load_cost_pv",
     "load_energy",
