@@ -24,9 +24,9 @@ def netns_unavailable() -> str | None:
     """Why namespaces cannot be made here (not root, no ``ip``/``tc``), or None."""
     if os.geteuid() != 0:
         return "building network namespaces needs root"
-    for program in ("ip", "tc", "haproxy", "runuser"):
+    for program in ("ip", "tc", "nft", "haproxy", "runuser"):
         if shutil.which(program) is None:
-            return f"{program} is not installed (.ci/run installs iproute2 and haproxy)"
+            return f"{program} is not installed (.ci/run installs iproute2, nftables and haproxy)"
     probe = f"luna-probe-{os.getpid()}"
     made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, check=False)
     if made.returncode != 0:

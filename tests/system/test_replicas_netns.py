@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -384,6 +385,8 @@ async def test_replicas_keep_every_promise_through_kill_and_partition(lab: Lab, 
             finally:
                 flapping.cancel()
                 flaps = await flapping
+            dropped = _randomly_dropped(lab, ["agents0", "agents1"])
+            assert dropped is None or dropped > 0, "nftables dropped no packet of the agents' links"
             acked: dict[str, dict[str, int]] = {}
             for index in range(2):
                 acked |= json.loads((base / f"agents{index}.out.json").read_text(encoding="utf-8"))
@@ -424,8 +427,9 @@ def _impair(lab: Lab, host: str) -> None:
     """Delay and lose packets on the host's link with ``tc netem``.
 
     Kernels without netem (this project's build and CI machines: no ``sch_netem``, no tc classifiers)
-    get a rate limit (``tbf``, queueing delay) instead, and rely on the link flaps of :func:`_flap` for
-    loss; the test says which it used.
+    get the same loss from nftables instead (5 % of packets each way, ``numgen random``), a rate limit
+    (``tbf``: queueing delay) for delay, and the link flaps of :func:`_flap` for bursts of loss; the
+    test says which it used.
     """
     link = lab.link(host)
     try:
@@ -433,9 +437,28 @@ def _impair(lab: Lab, host: str) -> None:
     except RuntimeError as exc:
         if "qdisc kind is unknown" not in str(exc):
             raise
-        print(f"{host}: no netem in this kernel; tbf rate limit and link flaps instead")
+        print(f"{host}: no netem in this kernel; nftables random loss, tbf rate limit and link flaps instead")
         lab.run(host, "tc", "qdisc", "add", "dev", link, "root", "tbf", "rate", "4mbit", "burst", "16kbit",
                 "latency", "200ms")  # fmt: skip
+        lab.run(host, "nft", "add", "table", "inet", "luna_impair")
+        for chain, hook, match in (("lossy_in", "input", "iifname"), ("lossy_out", "output", "oifname")):
+            lab.run(host, "nft", "add", "chain", "inet", "luna_impair", chain,
+                    f"{{ type filter hook {hook} priority 0 ; }}")  # fmt: skip
+            lab.run(host, "nft", "add", "rule", "inet", "luna_impair", chain, match, link,
+                    "numgen", "random", "mod", "100", "<", "5", "counter", "drop")  # fmt: skip
+
+
+def _randomly_dropped(lab: Lab, hosts: list[str]) -> int | None:
+    """Packets the nftables loss of :func:`_impair` dropped on ``hosts`` (None: netem did it)."""
+    dropped = 0
+    for host in hosts:
+        try:
+            listing = lab.run(host, "nft", "list", "table", "inet", "luna_impair").stdout
+        except RuntimeError:
+            return None
+        dropped += sum(int(count) for count in re.findall(r"packets (\d+)", listing))
+    print(f"nftables dropped {dropped} packets on the agents' links")
+    return dropped
 
 
 async def _flap(lab: Lab, hosts: list[str]) -> int:
