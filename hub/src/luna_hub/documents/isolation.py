@@ -56,6 +56,8 @@ class Budget(msgspec.Struct, frozen=True, kw_only=True):
 
     memory_bytes: int
     seconds: float
+    nice: int = 0
+    """Added to the child's niceness (lower CPU priority than the hub's)."""
 
 
 async def run_isolated(
@@ -72,7 +74,7 @@ async def run_isolated(
     receiving, sending = _CONTEXT.Pipe(duplex=False)
     process = _CONTEXT.Process(
         target=_child,
-        args=(sending, budget.memory_bytes, function, args, progress is not None),
+        args=(sending, budget.memory_bytes, budget.nice, function, args, progress is not None),
         name="luna-extract",
         daemon=True,
     )
@@ -125,16 +127,19 @@ async def _answer(receiving: Connection, progress: Callable[[int, int], None] | 
         loop.remove_reader(receiving.fileno())
 
 
-def _child(
+def _child(  # noqa: PLR0913, PLR0917 - a process target: its arguments come positionally
     sending: Connection,
     memory_bytes: int,
+    nice: int,
     function: Callable[..., Any],
     args: tuple[object, ...],
     relay_progress: bool,
 ) -> None:
-    """Run in the child: lead a process group, cap memory, call, send one answer (progress messages before it)."""
+    """Run in the child: lead a process group, cap memory, yield CPU, call, send one answer (progress first)."""
     os.setpgid(0, 0)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    if nice:
+        os.nice(nice)
 
     def progress(done: int, total: int) -> None:
         sending.send(("progress", (done, total)))

