@@ -9,6 +9,7 @@ import ipaddress
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
@@ -66,6 +67,8 @@ def start_logging(settings: S, ignored_env: tuple[str, ...]) -> S:
 
 EXIT_FAILURE: Final = 1
 EXIT_CONFIG: Final = 2
+SAME_STOP_S: Final = 2.0
+"""A stop signal this soon after the first one repeats it (terminal and supervisor) rather than forcing an exit."""
 
 
 def run_main(program: str, body: Callable[[], int]) -> int:
@@ -106,11 +109,28 @@ async def serve_http(  # noqa: PLR0913 - where, what, when ready, how
     """
     import uvicorn  # noqa: PLC0415 - the 'http' extra; wire-only users of this package lack it
 
+    class Server(uvicorn.Server):
+        """uvicorn's server, except that one stop request delivered twice is not a forced exit.
+
+        Ctrl-C in a terminal reaches every process of its group, and a supervisor (``make run``'s shell,
+        systemd) may send SIGTERM as well: a second signal within ``SAME_STOP_S`` of the first is the same
+        request, so the shutdown (document jobs put back, pools closed) still runs to its end.
+        """
+
+        _first_stop: float | None = None
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            now = time.monotonic()
+            if self._first_stop is not None and now - self._first_stop < SAME_STOP_S:
+                return
+            self._first_stop = self._first_stop or now
+            super().handle_exit(sig, frame)
+
     cert, key = tls or (None, None)
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, lifespan="on", ssl_certfile=cert, ssl_keyfile=key
     )
-    server = uvicorn.Server(config)
+    server = Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers no start event
         await asyncio.sleep(0.05)

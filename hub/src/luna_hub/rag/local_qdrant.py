@@ -23,6 +23,8 @@ from qdrant_client.local.async_qdrant_local import AsyncQdrantLocal
 
 __all__ = ["LocalQdrantThread", "local_qdrant_client"]
 
+_CLOSED = "the local vector store is closed (the hub is stopping)"
+
 
 class LocalQdrantThread:
     """Stands in for :class:`AsyncQdrantLocal` on the caller's loop; the real one runs in a thread of its own."""
@@ -50,10 +52,18 @@ class LocalQdrantThread:
             return method
 
         async def dispatched(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+            if self._closed:
+                raise RuntimeError(_CLOSED)
             outcome = method(*args, **kwargs)
             if not asyncio.iscoroutine(outcome):
                 return outcome
-            future = asyncio.run_coroutine_threadsafe(_awaited(outcome), self._loop)
+            awaited = _awaited(outcome)
+            try:
+                future = asyncio.run_coroutine_threadsafe(awaited, self._loop)
+            except RuntimeError:  # closed between the check and here: nothing ran, nothing left unawaited
+                awaited.close()
+                outcome.close()
+                raise RuntimeError(_CLOSED) from None
             return await asyncio.wrap_future(future)
 
         return dispatched
@@ -64,6 +74,7 @@ class LocalQdrantThread:
             return
         self._closed = True
         try:
+            await asyncio.wrap_future(self._submit(_drain))  # calls already in flight end first
             await asyncio.wrap_future(self._submit(self._local.close, **kwargs))
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -73,6 +84,12 @@ class LocalQdrantThread:
 
 async def _awaited(outcome: Awaitable[Any]) -> Any:  # noqa: ANN401
     return await outcome
+
+
+async def _drain() -> None:
+    """In the store's thread: wait for every other call still running there."""
+    running = asyncio.current_task()
+    await asyncio.gather(*(task for task in asyncio.all_tasks() if task is not running), return_exceptions=True)
 
 
 def local_qdrant_client(path: str) -> AsyncQdrantClient:
