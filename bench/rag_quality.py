@@ -327,6 +327,8 @@ def summarise(name: str, outcomes: list[Outcome], skipped: int, bare_ms: list[fl
 
 
 def _report_misses(name: str, outcomes: list[Outcome]) -> None:
+    if name == "heldout":  # never read: what it misses would tempt tuning on it; its aggregates are the report
+        return
     for o in outcomes:
         if o.item.file is None:
             verdict = "declined" if not o.found else "ANSWERED (should decline)"
@@ -402,6 +404,7 @@ async def _run(dsn: str, data_dir: str, names: list[str], *, marker: Path | None
                 rrf_k=rag.rrf_k,
                 stop_words=rag.stop_words,
                 expand=rag.expand_query,
+                route_named=rag.route_named,
             )
             if FIT in names:
                 results += await _fit(parts)

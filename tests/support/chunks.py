@@ -20,7 +20,23 @@ from luna_hub.documents.repository import replace_chunks
 from luna_hub.documents.schemas import Chunk
 from luna_hub.settings import DocumentSettings, OcrSettings
 
-__all__ = ["document_chunks", "document_id_for", "store_chunk_rows"]
+__all__ = ["document_chunks", "document_id_for", "store_chunk_rows", "text_chunk"]
+
+
+def text_chunk(document_id: str, ordinal: int, text: str, *, title: str, section: str | None = None) -> Chunk:
+    """A plain-text chunk of version 1 of ``document_id``, as the documents domain would make it."""
+    return Chunk(
+        chunk_id=f"{document_id}:1:{ordinal}",
+        document_id=document_id,
+        version=1,
+        ordinal=ordinal,
+        text=text,
+        content_hash="sha256:" + hashlib.sha256(text.encode()).hexdigest(),
+        title=title,
+        media_type="text/plain",
+        section=section,
+        char_end=len(text),
+    )
 
 
 def document_id_for(relative: str) -> str:

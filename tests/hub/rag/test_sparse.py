@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import asyncpg
 
 from luna_hub.documents.schemas import Chunk
 from luna_hub.rag.repository import sparse_search
-from support.chunks import store_chunk_rows
+from support.chunks import store_chunk_rows, text_chunk
 from support.hub import migrated_pool
 
 LANGUAGES = ["english", "german"]
@@ -22,18 +21,7 @@ async def ids(connection: asyncpg.Connection, question: str, documents: list[str
 
 
 def chunk(document_id: str, ordinal: int, text: str, *, title: str) -> Chunk:
-    return Chunk(
-        chunk_id=f"{document_id}:1:{ordinal}",
-        document_id=document_id,
-        version=1,
-        ordinal=ordinal,
-        text=text,
-        content_hash="sha256:" + hashlib.sha256(text.encode()).hexdigest(),
-        title=title,
-        media_type="text/plain",
-        section="Registers",
-        char_end=len(text),
-    )
+    return text_chunk(document_id, ordinal, text, title=title, section="Registers")
 
 
 async def test_the_document_title_and_path_like_tokens_are_searched(hub_dsn: str) -> None:

@@ -70,6 +70,7 @@ async def open_rag(pool: asyncpg.Pool, settings: HubSettings) -> AsyncIterator[R
             rrf_k=settings.rag.rrf_k,
             stop_words=settings.rag.stop_words,
             expand=settings.rag.expand_query,
+            route_named=settings.rag.route_named,
         )
         service = RagService(pool, embedder, retriever, settings.rag, chat=chat, timezone=settings.rollup_timezone)
         yield RagParts(index=index, service=service, client=client, local=local)

@@ -6,7 +6,7 @@ so neither list's raw scores (cosine vs. full-text rank) need calibrating agains
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import asyncpg
@@ -14,6 +14,7 @@ import msgspec
 
 from luna_hub.documents.schemas import Chunk
 from luna_hub.rag.embedders import Embedded
+from luna_hub.rag.naming import named_documents
 from luna_hub.rag.repository import sparse_search
 from luna_hub.rag.synonyms import synonyms_for
 from luna_hub.rag.terms import expand_query
@@ -46,6 +47,11 @@ def rrf(rankings: Sequence[Sequence[str]], *, k: int) -> list[tuple[str, float]]
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
+def _places(ranked: Iterable[tuple[str, float]]) -> dict[str, tuple[int, float]]:
+    """Each id's 1-based place and score in a ranked list."""
+    return {key: (rank, score) for rank, (key, score) in enumerate(ranked, start=1)}
+
+
 class Retriever:
     """Finds chunks for a question by meaning, by words, or both."""
 
@@ -59,6 +65,7 @@ class Retriever:
         rrf_k: int,
         stop_words: Sequence[str] = (),
         expand: bool = False,
+        route_named: bool = False,
     ) -> None:
         self._pool = pool
         self._index = index
@@ -67,6 +74,7 @@ class Retriever:
         self._candidates = candidates
         self._rrf_k = rrf_k
         self._expand = expand
+        self._route_named = route_named
 
     @property
     def index(self) -> QdrantChunkIndex:
@@ -84,37 +92,26 @@ class Retriever:
         exclude_document_ids: Sequence[str] = (),
     ) -> list[Hit]:
         """Return the ``top_k`` best chunks, none of ``exclude_document_ids``; dense and hybrid need a query vector."""
-        dense: list[tuple[Chunk, float]] = []
-        sparse: list[tuple[str, float]] = []
         limit = max(self._candidates, top_k)
-        if method != "sparse" and query_vector is not None:
-            found = await self._index.search(
-                query_vector.vectors[0].tolist(),
-                limit=limit,
-                document_ids=document_ids,
-                exclude_document_ids=exclude_document_ids,
-            )
-            dense = [(hit.chunk, hit.score) for hit in found]
-        if method != "dense":
-            async with self._pool.acquire() as connection:
-                sparse = await sparse_search(
-                    connection,
-                    expand_query(question, synonyms_for(question)) if self._expand else question,
-                    config=self._config,
-                    limit=limit,
-                    stop_words=self._stop_words,
-                    document_ids=document_ids,
-                    exclude_document_ids=exclude_document_ids,
-                )
-        chunks = {chunk.chunk_id: chunk for chunk, _ in dense}
-        missing = [chunk_id for chunk_id, _ in sparse if chunk_id not in chunks]
+        dense = await self._dense(query_vector, limit, document_ids, exclude_document_ids) if method != "sparse" else []
+        sparse = await self._sparse(question, limit, document_ids, exclude_document_ids) if method != "dense" else []
+        lists = [(dense, sparse)]
+        named = await self._named(question, document_ids, exclude_document_ids)
+        if named:  # the same searches again within the documents the question names, fused with the rest
+            dense_in = await self._dense(query_vector, limit, named, ()) if method != "sparse" else []
+            sparse_in = await self._sparse(question, limit, named, ()) if method != "dense" else []
+            lists.append((dense_in, sparse_in))
+        chunks = {chunk.chunk_id: chunk for found, _ in lists for chunk, _ in found}
+        missing = [chunk_id for _, found in lists for chunk_id, _ in found if chunk_id not in chunks]
         chunks.update(await self._index.chunks(missing))
         if len(chunks) < len({*chunks, *missing}):
             _log.debug("full-text hits without vectors skipped", count=len(set(missing) - chunks.keys()))
-        sparse = [(chunk_id, score) for chunk_id, score in sparse if chunk_id in chunks]
-        dense_at = {chunk.chunk_id: (rank, score) for rank, (chunk, score) in enumerate(dense, start=1)}
-        sparse_at = {chunk_id: (rank, score) for rank, (chunk_id, score) in enumerate(sparse, start=1)}
-        fused = rrf([[chunk.chunk_id for chunk, _ in dense], [chunk_id for chunk_id, _ in sparse]], k=self._rrf_k)
+        rankings: list[list[str]] = []
+        for found_dense, found_sparse in lists:
+            rankings += [[c.chunk_id for c, _ in found_dense], [i for i, _ in found_sparse if i in chunks]]
+        dense_at = _places((chunk.chunk_id, score) for chunk, score in dense)
+        sparse_at = _places((chunk_id, score) for chunk_id, score in sparse if chunk_id in chunks)
+        fused = rrf(rankings, k=self._rrf_k)
         hits = []
         for chunk_id, score in fused[:top_k]:
             d_rank, d_score = dense_at.get(chunk_id, (None, None))
@@ -130,3 +127,44 @@ class Retriever:
                 )
             )
         return hits
+
+    async def _dense(
+        self,
+        query_vector: Embedded | None,
+        limit: int,
+        document_ids: Sequence[str] | None,
+        exclude_document_ids: Sequence[str],
+    ) -> list[tuple[Chunk, float]]:
+        if query_vector is None:
+            return []
+        found = await self._index.search(
+            query_vector.vectors[0].tolist(),
+            limit=limit,
+            document_ids=document_ids,
+            exclude_document_ids=exclude_document_ids,
+        )
+        return [(hit.chunk, hit.score) for hit in found]
+
+    async def _sparse(
+        self, question: str, limit: int, document_ids: Sequence[str] | None, exclude_document_ids: Sequence[str]
+    ) -> list[tuple[str, float]]:
+        async with self._pool.acquire() as connection:
+            return await sparse_search(
+                connection,
+                expand_query(question, synonyms_for(question)) if self._expand else question,
+                config=self._config,
+                limit=limit,
+                stop_words=self._stop_words,
+                document_ids=document_ids,
+                exclude_document_ids=exclude_document_ids,
+            )
+
+    async def _named(
+        self, question: str, document_ids: Sequence[str] | None, exclude_document_ids: Sequence[str]
+    ) -> list[str]:
+        """Return the documents the question names (within ``document_ids`` when given); none when routing is off."""
+        if not self._route_named:
+            return []
+        async with self._pool.acquire() as connection:
+            named = await named_documents(connection, question, exclude_document_ids=exclude_document_ids)
+        return [d for d in named if document_ids is None or d in document_ids]
