@@ -405,6 +405,7 @@ async def _run(dsn: str, data_dir: str, names: list[str], *, marker: Path | None
                 stop_words=rag.stop_words,
                 expand=rag.expand_query,
                 route_named=rag.route_named,
+                named_weight=rag.named_weight,
             )
             if FIT in names:
                 results += await _fit(parts)

@@ -71,6 +71,7 @@ async def open_rag(pool: asyncpg.Pool, settings: HubSettings) -> AsyncIterator[R
             stop_words=settings.rag.stop_words,
             expand=settings.rag.expand_query,
             route_named=settings.rag.route_named,
+            named_weight=settings.rag.named_weight,
         )
         service = RagService(pool, embedder, retriever, settings.rag, chat=chat, timezone=settings.rollup_timezone)
         yield RagParts(index=index, service=service, client=client, local=local)

@@ -38,12 +38,14 @@ class Hit(msgspec.Struct, frozen=True, kw_only=True):
     sparse_score: float | None = None
 
 
-def rrf(rankings: Sequence[Sequence[str]], *, k: int) -> list[tuple[str, float]]:
-    """Fuse ranked id lists: ``score(id) = sum(1 / (k + rank))``, best first (ties by first appearance)."""
+def rrf(
+    rankings: Sequence[Sequence[str]], *, k: int, weights: Sequence[float] | None = None
+) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: ``score(id) = sum(weight / (k + rank))``, best first (ties by first appearance)."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, key in enumerate(ranking, start=1):
-            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+            scores[key] = scores.get(key, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
@@ -66,6 +68,7 @@ class Retriever:
         stop_words: Sequence[str] = (),
         expand: bool = False,
         route_named: bool = False,
+        named_weight: float = 1.0,
     ) -> None:
         self._pool = pool
         self._index = index
@@ -75,6 +78,7 @@ class Retriever:
         self._rrf_k = rrf_k
         self._expand = expand
         self._route_named = route_named
+        self._named_weight = named_weight
 
     @property
     def index(self) -> QdrantChunkIndex:
@@ -111,7 +115,8 @@ class Retriever:
             rankings += [[c.chunk_id for c, _ in found_dense], [i for i, _ in found_sparse if i in chunks]]
         dense_at = _places((chunk.chunk_id, score) for chunk, score in dense)
         sparse_at = _places((chunk_id, score) for chunk_id, score in sparse if chunk_id in chunks)
-        fused = rrf(rankings, k=self._rrf_k)
+        weights = [1.0, 1.0] + [self._named_weight] * (len(rankings) - 2)
+        fused = rrf(rankings, k=self._rrf_k, weights=weights)
         hits = []
         for chunk_id, score in fused[:top_k]:
             d_rank, d_score = dense_at.get(chunk_id, (None, None))

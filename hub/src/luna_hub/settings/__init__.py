@@ -258,6 +258,9 @@ class RagSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Sparse retrieval also looks for the question's stems, compound tails and synonyms (``luna_hub.rag.terms``)."""
     route_named: bool = True
     """A question that names a document (a product, a law: ``luna_hub.rag.naming``) is also searched within it."""
+    named_weight: Annotated[float, msgspec.Meta(gt=0, le=10)] = 0.5
+    """Weight of those two lists in the fusion (the whole corpus's lists weigh 1). Fitted on the development set
+    among 0.25, 0.35, 0.5, 0.75, 1 and 1.5 (docs/rag.md)."""
     rerank: bool = False
     """Rerank the fused hits by the fitted feature model (``luna_hub.rag.rerank``). Off by default: on the
     development set it lifts passage recall@5 (cross-validated), but answer support on the bench's own set
