@@ -55,7 +55,7 @@ from typing import Any
 
 import asyncpg
 
-from bench import rag_fit
+from bench import rag_fit, rag_retrieval
 from bench.report import Result
 from luna_hub.database.migrate import apply_migrations
 from luna_hub.documents.schemas import Chunk
@@ -70,7 +70,7 @@ from luna_hub.rag.vectors import QdrantChunkIndex
 from luna_hub.settings import HubSettings, OcrSettings, RagSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from support.chunks import document_chunks, document_id_for, store_chunk_rows
+from support.chunks import document_chunks, document_id_for, store_chunk_rows, text_chunk
 
 ADMIN_DSN = os.environ.get("LUNA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 DOCS = Path(__file__).resolve().parents[2] / "shared" / "data" / "docs"
@@ -81,8 +81,11 @@ SETS = {
     "own": FIXTURES / "rag_questions.json",
     "scanned": FIXTURES / "rag_scanned.json",
 }
+DEFAULT_SETS = (*SETS, "scale")
 UPLOADABLE = (".md", ".pdf", ".docx", ".xlsx", ".csv")
 FIT = "fit"
+SCALE = "scale"
+"""Not a set: time whole asks of the dev questions with the corpus padded to 10,000 chunks."""
 """Not a set: fit the reranker and declining threshold on ``dev`` (``python -m bench.rag_fit``)."""
 SCANNED = "edge_cases/scanned.pdf"
 SCANNED_FIRST_PAGE = 12  # scanned.pdf page 1 is the original's page 12
@@ -409,7 +412,7 @@ async def _run(dsn: str, data_dir: str, names: list[str], *, marker: Path | None
             )
             if FIT in names:
                 results += await _fit(parts)
-            for name in [n for n in names if n not in {"scanned", FIT}]:
+            for name in [n for n in names if n not in {"scanned", FIT, SCALE}]:
                 if not SETS[name].is_file():
                     print(f"    {name}: {SETS[name]} not found, skipped", flush=True)
                     continue
@@ -425,6 +428,8 @@ async def _run(dsn: str, data_dir: str, names: list[str], *, marker: Path | None
                 results += summarise(name, outcomes, len(items) - len(scored), bare)
             if "scanned" in names:
                 results += await _scanned(pool, parts)
+            if SCALE in names:
+                results += await _at_scale(pool, parts)
     finally:
         await pool.close()
     return results
@@ -473,6 +478,54 @@ async def _scanned(pool: asyncpg.Pool, parts: Any) -> list[Result]:  # noqa: ANN
             f" index; @10 {_recall(on_scan, 10):.2f} vs {_recall(on_text, 10):.2f}; answer support {support[0]:.2f}"
             f" vs {support[1]:.2f}; OCR: {len(chunks)} chunks, mean confidence {confidence:.0f} %,"
             f" {ocr_seconds / max(pages, 1):.1f} s a page (Tesseract deu+eng, 300 dpi, one thread)",
+        )
+    ]
+
+
+async def _at_scale(pool: asyncpg.Pool, parts: Any) -> list[Result]:  # noqa: ANN401 - RagParts
+    """Whole asks of the dev questions with the corpus padded to 10,000 chunks; the filler is removed after.
+
+    The filler (:func:`bench.rag_retrieval.filler`) is sentences of the corpus shuffled into chunks of
+    their own with random unit vectors: it loads the full-text index and the vector search as real
+    documents would, without answering anything.
+    """
+    items = [i for i in load_set("dev") if i.file is None or Path(i.file).suffix in UPLOADABLE]
+    async with pool.acquire() as connection:
+        have = int(await connection.fetchval("SELECT count(*) FROM chunks"))
+        texts = [row["text"] for row in await connection.fetch("SELECT text FROM chunks ORDER BY chunk_id")]
+    chunks = [text_chunk("corpus", number, text, title="corpus") for number, text in enumerate(texts)]
+    filler, vectors = rag_retrieval.filler(chunks, rag_retrieval.TOTAL_CHUNKS - have, parts.index.embedder.dims)
+    documents = sorted({chunk.document_id for chunk in filler})
+    try:
+        async with pool.acquire() as connection:
+            await store_chunk_rows(connection, filler)
+            await connection.execute("VACUUM ANALYZE chunks")  # as autovacuum would: GIN pending list merged
+        await rag_retrieval.upsert_vectors(parts.client, parts.index.collection, filler, vectors)
+        async with pool.acquire() as connection:
+            total = int(await connection.fetchval("SELECT count(*) FROM chunks"))
+        await parts.service.ask(AskRequest(question=items[0].question), actor="bench")  # warm caches
+        latencies = []
+        for item in items:
+            started = time.perf_counter()
+            await parts.service.ask(AskRequest(question=item.question), actor="bench")
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        async with pool.acquire() as connection:
+            await connection.execute("DELETE FROM documents WHERE document_id = ANY($1::text[])", documents)
+        for document_id in documents:
+            await parts.index.remove(document_id)
+    latencies.sort()
+    p95 = latencies[int(0.95 * (len(latencies) - 1))]
+    return [
+        Result(
+            GROUP,
+            f"dev: p95 ask latency at {total:,} chunks vs target 300 ms",
+            p95,
+            "ms",
+            300,
+            f"time, lower is better; p50 {statistics.median(latencies):.0f} ms; {len(items)} dev questions, whole"
+            f" /rag/ask service calls on the embedded default; {total - have:,} filler chunks (corpus sentences"
+            " shuffled, random vectors) beside the corpus",
         )
     ]
 
@@ -553,7 +606,7 @@ async def _fit(parts: Any) -> list[Result]:  # noqa: ANN401 - RagParts
 
 def run(names: list[str] | None = None) -> list[Result]:
     """Measure each set (all by default) against a fresh database and Qdrant folder, dropped afterwards."""
-    chosen = names or [n for n in os.environ.get("LUNA_BENCH_RAG_SETS", ",".join(SETS)).split(",") if n]
+    chosen = names or [n for n in os.environ.get("LUNA_BENCH_RAG_SETS", ",".join(DEFAULT_SETS)).split(",") if n]
     cache = os.environ.get("LUNA_BENCH_RAG_CACHE")
 
     async def body() -> list[Result]:

@@ -79,7 +79,7 @@ def questions(chunks: list[Chunk]) -> list[dict[str, Any]]:
     return items
 
 
-def _filler(chunks: list[Chunk], count: int, dims: int) -> tuple[list[Chunk], np.ndarray]:
+def filler(chunks: list[Chunk], count: int, dims: int) -> tuple[list[Chunk], np.ndarray]:
     rng = random.Random(42)  # noqa: S311 - reproducible filler, not security
     sentences = [s for chunk in chunks for s in re.split(r"(?<=[.;:])\s+", chunk.text) if len(s) > 20]
     filler = []
@@ -142,17 +142,22 @@ async def _index_corpus(index: QdrantChunkIndex, chunks: list[Chunk]) -> float:
 
 
 async def _add_filler(pool: asyncpg.Pool, index: QdrantChunkIndex, client: Any, chunks: list[Chunk]) -> int:  # noqa: ANN401
-    filler, vectors = _filler(chunks, TOTAL_CHUNKS - len(chunks), index.embedder.dims)
+    padding, vectors = filler(chunks, TOTAL_CHUNKS - len(chunks), index.embedder.dims)
     async with pool.acquire() as connection:
-        await store_chunk_rows(connection, filler)
+        await store_chunk_rows(connection, padding)
         await connection.execute("VACUUM ANALYZE chunks")  # as autovacuum would: GIN pending list merged
+    await upsert_vectors(client, index.collection, padding, vectors)
+    return await index.count()
+
+
+async def upsert_vectors(client: Any, collection: str, chunks: list[Chunk], vectors: np.ndarray) -> None:  # noqa: ANN401 - a Qdrant client
+    """Store ``vectors`` as the points of ``chunks`` (one point each), in batches of 500."""
     points = [
         models.PointStruct(id=point_id(chunk.chunk_id), vector=vector.tolist(), payload=msgspec.to_builtins(chunk))
-        for chunk, vector in zip(filler, vectors, strict=True)
+        for chunk, vector in zip(chunks, vectors, strict=True)
     ]
     for first in range(0, len(points), 500):
-        await client.upsert(index.collection, points=points[first : first + 500])
-    return await index.count()
+        await client.upsert(collection, points=points[first : first + 500])
 
 
 async def _latencies(
