@@ -158,16 +158,7 @@ async def device_energy(
     """
     found: dict[datetime, float] = {}
     for start, end in runs:
-        rows = await connection.fetch(
-            "SELECT date_bin('15 minutes', ts, timestamptz '2000-01-01 00:00+00') AS quarter, avg(value) AS watts"
-            " FROM smart_meter_readings WHERE meter_id = $1 AND metric = 'power_w' AND ts >= $2 AND ts < $3"
-            " AND value IS NOT NULL AND quality <> 'bad' GROUP BY 1",
-            meter_id,
-            start,
-            end,
-        )
-        for row in rows:
-            found[row["quarter"]] = row["watts"]
+        found.update(await quarter_power(connection, meter_id, start, end))
     if not found:
         return None
     energy = []
