@@ -356,6 +356,16 @@ def _mark(marker: Path | None, line: str) -> None:
         marker.write_text(line, encoding="utf-8")
 
 
+async def _record_file_names(connection: asyncpg.Connection) -> None:
+    """Record each document's file name as an upload does (``store_chunk_rows`` records its title there)."""
+    for path in (p for folder in ("laws", "manuals", "office") for p in (DOCS / folder).iterdir()):
+        await connection.execute(
+            "UPDATE document_versions SET filename = $2 WHERE document_id = $1",
+            document_id_for(str(path.relative_to(DOCS))),
+            path.name,
+        )
+
+
 async def _build_index(pool: asyncpg.Pool, parts: Any, marker: Path | None) -> list[Result]:  # noqa: ANN401 - RagParts
     """Store and embed ``chunks`` unless ``marker`` says a cached index holds them; the index time as a row."""
     async with pool.acquire() as connection:
@@ -364,10 +374,12 @@ async def _build_index(pool: asyncpg.Pool, parts: Any, marker: Path | None) -> l
         if cached is not None:
             await connection.execute("DELETE FROM chunks WHERE document_id = $1", document_id_for(SCANNED))
             await parts.index.remove(document_id_for(SCANNED))
+            await _record_file_names(connection)
             print(f"    cached index: {cached}", flush=True)
             return []
         chunks = corpus()
         await store_chunk_rows(connection, chunks)
+        await _record_file_names(connection)
     by_document: dict[str, list[Chunk]] = defaultdict(list)
     for chunk in chunks:
         by_document[chunk.document_id].append(chunk)

@@ -6,6 +6,7 @@ so neither list's raw scores (cosine vs. full-text rank) need calibrating agains
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -97,13 +98,18 @@ class Retriever:
     ) -> list[Hit]:
         """Return the ``top_k`` best chunks, none of ``exclude_document_ids``; dense and hybrid need a query vector."""
         limit = max(self._candidates, top_k)
-        dense = await self._dense(query_vector, limit, document_ids, exclude_document_ids) if method != "sparse" else []
-        sparse = await self._sparse(question, limit, document_ids, exclude_document_ids) if method != "dense" else []
+        # the searches run side by side: the vector store in its thread (or server), full text on the database
+        dense, sparse, named = await asyncio.gather(
+            self._dense(query_vector if method != "sparse" else None, limit, document_ids, exclude_document_ids),
+            self._sparse(question if method != "dense" else "", limit, document_ids, exclude_document_ids),
+            self._named(question, document_ids, exclude_document_ids),
+        )
         lists = [(dense, sparse)]
-        named = await self._named(question, document_ids, exclude_document_ids)
         if named:  # the same searches again within the documents the question names, fused with the rest
-            dense_in = await self._dense(query_vector, limit, named, ()) if method != "sparse" else []
-            sparse_in = await self._sparse(question, limit, named, ()) if method != "dense" else []
+            dense_in, sparse_in = await asyncio.gather(
+                self._dense(query_vector if method != "sparse" else None, limit, named, ()),
+                self._sparse(question if method != "dense" else "", limit, named, ()),
+            )
             lists.append((dense_in, sparse_in))
         chunks = {chunk.chunk_id: chunk for found, _ in lists for chunk, _ in found}
         missing = [chunk_id for _, found in lists for chunk_id, _ in found if chunk_id not in chunks]
@@ -153,6 +159,8 @@ class Retriever:
     async def _sparse(
         self, question: str, limit: int, document_ids: Sequence[str] | None, exclude_document_ids: Sequence[str]
     ) -> list[tuple[str, float]]:
+        if not question:
+            return []
         async with self._pool.acquire() as connection:
             return await sparse_search(
                 connection,
