@@ -60,3 +60,11 @@ def test_a_quote_is_always_the_passage_between_its_offsets_and_within_bounds(tex
     if sentences:
         longest = max(end - start for start, end in sentences)
         assert sum(b - a for a, b in quote.spans) <= max(120, longest)
+
+
+def test_a_semicolon_inside_brackets_ends_no_sentence() -> None:
+    row = "261 R/W uint16 Maximal current command [0; 60 to 160] 100 = 10A. Next row follows."
+    pieces = [row[a:b] for a, b in sentence_spans(row)]
+    assert pieces == ["261 R/W uint16 Maximal current command [0; 60 to 160] 100 = 10A.", "Next row follows."]
+    law = "Ein Satz (siehe Nr. 3; 4 Fälle) endet hier. Zwei."
+    assert [law[a:b] for a, b in sentence_spans(law)] == ["Ein Satz (siehe Nr. 3; 4 Fälle) endet hier.", "Zwei."]

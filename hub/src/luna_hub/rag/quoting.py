@@ -27,8 +27,10 @@ __all__ = ["Quote", "quote_span", "sentence_spans"]
 _BOUNDARY: Final = re.compile(
     r"(?<=[.!?;])(?<![0-9]\.)(?<!Abs\.)(?<!Nr\.)(?<!bzw\.)(?<!vgl\.)(?<!ggf\.)(?<! S\.)(?<!z\. B\.)"
     r"(?<!e\.g\.)(?<!i\.e\.)"
-    r"\s+(?=[A-ZÄÖÜ0-9(\"„§])|\n\s*\n\s*"
+    r"\s+(?![^\[\]\n]*\])(?![^()\n]*\))(?=[A-ZÄÖÜ0-9(\"„§])|\n\s*\n\s*"
 )
+"""A sentence ends at ``.!?;`` before a capital, a digit or ``§`` (not after an abbreviation, not inside
+brackets on its line: ``[0; 60 to 160]``), or at a blank line."""
 _LINE: Final = re.compile(r"\s*\n\s*")
 _LONG: Final = 300
 _NUMBER_BONUS: Final = 1.0
