@@ -6,7 +6,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from luna_hub.rag.synonyms import synonyms_for
-from luna_hub.rag.terms import compound_tails, expand_query, fold, language, matches, question_terms, tokens
+from luna_hub.rag.terms import (
+    compound_tails,
+    expand_query,
+    fold,
+    language,
+    matches,
+    matching_words,
+    question_terms,
+    stems,
+    tokens,
+)
 
 _LETTERS = st.text(alphabet="abcdefghijklmnopqrstuvwxyzäöüß", min_size=1, max_size=20)
 
@@ -80,3 +90,31 @@ def test_compound_tails_are_long_proper_suffixes(word: str) -> None:
     for tail in compound_tails(word):
         assert word.endswith(tail)
         assert 6 <= len(tail) <= len(word) - 4
+
+
+def _matches_by_definition(term: str, word: str) -> bool:
+    """The matching rule written out plainly: equal, or a shared stem, or one's long stem inside the other."""
+    if term == word:
+        return True
+    if term[0].isdigit() or word[0].isdigit():
+        return False
+    term_stems, word_stems = stems(term), stems(word)
+    if term_stems[0] == word_stems[0] or term_stems[1] == word_stems[1]:
+        return True
+    longest_term, longest_word = max(term_stems, key=len), max(word_stems, key=len)
+    return (len(longest_term) >= 5 and longest_term in fold(word)) or (
+        len(longest_word) >= 5 and longest_word in fold(term)
+    )
+
+
+words_and_numbers = st.one_of(
+    st.text(alphabet="abcdeghilmnorstuzäöüß", min_size=1, max_size=14),
+    st.sampled_from(["zähler", "stromzähler", "messstellenbetreiber", "betreiber", "502", "5020", "running", "runs"]),
+)
+
+
+@given(words_and_numbers, st.lists(words_and_numbers, max_size=12))
+def test_matching_words_keeps_exactly_the_words_that_match(term: str, words: list[str]) -> None:
+    expected = {word for word in words if _matches_by_definition(term, word)}
+    assert matching_words(term, words) == expected
+    assert {word for word in words if matches(term, word)} == expected

@@ -20,7 +20,7 @@ from typing import Final
 
 import msgspec
 
-from luna_hub.rag.terms import QuestionTerms, matches, tokens
+from luna_hub.rag.terms import QuestionTerms, matches, matching_words, tokens
 
 __all__ = ["Quote", "quote_span", "sentence_spans"]
 
@@ -84,7 +84,13 @@ def _held(terms: QuestionTerms, words: set[str]) -> tuple[set[str], set[str]]:
 
 def _scores(terms: QuestionTerms, text: str, spans: list[tuple[int, int]]) -> list[float]:
     vocabularies = [set(tokens(text[a:b])) for a, b in spans]
-    held = [_held(terms, words) for words in vocabularies]
+    # each question term against each distinct word of the passage once, not once per sentence holding it
+    passage_words = set().union(*vocabularies)
+    matching = {term: matching_words(term, passage_words) for term in terms.words}
+    held = [
+        ({t for t in terms.words if matching[t] & words}, {n for n in terms.numbers if n in words})
+        for words in vocabularies
+    ]
     weight = {
         term: math.log(1 + len(spans) / (1 + sum(term in words or term in numbers for words, numbers in held)))
         for term in (*terms.words, *terms.numbers)

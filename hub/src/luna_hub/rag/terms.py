@@ -28,6 +28,7 @@ __all__ = [
     "fold",
     "language",
     "matches",
+    "matching_words",
     "question_terms",
     "stems",
     "tokens",
@@ -339,19 +340,31 @@ def question_terms(question: str, synonyms: Iterable[str] = ()) -> QuestionTerms
 
 def matches(term: str, word: str) -> bool:
     """Whether question ``term`` matches passage ``word`` (both lower-case): a shared stem or a compound part."""
-    if term == word:
+    return term == word or (not _is_number(term) and not _is_number(word) and _forms_match(_forms(term), _forms(word)))
+
+
+def matching_words(term: str, words: Iterable[str]) -> set[str]:
+    """Return the ``words`` that ``term`` :func:`matches` (the term's forms worked out once)."""
+    if _is_number(term):
+        return {word for word in words if word == term}
+    forms = _forms(term)
+    return {word for word in words if word == term or (not _is_number(word) and _forms_match(forms, _forms(word)))}
+
+
+_Forms = tuple[str, str, str, str]
+"""A word's German stem, English stem, folded spelling and longest stem."""
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _forms(word: str) -> _Forms:
+    german, english = stems(word)
+    return german, english, fold(word), max((german, english), key=len)
+
+
+def _forms_match(term: _Forms, word: _Forms) -> bool:
+    if term[0] == word[0] or term[1] == word[1]:
         return True
-    if _is_number(term) or _is_number(word):
-        return False
-    term_stems, word_stems = stems(term), stems(word)
-    if term_stems[0] == word_stems[0] or term_stems[1] == word_stems[1]:
-        return True
-    folded_term, folded_word = fold(term), fold(word)
-    longest_term = max(term_stems, key=len)
-    longest_word = max(word_stems, key=len)
-    return (len(longest_term) >= PART and longest_term in folded_word) or (
-        len(longest_word) >= PART and longest_word in folded_term
-    )
+    return (len(term[3]) >= PART and term[3] in word[2]) or (len(word[3]) >= PART and word[3] in term[2])
 
 
 _TAIL_HEAD: Final = 4
