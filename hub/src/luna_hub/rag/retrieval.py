@@ -25,6 +25,9 @@ from luna_shared.logs import get_logger
 __all__ = ["Hit", "Method", "Retriever", "rrf"]
 
 Method = Literal["dense", "sparse", "hybrid"]
+_NAMED_WIDENING = 4
+"""With naming on, dense search takes this many times the candidates; the named documents' dense list is
+drawn from them (their best chunks are rarely further down than that)."""
 _log = get_logger(__name__)
 
 
@@ -99,17 +102,18 @@ class Retriever:
         """Return the ``top_k`` best chunks, none of ``exclude_document_ids``; dense and hybrid need a query vector."""
         limit = max(self._candidates, top_k)
         # the searches run side by side: the vector store in its thread (or server), full text on the database
-        dense, sparse, named = await asyncio.gather(
-            self._dense(query_vector if method != "sparse" else None, limit, document_ids, exclude_document_ids),
+        wide = limit * _NAMED_WIDENING if self._route_named else limit
+        nearest, sparse, named = await asyncio.gather(
+            self._dense(query_vector if method != "sparse" else None, wide, document_ids, exclude_document_ids),
             self._sparse(question if method != "dense" else "", limit, document_ids, exclude_document_ids),
             self._named(question, document_ids, exclude_document_ids),
         )
+        dense = nearest[:limit]
         lists = [(dense, sparse)]
         if named:  # the same searches again within the documents the question names, fused with the rest
-            dense_in, sparse_in = await asyncio.gather(
-                self._dense(query_vector if method != "sparse" else None, limit, named, ()),
-                self._sparse(question if method != "dense" else "", limit, named, ()),
-            )
+            # the dense one from the wider unfiltered search: a filtered one costs local Qdrant a scan of every payload
+            dense_in = [(chunk, score) for chunk, score in nearest if chunk.document_id in named][:limit]
+            sparse_in = await self._sparse(question if method != "dense" else "", limit, named, ())
             lists.append((dense_in, sparse_in))
         chunks = {chunk.chunk_id: chunk for found, _ in lists for chunk, _ in found}
         missing = [chunk_id for _, found in lists for chunk_id, _ in found if chunk_id not in chunks]
