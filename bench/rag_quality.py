@@ -310,7 +310,7 @@ def summarise(name: str, outcomes: list[Outcome], skipped: int, bare_ms: list[fl
             "ms",
             bare_p95,
             f"time, lower is better; p50 {statistics.median(latencies):.0f} ms; {len(outcomes)} questions,"
-            f" corpus only (the 10k-chunk rows are in 'hub rag')",
+            f" corpus only (whole asks at 10,000 chunks: the 'at 10,000 chunks' row)",
         ),
     ]
     rows += _xlsx_row(name, answerable)
