@@ -19,22 +19,13 @@ from pathlib import Path
 import pytest
 
 from luna_hub.datadir import RUNTIME_FILE, LiveHub, hold_data_dir, live_hub, write_runtime_file
-from support.processes import BIN, ManagedProcess, free_port
+from support.processes import BIN, ManagedProcess, free_port, run_program
 
 pytestmark = pytest.mark.slow
 
 
 def luna_hub(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "luna-hub"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-        input=stdin,
-        stdin=None if stdin is not None else subprocess.DEVNULL,
-    )
+    return run_program("luna-hub", *args, env=env, stdin=stdin)
 
 
 def status_of(url: str, credential: str) -> int:

@@ -14,19 +14,11 @@ from pathlib import Path
 import pytest
 
 from luna_hub.datadir import LOCK_FILE, hold_data_dir
-from support.processes import BIN, ManagedProcess, free_port
+from support.processes import BIN, ManagedProcess, free_port, run_program
 
 
 def luna_hub(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "luna-hub"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_program("luna-hub", *args, env=env)
 
 
 @pytest.mark.slow

@@ -12,10 +12,26 @@ import time
 from pathlib import Path
 from typing import Final, Self
 
-__all__ = ["BIN", "ManagedProcess", "free_port"]
+__all__ = ["BIN", "ManagedProcess", "free_port", "run_program"]
 
 BIN: Final = Path(os.environ.get("VIRTUAL_ENV", ".venv")).resolve() / "bin"
 _READY: Final = re.compile(r"(luna-\w+) ready at (https?://\S+)")
+
+
+def run_program(
+    program: str, *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run one of our programs (``luna-hub``, ``luna-agent``) to its end; ``stdin`` is typed in, else none is open."""
+    return subprocess.run(
+        [str(BIN / program), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
 
 
 def free_port() -> int:
